@@ -1,0 +1,102 @@
+"""vaultjobs.client: a typed Python client for the Vault Jobs API, for Vault and for ``vaultjobs serve``.
+
+>>> with VaultClient("https://myvault.veevavault.com", username="me@example.com", password="…") as vault:
+...     job = vault.wait(1201, timeout=900)
+"""
+
+from __future__ import annotations
+
+from ._async_client import AsyncVaultClient
+from ._client import VaultClient
+from ._config import (
+    DEFAULT_API_VERSION,
+    DEFAULT_CLIENT_ID,
+    DEFAULT_TIMEOUT,
+    VAULT_STATUS_INTERVAL,
+    BurstThrottle,
+    PollPolicy,
+)
+from ._errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    HTTPError,
+    HTTPStatusError,
+    InvalidRequest,
+    InvalidSession,
+    JobFailed,
+    OperationNotAllowed,
+    RateLimited,
+    ServerError,
+    SessionExpired,
+    TransportError,
+    UnexpectedResponse,
+    VaultClientError,
+    VaultError,
+    WaitError,
+    WaitTimeout,
+)
+from ._models import (
+    CancelOutcome,
+    ErrorDetail,
+    HistoryEntry,
+    Job,
+    JobStarted,
+    Link,
+    MonitorEntry,
+    Page,
+    Progress,
+    ProgressEntry,
+    RateLimitInfo,
+    Session,
+    Task,
+    VaultResponse,
+    VaultWarning,
+)
+from ._polling import PollGate
+from ._status import JobStatus, TaskState
+
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_TIMEOUT",
+    "VAULT_STATUS_INTERVAL",
+    "AccessDenied",
+    "AsyncVaultClient",
+    "AuthenticationFailed",
+    "BurstThrottle",
+    "CancelOutcome",
+    "ErrorDetail",
+    "HTTPError",
+    "HTTPStatusError",
+    "HistoryEntry",
+    "InvalidRequest",
+    "InvalidSession",
+    "Job",
+    "JobFailed",
+    "JobStarted",
+    "JobStatus",
+    "Link",
+    "MonitorEntry",
+    "OperationNotAllowed",
+    "Page",
+    "PollGate",
+    "PollPolicy",
+    "Progress",
+    "ProgressEntry",
+    "RateLimitInfo",
+    "RateLimited",
+    "ServerError",
+    "Session",
+    "SessionExpired",
+    "Task",
+    "TaskState",
+    "TransportError",
+    "UnexpectedResponse",
+    "VaultClient",
+    "VaultClientError",
+    "VaultError",
+    "VaultResponse",
+    "VaultWarning",
+    "WaitError",
+    "WaitTimeout",
+]
