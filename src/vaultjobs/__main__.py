@@ -1,0 +1,3 @@
+from vaultjobs.cli import main
+
+main()

@@ -1,0 +1,164 @@
+"""Users, passwords and sessions: the rules, independent of HTTP.
+
+Passwords are hashed with Argon2id (memory-hard). Session ids are 256 random bits shown to the
+client once; the store keeps only their SHA-256, so a copy of the database lets nobody log in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from vaultjobs import errors
+from vaultjobs.models import User
+from vaultjobs.settings import Settings
+from vaultjobs.store import Store
+from vaultjobs.timeutil import Clock, zone
+
+_hasher = PasswordHasher()
+# Each Argon2 hash takes 64 MiB; a burst of logins must not take the machine's memory.
+_hashing_slots = threading.BoundedSemaphore(2)
+_DUMMY_HASH = _hasher.hash("vaultjobs: equalise the time of unknown-user logins")
+MAX_PASSWORD_LENGTH = 1024
+USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@+")
+
+
+def hash_password(password: str) -> str:
+    with _hashing_slots:
+        return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    with _hashing_slots:
+        try:
+            return bool(_hasher.verify(password_hash, password))
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+
+def new_session_token() -> str:
+    return secrets.token_hex(32).upper()
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8", "replace")).digest()
+
+
+def check_username(username: str) -> str:
+    if not username or len(username) > 150 or not set(username) <= USERNAME_CHARS:
+        raise ValueError("a username is 1 to 150 letters, digits or . _ - @ +")
+    return username
+
+
+def check_password(password: str) -> str:
+    if len(password) < 8 or len(password) > MAX_PASSWORD_LENGTH:
+        raise ValueError(f"a password is 8 to {MAX_PASSWORD_LENGTH} characters")
+    return password
+
+
+def check_timezone(name: str) -> str:
+    zone(name)
+    return name
+
+
+@dataclass(frozen=True)
+class Login:
+    token: str
+    user: User
+
+
+class Accounts:
+    """Logging in, checking sessions, and managing users."""
+
+    def __init__(self, store: Store, settings: Settings, clock: Clock) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        # Refresh a session's last-seen time at most this often (saves a write per request).
+        self._touch_every = timedelta(seconds=min(5.0, settings.session_idle_timeout / 10))
+
+    # -- users -----------------------------------------------------------------------------
+
+    def add_user(self, username: str, password: str, *, timezone: str = "UTC", is_admin: bool = False) -> User:
+        return self.store.create_user(
+            username=check_username(username),
+            password_hash=hash_password(check_password(password)),
+            timezone=check_timezone(timezone),
+            is_admin=is_admin,
+            now=self.clock.now(),
+        )
+
+    def set_password(self, user: User, password: str) -> None:
+        self.store.set_password(user.id, hash_password(check_password(password)), self.clock.now())
+
+    # -- login and sessions ----------------------------------------------------------------
+
+    def login(self, username: str | None, password: str | None) -> Login:
+        if not username:
+            raise errors.ParameterRequired.named("username")
+        if not password:
+            raise errors.NoPasswordProvided()
+        now = self.clock.now()
+        minute = now.replace(second=0, microsecond=0)
+        attempts = self.store.count_auth_attempt(username, minute)
+        if attempts > self.settings.auth_attempts_per_minute:
+            retry = math.ceil((minute + timedelta(minutes=1) - now).total_seconds())
+            raise errors.ApiLimitExceeded(
+                f"Too many authentication attempts for [{username}] in this minute; try again in {retry} s",
+                retry_after=max(1, retry),
+            )
+        user = self.store.get_user_by_name(username)
+        if user is None:
+            verify_password(_DUMMY_HASH, password)
+            raise errors.UsernameOrPasswordIncorrect(f"Authentication failed for user: {username}.")
+        if user.locked_until is not None and user.locked_until > now:
+            raise errors.UserLockedOut()
+        if len(password) > MAX_PASSWORD_LENGTH or not verify_password(
+            self.store.get_password_hash(user.id), password
+        ):
+            self.store.record_login_failure(
+                user.id, now, self.settings.lockout_attempts, self.settings.lockout_seconds
+            )
+            raise errors.UsernameOrPasswordIncorrect(f"Authentication failed for user: {username}.")
+        if not user.active:
+            raise errors.InactiveUser()
+        self.store.record_login_success(user.id)
+        token = new_session_token()
+        self.store.create_session(token_hash(token), user.id, now)
+        return Login(token=token, user=user)
+
+    def session_user(self, authorization: str | None) -> tuple[User, bytes]:
+        """The user behind an ``Authorization`` header value (``{sessionId}`` or ``Bearer {sessionId}``)."""
+        token = (authorization or "").strip()
+        if token[:7].lower() == "bearer ":
+            token = token[7:].strip()
+        if not token:
+            raise errors.InvalidSessionId()
+        hashed = token_hash(token)
+        found = self.store.get_session(hashed)
+        if found is None:
+            raise errors.InvalidSessionId()
+        session, user = found
+        now = self.clock.now()
+        if (
+            not user.active
+            or now - session.last_seen > timedelta(seconds=self.settings.session_idle_timeout)
+            or now - session.created_at > timedelta(seconds=self.settings.session_max_age)
+        ):
+            self.store.delete_session(hashed)
+            raise errors.InvalidSessionId()
+        if now - session.last_seen >= self._touch_every:
+            self.store.touch_session(hashed, now)
+        return user, hashed
+
+    def logout(self, hashed: bytes) -> None:
+        self.store.delete_session(hashed)
+
+

@@ -1,0 +1,92 @@
+"""The ASGI application: Vault's routes under ``/api/{version}/``, plus ``/_vaultjobs/`` service routes."""
+
+from __future__ import annotations
+
+import time
+from importlib import resources
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from vaultjobs import errors
+from vaultjobs.api.endpoint import Call, Handler, endpoint, error_response
+from vaultjobs.api.routes.auth import AuthRoutes
+from vaultjobs.api.routes.jobs import JobRoutes
+from vaultjobs.api.services import Services
+
+HEALTH_BODY = b'{"responseStatus":"SUCCESS","status":"ok"}'
+
+
+def load_openapi() -> bytes:
+    return resources.files("vaultjobs.api").joinpath("openapi.yaml").read_bytes()
+
+
+def create_app(services: Services, **starlette_options: Any) -> Starlette:
+    settings = services.settings
+    rest = settings.http_status_codes == "rest"
+
+    def authenticate(call: Call) -> None:
+        call.user, call.session_hash = services.accounts.session_user(call.request.headers.get("authorization"))
+
+    def route(path: str, method: str, handler: Handler, *, auth: bool = True, body: str | None = None) -> Route:
+        return Route(
+            path,
+            endpoint(
+                handler,
+                authenticate=authenticate if auth else None,
+                rest_status_codes=rest,
+                max_body_bytes=settings.max_body_bytes,
+                body=body,
+            ),
+            methods=[method],
+        )
+
+    auth = AuthRoutes(services)
+    jobs = JobRoutes(services)
+    openapi = load_openapi()
+
+    async def health(request: Request) -> Response:
+        return Response(HEALTH_BODY, media_type="application/json")
+
+    async def openapi_yaml(request: Request) -> Response:
+        return Response(openapi, media_type="application/yaml")
+
+    v = "/api/{version}"
+    routes: list[BaseRoute] = [
+        Route("/_vaultjobs/health", health, methods=["GET"]),
+        Route("/_vaultjobs/openapi.yaml", openapi_yaml, methods=["GET"]),
+        route("/api/", "GET", auth.versions),
+        route("/api", "GET", auth.versions),
+        route(f"{v}/auth", "POST", auth.auth, auth=False, body="form"),
+        route(f"{v}/keep-alive", "POST", auth.keep_alive),
+        route(f"{v}/session", "DELETE", auth.end_session),
+        route(f"{v}/objects/users/me", "GET", auth.me),
+        route(f"{v}/services/jobs/processors", "GET", jobs.processors),
+        route(f"{v}/services/jobs/processors/{{name}}/actions/run", "POST", jobs.run, body="raw"),
+        route(f"{v}/services/jobs/{{job_id}}", "GET", jobs.status),
+        route(f"{v}/services/jobs/{{job_id}}/tasks", "GET", jobs.tasks),
+        route(f"{v}/services/jobs/{{job_id}}/log", "GET", jobs.log),
+    ]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        started = time.perf_counter()
+        error: errors.VaultError
+        if isinstance(exc, HTTPException) and exc.status_code == 405:
+            error = errors.MethodNotSupported(
+                f"The method [{request.method}] is not supported for [{request.url.path[:200]}]"
+            )
+        else:
+            error = errors.MalformedUrl(f"The resource [{request.url.path[:200]}] could not be found")
+        return error_response(Call(request=request), error, rest_status_codes=rest, started=started)
+
+    app = Starlette(
+        routes=routes,
+        exception_handlers={404: http_error, 405: http_error},
+        **starlette_options,
+    )
+    app.router.redirect_slashes = False
+    return app

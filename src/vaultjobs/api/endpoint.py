@@ -1,0 +1,185 @@
+"""How every API endpoint runs: version check, session, handler, envelope, headers and logging.
+
+Handlers are plain synchronous functions run in one worker-thread hop (the store is synchronous);
+they return a payload dict (the envelope's keys besides ``responseStatus``) or a ready Response,
+and raise :class:`~vaultjobs.errors.VaultError` subclasses for Vault-style failures. Anything else
+raised becomes EXCEPTION / UNEXPECTED_ERROR with the traceback logged here, never sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+
+from vaultjobs import errors
+from vaultjobs.api.envelope import failure_payload, render, wants_xml
+from vaultjobs.api.versions import check_version
+from vaultjobs.models import User
+
+access_log = logging.getLogger("vaultjobs.access")
+logger = logging.getLogger(__name__)
+
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+def client_id_of(request: Request) -> str:
+    """Vault's rule: ``client_id`` query parameter, else the header; ``unknown`` / ``invalid_client_id``."""
+    raw = request.query_params.get("client_id")
+    if raw is None:
+        raw = request.headers.get("x-vaultapi-clientid")
+    if raw is None or raw == "":
+        return "unknown"
+    return raw if _CLIENT_ID.match(raw) else "invalid_client_id"
+
+
+@dataclass
+class Call:
+    """One API request as handlers see it."""
+
+    request: Request
+    version: str = ""
+    user: User | None = None
+    session_hash: bytes | None = None
+    body: bytes = b""
+    form: dict[str, str] = field(default_factory=dict)
+    execution_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def path_params(self) -> dict[str, Any]:
+        return self.request.path_params
+
+    @property
+    def query(self) -> Any:
+        return self.request.query_params
+
+    def require_user(self) -> User:
+        if self.user is None:
+            raise errors.InvalidSessionId()
+        return self.user
+
+
+Handler = Callable[[Call], "dict[str, Any] | Response"]
+Authenticator = Callable[[Call], None]
+
+
+class BodyTooLarge(errors.InvalidData):
+    """The request body is too large."""
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"The request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"The request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def respond(
+    call: Call, payload: dict[str, Any] | Response, *, rest_status_codes: bool, started: float
+) -> Response:
+    headers = {"X-VaultAPI-ExecutionId": call.execution_id}
+    if call.user is not None:
+        headers["X-VaultAPI-UserId"] = str(call.user.id)
+    if isinstance(payload, Response):
+        payload.headers.update(headers)
+        payload.headers.setdefault("X-VaultAPI-Status", "SUCCESS")
+        response = payload
+        status = response.headers["X-VaultAPI-Status"]
+        types = ""
+    else:
+        if "responseStatus" not in payload:
+            payload = {"responseStatus": "SUCCESS", **payload}
+        response = render(
+            payload, xml=wants_xml(call.request.headers.get("accept")), headers=headers,
+            rest_status_codes=rest_status_codes,
+        )
+        status = str(payload["responseStatus"])
+        types = ",".join(str(e.get("type")) for e in payload.get("errors") or [])
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info(
+            "%s %s %s %s%s user=%s client_id=%s ref=%s %.1fms",
+            call.execution_id,
+            call.request.method,
+            call.request.url.path,
+            status,
+            f" {types}" if types else "",
+            call.user.id if call.user else "-",
+            client_id_of(call.request),
+            call.request.headers.get("x-vaultapi-referenceid", "-"),
+            (time.perf_counter() - started) * 1000,
+        )
+    return response
+
+
+def error_response(call: Call, error: errors.VaultError, *, rest_status_codes: bool, started: float) -> Response:
+    response = respond(call, failure_payload(error), rest_status_codes=rest_status_codes, started=started)
+    if isinstance(error, errors.ApiLimitExceeded) and error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def endpoint(
+    handler: Handler,
+    *,
+    authenticate: Authenticator | None,
+    rest_status_codes: bool,
+    max_body_bytes: int,
+    body: str | None = None,
+) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap ``handler`` as a Starlette endpoint. ``body`` is None, ``"raw"`` or ``"form"``."""
+
+    def run(call: Call) -> dict[str, Any] | Response:
+        if authenticate is not None:
+            authenticate(call)
+        return handler(call)
+
+    async def asgi_endpoint(request: Request) -> Response:
+        started = time.perf_counter()
+        call = Call(request=request)
+        try:
+            version = request.path_params.get("version")
+            if version is not None:
+                call.version = check_version(version)
+            if body == "raw":
+                call.body = await read_body(request, max_body_bytes)
+            elif body == "form":
+                await read_body_into_form(call, max_body_bytes)
+            result = await anyio.to_thread.run_sync(run, call)
+            return respond(call, result, rest_status_codes=rest_status_codes, started=started)
+        except errors.VaultError as exc:
+            return error_response(call, exc, rest_status_codes=rest_status_codes, started=started)
+        except Exception:
+            logger.exception("unexpected error in %s %s (execution %s)", request.method, request.url.path,
+                             call.execution_id)
+            return error_response(
+                call, errors.VaultError(), rest_status_codes=rest_status_codes, started=started
+            )
+
+    return asgi_endpoint
+
+
+async def read_body_into_form(call: Call, limit: int) -> None:
+    """Parse an urlencoded or multipart form body, within the size limit."""
+    declared = call.request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"The request body is larger than {limit} bytes")
+    try:
+        form = await call.request.form(max_files=0, max_fields=100)
+    except Exception as exc:
+        raise errors.InvalidData(f"The request body is not a valid form: {exc}") from exc
+    call.form = {k: v for k, v in form.items() if isinstance(v, str)}

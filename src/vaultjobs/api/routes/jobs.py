@@ -1,0 +1,190 @@
+"""The Jobs endpoints: status, tasks, log, and running processors (a vaultjobs extension)."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from vaultjobs import errors
+from vaultjobs.api.endpoint import Call
+from vaultjobs.api.params import int_param, parse_id
+from vaultjobs.api.services import Services
+from vaultjobs.models import Job, User
+from vaultjobs.sdk import MAX_PARAMETERS_BYTES, ParameterError
+from vaultjobs.status import PROGRESS_ORDER, JobStatus, TaskState
+from vaultjobs.store import NewJob
+from vaultjobs.timeutil import parse_datetime, render_datetime
+
+MAX_TITLE_LENGTH = 255
+RUN_FIELDS = frozenset({"parameters", "title", "schedule_at"})
+
+
+def job_links(job: Job, version: str) -> list[dict[str, str]]:
+    base = f"/api/{version}/services/jobs/{job.id}"
+    links = [{"rel": "self", "href": base, "method": "GET", "accept": "application/json"}]
+    if job.status.is_terminal:
+        links.append({"rel": "log", "href": f"{base}/log", "method": "GET", "accept": "text/plain"})
+    return links
+
+
+def job_status_data(job: Job, counts: dict[TaskState, int], version: str, viewer: User) -> dict[str, Any]:
+    """The ``data`` of Retrieve Job Status, as DESIGN.md describes it."""
+    tz = viewer.timezone if job.scheduled else None
+    data: dict[str, Any] = {"id": job.id, "status": job.status.value}
+    if job.method:
+        data["method"] = job.method
+    data["links"] = job_links(job, version)
+    data["progress"] = [{"status": s.value, "size": counts[s]} for s in PROGRESS_ORDER if counts.get(s)]
+    data["created_by"] = job.created_by
+    data["created_date"] = render_datetime(job.created_at, tz)
+    if job.run_start is not None:
+        data["run_start_date"] = render_datetime(job.run_start, tz)
+    if job.run_end is not None:
+        data["run_end_date"] = render_datetime(job.run_end, tz)
+    return data
+
+
+def page_details(path: str, total: int, limit: int, offset: int) -> tuple[str, dict[str, Any]]:
+    details: dict[str, Any] = {"total": total, "limit": limit, "offset": offset}
+    if offset + limit < total:
+        details["next_page"] = f"{path}?limit={limit}&offset={offset + limit}"
+    if offset > 0:
+        details["previous_page"] = f"{path}?limit={limit}&offset={max(0, offset - limit)}"
+    return f"{path}?limit={limit}&offset={offset}", details
+
+
+class JobRoutes:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+
+    def _readable_job(self, call: Call) -> tuple[Job, User]:
+        user = call.require_user()
+        job_id = parse_id(str(call.path_params["job_id"]))
+        job = self.s.store.get_job(job_id)
+        if job is None:
+            raise errors.InvalidData(f"The resource [{job_id}] does not exist")
+        if job.created_by != user.id and not user.is_admin:
+            raise errors.InsufficientAccess(f"You do not have access to job [{job_id}]")
+        return job, user
+
+    def status(self, call: Call) -> dict[str, Any]:
+        job, user = self._readable_job(call)
+        window = self.s.settings.status_window
+        if window > 0:
+            wait = self.s.store.open_status_window(job.id, self.s.clock.now(), window)
+            if wait is not None:
+                retry_after = max(1, math.ceil(wait))
+                raise errors.ApiLimitExceeded(
+                    f"Job status for [{job.id}] may be retrieved once every {window:g} seconds; "
+                    f"try again in {retry_after} s",
+                    retry_after=retry_after,
+                )
+        return {"data": job_status_data(job, self.s.store.task_counts(job.id), call.version, user)}
+
+    def tasks(self, call: Call) -> dict[str, Any]:
+        job, _ = self._readable_job(call)
+        limit = int_param(call.query, "limit", 50, 1, 1000)
+        offset = int_param(call.query, "offset", 0, 0, 10**9)
+        page = self.s.store.list_tasks(job.id, limit, offset)
+        url, details = page_details(f"/api/{call.version}/services/jobs/{job.id}/tasks", page.total, limit, offset)
+        return {
+            "url": url,
+            "responseDetails": details,
+            "job_id": job.id,
+            "tasks": [{"id": t.task_id, "state": t.state.value, "status": t.state.value} for t in page.items],
+        }
+
+    def log(self, call: Call) -> Response:
+        job, _ = self._readable_job(call)
+        lines = [f"{render_datetime(line.at)} {line.message}\n" for line in self.s.store.read_log(job.id)]
+        return Response("".join(lines), media_type="text/plain;charset=UTF-8")
+
+    def processors(self, call: Call) -> dict[str, Any]:
+        call.require_user()
+        return {
+            "data": [
+                {
+                    "name": spec.name,
+                    "description": spec.description,
+                    "chunk_size": spec.chunk_size,
+                    "idempotent": spec.idempotent,
+                    "timeout": spec.timeout,
+                    "inactivity_timeout": spec.inactivity_timeout,
+                    "admin_cancellable": spec.admin_cancellable,
+                }
+                for spec in self.s.registry
+            ]
+        }
+
+    def run(self, call: Call) -> dict[str, Any]:
+        user = call.require_user()
+        name = str(call.path_params["name"])
+        spec = self.s.registry.spec(name)
+        if spec is None:
+            raise errors.InvalidData(f"Processor [{name[:100]}] does not exist")
+        request = self._json_object(call.body)
+        unknown = sorted(set(request) - RUN_FIELDS)
+        if unknown:
+            raise errors.InvalidData(f"Unknown field [{unknown[0][:100]}]; expected parameters, title, schedule_at")
+        parameters = request.get("parameters", {})
+        if not isinstance(parameters, dict):
+            raise errors.InvalidData("Invalid value for [parameters]: must be a JSON object")
+        validate = getattr(self.s.registry.instantiate(name), "validate", None)
+        if callable(validate):
+            try:
+                parameters = validate(dict(parameters))
+            except ParameterError as exc:
+                raise errors.InvalidData(str(exc)) from exc
+        if len(orjson.dumps(parameters)) > MAX_PARAMETERS_BYTES:
+            raise errors.InvalidData(f"Invalid value for [parameters]: larger than {MAX_PARAMETERS_BYTES} bytes")
+        title = request.get("title")
+        if title is not None and (not isinstance(title, str) or len(title) > MAX_TITLE_LENGTH):
+            raise errors.InvalidData(f"Invalid value for [title]: a string of up to {MAX_TITLE_LENGTH} characters")
+        now = self.s.clock.now()
+        scheduled_for = None
+        if request.get("schedule_at") is not None:
+            raw = request["schedule_at"]
+            try:
+                if not isinstance(raw, str):
+                    raise ValueError(raw)
+                scheduled_for = parse_datetime(raw, user.timezone)
+            except ValueError as exc:
+                raise errors.InvalidData(
+                    "Invalid value for [schedule_at]: an ISO 8601 date-time such as 2026-12-01T02:00:00Z"
+                ) from exc
+            if scheduled_for < now - timedelta(seconds=self.s.settings.schedule_grace):
+                raise errors.InvalidData("Invalid value for [schedule_at]: the time has passed")
+        job = self.s.store.create_job(
+            NewJob(
+                processor=name,
+                parameters=parameters,
+                created_by=user.id,
+                title=title,
+                method=call.request.method,
+                status=JobStatus.SCHEDULED if scheduled_for else JobStatus.QUEUED,
+                scheduled=scheduled_for is not None,
+                scheduled_for=scheduled_for,
+                idempotent=spec.idempotent,
+                timeout=spec.timeout,
+                inactivity_timeout=spec.inactivity_timeout,
+            ),
+            now,
+        )
+        self.s.notify()
+        return {"url": f"/api/{call.version}/services/jobs/{job.id}", "job_id": job.id}
+
+    @staticmethod
+    def _json_object(body: bytes) -> dict[str, Any]:
+        if not body.strip():
+            return {}
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise errors.InvalidData(f"The request body is not valid JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise errors.InvalidData("The request body must be a JSON object")
+        return value

@@ -1,0 +1,33 @@
+"""The API versions this server answers to (v15.0 to the newest), as Vault lists them."""
+
+from __future__ import annotations
+
+import re
+
+from vaultjobs.errors import MalformedUrl, MethodNotSupported
+
+VERSION_PATTERN = re.compile(r"^v(\d+)\.(\d+)$")
+
+SUPPORTED_VERSIONS: tuple[str, ...] = (
+    "v15.0",
+    "v16.0",
+    "v17.1",
+    "v17.2",
+    "v17.3",
+    *(f"v{year}.{n}" for year in range(18, 26) for n in (1, 2, 3)),
+    "v26.1",
+)
+NEWEST_VERSION = SUPPORTED_VERSIONS[-1]
+_SUPPORTED = frozenset(SUPPORTED_VERSIONS)
+
+
+def check_version(version: str) -> str:
+    """``version`` when this server answers to it; MALFORMED_URL when it is not a version at all."""
+    if not VERSION_PATTERN.match(version):
+        raise MalformedUrl(f"The resource [/api/{version}] could not be found; versions look like {NEWEST_VERSION}")
+    if version not in _SUPPORTED:
+        raise MethodNotSupported(
+            f"API version [{version}] is not supported; this server answers {SUPPORTED_VERSIONS[0]} "
+            f"to {NEWEST_VERSION}"
+        )
+    return version

@@ -1,0 +1,116 @@
+"""The engine of one node: scheduler, worker pool, sweeper and heartbeat, each in its own thread."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+
+from vaultjobs.engine.scheduler import Scheduler
+from vaultjobs.engine.sweeper import Sweeper
+from vaultjobs.engine.wakeup import Wakeup
+from vaultjobs.engine.worker import WorkerPool
+from vaultjobs.registry import Registry
+from vaultjobs.settings import Settings
+from vaultjobs.store import Store
+from vaultjobs.timeutil import Clock
+
+__all__ = ["Engine", "Scheduler", "Sweeper", "Wakeup", "WorkerPool"]
+
+logger = logging.getLogger(__name__)
+
+
+class Engine:
+    """Everything that runs jobs on this node; the API only writes to the store and calls ``notify``."""
+
+    def __init__(
+        self, *, store: Store, registry: Registry, settings: Settings, clock: Clock, run_scheduler: bool = True
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.settings = settings
+        self.clock = clock
+        self.wakeup = Wakeup()
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.run_scheduler = run_scheduler
+        self.scheduler = Scheduler(store=store, registry=registry, settings=settings, clock=clock, wakeup=self.wakeup)
+        self.sweeper = Sweeper(
+            store=store, settings=settings, clock=clock, wakeup=self.wakeup, own_worker_id=self.worker_id
+        )
+        self.pool = WorkerPool(
+            store=store,
+            registry=registry,
+            settings=settings,
+            clock=clock,
+            wakeup=self.wakeup,
+            worker_id=self.worker_id,
+            size=settings.workers,
+        )
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def notify(self) -> None:
+        """Something was enqueued or scheduled: wake whoever waits for it."""
+        self.wakeup.notify()
+
+    def start(self) -> None:
+        self.store.register_worker(self.worker_id, socket.gethostname(), os.getpid(), self.clock.now())
+        # Resolve what a previous run left behind before taking new work.
+        self.sweeper.tick()
+        self._spawn("heartbeat", self._heartbeat_loop)
+        self._spawn("sweeper", self._sweeper_loop)
+        if self.run_scheduler:
+            self._spawn("scheduler", self._scheduler_loop)
+        if self.settings.workers:
+            self.pool.start()
+        logger.info("engine %s started with %d workers", self.worker_id, self.settings.workers)
+
+    def stop(self) -> None:
+        """Stop claiming work, let running tasks finish within the shutdown grace, then leave.
+
+        Whatever is still running is left RUNNING under this worker id, which is marked stopped,
+        so the next start (or another node) resolves it at once.
+        """
+        self._stop.set()
+        self.wakeup.notify()
+        clean = self.pool.stop(self.settings.shutdown_grace) if self.settings.workers else True
+        for thread in self._threads:
+            thread.join(5.0)
+        self.store.stop_worker(self.worker_id, self.clock.now())
+        logger.info("engine %s stopped%s", self.worker_id, "" if clean else " (work left for the sweeper)")
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=f"vaultjobs-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.wait(self.settings.heartbeat_interval):
+            try:
+                self.store.heartbeat_worker(self.worker_id, self.clock.now())
+            except Exception:
+                logger.exception("heartbeat failed")
+
+    def _sweeper_loop(self) -> None:
+        interval = max(0.05, min(self.settings.heartbeat_interval, self.settings.heartbeat_timeout / 2))
+        while not self._stop.wait(interval):
+            try:
+                self.sweeper.tick()
+            except Exception:
+                logger.exception("sweeper failed")
+
+    def _scheduler_loop(self) -> None:
+        while not self._stop.is_set():
+            seen = self.wakeup.generation()
+            try:
+                self.scheduler.tick()
+                delay = self.scheduler.seconds_until_next()
+            except Exception:
+                logger.exception("scheduler failed")
+                delay = self.settings.poll_interval
+            if self._stop.is_set():
+                break
+            self.wakeup.wait(delay, seen)

@@ -1,0 +1,46 @@
+"""The sweeper: resolves what dead workers left behind and purges expired sessions."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from vaultjobs.engine.wakeup import Wakeup
+from vaultjobs.settings import Settings
+from vaultjobs.store import Recovery, Store
+from vaultjobs.timeutil import Clock
+
+logger = logging.getLogger(__name__)
+
+
+class Sweeper:
+    def __init__(self, *, store: Store, settings: Settings, clock: Clock, wakeup: Wakeup, own_worker_id: str):
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.wakeup = wakeup
+        self.own_worker_id = own_worker_id
+
+    def tick(self) -> list[Recovery]:
+        now = self.clock.now()
+        recoveries = []
+        for worker_id in self.store.dead_workers(now, self.settings.heartbeat_timeout):
+            if worker_id == self.own_worker_id:
+                continue
+            report = self.store.recover_worker(worker_id, now)
+            recoveries.append(report)
+            if report.requeued_jobs or report.ended_jobs:
+                logger.warning(
+                    "worker %s is gone: %d tasks requeued, jobs carried on %s, jobs ended %s",
+                    worker_id,
+                    report.requeued_tasks,
+                    report.requeued_jobs,
+                    report.ended_jobs,
+                )
+        if any(r.requeued_jobs for r in recoveries):
+            self.wakeup.notify()
+        self.store.purge_sessions(
+            idle_before=now - timedelta(seconds=self.settings.session_idle_timeout),
+            created_before=now - timedelta(seconds=self.settings.session_max_age),
+        )
+        return recoveries

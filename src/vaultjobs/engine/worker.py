@@ -1,0 +1,277 @@
+"""The worker pool: threads that claim jobs and tasks from the store and run processors on them.
+
+A job is claimed once to run ``init`` (which stores its tasks), its tasks are claimed one by one
+by any thread of any worker, and the thread that finishes the last task runs ``complete``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import orjson
+
+from vaultjobs.engine.wakeup import Wakeup
+from vaultjobs.models import Job
+from vaultjobs.models import Task as TaskRecord
+from vaultjobs.registry import Registry
+from vaultjobs.sdk import (
+    MAX_TASK_PAYLOAD_BYTES,
+    MAX_TASKS,
+    JobContext,
+    JobResult,
+    ProcessorError,
+    Task,
+    TaskFailure,
+)
+from vaultjobs.settings import Settings
+from vaultjobs.status import JobStatus, TaskState
+from vaultjobs.store import Store, TaskOutcome
+from vaultjobs.timeutil import Clock
+
+logger = logging.getLogger(__name__)
+
+
+class InitFailed(Exception):
+    """``init`` broke a limit or returned something that is not a list of items."""
+
+
+def chunk_items(items: Any, chunk_size: int) -> list[str]:
+    """Cut ``items`` into JSON task payloads of ``chunk_size``, enforcing Vault's limits."""
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise InitFailed("init() must return a list of dict items")
+    chunks: list[str] = []
+    if len(items) > MAX_TASKS * chunk_size:
+        raise InitFailed(
+            f"init() returned {len(items)} items: in tasks of {chunk_size} that is more than "
+            f"the {MAX_TASKS} tasks a job may have"
+        )
+    for start in range(0, len(items), chunk_size):
+        try:
+            payload = orjson.dumps(items[start : start + chunk_size])
+        except TypeError as exc:
+            raise InitFailed(f"items must be JSON-serialisable: {exc}") from exc
+        if len(payload) > MAX_TASK_PAYLOAD_BYTES:
+            raise InitFailed(
+                f"task {len(chunks) + 1} is {len(payload)} bytes, over the {MAX_TASK_PAYLOAD_BYTES} "
+                "bytes a task may carry; use a smaller chunk_size or smaller items"
+            )
+        chunks.append(payload.decode())
+    return chunks
+
+
+class WorkerPool:
+    """``size`` threads of one worker (one ``worker_id`` in the store's workers table)."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        registry: Registry,
+        settings: Settings,
+        clock: Clock,
+        wakeup: Wakeup,
+        worker_id: str,
+        size: int,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.settings = settings
+        self.clock = clock
+        self.wakeup = wakeup
+        self.worker_id = worker_id
+        self.size = size
+        self._stopping = threading.Event()
+        #: Set for every job this pool is running when the jobs must stop (shutdown).
+        self._stop_jobs = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for n in range(self.size):
+            thread = threading.Thread(target=self._loop, name=f"vaultjobs-worker-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, grace: float) -> bool:
+        """Stop claiming; let running work finish for ``grace`` s, then ask processors to stop.
+
+        Returns True when every thread ended; work still running is left to the next start's sweeper.
+        """
+        self._stopping.set()
+        self.wakeup.notify()
+        deadline = self.clock.monotonic() + grace
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - self.clock.monotonic()))
+        if any(t.is_alive() for t in self._threads):
+            self._stop_jobs.set()
+            for thread in self._threads:
+                thread.join(1.0)
+        return not any(t.is_alive() for t in self._threads)
+
+    @property
+    def busy(self) -> int:
+        return self._busy
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            seen = self.wakeup.generation()
+            try:
+                did_work = self._run_one()
+            except Exception:
+                logger.exception("worker loop error; carrying on")
+                did_work = False
+            if not did_work:
+                self.wakeup.wait(self.settings.poll_interval, seen)
+
+    def _run_one(self) -> bool:
+        job = self.store.claim_job(self.worker_id, self.clock.now())
+        if job is not None:
+            with self._busy_guard():
+                if job.phase == "complete":
+                    self._complete(job)
+                else:
+                    self._init(job)
+            return True
+        task = self.store.claim_task(self.worker_id, self.clock.now())
+        if task is not None:
+            with self._busy_guard():
+                self._process(task)
+            return True
+        return False
+
+    def _busy_guard(self) -> _Busy:
+        return _Busy(self)
+
+    # -- job phases ------------------------------------------------------------------------
+
+    def _context(self, job: Job, chunk_size: int) -> JobContext:
+        job_id = job.id
+        last_beat = [0.0]
+
+        def log(message: str) -> None:
+            self.store.append_log(job_id, message, self.clock.now())
+
+        def heartbeat() -> None:
+            now = self.clock.monotonic()
+            if now - last_beat[0] >= 1.0:
+                last_beat[0] = now
+                self.store.touch_job_progress(job_id, self.clock.now())
+
+        return JobContext(
+            job_id=job_id,
+            parameters=job.parameters,
+            chunk_size=chunk_size,
+            log=log,
+            heartbeat=heartbeat,
+            cancel_event=self._stop_jobs,
+            created_by=job.created_by,
+        )
+
+    def _end(self, job: Job, status: JobStatus, message: str, result: dict[str, Any] | None = None) -> None:
+        if not self.store.finish_job(job.id, self.worker_id, status, self.clock.now(), result, log=message):
+            logger.info("job %s was resolved elsewhere before this worker could end it", job.id)
+
+    def _init(self, job: Job) -> None:
+        spec = self.registry.spec(job.processor)
+        if spec is None:
+            self._end(job, JobStatus.ERRORS_ENCOUNTERED, f"processor [{job.processor}] is not installed here")
+            return
+        ctx = self._context(job, spec.chunk_size)
+        ctx.log(f"job {job.id} started on worker {self.worker_id}: processor {job.processor}")
+        try:
+            instance = self.registry.instantiate(job.processor)
+            items = instance.init(ctx)
+            chunks = chunk_items(items, ctx.chunk_size)
+        except (InitFailed, ProcessorError) as exc:
+            self._end(job, JobStatus.ERRORS_ENCOUNTERED, f"init failed: {exc}")
+            return
+        except Exception as exc:
+            logger.exception("init of job %s raised", job.id)
+            self._end(job, JobStatus.ERRORS_ENCOUNTERED, f"init failed: {type(exc).__name__}: {exc}")
+            return
+        ctx.log(f"{len(chunks)} tasks of up to {ctx.chunk_size} items")
+        if self.store.start_tasks(job.id, self.worker_id, chunks, self.clock.now()):
+            self._complete(job)
+        else:
+            self.wakeup.notify()
+
+    def _process(self, record: TaskRecord) -> None:
+        job = self.store.get_job(record.job_id)
+        if job is None:
+            return
+        spec = self.registry.spec(job.processor)
+        ctx = self._context(job, spec.chunk_size if spec else 1)
+        task = Task(task_id=record.task_id, items=record.items, attempt=record.attempts)
+        try:
+            instance = self.registry.instantiate(job.processor)
+            instance.process(ctx, task)
+        except Exception as exc:
+            logger.exception("task %s of job %s raised", record.task_id, job.id)
+            task.fail(f"{type(exc).__name__}: {exc}")
+        if task.failure is not None:
+            ctx.log(f"{record.task_id} failed: {task.failure}")
+        try:
+            orjson.dumps(task.output)
+            output: dict[str, Any] | None = task.output or None
+        except TypeError:
+            ctx.log(f"{record.task_id}: output values are not JSON-serialisable and were dropped")
+            output = None
+        outcome = TaskOutcome(
+            state=TaskState.SUCCESS if task.failure is None else TaskState.ERRORS_ENCOUNTERED,
+            message=task.failure,
+            output=output,
+        )
+        if self.store.finish_task(job.id, record.seq, self.worker_id, outcome, self.clock.now()):
+            self._complete(job)
+
+    def _complete(self, job: Job) -> None:
+        counts = self.store.task_counts(job.id)
+        failures = [
+            TaskFailure(task_id=t.task_id, message=t.message or "failed") for t in self.store.failed_tasks(job.id)
+        ]
+        total = sum(counts.values())
+        result = JobResult(
+            tasks_total=total,
+            tasks_succeeded=counts.get(TaskState.SUCCESS, 0),
+            tasks_failed=counts.get(TaskState.ERRORS_ENCOUNTERED, 0),
+            failures=failures,
+        )
+        spec = self.registry.spec(job.processor)
+        ctx = self._context(job, spec.chunk_size if spec else 1)
+        ok = result.succeeded
+        try:
+            instance = self.registry.instantiate(job.processor)
+            complete = getattr(instance, "complete", None)
+            if callable(complete):
+                complete(ctx, result)
+        except Exception as exc:
+            logger.exception("complete of job %s raised", job.id)
+            ctx.log(f"complete failed: {type(exc).__name__}: {exc}")
+            ok = False
+        status = JobStatus.SUCCESS if ok else JobStatus.ERRORS_ENCOUNTERED
+        summary = {
+            "tasks": total,
+            "succeeded": result.tasks_succeeded,
+            "failed": result.tasks_failed,
+        }
+        self._end(job, status, f"job ended {status.value}: {total} tasks, {result.tasks_failed} failed", summary)
+
+
+class _Busy:
+    def __init__(self, pool: WorkerPool) -> None:
+        self.pool = pool
+
+    def __enter__(self) -> None:
+        with self.pool._busy_lock:
+            self.pool._busy += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self.pool._busy_lock:
+            self.pool._busy -= 1

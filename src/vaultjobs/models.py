@@ -1,0 +1,119 @@
+"""The records the service keeps: users, sessions, jobs, tasks and log lines.
+
+Frozen, keyword-only dataclasses with timezone-aware datetimes only, so a value read from the store
+can be passed anywhere without being changed behind the reader's back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from vaultjobs.status import JobStatus, TaskState
+from vaultjobs.timeutil import require_aware
+
+
+def _check_aware(instance: object) -> None:
+    for f in dataclasses.fields(instance):  # type: ignore[arg-type]
+        value = getattr(instance, f.name)
+        if isinstance(value, datetime):
+            require_aware(value, f"{type(instance).__name__}.{f.name}")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class User:
+    id: int
+    username: str
+    timezone: str
+    is_admin: bool
+    active: bool
+    created_at: datetime
+    password_changed_at: datetime
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _check_aware(self)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Session:
+    """A login session; the token itself is never stored, only its hash."""
+
+    token_hash: bytes
+    user_id: int
+    created_at: datetime
+    last_seen: datetime
+
+    def __post_init__(self) -> None:
+        _check_aware(self)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Job:
+    id: int
+    processor: str
+    title: str | None
+    parameters: dict[str, Any]
+    status: JobStatus
+    #: HTTP method of the request that created the job; None for jobs made by a schedule.
+    method: str | None
+    #: Whether this instance came from a schedule (its dates render in the user's time zone).
+    scheduled: bool
+    created_by: int
+    created_at: datetime
+    modified_by: int
+    modified_at: datetime
+    scheduled_for: datetime | None = None
+    run_start: datetime | None = None
+    run_end: datetime | None = None
+    #: Where a RUNNING job is: "init", "process" or "complete".
+    phase: str | None = None
+    worker_id: str | None = None
+    progress_at: datetime | None = None
+    idempotent: bool = False
+    result: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        _check_aware(self)
+
+    def evolve(self, **changes: Any) -> Job:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Task:
+    job_id: int
+    seq: int
+    state: TaskState
+    items: list[dict[str, Any]] = field(default_factory=list)
+    worker_id: str | None = None
+    attempts: int = 0
+    message: str | None = None
+    output: dict[str, Any] | None = None
+
+    @property
+    def task_id(self) -> str:
+        """The id Vault shows for a task (``Task1``, ``Task2`` …)."""
+        return f"Task{self.seq}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LogLine:
+    at: datetime
+    message: str
+
+    def __post_init__(self) -> None:
+        _check_aware(self)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Page:
+    """One page of a listing and the total it was cut from."""
+
+    items: list[Any]
+    total: int
+    limit: int
+    offset: int

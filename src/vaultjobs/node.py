@@ -1,0 +1,138 @@
+"""One vaultjobs node: store, processors, accounts, engine and API wired together, and how it runs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+
+from vaultjobs.accounts import Accounts
+from vaultjobs.api import create_app
+from vaultjobs.api.services import Services
+from vaultjobs.engine import Engine
+from vaultjobs.registry import Registry
+from vaultjobs.settings import Settings
+from vaultjobs.store import Store, open_store
+from vaultjobs.timeutil import Clock, SystemClock
+
+logger = logging.getLogger(__name__)
+
+ADMIN_USERNAME = "admin"
+
+
+@dataclass
+class Node:
+    settings: Settings
+    store: Store
+    registry: Registry
+    accounts: Accounts
+    engine: Engine
+    app: Starlette
+    clock: Clock
+
+
+def open_migrated_store(settings: Settings) -> Store:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.resolved_database_url)
+    applied = store.migrate()
+    if applied:
+        logger.info("applied schema migrations %s", applied)
+    return store
+
+
+def bootstrap_admin(accounts: Accounts, settings: Settings) -> str | None:
+    """Create ``admin`` on first start; return the password when it was generated here."""
+    if accounts.store.count_users():
+        return None
+    generated = settings.admin_password is None
+    password = settings.admin_password or secrets.token_urlsafe(18)
+    accounts.add_user(ADMIN_USERNAME, password, timezone="UTC", is_admin=True)
+    if not generated:
+        return None
+    path = settings.data_dir / "admin-password"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(password + "\n")
+    os.chmod(path, 0o600)
+    return password
+
+
+def build_node(settings: Settings, *, clock: Clock | None = None, run_scheduler: bool = True) -> Node:
+    clock = clock or SystemClock()
+    store = open_migrated_store(settings)
+    registry = Registry.discover(settings.processors)
+    accounts = Accounts(store, settings, clock)
+    engine = Engine(store=store, registry=registry, settings=settings, clock=clock, run_scheduler=run_scheduler)
+    services = Services(
+        store=store, accounts=accounts, registry=registry, settings=settings, clock=clock, notify=engine.notify
+    )
+    app = create_app(services)
+    return Node(settings=settings, store=store, registry=registry, accounts=accounts, engine=engine, app=app,
+                clock=clock)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(settings: Settings, *, announce: bool = True) -> None:
+    """Run API, scheduler and workers in this process until SIGINT/SIGTERM."""
+    node = build_node(settings)
+    generated = bootstrap_admin(node.accounts, settings)
+    if generated and announce:
+        print(
+            f"Created user 'admin' with password {generated}\n"
+            f"(saved in {Path(settings.data_dir) / 'admin-password'}, readable only by you)",
+            flush=True,
+        )
+    sock = bind_socket(settings.host, settings.port)
+    host, port = sock.getsockname()[:2]
+    node.engine.start()
+    config = uvicorn.Config(
+        node.app,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    shown_host = f"[{host}]" if ":" in host else host
+    if announce:
+        print(f"vaultjobs listening on http://{shown_host}:{port}", flush=True)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        node.engine.stop()
+        node.store.close()
+        sock.close()
+
+
+def run_worker(settings: Settings) -> None:
+    """Run only workers (and the sweeper) in this process until SIGINT/SIGTERM."""
+    import signal
+    import threading
+
+    node = build_node(settings, run_scheduler=False)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    node.engine.start()
+    print(f"vaultjobs worker {node.engine.worker_id} running {settings.workers} threads", flush=True)
+    try:
+        stop.wait()
+    finally:
+        node.engine.stop()
+        node.store.close()

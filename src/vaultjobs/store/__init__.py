@@ -1,0 +1,29 @@
+"""Where jobs, users and sessions live: SQLite by default, PostgreSQL for clusters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vaultjobs.store.base import NewJob, Recovery, Store, StoreError, TaskOutcome, UnknownUser, UserExists
+from vaultjobs.store.sqlite import SqliteStore
+
+__all__ = [
+    "NewJob",
+    "Recovery",
+    "SqliteStore",
+    "Store",
+    "StoreError",
+    "TaskOutcome",
+    "UnknownUser",
+    "UserExists",
+    "open_store",
+]
+
+
+def open_store(database_url: str) -> Store:
+    """The store for ``database_url`` (``sqlite:///path/to/file.db``)."""
+    if database_url.startswith("sqlite:///"):
+        return SqliteStore(Path(database_url.removeprefix("sqlite:///")))
+    if database_url.startswith(("postgresql://", "postgres://")):
+        raise StoreError("PostgreSQL is not supported yet; use a sqlite:/// database URL")
+    raise StoreError(f"unsupported database URL [{database_url}]; expected sqlite:///path")

@@ -1,0 +1,641 @@
+"""The store on an embedded SQLite file (WAL), one connection per thread.
+
+Writes that must be atomic together run in ``BEGIN IMMEDIATE`` transactions; every job state
+change is a conditional ``UPDATE … WHERE status = ?`` checked against the allowed transitions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from vaultjobs.models import Job, LogLine, Page, Session, Task, User
+from vaultjobs.status import JobStatus, TaskState, can_transition
+from vaultjobs.store.base import NewJob, Recovery, StoreError, TaskOutcome, UserExists
+from vaultjobs.timeutil import from_ms, maybe_from_ms, to_ms
+
+_JOB_COLUMNS = (
+    "id, processor, title, parameters, status, method, scheduled, created_by, created_at, modified_by, "
+    "modified_at, scheduled_for, run_start, run_end, phase, worker_id, progress_at, idempotent, result"
+)
+_USER_COLUMNS = (
+    "id, username, timezone, is_admin, active, created_at, password_changed_at, failed_logins, locked_until"
+)
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _job_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Job:
+    return Job(
+        id=row[0],
+        processor=row[1],
+        title=row[2],
+        parameters=orjson.loads(row[3]),
+        status=JobStatus(row[4]),
+        method=row[5],
+        scheduled=bool(row[6]),
+        created_by=row[7],
+        created_at=from_ms(row[8]),
+        modified_by=row[9],
+        modified_at=from_ms(row[10]),
+        scheduled_for=maybe_from_ms(row[11]),
+        run_start=maybe_from_ms(row[12]),
+        run_end=maybe_from_ms(row[13]),
+        phase=row[14],
+        worker_id=row[15],
+        progress_at=maybe_from_ms(row[16]),
+        idempotent=bool(row[17]),
+        result=None if row[18] is None else orjson.loads(row[18]),
+    )
+
+
+def _user_from_row(row: tuple[Any, ...]) -> User:
+    return User(
+        id=row[0],
+        username=row[1],
+        timezone=row[2],
+        is_admin=bool(row[3]),
+        active=bool(row[4]),
+        created_at=from_ms(row[5]),
+        password_changed_at=from_ms(row[6]),
+        failed_logins=row[7],
+        locked_until=maybe_from_ms(row[8]),
+    )
+
+
+def _check_transition(current: JobStatus, new: JobStatus) -> None:
+    if not can_transition(current, new):
+        raise StoreError(f"a job cannot move from {current.value} to {new.value}")
+
+
+class SqliteStore:
+    """Store on one SQLite database file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    # -- connections and transactions ------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def _tx(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write transaction; ``durable`` fsyncs the commit before returning."""
+        conn = self._conn()
+        if durable:
+            conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+        finally:
+            if durable:
+                conn.execute("PRAGMA synchronous=NORMAL")
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations not applied yet, in order; return the versions applied now."""
+        conn = self._conn()
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)"
+        )
+        applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        folder = resources.files("vaultjobs.store.migrations.sqlite")
+        scripts = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
+        done: list[int] = []
+        for script in scripts:
+            version = int(script.name.split("_", 1)[0])
+            if version in applied:
+                continue
+            sql = script.read_text(encoding="utf-8")
+            conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\n;INSERT INTO schema_migrations VALUES ({version}, "
+                               f"CAST(strftime('%s','now') AS INTEGER) * 1000);\nCOMMIT;")
+            done.append(version)
+        return done
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run raw SQL (benchmarks and tests only)."""
+        return list(self._conn().execute(sql, params))
+
+    # -- users -----------------------------------------------------------------------------
+
+    def create_user(
+        self, *, username: str, password_hash: str, timezone: str, is_admin: bool, now: datetime
+    ) -> User:
+        try:
+            with self._tx() as conn:
+                row = conn.execute(
+                    "INSERT INTO users (username, password_hash, timezone, is_admin, active, "
+                    "password_changed_at, created_at) VALUES (?, ?, ?, ?, 1, ?, ?) "
+                    f"RETURNING {_USER_COLUMNS}",
+                    (username, password_hash, timezone, int(is_admin), to_ms(now), to_ms(now)),
+                ).fetchone()
+        except sqlite3.IntegrityError as exc:
+            raise UserExists(f"user [{username}] exists already") from exc
+        return _user_from_row(row)
+
+    def get_user(self, user_id: int) -> User | None:
+        row = self._conn().execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()
+        return None if row is None else _user_from_row(row)
+
+    def get_user_by_name(self, username: str) -> User | None:
+        row = self._conn().execute(
+            f"SELECT {_USER_COLUMNS} FROM users WHERE username = ?", (username,)
+        ).fetchone()
+        return None if row is None else _user_from_row(row)
+
+    def get_password_hash(self, user_id: int) -> str:
+        row = self._conn().execute("SELECT password_hash FROM users WHERE id = ?", (user_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no user with id {user_id}")
+        return str(row[0])
+
+    def list_users(self) -> list[User]:
+        rows = self._conn().execute(f"SELECT {_USER_COLUMNS} FROM users ORDER BY id").fetchall()
+        return [_user_from_row(r) for r in rows]
+
+    def count_users(self) -> int:
+        return int(self._conn().execute("SELECT count(*) FROM users").fetchone()[0])
+
+    def set_password(self, user_id: int, password_hash: str, now: datetime) -> None:
+        """Change the password, unlock the user and end every session they had."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE users SET password_hash = ?, password_changed_at = ?, failed_logins = 0, "
+                "locked_until = NULL WHERE id = ?",
+                (password_hash, to_ms(now), user_id),
+            )
+            conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+
+    def set_active(self, user_id: int, active: bool) -> None:
+        with self._tx() as conn:
+            conn.execute("UPDATE users SET active = ? WHERE id = ?", (int(active), user_id))
+            if not active:
+                conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+
+    def record_login_failure(
+        self, user_id: int, now: datetime, lock_after: int, lock_seconds: float
+    ) -> User:
+        with self._tx() as conn:
+            row = conn.execute(
+                "UPDATE users SET failed_logins = failed_logins + 1, "
+                "locked_until = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE locked_until END "
+                f"WHERE id = ? RETURNING {_USER_COLUMNS}",
+                (lock_after, to_ms(now) + int(lock_seconds * 1000), user_id),
+            ).fetchone()
+        return _user_from_row(row)
+
+    def record_login_success(self, user_id: int) -> None:
+        self._conn().execute(
+            "UPDATE users SET failed_logins = 0, locked_until = NULL "
+            "WHERE id = ? AND (failed_logins != 0 OR locked_until IS NOT NULL)",
+            (user_id,),
+        )
+
+    def count_auth_attempt(self, username: str, window_start: datetime) -> int:
+        with self._tx() as conn:
+            start = to_ms(window_start)
+            conn.execute("DELETE FROM auth_attempts WHERE window_start < ?", (start,))
+            row = conn.execute(
+                "INSERT INTO auth_attempts (username, window_start, attempts) VALUES (?, ?, 1) "
+                "ON CONFLICT (username, window_start) DO UPDATE SET attempts = attempts + 1 "
+                "RETURNING attempts",
+                (username.lower(), start),
+            ).fetchone()
+        return int(row[0])
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def create_session(self, token_hash: bytes, user_id: int, now: datetime) -> None:
+        self._conn().execute(
+            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen) VALUES (?, ?, ?, ?)",
+            (token_hash, user_id, to_ms(now), to_ms(now)),
+        )
+
+    def get_session(self, token_hash: bytes) -> tuple[Session, User] | None:
+        row = self._conn().execute(
+            "SELECT s.created_at, s.last_seen, u.id, u.username, u.timezone, u.is_admin, u.active, "
+            "u.created_at, u.password_changed_at, u.failed_logins, u.locked_until "
+            "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?",
+            (token_hash,),
+        ).fetchone()
+        if row is None:
+            return None
+        user = _user_from_row(row[2:])
+        session = Session(
+            token_hash=token_hash, user_id=user.id, created_at=from_ms(row[0]), last_seen=from_ms(row[1])
+        )
+        return session, user
+
+    def touch_session(self, token_hash: bytes, now: datetime) -> None:
+        self._conn().execute(
+            "UPDATE sessions SET last_seen = ? WHERE token_hash = ? AND last_seen < ?",
+            (to_ms(now), token_hash, to_ms(now)),
+        )
+
+    def delete_session(self, token_hash: bytes) -> None:
+        self._conn().execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+
+    def purge_sessions(self, idle_before: datetime, created_before: datetime) -> int:
+        cur = self._conn().execute(
+            "DELETE FROM sessions WHERE last_seen < ? OR created_at < ?",
+            (to_ms(idle_before), to_ms(created_before)),
+        )
+        return cur.rowcount
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def create_job(self, new: NewJob, now: datetime) -> Job:
+        """Insert a job; the commit is on disk before this returns (its id may be acknowledged)."""
+        with self._tx(durable=True) as conn:
+            row = conn.execute(
+                "INSERT INTO jobs (processor, title, parameters, status, method, scheduled, created_by, "
+                "created_at, modified_by, modified_at, scheduled_for, idempotent, timeout_ms, "
+                f"inactivity_timeout_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING {_JOB_COLUMNS}",
+                (
+                    new.processor,
+                    new.title,
+                    _dumps(new.parameters),
+                    new.status.value,
+                    new.method,
+                    int(new.scheduled),
+                    new.created_by,
+                    to_ms(now),
+                    new.created_by,
+                    to_ms(now),
+                    None if new.scheduled_for is None else to_ms(new.scheduled_for),
+                    int(new.idempotent),
+                    None if new.timeout is None else int(new.timeout * 1000),
+                    None if new.inactivity_timeout is None else int(new.inactivity_timeout * 1000),
+                ),
+            ).fetchone()
+        return _job_from_row(row)
+
+    def get_job(self, job_id: int) -> Job | None:
+        row = self._conn().execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else _job_from_row(row)
+
+    def transition_job(
+        self, job_id: int, expected: JobStatus, new: JobStatus, now: datetime, *, log: str | None = None
+    ) -> bool:
+        """Move a job from ``expected`` to ``new``; False when it was not in ``expected`` any more."""
+        _check_transition(expected, new)
+        end = to_ms(now) if new.is_terminal else None
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE jobs SET status = ?, modified_at = ?, run_end = COALESCE(?, run_end), "
+                "phase = CASE WHEN ? THEN NULL ELSE phase END, "
+                "worker_id = CASE WHEN ? THEN NULL ELSE worker_id END "
+                "WHERE id = ? AND status = ?",
+                (new.value, to_ms(now), end, new.is_terminal, new.is_terminal, job_id, expected.value),
+            )
+            if cur.rowcount != 1:
+                return False
+            if new.is_terminal:
+                conn.execute(
+                    "UPDATE tasks SET state = 'CANCELLED', finished_at = ? WHERE job_id = ? AND state = 'QUEUED'",
+                    (to_ms(now), job_id),
+                )
+            if log:
+                conn.execute(
+                    "INSERT INTO job_log (job_id, at, message) VALUES (?, ?, ?)", (job_id, to_ms(now), log)
+                )
+        return True
+
+    def claim_job(self, worker_id: str, now: datetime) -> Job | None:
+        """Claim the oldest QUEUED job (→ RUNNING, phase init), or a RUNNING job left without a worker."""
+        ms = to_ms(now)
+        with self._tx() as conn:
+            row = conn.execute(
+                "UPDATE jobs SET status = 'RUNNING', phase = 'init', worker_id = ?, run_start = ?, "
+                "progress_at = ?, modified_at = ? "
+                "WHERE id = (SELECT id FROM jobs WHERE status = 'QUEUED' ORDER BY id LIMIT 1) "
+                f"AND status = 'QUEUED' RETURNING {_JOB_COLUMNS}",
+                (worker_id, ms, ms, ms),
+            ).fetchone()
+            if row is None:
+                row = conn.execute(
+                    "UPDATE jobs SET worker_id = ?, progress_at = ? "
+                    "WHERE id = (SELECT id FROM jobs WHERE status IN ('RUNNING', 'CANCELLING') "
+                    "AND phase IN ('init', 'complete') AND worker_id IS NULL ORDER BY id LIMIT 1) "
+                    f"AND worker_id IS NULL RETURNING {_JOB_COLUMNS}",
+                    (worker_id, ms),
+                ).fetchone()
+        return None if row is None else _job_from_row(row)
+
+    def start_tasks(self, job_id: int, worker_id: str, chunks: list[str], now: datetime) -> bool:
+        """Store the job's tasks and hand them to the pool.
+
+        With no tasks at all the job goes straight to its complete phase, still claimed by
+        ``worker_id``; returns True in that case (the caller completes it).
+        """
+        ms = to_ms(now)
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE jobs SET phase = ?, worker_id = ?, progress_at = ? "
+                "WHERE id = ? AND phase = 'init' AND worker_id = ? AND status IN ('RUNNING', 'CANCELLING')",
+                ("process" if chunks else "complete", None if chunks else worker_id, ms, job_id, worker_id),
+            )
+            if cur.rowcount != 1:
+                raise StoreError(f"job {job_id} is no longer being initialised by this worker")
+            conn.executemany(
+                "INSERT INTO tasks (job_id, seq, state, payload) VALUES (?, ?, 'QUEUED', ?)",
+                [(job_id, seq, payload) for seq, payload in enumerate(chunks, start=1)],
+            )
+        return not chunks
+
+    def claim_task(self, worker_id: str, now: datetime) -> Task | None:
+        with self._tx() as conn:
+            row = conn.execute(
+                "UPDATE tasks SET state = 'RUNNING', worker_id = ?, started_at = ?, attempts = attempts + 1 "
+                "WHERE rowid = (SELECT rowid FROM tasks WHERE state = 'QUEUED' ORDER BY job_id, seq LIMIT 1) "
+                "AND state = 'QUEUED' RETURNING job_id, seq, payload, attempts",
+                (worker_id, to_ms(now)),
+            ).fetchone()
+        if row is None:
+            return None
+        return Task(
+            job_id=row[0],
+            seq=row[1],
+            state=TaskState.RUNNING,
+            items=orjson.loads(row[2]),
+            worker_id=worker_id,
+            attempts=row[3],
+        )
+
+    def finish_task(
+        self, job_id: int, seq: int, worker_id: str, outcome: TaskOutcome, now: datetime
+    ) -> bool:
+        """Record a task's end; True when it was the job's last one and this worker now completes it."""
+        ms = to_ms(now)
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE tasks SET state = ?, finished_at = ?, message = ?, output = ? "
+                "WHERE job_id = ? AND seq = ? AND state = 'RUNNING' AND worker_id = ?",
+                (
+                    outcome.state.value,
+                    ms,
+                    outcome.message,
+                    None if outcome.output is None else _dumps(outcome.output),
+                    job_id,
+                    seq,
+                    worker_id,
+                ),
+            )
+            if cur.rowcount != 1:
+                return False
+            conn.execute("UPDATE jobs SET progress_at = ? WHERE id = ?", (ms, job_id))
+            pending = conn.execute(
+                "SELECT 1 FROM tasks WHERE state IN ('QUEUED', 'RUNNING') AND job_id = ? LIMIT 1", (job_id,)
+            ).fetchone()
+            if pending is not None:
+                return False
+            cur = conn.execute(
+                "UPDATE jobs SET phase = 'complete', worker_id = ? "
+                "WHERE id = ? AND phase = 'process' AND status IN ('RUNNING', 'CANCELLING')",
+                (worker_id, job_id),
+            )
+            return cur.rowcount == 1
+
+    def finish_job(
+        self,
+        job_id: int,
+        worker_id: str,
+        status: JobStatus,
+        now: datetime,
+        result: dict[str, Any] | None = None,
+        log: str | None = None,
+    ) -> bool:
+        """End a job this worker holds, from RUNNING (or CANCELLING → CANCELLED)."""
+        expected = JobStatus.CANCELLING if status is JobStatus.CANCELLED else JobStatus.RUNNING
+        _check_transition(expected, status)
+        ms = to_ms(now)
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE jobs SET status = ?, run_end = ?, modified_at = ?, phase = NULL, worker_id = NULL, "
+                "result = ? WHERE id = ? AND status = ? AND worker_id = ?",
+                (
+                    status.value,
+                    ms,
+                    ms,
+                    None if result is None else _dumps(result),
+                    job_id,
+                    expected.value,
+                    worker_id,
+                ),
+            )
+            if cur.rowcount != 1:
+                return False
+            conn.execute(
+                "UPDATE tasks SET state = 'CANCELLED', finished_at = ? WHERE job_id = ? AND state = 'QUEUED'",
+                (ms, job_id),
+            )
+            if log:
+                conn.execute("INSERT INTO job_log (job_id, at, message) VALUES (?, ?, ?)", (job_id, ms, log))
+        return True
+
+    def touch_job_progress(self, job_id: int, now: datetime) -> None:
+        self._conn().execute("UPDATE jobs SET progress_at = ? WHERE id = ?", (to_ms(now), job_id))
+
+    def task_counts(self, job_id: int) -> dict[TaskState, int]:
+        rows = self._conn().execute(
+            "SELECT state, count(*) FROM tasks WHERE job_id = ? GROUP BY state", (job_id,)
+        ).fetchall()
+        return {TaskState(state): count for state, count in rows}
+
+    def list_tasks(self, job_id: int, limit: int, offset: int) -> Page:
+        conn = self._conn()
+        total = conn.execute("SELECT count(*) FROM tasks WHERE job_id = ?", (job_id,)).fetchone()[0]
+        rows = conn.execute(
+            "SELECT seq, state, attempts, message FROM tasks WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (job_id, offset, limit),
+        ).fetchall()
+        items = [
+            Task(job_id=job_id, seq=seq, state=TaskState(state), attempts=attempts, message=message)
+            for seq, state, attempts, message in rows
+        ]
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    def failed_tasks(self, job_id: int) -> list[Task]:
+        rows = self._conn().execute(
+            "SELECT seq, state, attempts, message FROM tasks WHERE job_id = ? AND state = 'ERRORS_ENCOUNTERED' "
+            "ORDER BY seq",
+            (job_id,),
+        ).fetchall()
+        return [
+            Task(job_id=job_id, seq=seq, state=TaskState(state), attempts=attempts, message=message)
+            for seq, state, attempts, message in rows
+        ]
+
+    def append_log(self, job_id: int, message: str, now: datetime) -> None:
+        self._conn().execute(
+            "INSERT INTO job_log (job_id, at, message) VALUES (?, ?, ?)", (job_id, to_ms(now), message)
+        )
+
+    def read_log(self, job_id: int) -> list[LogLine]:
+        rows = self._conn().execute(
+            "SELECT at, message FROM job_log WHERE job_id = ? ORDER BY id", (job_id,)
+        ).fetchall()
+        return [LogLine(at=from_ms(at), message=message) for at, message in rows]
+
+    def open_status_window(self, job_id: int, now: datetime, window: float) -> float | None:
+        """Open the job's status window; None on success, else seconds until it opens again.
+
+        One conditional upsert, so concurrent callers on any number of connections (or replicas)
+        get exactly one success per window, and a refused call never moves the window.
+        """
+        ms = to_ms(now)
+        window_ms = int(window * 1000)
+        conn = self._conn()
+        cur = conn.execute(
+            "INSERT INTO status_polls (job_id, polled_at) VALUES (?, ?) ON CONFLICT (job_id) "
+            "DO UPDATE SET polled_at = excluded.polled_at WHERE status_polls.polled_at <= ?",
+            (job_id, ms, ms - window_ms),
+        )
+        if cur.rowcount == 1:
+            return None
+        row = conn.execute("SELECT polled_at FROM status_polls WHERE job_id = ?", (job_id,)).fetchone()
+        polled_at = ms if row is None else int(row[0])
+        return max(0.0, (polled_at + window_ms - ms) / 1000.0)
+
+    # -- scheduler -------------------------------------------------------------------------
+
+    def due_scheduled_jobs(self, now: datetime, limit: int = 100) -> list[Job]:
+        rows = self._conn().execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status = 'SCHEDULED' AND scheduled_for <= ? "
+            "ORDER BY scheduled_for LIMIT ?",
+            (to_ms(now), limit),
+        ).fetchall()
+        return [_job_from_row(r) for r in rows]
+
+    def next_scheduled_time(self) -> datetime | None:
+        row = self._conn().execute(
+            "SELECT min(scheduled_for) FROM jobs WHERE status = 'SCHEDULED'"
+        ).fetchone()
+        return maybe_from_ms(row[0])
+
+    # -- workers ---------------------------------------------------------------------------
+
+    def register_worker(self, worker_id: str, hostname: str, pid: int, now: datetime) -> None:
+        self._conn().execute(
+            "INSERT INTO workers (id, hostname, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)",
+            (worker_id, hostname, pid, to_ms(now), to_ms(now)),
+        )
+
+    def heartbeat_worker(self, worker_id: str, now: datetime) -> None:
+        self._conn().execute(
+            "UPDATE workers SET heartbeat_at = ? WHERE id = ? AND stopped_at IS NULL", (to_ms(now), worker_id)
+        )
+
+    def stop_worker(self, worker_id: str, now: datetime) -> None:
+        self._conn().execute("UPDATE workers SET stopped_at = ? WHERE id = ?", (to_ms(now), worker_id))
+
+    def dead_workers(self, now: datetime, timeout: float) -> list[str]:
+        rows = self._conn().execute(
+            "SELECT id FROM workers WHERE stopped_at IS NOT NULL OR heartbeat_at < ?",
+            (to_ms(now) - int(timeout * 1000),),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def recover_worker(self, worker_id: str, now: datetime) -> Recovery:
+        """Resolve everything a dead worker held, then forget the worker.
+
+        Idempotent jobs carry on: their running tasks go back on the queue and a job it was
+        initialising or completing waits for another worker. Every other job it touched ends
+        COMPLETED_DUE_TO_INACTIVITY with a log line saying why.
+        """
+        ms = to_ms(now)
+        report = Recovery(worker_id=worker_id)
+        with self._tx() as conn:
+            held_jobs = {
+                row[0]: bool(row[1])
+                for row in conn.execute(
+                    "SELECT id, idempotent FROM jobs WHERE worker_id = ? AND status IN ('RUNNING','CANCELLING')",
+                    (worker_id,),
+                )
+            }
+            task_jobs = {
+                row[0]: bool(row[1])
+                for row in conn.execute(
+                    "SELECT DISTINCT t.job_id, j.idempotent FROM tasks t JOIN jobs j ON j.id = t.job_id "
+                    "WHERE t.state = 'RUNNING' AND t.worker_id = ?",
+                    (worker_id,),
+                )
+            }
+            why = f"worker {worker_id} stopped or died while running this job"
+            for job_id, idempotent in {**held_jobs, **task_jobs}.items():
+                if idempotent:
+                    cur = conn.execute(
+                        "UPDATE tasks SET state = 'QUEUED', worker_id = NULL, started_at = NULL "
+                        "WHERE job_id = ? AND state = 'RUNNING' AND worker_id = ?",
+                        (job_id, worker_id),
+                    )
+                    report.requeued_tasks += cur.rowcount
+                    conn.execute(
+                        "UPDATE jobs SET worker_id = NULL WHERE id = ? AND worker_id = ?", (job_id, worker_id)
+                    )
+                    report.requeued_jobs.append(job_id)
+                    conn.execute(
+                        "INSERT INTO job_log (job_id, at, message) VALUES (?, ?, ?)",
+                        (job_id, ms, f"{why}; the processor is idempotent, so its unfinished work runs again"),
+                    )
+                else:
+                    conn.execute(
+                        "UPDATE tasks SET state = 'ERRORS_ENCOUNTERED', finished_at = ?, message = ? "
+                        "WHERE job_id = ? AND state = 'RUNNING' AND worker_id = ?",
+                        (ms, why, job_id, worker_id),
+                    )
+                    conn.execute(
+                        "UPDATE tasks SET state = 'CANCELLED', finished_at = ? WHERE job_id = ? AND state = 'QUEUED'",
+                        (ms, job_id),
+                    )
+                    cur = conn.execute(
+                        "UPDATE jobs SET status = 'COMPLETED_DUE_TO_INACTIVITY', run_end = ?, modified_at = ?, "
+                        "phase = NULL, worker_id = NULL WHERE id = ? AND status IN ('RUNNING', 'CANCELLING')",
+                        (ms, ms, job_id),
+                    )
+                    if cur.rowcount:
+                        report.ended_jobs.append(job_id)
+                        conn.execute(
+                            "INSERT INTO job_log (job_id, at, message) VALUES (?, ?, ?)",
+                            (job_id, ms, f"{why}; the processor is not idempotent, so the job ends "
+                                         "COMPLETED_DUE_TO_INACTIVITY rather than run its work twice"),
+                        )
+            conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
+        return report

@@ -1,0 +1,101 @@
+"""Time in one place: a replaceable clock, millisecond storage and Vault's DateTime format.
+
+Stored values are always UTC epoch milliseconds; everything handed around in Python is a
+timezone-aware ``datetime``. Rendering follows DESIGN.md: ISO 8601 with milliseconds, ``Z`` for UTC,
+or the user's offset for jobs that came from a schedule.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class Clock(Protocol):
+    """Where the service reads the time; tests and the control plane substitute their own."""
+
+    def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
+
+
+class SystemClock:
+    """The real wall clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+def require_aware(value: datetime, what: str = "datetime") -> datetime:
+    """Reject naive datetimes, which silently mean 'local time of whichever machine'."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got {value!r}")
+    return value
+
+
+def to_ms(value: datetime) -> int:
+    require_aware(value)
+    return int(round(value.timestamp() * 1000))
+
+
+def from_ms(value: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=value)
+
+
+def maybe_from_ms(value: int | None) -> datetime | None:
+    return None if value is None else from_ms(value)
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone called ``name``; ``ValueError`` when there is no such zone."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+        raise ValueError(f"unknown time zone [{name}]") from exc
+
+
+def render_datetime(value: datetime, tz: str | None = None) -> str:
+    """Vault's DateTime: ``2026-11-28T02:00:00.000Z`` in UTC, or with ``tz``'s offset."""
+    require_aware(value)
+    if tz is None or tz == "UTC":
+        utc = value.astimezone(UTC)
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    local = value.astimezone(zone(tz))
+    offset = local.strftime("%z")
+    return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}{offset[:3]}:{offset[3:]}"
+
+
+def parse_datetime(text: str, default_tz: str = "UTC") -> datetime:
+    """Parse an ISO 8601 date-time; a value without offset is taken in ``default_tz``."""
+    cleaned = text.strip()
+    if cleaned.endswith(("Z", "z")):
+        cleaned = cleaned[:-1] + "+00:00"
+    value = datetime.fromisoformat(cleaned)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone(default_tz))
+    return value
+
+
+def parse_duration(value: str | int | float) -> float:
+    """Seconds in ``value``: a number of seconds, or text like ``"90s"``, ``"15m"``, ``"4h"``, ``"2d"``."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        text = value.strip().lower()
+        units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+        for suffix in ("ms", "s", "m", "h", "d"):
+            if text.endswith(suffix):
+                seconds = float(text[: -len(suffix)]) * units[suffix]
+                break
+        else:
+            seconds = float(text)
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative: {value!r}")
+    return seconds
