@@ -102,6 +102,7 @@ class AsyncVaultClient:
             clock=clock,
         )
         self._sleep = sleep
+        self._login_lock = asyncio.Lock()
         self._http = httpx.AsyncClient(
             base_url=self._core.base_url,
             headers=self._core.headers,
@@ -192,6 +193,14 @@ class AsyncVaultClient:
         self._core.auth.set_session(session)
         return session
 
+    async def _ensure_session(self) -> None:
+        """Log in now if there is no session yet (once, however many callers arrive together)."""
+        if self._core.auth.session is not None or not self._core.auth.can_login:
+            return
+        async with self._login_lock:
+            if self._core.auth.session is None:
+                await self.login()
+
     async def keep_alive(self) -> None:
         """``POST /keep-alive``: extend the session's inactivity timeout."""
         await self.request("POST", "keep-alive")
@@ -211,6 +220,7 @@ class AsyncVaultClient:
         return job
 
     async def _gated_status(self, job_id: int, deadline: float | None) -> Job | None:
+        await self._ensure_session()  # first, so the slot's call is not delayed by logging in
         key = self._core.gate_key(job_id)
         delay = self._core.gate.reserve(key, not_after=deadline)
         if delay is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
@@ -100,6 +101,7 @@ class VaultClient:
             clock=clock,
         )
         self._sleep = sleep
+        self._login_lock = threading.Lock()
         self._http = httpx.Client(
             base_url=self._core.base_url,
             headers=self._core.headers,
@@ -190,6 +192,14 @@ class VaultClient:
         self._core.auth.set_session(session)
         return session
 
+    def _ensure_session(self) -> None:
+        """Log in now if there is no session yet (once, however many callers arrive together)."""
+        if self._core.auth.session is not None or not self._core.auth.can_login:
+            return
+        with self._login_lock:
+            if self._core.auth.session is None:
+                self.login()
+
     def keep_alive(self) -> None:
         """``POST /keep-alive``: extend the session's inactivity timeout."""
         self.request("POST", "keep-alive")
@@ -209,6 +219,7 @@ class VaultClient:
         return job
 
     def _gated_status(self, job_id: int, deadline: float | None) -> Job | None:
+        self._ensure_session()  # first, so the slot's call is not delayed by logging in
         key = self._core.gate_key(job_id)
         delay = self._core.gate.reserve(key, not_after=deadline)
         if delay is None:
@@ -301,9 +312,7 @@ class VaultClient:
         page_size: int | None = None,
     ) -> Iterator[HistoryEntry]:
         """Every completed job matching the filters, following ``next_page``."""
-        for page in self.history_pages(
-            start_date=start_date, end_date=end_date, status=status, page_size=page_size
-        ):
+        for page in self.history_pages(start_date=start_date, end_date=end_date, status=status, page_size=page_size):
             yield from page.items
 
     def monitor_pages(
@@ -327,9 +336,7 @@ class VaultClient:
         page_size: int | None = None,
     ) -> Iterator[MonitorEntry]:
         """Every not-yet-completed job matching the filters, following ``next_page``."""
-        for page in self.monitor_pages(
-            start_date=start_date, end_date=end_date, status=status, page_size=page_size
-        ):
+        for page in self.monitor_pages(start_date=start_date, end_date=end_date, status=status, page_size=page_size):
             yield from page.items
 
     def start_now(self, job_id: int) -> JobStarted:

@@ -221,9 +221,7 @@ class FakeVault:
             body, headers = self._route(request, version, rest)
             return self._reply(xml, body, headers)
 
-    def _reply(
-        self, xml: bool, body: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> httpx.Response:
+    def _reply(self, xml: bool, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
         all_headers = {
             "X-VaultAPI-Status": str(body.get("responseStatus")),
             "X-VaultAPI-ExecutionId": secrets.token_hex(8),
@@ -258,9 +256,7 @@ class FakeVault:
             "vaultId": 1776,
         }
 
-    def _route(
-        self, request: httpx.Request, version: str, rest: str
-    ) -> tuple[dict[str, Any], dict[str, str]]:
+    def _route(self, request: httpx.Request, version: str, rest: str) -> tuple[dict[str, Any], dict[str, str]]:
         method = request.method
         ok: dict[str, Any] = {"responseStatus": "SUCCESS"}
         if rest == "keep-alive" and method == "POST":
@@ -325,7 +321,9 @@ class FakeVault:
         offset = int(request.url.params.get("offset", 0))
         details: dict[str, Any] = {"total": total, "limit": limit, "offset": offset}
         if offset + limit < total:
-            details["next_page"] = f"{path}?limit={limit}&offset={offset + limit}"
+            query = {k: v for k, v in request.url.params.items() if k not in ("limit", "offset")}
+            query.update(limit=str(limit), offset=str(offset + limit))
+            details["next_page"] = f"{path}?{urllib.parse.urlencode(query)}"
         return limit, offset, details
 
     def _tasks(self, request: httpx.Request, version: str, job_id: int) -> dict[str, Any]:
