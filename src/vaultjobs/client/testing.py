@@ -1,4 +1,4 @@
-"""Test doubles for code that uses the client: a fake clock and an in-memory Vault Jobs backend.
+"""Test doubles for code that uses the client: fake clocks and an in-memory Vault Jobs backend.
 
 `FakeVault` answers the Jobs endpoints (auth, status with its rate window, tasks, histories, monitors,
 start_now, cancel, and vaultjobs' run-processor extension) in JSON or XML like Vault does — HTTP 200
@@ -18,19 +18,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import heapq
+import itertools
 import math
 import re
 import secrets
 import threading
 import urllib.parse
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
 import orjson
 
-__all__ = ["FakeClock", "FakeJob", "FakeVault", "render_xml"]
+__all__ = ["FakeClock", "FakeJob", "FakeVault", "VirtualTime", "render_xml"]
+
+T = TypeVar("T")
 
 _TERMINAL = {
     "SUCCESS",
@@ -65,6 +69,53 @@ class FakeClock:
     async def async_sleep(self, seconds: float) -> None:
         self.sleep(seconds)
         await asyncio.sleep(0)
+
+
+class VirtualTime:
+    """Virtual time for asyncio tests: ``sleep`` parks the task until the driver moves time forward.
+
+    The driver advances to the earliest wake-up only once every task is blocked, so concurrent waits
+    interleave exactly as they would in real time, instantly.
+    """
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+        self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._heap, (self.now + seconds, next(self._seq), future))
+        await future
+
+    def run(self, main: Callable[[], Awaitable[T]]) -> T:
+        """Run ``main()`` in a fresh event loop under virtual time; return its result."""
+
+        async def drive() -> T:
+            task = asyncio.ensure_future(main())
+            while not task.done():
+                for _ in range(200):
+                    await asyncio.sleep(0)
+                    if task.done():
+                        break
+                if task.done():
+                    break
+                if not self._heap:
+                    raise AssertionError("deadlock: every task is blocked and nothing sleeps")
+                when, _, future = heapq.heappop(self._heap)
+                self.now = max(self.now, when)
+                future.set_result(None)
+            return task.result()
+
+        return asyncio.run(drive())
 
 
 def render_xml(body: dict[str, Any]) -> bytes:

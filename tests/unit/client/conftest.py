@@ -1,17 +1,12 @@
 from __future__ import annotations
 
-import asyncio
-import heapq
-import itertools
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from vaultjobs.client import AsyncVaultClient, VaultClient
-from vaultjobs.client.testing import FakeClock, FakeVault
-
-T = TypeVar("T")
+from vaultjobs.client.testing import FakeClock, FakeVault, VirtualTime
 
 URL = "https://fake.vault"
 
@@ -58,51 +53,6 @@ def make_client(vault: FakeVault, clock: FakeClock) -> Iterator[Callable[..., Va
 @pytest.fixture
 def client(make_client: Callable[..., VaultClient]) -> VaultClient:
     return make_client()
-
-
-class VirtualTime:
-    """Virtual time for asyncio tests: ``sleep`` parks the task until the driver moves time forward.
-
-    The driver advances to the earliest wake-up only once every task is blocked, so concurrent waits
-    interleave exactly as they would in real time, instantly.
-    """
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-        self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._seq = itertools.count()
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        if seconds <= 0:
-            await asyncio.sleep(0)
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._heap, (self.now + seconds, next(self._seq), future))
-        await future
-
-    def run(self, main: Callable[[], Awaitable[T]]) -> T:
-        async def drive() -> T:
-            task = asyncio.ensure_future(main())
-            while not task.done():
-                for _ in range(200):
-                    await asyncio.sleep(0)
-                    if task.done():
-                        break
-                if task.done():
-                    break
-                if not self._heap:
-                    raise AssertionError("deadlock: every task is blocked and nothing sleeps")
-                when, _, future = heapq.heappop(self._heap)
-                self.now = max(self.now, when)
-                future.set_result(None)
-            return task.result()
-
-        return asyncio.run(drive())
 
 
 @pytest.fixture

@@ -5,9 +5,7 @@ from collections.abc import Callable
 import pytest
 
 from vaultjobs.client import AsyncVaultClient, Job, JobFailed, JobStatus, SessionExpired, WaitTimeout
-from vaultjobs.client.testing import FakeVault
-
-from .conftest import VirtualTime
+from vaultjobs.client.testing import FakeVault, VirtualTime
 
 
 def test_async_wait_to_success(vtime: VirtualTime, make_async_client: Callable[..., AsyncVaultClient]) -> None:
