@@ -312,7 +312,9 @@ class VaultClient:
         page_size: int | None = None,
     ) -> Iterator[HistoryEntry]:
         """Every completed job matching the filters, following ``next_page``."""
-        for page in self.history_pages(start_date=start_date, end_date=end_date, status=status, page_size=page_size):
+        for page in self.history_pages(
+            start_date=start_date, end_date=end_date, status=status, page_size=page_size
+        ):
             yield from page.items
 
     def monitor_pages(
@@ -336,7 +338,9 @@ class VaultClient:
         page_size: int | None = None,
     ) -> Iterator[MonitorEntry]:
         """Every not-yet-completed job matching the filters, following ``next_page``."""
-        for page in self.monitor_pages(start_date=start_date, end_date=end_date, status=status, page_size=page_size):
+        for page in self.monitor_pages(
+            start_date=start_date, end_date=end_date, status=status, page_size=page_size
+        ):
             yield from page.items
 
     def start_now(self, job_id: int) -> JobStarted:

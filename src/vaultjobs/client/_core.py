@@ -163,7 +163,9 @@ class ClientCore:
 
     # -- responses -------------------------------------------------------------------------------
 
-    def interpret(self, response: httpx.Response, *, default_retry_after: float | None = None) -> VaultResponse:
+    def interpret(
+        self, response: httpx.Response, *, default_retry_after: float | None = None
+    ) -> VaultResponse:
         """Turn an HTTP response into a `VaultResponse`, or raise the typed error it stands for."""
         rate = RateLimitInfo.from_headers(response.headers)
         self.rate_limit = rate
@@ -203,7 +205,9 @@ class ClientCore:
         if vault.ok and response.is_success:
             return vault
         if vault.ok:
-            raise HTTPStatusError(f"HTTP {response.status_code} from {response.request.url}", response=response)
+            raise HTTPStatusError(
+                f"HTTP {response.status_code} from {response.request.url}", response=response
+            )
         raise self._error(vault, default_retry_after)
 
     def _error(self, vault: VaultResponse, default_retry_after: float | None) -> VaultError:
@@ -227,7 +231,9 @@ class ClientCore:
     def started(self, response: httpx.Response, vault: VaultResponse) -> JobStarted:
         return _shape(response, lambda: JobStarted.from_payload(vault.body, rate_limit=vault.rate_limit))
 
-    def page(self, response: httpx.Response, vault: VaultResponse, key: str, factory: Callable[[Any], T]) -> Page[T]:
+    def page(
+        self, response: httpx.Response, vault: VaultResponse, key: str, factory: Callable[[Any], T]
+    ) -> Page[T]:
         def build() -> Page[T]:
             details = as_dict(vault.body.get("responseDetails"))
             return Page(
@@ -287,7 +293,9 @@ def _session(body: Mapping[str, Any]) -> Session:
     session_id = as_str(body.get("sessionId"))
     if session_id is None:
         raise ValueError("auth response has no sessionId")
-    return Session(session_id=session_id, user_id=as_int(body.get("userId")), vault_id=as_int(body.get("vaultId")))
+    return Session(
+        session_id=session_id, user_id=as_int(body.get("userId")), vault_id=as_int(body.get("vaultId"))
+    )
 
 
 def query_date(value: DateArg) -> str | None:

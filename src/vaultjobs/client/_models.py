@@ -284,7 +284,9 @@ class Job:
             out["title"] = self.title
         if self.method is not None:
             out["method"] = self.method
-        out["links"] = [{k: v for k, v in dataclasses.asdict(link).items() if v is not None} for link in self.links]
+        out["links"] = [
+            {k: v for k, v in dataclasses.asdict(link).items() if v is not None} for link in self.links
+        ]
         if self.progress is not None:
             out["progress"] = [{"status": e.status.raw, "size": e.size} for e in self.progress.entries]
         if self.created_by is not None:
@@ -407,7 +409,9 @@ class JobStarted:
         job_id = as_int(body.get("job_id"))
         if job_id is None:
             raise ValueError("response has no 'job_id'")
-        return cls(job_id=job_id, url=as_str(body.get("url")) or as_str(body.get("URL")), rate_limit=rate_limit)
+        return cls(
+            job_id=job_id, url=as_str(body.get("url")) or as_str(body.get("URL")), rate_limit=rate_limit
+        )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)

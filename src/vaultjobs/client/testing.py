@@ -272,7 +272,9 @@ class FakeVault:
             body, headers = self._route(request, version, rest)
             return self._reply(xml, body, headers)
 
-    def _reply(self, xml: bool, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
+    def _reply(
+        self, xml: bool, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         all_headers = {
             "X-VaultAPI-Status": str(body.get("responseStatus")),
             "X-VaultAPI-ExecutionId": secrets.token_hex(8),
@@ -307,7 +309,9 @@ class FakeVault:
             "vaultId": 1776,
         }
 
-    def _route(self, request: httpx.Request, version: str, rest: str) -> tuple[dict[str, Any], dict[str, str]]:
+    def _route(
+        self, request: httpx.Request, version: str, rest: str
+    ) -> tuple[dict[str, Any], dict[str, str]]:
         method = request.method
         ok: dict[str, Any] = {"responseStatus": "SUCCESS"}
         if rest == "keep-alive" and method == "POST":

@@ -8,7 +8,9 @@ from vaultjobs.client import AsyncVaultClient, Job, JobFailed, JobStatus, Sessio
 from vaultjobs.client.testing import FakeVault, VirtualTime
 
 
-def test_async_wait_to_success(vtime: VirtualTime, make_async_client: Callable[..., AsyncVaultClient]) -> None:
+def test_async_wait_to_success(
+    vtime: VirtualTime, make_async_client: Callable[..., AsyncVaultClient]
+) -> None:
     vault = FakeVault(clock=vtime)
     job_id = vault.add_job(["QUEUED", "RUNNING", "SUCCESS"])
 

@@ -61,13 +61,19 @@ def test_replay_keeps_the_request_body(client: VaultClient, vault: FakeVault) ->
     vault.expire_sessions()
     [outcome] = client.cancel(job_id)
     assert outcome.accepted
-    assert vault.requests[-1].content == vault.requests[-3].content == b'[{"job_id":' + str(job_id).encode() + b"}]"
+    assert (
+        vault.requests[-1].content
+        == vault.requests[-3].content
+        == b'[{"job_id":' + str(job_id).encode() + b"}]"
+    )
 
 
 def test_second_invalid_session_after_re_auth_is_raised(client: VaultClient, vault: FakeVault) -> None:
     client.login()
     vault.fail_next("INVALID_SESSION_ID")
-    vault.fail_next_raw(httpx.Response(200, json={"responseStatus": "SUCCESS", "sessionId": "new", "userId": 1}))
+    vault.fail_next_raw(
+        httpx.Response(200, json={"responseStatus": "SUCCESS", "sessionId": "new", "userId": 1})
+    )
     vault.fail_next("INVALID_SESSION_ID")
     with pytest.raises(InvalidSession) as info:
         list(client.histories())
@@ -75,7 +81,9 @@ def test_second_invalid_session_after_re_auth_is_raised(client: VaultClient, vau
     assert len(vault.requests) == 4  # login, call, re-login, replay; nothing more
 
 
-def test_session_id_only_raises_session_expired(make_client: Callable[..., VaultClient], vault: FakeVault) -> None:
+def test_session_id_only_raises_session_expired(
+    make_client: Callable[..., VaultClient], vault: FakeVault
+) -> None:
     client = make_client(session_id="stale")
     with pytest.raises(SessionExpired) as info:
         list(client.histories())
@@ -84,7 +92,9 @@ def test_session_id_only_raises_session_expired(make_client: Callable[..., Vault
     assert [r.url.path for r in vault.requests] == ["/api/v25.3/services/jobs/histories"]
 
 
-def test_session_id_works_without_logging_in(make_client: Callable[..., VaultClient], vault: FakeVault) -> None:
+def test_session_id_works_without_logging_in(
+    make_client: Callable[..., VaultClient], vault: FakeVault
+) -> None:
     session_id = vault.new_session()
     client = make_client(session_id=session_id)
     list(client.histories())
@@ -92,7 +102,9 @@ def test_session_id_works_without_logging_in(make_client: Callable[..., VaultCli
     assert vault.requests[0].headers["authorization"] == session_id
 
 
-def test_saved_session_falls_back_to_credentials(make_client: Callable[..., VaultClient], vault: FakeVault) -> None:
+def test_saved_session_falls_back_to_credentials(
+    make_client: Callable[..., VaultClient], vault: FakeVault
+) -> None:
     client = make_client(session_id="stale", username="user", password="pass")
     list(client.histories())
     assert vault.logins == 1

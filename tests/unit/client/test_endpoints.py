@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import orjson
 import pytest
@@ -16,8 +17,8 @@ from vaultjobs.client.testing import FakeVault
 
 
 @pytest.fixture(params=["json", "xml"])
-def any_format_client(request: pytest.FixtureRequest, make_client) -> VaultClient:  # type: ignore[no-untyped-def]
-    return make_client(format=request.param)  # type: ignore[no-any-return]
+def any_format_client(request: pytest.FixtureRequest, make_client: Callable[..., VaultClient]) -> VaultClient:
+    return make_client(format=request.param)
 
 
 def test_tasks_iterator_follows_next_page(any_format_client: VaultClient, vault: FakeVault) -> None:

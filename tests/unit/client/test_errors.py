@@ -72,7 +72,9 @@ def test_each_documented_error_type_raises_its_class(
     assert isinstance(error, VaultClientError)
 
 
-def test_unlisted_error_type_is_a_plain_vault_error_with_its_type(client: VaultClient, vault: FakeVault) -> None:
+def test_unlisted_error_type_is_a_plain_vault_error_with_its_type(
+    client: VaultClient, vault: FakeVault
+) -> None:
     client.login()
     vault.fail_next("SOMETHING_NEW")
     with pytest.raises(VaultError) as info:
@@ -108,7 +110,9 @@ def test_error_keeps_every_error_warning_and_the_raw_body(client: VaultClient, v
     assert "Missing required parameter [a]" in str(error)
 
 
-def test_invalid_session_and_rate_limit_win_over_the_first_error(client: VaultClient, vault: FakeVault) -> None:
+def test_invalid_session_and_rate_limit_win_over_the_first_error(
+    client: VaultClient, vault: FakeVault
+) -> None:
     client.login()
     body = {
         "responseStatus": "FAILURE",
@@ -124,7 +128,11 @@ def test_authentication_failed_flag_without_a_known_type(client: VaultClient, va
     vault.fail_next_raw(
         httpx.Response(
             200,
-            json={"responseStatus": "FAILURE", "errors": [{"type": "X"}], "errorType": "AUTHENTICATION_FAILED"},
+            json={
+                "responseStatus": "FAILURE",
+                "errors": [{"type": "X"}],
+                "errorType": "AUTHENTICATION_FAILED",
+            },
         )
     )
     with pytest.raises(AuthenticationFailed):
@@ -157,7 +165,9 @@ def test_http_error_without_vault_body(client: VaultClient, vault: FakeVault) ->
     assert not isinstance(info.value, VaultError)
 
 
-def test_vault_failure_body_on_http_error_status_is_still_typed(client: VaultClient, vault: FakeVault) -> None:
+def test_vault_failure_body_on_http_error_status_is_still_typed(
+    client: VaultClient, vault: FakeVault
+) -> None:
     client.login()
     vault.fail_next("INSUFFICIENT_ACCESS", http_status=403)
     with pytest.raises(AccessDenied):
@@ -172,7 +182,9 @@ def test_vault_failure_body_on_http_error_status_is_still_typed(client: VaultCli
         httpx.Response(200, json=[1, 2]),
     ],
 )
-def test_success_that_is_not_a_vault_envelope(client: VaultClient, vault: FakeVault, response: httpx.Response) -> None:
+def test_success_that_is_not_a_vault_envelope(
+    client: VaultClient, vault: FakeVault, response: httpx.Response
+) -> None:
     client.login()
     vault.fail_next_raw(response)
     with pytest.raises(UnexpectedResponse):
@@ -181,7 +193,9 @@ def test_success_that_is_not_a_vault_envelope(client: VaultClient, vault: FakeVa
 
 def test_envelope_of_the_wrong_shape_is_unexpected(client: VaultClient, vault: FakeVault) -> None:
     client.login()
-    vault.fail_next_raw(httpx.Response(200, json={"responseStatus": "SUCCESS", "data": {"status": "RUNNING"}}))
+    vault.fail_next_raw(
+        httpx.Response(200, json={"responseStatus": "SUCCESS", "data": {"status": "RUNNING"}})
+    )
     with pytest.raises(UnexpectedResponse):
         client.status(5)
 

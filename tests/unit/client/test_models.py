@@ -27,8 +27,18 @@ STATUS_BODY = {
         "status": "SUCCESS",
         "method": "POST",
         "links": [
-            {"rel": "self", "href": "/api/v26.1/services/jobs/1201", "method": "GET", "accept": "application/json"},
-            {"rel": "artifacts", "href": "/api/v26.1/results/1201", "method": "GET", "accept": "application/json"},
+            {
+                "rel": "self",
+                "href": "/api/v26.1/services/jobs/1201",
+                "method": "GET",
+                "accept": "application/json",
+            },
+            {
+                "rel": "artifacts",
+                "href": "/api/v26.1/results/1201",
+                "method": "GET",
+                "accept": "application/json",
+            },
         ],
         "progress": [{"status": "SUCCESS", "size": 40}, {"status": "RUNNING", "size": 2}],
         "created_by": 44533,
@@ -99,7 +109,10 @@ def test_unknown_status_in_payload_becomes_an_unknown_member() -> None:
 
 def test_task_reads_state_or_status() -> None:
     assert Task.from_payload({"id": "Task1", "state": "SUCCESS"}).state is TaskState.SUCCESS
-    assert Task.from_payload({"id": "Task2", "status": "ERRORS_ENCOUNTERED"}).state is TaskState.ERRORS_ENCOUNTERED
+    assert (
+        Task.from_payload({"id": "Task2", "status": "ERRORS_ENCOUNTERED"}).state
+        is TaskState.ERRORS_ENCOUNTERED
+    )
 
 
 def test_history_and_monitor_entries() -> None:
@@ -223,6 +236,10 @@ def test_xml_data_items_list() -> None:
 
 
 def test_bodies_that_are_neither_json_nor_xml_are_rejected() -> None:
-    for content, content_type in ((b"<html", "text/html"), (b"oops", "text/plain"), (b"[1]", "application/json")):
+    for content, content_type in (
+        (b"<html", "text/html"),
+        (b"oops", "text/plain"),
+        (b"[1]", "application/json"),
+    ):
         with pytest.raises(ValueError):
             decode_body(content, content_type)

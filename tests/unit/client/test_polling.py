@@ -107,7 +107,9 @@ def test_status_calls_for_one_job_are_ten_seconds_apart(
     assert job_id not in vault.refused_calls
 
 
-def test_status_of_different_jobs_is_not_delayed(client: VaultClient, vault: FakeVault, clock: FakeClock) -> None:
+def test_status_of_different_jobs_is_not_delayed(
+    client: VaultClient, vault: FakeVault, clock: FakeClock
+) -> None:
     ids = [vault.add_job(["RUNNING"]) for _ in range(5)]
     client.login()
     start = clock()
@@ -163,8 +165,12 @@ def test_disabled_throttle() -> None:
     assert BurstThrottle(floor=0).delay(RateLimitInfo(burst_limit=10, burst_remaining=0)) == 0
 
 
-def test_client_slows_down_when_burst_runs_low(make_client: Callable[..., VaultClient], clock: FakeClock) -> None:
-    vault = FakeVault(clock=clock, headers={"X-VaultAPI-BurstLimit": "2000", "X-VaultAPI-BurstLimitRemaining": "100"})
+def test_client_slows_down_when_burst_runs_low(
+    make_client: Callable[..., VaultClient], clock: FakeClock
+) -> None:
+    vault = FakeVault(
+        clock=clock, headers={"X-VaultAPI-BurstLimit": "2000", "X-VaultAPI-BurstLimitRemaining": "100"}
+    )
     client = make_client(transport=vault.transport())
     client.login()
     assert clock.sleeps == []
@@ -182,7 +188,9 @@ def test_rate_limit_info_on_every_result(client: VaultClient, vault: FakeVault) 
     assert page.rate_limit is not None and page.rate_limit.api_status == "SUCCESS"
 
 
-def test_rate_limit_telemetry_recorded_for_failures(make_client: Callable[..., VaultClient], vault: FakeVault) -> None:
+def test_rate_limit_telemetry_recorded_for_failures(
+    make_client: Callable[..., VaultClient], vault: FakeVault
+) -> None:
     client = make_client(session_id=vault.new_session())
     vault.fail_next_raw(
         httpx.Response(200, json={"responseStatus": "FAILURE", "errors": [{"type": "INVALID_DATA"}]},

@@ -38,7 +38,9 @@ def test_wait_ends_on_every_failing_terminal_status(
     assert len(vault.status_calls[job_id]) == 3  # stopped at the terminal status
 
 
-def test_wait_ends_at_once_on_an_already_terminal_job(client: VaultClient, vault: FakeVault, clock: FakeClock) -> None:
+def test_wait_ends_at_once_on_an_already_terminal_job(
+    client: VaultClient, vault: FakeVault, clock: FakeClock
+) -> None:
     job_id = vault.add_job(["CANCELLED"])
     with pytest.raises(JobFailed):
         client.wait(job_id)
@@ -166,7 +168,9 @@ def test_wait_rejects_bad_job_ids(client: VaultClient) -> None:
             client.wait(bad)
 
 
-def test_wait_with_a_short_window_for_vaultjobs(make_client: Callable[..., VaultClient], clock: FakeClock) -> None:
+def test_wait_with_a_short_window_for_vaultjobs(
+    make_client: Callable[..., VaultClient], clock: FakeClock
+) -> None:
     vault = FakeVault(clock=clock, status_window=0.5)
     client = make_client(transport=vault.transport(), poll_interval=0.5, min_poll_interval=0.5)
     job_id = vault.add_job(["RUNNING", "SUCCESS"])
