@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
 import socket
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio.to_thread
 import uvicorn
 from starlette.applications import Starlette
 
@@ -99,12 +102,23 @@ def serve(settings: Settings, *, announce: bool = True) -> None:
         )
     sock = bind_socket(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
-    node.engine.start()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Inside the server's own lifespan, so that the engine stops before uvicorn re-raises the
+        # signal that stopped it.
+        node.engine.start()
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(node.engine.stop)
+
+    node.app.router.lifespan_context = lifespan
     config = uvicorn.Config(
         node.app,
         log_config=None,
         access_log=False,
-        lifespan="off",
+        lifespan="on",
         server_header=False,
         timeout_graceful_shutdown=5,
     )
@@ -115,7 +129,6 @@ def serve(settings: Settings, *, announce: bool = True) -> None:
     try:
         server.run(sockets=[sock])
     finally:
-        node.engine.stop()
         node.store.close()
         sock.close()
 

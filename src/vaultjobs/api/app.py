@@ -55,7 +55,7 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
     async def openapi_yaml(request: Request) -> Response:
         return Response(openapi, media_type="application/yaml")
 
-    v = "/api/{version}"
+    v = "/api/{version:api_version}"
     routes: list[BaseRoute] = [
         Route("/_vaultjobs/health", health, methods=["GET"]),
         Route("/_vaultjobs/openapi.yaml", openapi_yaml, methods=["GET"]),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from starlette.convertors import Convertor, register_url_convertor
+
 from vaultjobs.errors import MalformedUrl, MethodNotSupported
 
 VERSION_PATTERN = re.compile(r"^v(\d+)\.(\d+)$")
@@ -31,3 +33,18 @@ def check_version(version: str) -> str:
             f"to {NEWEST_VERSION}"
         )
     return version
+
+
+class VersionConvertor(Convertor[str]):
+    """``{version:api_version}`` in a route path: only ``vN.N`` segments match, others are unknown paths."""
+
+    regex = r"v[0-9]+\.[0-9]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("api_version", VersionConvertor())

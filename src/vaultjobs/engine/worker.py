@@ -54,8 +54,8 @@ def chunk_items(items: Any, chunk_size: int) -> list[str]:
             raise InitFailed(f"items must be JSON-serialisable: {exc}") from exc
         if len(payload) > MAX_TASK_PAYLOAD_BYTES:
             raise InitFailed(
-                f"task {len(chunks) + 1} is {len(payload)} bytes, over the {MAX_TASK_PAYLOAD_BYTES} "
-                "bytes a task may carry; use a smaller chunk_size or smaller items"
+                f"task {len(chunks) + 1} is {len(payload)} bytes, over the {MAX_TASK_PAYLOAD_BYTES // 1024} KB "
+                "a task may carry; use a smaller chunk_size or smaller items"
             )
         chunks.append(payload.decode())
     return chunks
@@ -215,6 +215,11 @@ class WorkerPool:
         except Exception as exc:
             logger.exception("task %s of job %s raised", record.task_id, job.id)
             task.fail(f"{type(exc).__name__}: {exc}")
+        if self._stop_jobs.is_set():
+            # Shutdown cut the task short: its outcome cannot be trusted. It stays RUNNING under this
+            # worker, which is marked stopped, so the sweeper re-runs or ends it by the usual rule.
+            ctx.log(f"{record.task_id} was interrupted by the shutdown of worker {self.worker_id}")
+            return
         if task.failure is not None:
             ctx.log(f"{record.task_id} failed: {task.failure}")
         try:

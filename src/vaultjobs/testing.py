@@ -1,0 +1,275 @@
+"""Test helpers shipped with vaultjobs, registered as a pytest plugin.
+
+:class:`LiveServer` runs a real ``vaultjobs serve`` in a subprocess on a free port, against its own
+data folder, so tests speak real HTTP to a real SQLite-backed server. Fixtures:
+
+* ``live_server_factory`` — ``start(**settings)`` starts servers that are stopped after the test;
+  settings are :class:`~vaultjobs.settings.Settings` field names (``status_window=0.5`` …).
+* ``live_server`` — one server per test module, status window 0.5 s.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from vaultjobs.timeutil import require_aware
+
+ADMIN_PASSWORD = "admin-password-for-tests"
+V = "v26.1"
+_LISTENING = "vaultjobs listening on "
+
+
+@dataclass
+class Envelope:
+    """A Vault response read the same way from JSON or XML, with its envelope checked."""
+
+    http_status: int
+    response_status: str
+    error_types: list[str]
+    headers: httpx.Headers
+    body: Any
+
+    @property
+    def error_type(self) -> str:
+        return self.error_types[0]
+
+
+def read_envelope(response: httpx.Response) -> Envelope:
+    content_type = response.headers.get("content-type", "")
+    if "xml" in content_type:
+        root = ET.fromstring(response.content)
+        assert root.tag == "VaultResponse"
+        status = root.findtext("responseStatus") or ""
+        types = [e.findtext("type") or "" for e in root.findall("errors/error")]
+        body: Any = root
+    else:
+        assert "application/json" in content_type, content_type
+        body = response.json()
+        status = body["responseStatus"]
+        types = [e["type"] for e in body.get("errors", [])]
+    assert response.headers["X-VaultAPI-Status"] == status
+    assert response.headers.get("X-VaultAPI-ExecutionId")
+    return Envelope(response.status_code, status, types, response.headers, body)
+
+
+def run_demo(http: httpx.Client, token: str, **parameters: Any) -> int:
+    """Run the ``demo`` processor with ``parameters``; return the job id."""
+    response = http.post(
+        f"/api/{V}/services/jobs/processors/demo/actions/run",
+        headers={"Authorization": token, "Accept": "application/json"},
+        json={"parameters": parameters},
+    )
+    body = response.json()
+    assert body["responseStatus"] == "SUCCESS", body
+    assert body["url"] == f"/api/{V}/services/jobs/{body['job_id']}"
+    return int(body["job_id"])
+
+
+class ManualClock:
+    """A clock that moves only when told to, for tests of expiry, windows and schedules."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = require_aware(start or datetime(2026, 1, 1, tzinfo=UTC))
+        self._mono = 1000.0
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self._mono
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += timedelta(seconds=seconds)
+            self._mono += seconds
+
+
+class LiveServer:
+    """A ``vaultjobs serve`` subprocess: start, stop (SIGTERM), kill (SIGKILL), restart."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        admin_password: str = ADMIN_PASSWORD,
+        extra_args: tuple[str, ...] = (),
+        extra_env: dict[str, str] | None = None,
+        **settings: Any,
+    ) -> None:
+        self.data_dir = data_dir
+        self.extra_env = extra_env or {}
+        self.admin_password = admin_password
+        self.extra_args = extra_args
+        self.settings = settings
+        self.url = ""
+        self.process: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
+        self.stderr_path = data_dir / "server.log"
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VAULTJOBS_")}
+        env["VAULTJOBS_DATA_DIR"] = str(self.data_dir)
+        env["VAULTJOBS_ADMIN_PASSWORD"] = self.admin_password
+        env["VAULTJOBS_PORT"] = "0"
+        env.update(self.extra_env)
+        for name, value in self.settings.items():
+            if isinstance(value, list | tuple):
+                value = ",".join(str(v) for v in value)
+            env[f"VAULTJOBS_{name.upper()}"] = str(value)
+        return env
+
+    def start(self, timeout: float = 30.0) -> LiveServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.output = []
+        stderr = open(self.stderr_path, "a")  # handed to the child process
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "vaultjobs", "serve", *self.extra_args],
+            env=self.environment(),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+        stderr.close()
+        ready = threading.Event()
+        self._reader = threading.Thread(target=self._read_output, args=(ready,), daemon=True)
+        self._reader.start()
+        if not ready.wait(timeout) or not self.url:
+            self.kill()
+            raise RuntimeError(f"vaultjobs serve did not start; its log:\n{self.log_text()}")
+        return self
+
+    def _read_output(self, ready: threading.Event) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            if line.startswith(_LISTENING):
+                self.url = line[len(_LISTENING):].strip()
+                ready.set()
+        ready.set()
+
+    def log_text(self) -> str:
+        try:
+            return self.stderr_path.read_text()
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM and wait: the clean shutdown path. Returns the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._release()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: the crash path."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            self._release()
+
+    def _release(self) -> None:
+        assert self.process is not None
+        self._reader.join(5.0)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def restart(self) -> LiveServer:
+        self.stop()
+        return self.start()
+
+    # -- conveniences for tests ------------------------------------------------------------
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30.0, **kwargs)
+
+    def login(self, username: str = "admin", password: str | None = None, version: str = "v26.1") -> str:
+        with self.client() as http:
+            body = http.post(
+                f"/api/{version}/auth",
+                data={"username": username, "password": password or self.admin_password},
+            ).json()
+        if body.get("responseStatus") != "SUCCESS":
+            raise RuntimeError(f"login as {username} failed: {body}")
+        return str(body["sessionId"])
+
+    def add_user(self, name: str, password: str, *, timezone: str = "UTC", admin: bool = False) -> None:
+        args = [sys.executable, "-m", "vaultjobs", "users", "add", name, "--password", password,
+                "--timezone", timezone]
+        if admin:
+            args.append("--admin")
+        subprocess.run(args, env=self.environment(), check=True, capture_output=True, text=True)
+
+    def wait_for_status(
+        self, token: str, job_id: int, predicate: Callable[[str], bool], timeout: float = 30.0
+    ) -> dict[str, Any]:
+        """Poll the status endpoint (honouring Retry-After) until ``predicate(status)``; return ``data``."""
+        deadline = time.monotonic() + timeout
+        with self.client(headers={"Authorization": token}) as http:
+            while True:
+                response = http.get(f"/api/v26.1/services/jobs/{job_id}")
+                body = response.json()
+                if body["responseStatus"] == "SUCCESS":
+                    data: dict[str, Any] = body["data"]
+                    if predicate(data["status"]):
+                        return data
+                    delay = 0.05
+                elif body["errors"][0]["type"] == "API_LIMIT_EXCEEDED":
+                    delay = 0.05
+                else:
+                    raise RuntimeError(f"status of job {job_id} failed: {body}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"job {job_id} did not reach the wanted status; last: {body}")
+                time.sleep(delay)
+
+    def __enter__(self) -> LiveServer:
+        return self.start() if self.process is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@pytest.fixture
+def live_server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    started: list[LiveServer] = []
+
+    def start(*, name: str = "server", **settings: Any) -> LiveServer:
+        server = LiveServer(tmp_path / f"{name}-{len(started)}", **settings)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = LiveServer(tmp_path_factory.mktemp("vaultjobs"), status_window=0.5)
+    server.start()
+    yield server
+    server.stop()

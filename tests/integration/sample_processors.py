@@ -1,0 +1,21 @@
+"""Processors the integration tests load into a live server with ``--processors sample_processors``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from vaultjobs.sdk import JobContext, Task, processor
+
+
+@processor("slow_once", chunk_size=1, idempotent=False)
+class SlowOnce:
+    """Not idempotent: running one of its tasks twice would be wrong, so a dead worker ends the job."""
+
+    def init(self, ctx: JobContext) -> list[dict[str, Any]]:
+        return [{"n": n} for n in range(int(ctx.parameters.get("items", 3)))]
+
+    def process(self, ctx: JobContext, task: Task) -> None:
+        deadline = time.monotonic() + float(ctx.parameters.get("seconds", 1.0))
+        while time.monotonic() < deadline and not ctx.cancelled:
+            time.sleep(0.02)

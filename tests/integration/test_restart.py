@@ -1,0 +1,113 @@
+"""Stopping or killing the server never loses a job: queued jobs run after a restart, running jobs
+are resolved (re-run when idempotent, else COMPLETED_DUE_TO_INACTIVITY with a reason in the log)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vaultjobs.testing import LiveServer, V, run_demo
+
+HERE = Path(__file__).parent
+TERMINAL = {"SUCCESS", "ERRORS_ENCOUNTERED", "COMPLETED_DUE_TO_INACTIVITY", "TIMEOUT", "CANCELLED"}
+
+
+def make_server(tmp_path: Path, **settings: Any) -> LiveServer:
+    return LiveServer(
+        tmp_path / "data",
+        status_window=0.2,
+        extra_env={"PYTHONPATH": str(HERE)},
+        processors="sample_processors",
+        **settings,
+    )
+
+
+def status_of(server: LiveServer, token: str, job_id: int) -> dict[str, Any]:
+    return server.wait_for_status(token, job_id, lambda s: True)
+
+
+def wait_until(server: LiveServer, token: str, job_id: int, predicate: Callable[[str], bool]) -> dict[str, Any]:
+    return server.wait_for_status(token, job_id, predicate, timeout=60)
+
+
+def log_of(server: LiveServer, token: str, job_id: int) -> str:
+    with server.client(headers={"Authorization": token}) as http:
+        return http.get(f"/api/{V}/services/jobs/{job_id}/log").text
+
+
+@pytest.mark.parametrize("how", ["sigterm", "kill"])
+def test_idempotent_running_and_queued_jobs_survive(tmp_path: Path, how: str) -> None:
+    server = make_server(tmp_path, workers=1, shutdown_grace=0.3, heartbeat_interval=0.3, heartbeat_timeout=1.5)
+    server.start()
+    try:
+        token = server.login()
+        with server.client() as http:
+            running = run_demo(http, token, items=4, chunk_size=1, item_seconds=1.0)
+            queued = [run_demo(http, token, items=2, item_seconds=0) for _ in range(3)]
+        wait_until(server, token, running, lambda s: s == "RUNNING")
+        time.sleep(0.2)  # a task is in flight, longer than the shutdown grace
+        server.stop() if how == "sigterm" else server.kill()
+        # a clean stop exits by the signal it was sent, after shutting down (uvicorn's convention)
+        assert server.process is not None and server.process.returncode == (-9 if how == "kill" else -15)
+        started = time.monotonic()
+        server.start()
+        token = server.login()
+        data = wait_until(server, token, running, lambda s: s in TERMINAL)
+        assert data["status"] == "SUCCESS"
+        assert data["progress"] == [{"status": "SUCCESS", "size": 4}]
+        # resolved within twice the heartbeat timeout, plus the job's own remaining work
+        assert time.monotonic() - started < 2 * 1.5 + 4 * 1.0 + 5
+        log = log_of(server, token, running)
+        assert "runs again" in log
+        if how == "sigterm":
+            assert "interrupted by the shutdown" in log
+        for job_id in queued:
+            assert wait_until(server, token, job_id, lambda s: s in TERMINAL)["status"] == "SUCCESS"
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("how", ["sigterm", "kill"])
+def test_non_idempotent_running_job_ends_due_to_inactivity(tmp_path: Path, how: str) -> None:
+    server = make_server(tmp_path, workers=2, shutdown_grace=0.2, heartbeat_interval=0.3, heartbeat_timeout=1.5)
+    server.start()
+    try:
+        token = server.login()
+        with server.client(headers={"Authorization": token}) as http:
+            body = http.post(
+                f"/api/{V}/services/jobs/processors/slow_once/actions/run",
+                json={"parameters": {"items": 2, "seconds": 30}},
+            ).json()
+        job_id = body["job_id"]
+        wait_until(server, token, job_id, lambda s: s == "RUNNING")
+        time.sleep(0.3)
+        server.stop() if how == "sigterm" else server.kill()
+        server.start()
+        token = server.login()
+        data = wait_until(server, token, job_id, lambda s: s in TERMINAL)
+        assert data["status"] == "COMPLETED_DUE_TO_INACTIVITY"
+        log = log_of(server, token, job_id)
+        assert "not idempotent" in log and "COMPLETED_DUE_TO_INACTIVITY" in log
+    finally:
+        server.stop()
+
+
+def test_clean_shutdown_exits_zero_and_restart_keeps_everything(tmp_path: Path) -> None:
+    server = make_server(tmp_path, workers=1)
+    server.start()
+    token = server.login()
+    with server.client() as http:
+        job_id = run_demo(http, token, items=1, item_seconds=0)
+    assert wait_until(server, token, job_id, lambda s: s in TERMINAL)["status"] == "SUCCESS"
+    assert server.stop() == -15
+    server.start()
+    try:
+        # sessions live in the store: the old one still works after a restart
+        data = status_of(server, token, job_id)
+        assert data["status"] == "SUCCESS"
+    finally:
+        server.stop()

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import pytest
+
+from vaultjobs import errors
+from vaultjobs.accounts import Accounts, token_hash
+from vaultjobs.settings import Settings
+from vaultjobs.store import SqliteStore
+from vaultjobs.testing import ManualClock
+
+
+@pytest.fixture
+def accounts(store: SqliteStore, clock: ManualClock, settings: Settings) -> Accounts:
+    s = settings.evolve(
+        session_idle_timeout=60, session_max_age=600, auth_attempts_per_minute=5, lockout_attempts=3,
+        lockout_seconds=120,
+    )
+    a = Accounts(store, s, clock)
+    a.add_user("alice", "correct horse", timezone="Europe/Paris")
+    return a
+
+
+def test_login_gives_a_session_that_identifies_the_user(accounts: Accounts) -> None:
+    login = accounts.login("alice", "correct horse")
+    assert len(login.token) == 64
+    user, hashed = accounts.session_user(login.token)
+    assert user.username == "alice" and hashed == token_hash(login.token)
+    assert accounts.session_user(f"Bearer {login.token}")[0].id == user.id
+
+
+def test_session_tokens_are_stored_hashed(accounts: Accounts, store: SqliteStore) -> None:
+    login = accounts.login("alice", "correct horse")
+    stored = [row[0] for row in store.execute("SELECT token_hash FROM sessions")]
+    assert login.token.encode() not in stored
+    assert token_hash(login.token) in stored
+
+
+def test_passwords_are_stored_as_argon2(store: SqliteStore, accounts: Accounts) -> None:
+    (stored,) = store.execute("SELECT password_hash FROM users WHERE username = 'alice'")[0]
+    assert stored.startswith("$argon2id$") and "correct horse" not in stored
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "error"),
+    [
+        ("alice", "wrong password", errors.UsernameOrPasswordIncorrect),
+        ("nobody", "whatever1", errors.UsernameOrPasswordIncorrect),
+        ("alice", "", errors.NoPasswordProvided),
+        ("", "correct horse", errors.ParameterRequired),
+    ],
+)
+def test_bad_logins(accounts: Accounts, username: str, password: str, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        accounts.login(username, password)
+
+
+def test_session_expires_after_inactivity(accounts: Accounts, clock: ManualClock) -> None:
+    token = accounts.login("alice", "correct horse").token
+    clock.advance(50)
+    accounts.session_user(token)  # activity keeps it alive
+    clock.advance(50)
+    accounts.session_user(token)
+    clock.advance(61)
+    with pytest.raises(errors.InvalidSessionId):
+        accounts.session_user(token)
+
+
+def test_session_ends_at_its_maximum_age(accounts: Accounts, clock: ManualClock) -> None:
+    token = accounts.login("alice", "correct horse").token
+    for _ in range(12):  # active every 50 s for the whole 600 s maximum age
+        clock.advance(50)
+        accounts.session_user(token)
+    clock.advance(1)
+    with pytest.raises(errors.InvalidSessionId):
+        accounts.session_user(token)
+
+
+def test_password_change_and_deactivation_end_sessions(accounts: Accounts, store: SqliteStore) -> None:
+    token = accounts.login("alice", "correct horse").token
+    user = accounts.session_user(token)[0]
+    accounts.set_password(user, "battery staple")
+    with pytest.raises(errors.InvalidSessionId):
+        accounts.session_user(token)
+    token = accounts.login("alice", "battery staple").token
+    store.set_active(user.id, False)
+    with pytest.raises(errors.InvalidSessionId):
+        accounts.session_user(token)
+    with pytest.raises(errors.InactiveUser):
+        accounts.login("alice", "battery staple")
+
+
+def test_lockout_after_repeated_failures(accounts: Accounts, clock: ManualClock) -> None:
+    for _ in range(3):
+        with pytest.raises(errors.UsernameOrPasswordIncorrect):
+            accounts.login("alice", "wrong password")
+    with pytest.raises(errors.UserLockedOut):
+        accounts.login("alice", "correct horse")
+    clock.advance(121)
+    assert accounts.login("alice", "correct horse").user.username == "alice"
+
+
+def test_auth_attempts_are_limited_per_username_per_minute(accounts: Accounts, clock: ManualClock) -> None:
+    for _ in range(5):
+        accounts.login("alice", "correct horse")
+    with pytest.raises(errors.ApiLimitExceeded) as refused:
+        accounts.login("alice", "correct horse")
+    assert refused.value.retry_after is not None and 1 <= refused.value.retry_after <= 60
+    clock.advance(60)
+    accounts.login("alice", "correct horse")
+
+
+@pytest.mark.parametrize("header", [None, "", "Bearer ", "not-a-session", "Bearer 00"])
+def test_missing_or_unknown_sessions(accounts: Accounts, header: str | None) -> None:
+    with pytest.raises(errors.InvalidSessionId):
+        accounts.session_user(header)
+
+
+def test_bad_user_details_are_refused(accounts: Accounts) -> None:
+    with pytest.raises(ValueError):
+        accounts.add_user("bob", "short")
+    with pytest.raises(ValueError):
+        accounts.add_user("bob", "long enough", timezone="Mars/Olympus")
+    with pytest.raises(ValueError):
+        accounts.add_user("bad name", "long enough")

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from vaultjobs.timeutil import from_ms, parse_datetime, parse_duration, render_datetime, to_ms
+
+
+def test_render_utc_with_milliseconds() -> None:
+    value = datetime(2016, 4, 20, 18, 14, 42, 123456, tzinfo=UTC)
+    assert render_datetime(value) == "2016-04-20T18:14:42.123Z"
+
+
+def test_render_in_user_time_zone_with_offset() -> None:
+    value = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    assert render_datetime(value, "America/Los_Angeles") == "2026-11-28T02:00:00.000-08:00"
+    assert render_datetime(value, "Asia/Kolkata") == "2026-11-28T15:30:00.000+05:30"
+    # daylight saving time changes the offset
+    summer = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
+    assert render_datetime(summer, "America/Los_Angeles") == "2026-07-01T03:00:00.000-07:00"
+
+
+def test_naive_datetimes_are_refused() -> None:
+    with pytest.raises(ValueError):
+        render_datetime(datetime(2026, 1, 1))
+    with pytest.raises(ValueError):
+        to_ms(datetime(2026, 1, 1))
+
+
+def test_millisecond_round_trip() -> None:
+    value = datetime(2026, 11, 29, 1, 2, 3, 456000, tzinfo=timezone(timedelta(hours=2)))
+    assert from_ms(to_ms(value)) == value
+    assert from_ms(to_ms(value)).tzinfo is UTC
+
+
+def test_parse_datetime() -> None:
+    assert parse_datetime("2026-12-01T02:00:00Z") == datetime(2026, 12, 1, 2, tzinfo=UTC)
+    local = parse_datetime("2026-12-01T02:00:00", "America/New_York")
+    assert local.utcoffset() == timedelta(hours=-5)
+    with pytest.raises(ValueError):
+        parse_datetime("yesterday")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("15m", 900), ("4h", 14400), ("2d", 172800), ("250ms", 0.25), (3, 3)]
+)
+def test_parse_duration(text: str | int, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_negative_duration_is_refused() -> None:
+    with pytest.raises(ValueError):
+        parse_duration("-1s")
