@@ -56,6 +56,10 @@ class AsyncVaultClient:
     Vault says INVALID_SESSION_ID) or with a ``session_id`` (an expired one raises `SessionExpired`).
     Give both to start from a saved session and fall back to the credentials.
 
+    Status calls for one job are spaced ``poll_interval + poll_margin`` seconds apart (see `PollPolicy`);
+    ``poll_interval`` may not go below ``min_poll_interval`` (Vault's 10 s; lower it only for a vaultjobs
+    server with a shorter ``VAULTJOBS_STATUS_WINDOW``).
+
     Use it as an async context manager; share it between tasks freely. ``clock`` and ``sleep`` can be
     replaced (tests); ``transport`` goes to httpx (``httpx.MockTransport`` in tests).
     """
@@ -75,6 +79,7 @@ class AsyncVaultClient:
         timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
         poll_interval: float = VAULT_STATUS_INTERVAL,
         min_poll_interval: float = VAULT_STATUS_INTERVAL,
+        poll_margin: float = 0.1,
         poll_jitter: float = 0.0,
         poll_gate: PollGate | None = None,
         throttle: BurstThrottle | None = None,
@@ -96,6 +101,7 @@ class AsyncVaultClient:
             timeout=timeout,
             poll_interval=poll_interval,
             min_poll_interval=min_poll_interval,
+            poll_margin=poll_margin,
             poll_jitter=poll_jitter,
             poll_gate=poll_gate,
             throttle=throttle,

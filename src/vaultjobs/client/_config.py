@@ -56,10 +56,14 @@ class PollPolicy:
     Calls for one ``(host, job_id)`` get slots on a steady cadence measured on a monotonic clock from
     the start of each call, so the time a request takes is not added to the gap::
 
-        slot[n] = max(now, slot[n-1] + interval + uniform(0, jitter))
+        slot[n] = max(now, slot[n-1] + interval + margin + uniform(0, jitter))
+
+    ``margin`` (default 0.1 s) absorbs network jitter: the server measures its window between the
+    moments calls *arrive*, and a call that travels faster than the previous one would otherwise land
+    inside the window and be refused (which on Vault costs a whole further window).
 
     A call refused with API_LIMIT_EXCEEDED moves the next slot to ``now + Retry-After`` when the server
-    sent that header (vaultjobs does), else to ``now + interval`` (Vault does not send it).
+    sent that header (vaultjobs does), else to ``now + interval + margin`` (Vault does not send it).
 
     ``interval`` may not be below ``min_interval``, which is Vault's 10 s. Lower ``min_interval`` only
     for a server whose window is shorter, such as vaultjobs with ``VAULTJOBS_STATUS_WINDOW`` set.
@@ -67,6 +71,7 @@ class PollPolicy:
 
     interval: float = VAULT_STATUS_INTERVAL
     min_interval: float = VAULT_STATUS_INTERVAL
+    margin: float = 0.1
     jitter: float = 0.0
 
     def __post_init__(self) -> None:
@@ -77,8 +82,8 @@ class PollPolicy:
                 f"poll interval {self.interval} s is below the minimum of {self.min_interval} s"
                 " (Vault answers job status once per 10 s per job)"
             )
-        if self.jitter < 0:
-            raise ValueError("jitter must not be negative")
+        if self.jitter < 0 or self.margin < 0:
+            raise ValueError("jitter and margin must not be negative")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)

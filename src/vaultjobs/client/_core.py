@@ -108,6 +108,7 @@ class ClientCore:
         timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
         poll_interval: float = VAULT_STATUS_INTERVAL,
         min_poll_interval: float = VAULT_STATUS_INTERVAL,
+        poll_margin: float = 0.1,
         poll_jitter: float = 0.0,
         poll_gate: PollGate | None = None,
         throttle: BurstThrottle | None = None,
@@ -119,7 +120,9 @@ class ClientCore:
             raise ValueError("format is 'json' or 'xml'")
         if timeout is None:
             raise ValueError("a timeout is required; Vault calls must not hang forever")
-        poll = PollPolicy(interval=poll_interval, min_interval=min_poll_interval, jitter=poll_jitter)
+        poll = PollPolicy(
+            interval=poll_interval, min_interval=min_poll_interval, margin=poll_margin, jitter=poll_jitter
+        )
         headers = {
             "Accept": "application/xml" if format == "xml" else "application/json",
             "User-Agent": USER_AGENT,
@@ -136,7 +139,7 @@ class ClientCore:
             parse_login=lambda response: core.parse_login(response),
         )
         if poll_gate is None:
-            poll_gate = PollGate(poll.interval, jitter=poll.jitter, clock=clock)
+            poll_gate = PollGate(poll.interval + poll.margin, jitter=poll.jitter, clock=clock)
         elif poll_gate.interval < poll.min_interval:
             raise ValueError(f"the shared poll gate's interval is below {poll.min_interval} s")
         core = cls(

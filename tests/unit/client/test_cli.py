@@ -21,7 +21,12 @@ def cli(vault: FakeVault, clock: FakeClock) -> click.Group:
     @click.group()
     @click.pass_context
     def group(ctx: click.Context) -> None:
-        ctx.meta[TEST_OVERRIDES] = {"transport": vault.transport(), "clock": clock, "sleep": clock.sleep}
+        ctx.meta[TEST_OVERRIDES] = {
+            "transport": vault.transport(),
+            "clock": clock,
+            "sleep": clock.sleep,
+            "poll_margin": 0.0,
+        }
 
     register_commands(group)
     return group

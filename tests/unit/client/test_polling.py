@@ -107,6 +107,18 @@ def test_status_calls_for_one_job_are_ten_seconds_apart(
     assert job_id not in vault.refused_calls
 
 
+def test_default_margin_keeps_calls_clear_of_the_window(
+    make_client: Callable[..., VaultClient], vault: FakeVault, clock: FakeClock
+) -> None:
+    client = make_client(poll_margin=0.1)  # the default
+    job_id = vault.add_job(["RUNNING"])
+    for _ in range(3):
+        client.status(job_id)
+    assert vault.status_calls[job_id] == pytest.approx([1000.0, 1010.1, 1020.2])
+    with VaultClient("https://x", session_id="s") as default:
+        assert default.poll_gate.interval == pytest.approx(10.1)
+
+
 def test_status_of_different_jobs_is_not_delayed(
     client: VaultClient, vault: FakeVault, clock: FakeClock
 ) -> None:
