@@ -49,6 +49,10 @@ class Settings:
     http_status_codes: str = "vault"
     #: Modules whose processors are loaded in addition to the entry-point group.
     processors: tuple[str, ...] = ()
+    #: Finished jobs, their tasks and logs are purged this many days after they ended.
+    retention_days: float = 30.0
+    #: Job definitions (schedules) file, TOML; reloaded on SIGHUP.
+    definitions: Path | None = None
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = 1024 * 1024
 
