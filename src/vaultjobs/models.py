@@ -75,12 +75,35 @@ class Job:
     progress_at: datetime | None = None
     idempotent: bool = False
     result: dict[str, Any] | None = None
+    #: Name of the job definition whose schedule made this instance.
+    definition: str | None = None
+    #: Whether a RUNNING instance may be cancelled (the processor's ``admin_cancellable``).
+    cancellable: bool = True
 
     def __post_init__(self) -> None:
         _check_aware(self)
 
     def evolve(self, **changes: Any) -> Job:
         return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Definition:
+    """A job definition: what to run, as whom, and on which schedule (cron in a zone, or an interval)."""
+
+    name: str
+    processor: str
+    parameters: dict[str, Any]
+    owner_id: int
+    title: str | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    #: Seconds between instances, for interval schedules.
+    interval: float | None = None
+    timeout: float | None = None
+    inactivity_timeout: float | None = None
+    single_instance: bool = False
+    enabled: bool = True
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

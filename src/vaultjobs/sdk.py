@@ -25,7 +25,6 @@ Vault's limits hold: chunk size 1–500 items, at most 5,000 tasks a job, task p
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
@@ -111,7 +110,7 @@ class JobContext:
         chunk_size: int,
         log: Callable[[str], None],
         heartbeat: Callable[[], None],
-        cancel_event: threading.Event,
+        stop_requested: Callable[[], bool],
         created_by: int,
     ) -> None:
         self.job_id = job_id
@@ -120,7 +119,7 @@ class JobContext:
         self._chunk_size = chunk_size
         self._log = log
         self._heartbeat = heartbeat
-        self._cancel_event = cancel_event
+        self._stop_requested = stop_requested
 
     @property
     def chunk_size(self) -> int:
@@ -133,8 +132,12 @@ class JobContext:
 
     @property
     def cancelled(self) -> bool:
-        """True once the job should stop (cancelled, timed out, or the worker is shutting down)."""
-        return self._cancel_event.is_set()
+        """True once the job should stop (cancelled, timed out, or the worker is shutting down).
+
+        Cooperative: a processor looks at it between items and returns early; what a stopped task
+        did is not counted as success.
+        """
+        return self._stop_requested()
 
     def log(self, message: str) -> None:
         """Append a line to the job log (``GET …/services/jobs/{id}/log``)."""

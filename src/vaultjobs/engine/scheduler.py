@@ -1,19 +1,31 @@
-"""The scheduler: SCHEDULED instances become QUEUEING then QUEUED when due, or MISSED_SCHEDULE when
-they are found later than the schedule grace allows (for example because no scheduler ran)."""
+"""The scheduler: keeps the next instance of every enabled job definition SCHEDULED, and moves due
+instances SCHEDULED → QUEUEING → QUEUED.
+
+In QUEUEING an instance is checked before it may run: its processor must be installed and accept
+its parameters (else FAILED_TO_RUN), and a single-instance definition must have no other instance
+queued or running (else it waits, and becomes MISSED_SCHEDULE once the schedule grace has passed).
+An instance found later than the grace allows — no scheduler ran at its time — is MISSED_SCHEDULE.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from vaultjobs.definitions import next_run
 from vaultjobs.engine.wakeup import Wakeup
+from vaultjobs.models import Definition, Job
 from vaultjobs.registry import Registry
+from vaultjobs.sdk import ParameterError
 from vaultjobs.settings import Settings
 from vaultjobs.status import JobStatus
-from vaultjobs.store import Store
+from vaultjobs.store import NewJob, Store, StoreError
 from vaultjobs.timeutil import Clock
 
 logger = logging.getLogger(__name__)
+
+#: Vault's single-instance states, besides SCHEDULED (of which a definition has one at most anyway).
+SINGLE_INSTANCE_BUSY = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.CANCELLING})
 
 
 class Scheduler:
@@ -23,43 +35,89 @@ class Scheduler:
         self.settings = settings
         self.clock = clock
         self.wakeup = wakeup
+        self.grace = timedelta(seconds=settings.schedule_grace)
 
     def tick(self) -> int:
-        """Handle every due instance; return how many were queued."""
+        """Schedule, queue and check; return how many instances were queued."""
+        now = self.clock.now()
+        definitions = {d.name: d for d in self.store.list_definitions()}
+        for definition in definitions.values():
+            if definition.enabled:
+                self._schedule_next(definition, now)
+        for job in self.store.due_scheduled_jobs(now, limit=1000):
+            assert job.scheduled_for is not None
+            if now - job.scheduled_for > self.grace:
+                self.store.transition_job(
+                    job.id, JobStatus.SCHEDULED, JobStatus.MISSED_SCHEDULE, now,
+                    log=f"missed its scheduled time {job.scheduled_for.isoformat()} by more than the "
+                    f"{self.settings.schedule_grace:g} s schedule grace (no scheduler was running)",
+                )
+            else:
+                self.store.transition_job(job.id, JobStatus.SCHEDULED, JobStatus.QUEUEING, now)
         queued = 0
-        grace = timedelta(seconds=self.settings.schedule_grace)
-        while True:
-            now = self.clock.now()
-            due = self.store.due_scheduled_jobs(now)
-            if not due:
-                return queued
-            for job in due:
-                assert job.scheduled_for is not None
-                if now - job.scheduled_for > grace:
-                    self.store.transition_job(
-                        job.id,
-                        JobStatus.SCHEDULED,
-                        JobStatus.MISSED_SCHEDULE,
-                        now,
-                        log=f"missed its scheduled time {job.scheduled_for.isoformat()} by more than "
-                        f"the {self.settings.schedule_grace:g} s grace",
-                    )
-                    continue
-                if not self.store.transition_job(job.id, JobStatus.SCHEDULED, JobStatus.QUEUEING, now):
-                    continue
-                if job.processor not in self.registry:
-                    self.store.transition_job(
-                        job.id,
-                        JobStatus.QUEUEING,
-                        JobStatus.FAILED_TO_RUN,
-                        now,
-                        log=f"processor [{job.processor}] is not installed",
-                    )
-                    continue
-                if self.store.transition_job(job.id, JobStatus.QUEUEING, JobStatus.QUEUED, now):
-                    queued += 1
-            if queued:
-                self.wakeup.notify()
+        for job in self.store.queueing_jobs():
+            if self._queue(job, definitions.get(job.definition or ""), now):
+                queued += 1
+        if queued:
+            self.wakeup.notify()
+        # instances created or missed above may make the next tick's work different
+        return queued
+
+    def _schedule_next(self, definition: Definition, now: datetime) -> None:
+        if self.store.definition_has_instance(definition.name, frozenset({JobStatus.SCHEDULED})):
+            return
+        last = self.store.last_instance_time(definition.name)
+        at = next_run(definition, max(last, now) if last else now, last)
+        spec = self.registry.spec(definition.processor)
+        try:
+            self.store.create_job(
+                NewJob(
+                    processor=definition.processor,
+                    parameters=definition.parameters,
+                    created_by=definition.owner_id,
+                    title=definition.title or definition.name,
+                    method=None,
+                    status=JobStatus.SCHEDULED,
+                    scheduled=True,
+                    scheduled_for=at,
+                    idempotent=spec.idempotent if spec else False,
+                    timeout=definition.timeout or (spec.timeout if spec else None),
+                    inactivity_timeout=definition.inactivity_timeout or (spec.inactivity_timeout if spec else None),
+                    definition=definition.name,
+                    cancellable=spec.admin_cancellable if spec else True,
+                ),
+                now,
+            )
+        except StoreError:
+            logger.debug("another scheduler scheduled %s first", definition.name)
+
+    def _queue(self, job: Job, definition: Definition | None, now: datetime) -> bool:
+        def fail(reason: str) -> bool:
+            self.store.transition_job(job.id, JobStatus.QUEUEING, JobStatus.FAILED_TO_RUN, now, log=reason)
+            return False
+
+        if job.processor not in self.registry:
+            return fail(f"failed to run: processor [{job.processor}] is not installed")
+        validate = getattr(self.registry.instantiate(job.processor), "validate", None)
+        if callable(validate):
+            try:
+                validate(dict(job.parameters))
+            except ParameterError as exc:
+                return fail(f"failed to run: {exc}")
+        if (
+            definition is not None
+            and definition.single_instance
+            and self.store.definition_has_instance(definition.name, SINGLE_INSTANCE_BUSY)
+        ):
+            due = job.scheduled_for or job.created_at
+            if now - due > self.grace:
+                self.store.transition_job(
+                    job.id, JobStatus.QUEUEING, JobStatus.MISSED_SCHEDULE, now,
+                    log=f"another instance of single-instance definition [{definition.name}] was still "
+                    f"queued or running {self.settings.schedule_grace:g} s after this one was due",
+                )
+            return False
+        return self.store.transition_job(job.id, JobStatus.QUEUEING, JobStatus.QUEUED, now)
 
     def seconds_until_next(self) -> float:
         """How long the scheduler may sleep before something becomes due."""

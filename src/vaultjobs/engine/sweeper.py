@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from vaultjobs.engine.wakeup import Wakeup
 from vaultjobs.settings import Settings
+from vaultjobs.status import JobStatus
 from vaultjobs.store import Recovery, Store
 from vaultjobs.timeutil import Clock
 
@@ -23,6 +24,7 @@ class Sweeper:
 
     def tick(self) -> list[Recovery]:
         now = self.clock.now()
+        self.end_overdue_jobs(now)
         recoveries = []
         for worker_id in self.store.dead_workers(now, self.settings.heartbeat_timeout):
             if worker_id == self.own_worker_id:
@@ -39,8 +41,24 @@ class Sweeper:
                 )
         if any(r.requeued_jobs for r in recoveries):
             self.wakeup.notify()
+        self.store.settle_cancelling(now)
         self.store.purge_sessions(
             idle_before=now - timedelta(seconds=self.settings.session_idle_timeout),
             created_before=now - timedelta(seconds=self.settings.session_max_age),
         )
         return recoveries
+
+    def end_overdue_jobs(self, now: datetime) -> None:
+        """TIMEOUT past the processor's timeout; COMPLETED_DUE_TO_INACTIVITY without progress.
+
+        The workers running their tasks see ``ctx.cancelled`` and stop; what they finish afterwards
+        is recorded as CANCELLED.
+        """
+        for job, status in self.store.overdue_jobs(now):
+            if status is JobStatus.TIMEOUT:
+                reason = "ran past its timeout"
+            else:
+                reason = "made no progress (no task finished, no heartbeat) for its inactivity timeout"
+            if self.store.transition_job(job.id, JobStatus.RUNNING, status, now, log=f"job ended {status.value}: "
+                                         f"it {reason}"):
+                logger.warning("job %s ended %s: it %s", job.id, status.value, reason)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -151,6 +152,24 @@ class WorkerPool:
 
     # -- job phases ------------------------------------------------------------------------
 
+    def _stop_requested(self, job_id: int) -> Callable[[], bool]:
+        """``ctx.cancelled`` for one job: shutdown, or the job left RUNNING (cancel, timeout …).
+
+        The store is asked at most every half second, however often the processor looks.
+        """
+        checked = [-1.0, False]
+
+        def stop_requested() -> bool:
+            if self._stop_jobs.is_set():
+                return True
+            now = self.clock.monotonic()
+            if not checked[1] and now - float(checked[0]) >= 0.5:
+                checked[0] = now
+                checked[1] = self.store.job_status(job_id) is not JobStatus.RUNNING
+            return bool(checked[1])
+
+        return stop_requested
+
     def _context(self, job: Job, chunk_size: int) -> JobContext:
         job_id = job.id
         last_beat = [0.0]
@@ -170,13 +189,19 @@ class WorkerPool:
             chunk_size=chunk_size,
             log=log,
             heartbeat=heartbeat,
-            cancel_event=self._stop_jobs,
+            stop_requested=self._stop_requested(job_id),
             created_by=job.created_by,
         )
 
     def _end(self, job: Job, status: JobStatus, message: str, result: dict[str, Any] | None = None) -> None:
+        """End a job this worker holds; a job cancelled meanwhile ends CANCELLED instead."""
+        if self.store.job_status(job.id) is JobStatus.CANCELLING:
+            status, message = JobStatus.CANCELLED, "job ended CANCELLED"
         if not self.store.finish_job(job.id, self.worker_id, status, self.clock.now(), result, log=message):
-            logger.info("job %s was resolved elsewhere before this worker could end it", job.id)
+            if self.store.job_status(job.id) is JobStatus.CANCELLING:
+                self._end(job, JobStatus.CANCELLED, "job ended CANCELLED", result)
+            else:
+                logger.info("job %s was resolved elsewhere before this worker could end it", job.id)
 
     def _init(self, job: Job) -> None:
         spec = self.registry.spec(job.processor)
@@ -196,6 +221,12 @@ class WorkerPool:
             logger.exception("init of job %s raised", job.id)
             self._end(job, JobStatus.ERRORS_ENCOUNTERED, f"init failed: {type(exc).__name__}: {exc}")
             return
+        status = self.store.job_status(job.id)
+        if status is JobStatus.CANCELLING:
+            self._end(job, JobStatus.CANCELLED, "job ended CANCELLED before its tasks started")
+            return
+        if status is not JobStatus.RUNNING:
+            return  # timed out or ended while init ran; the sweeper logged why
         ctx.log(f"{len(chunks)} tasks of up to {ctx.chunk_size} items")
         if self.store.start_tasks(job.id, self.worker_id, chunks, self.clock.now()):
             self._complete(job)
@@ -220,23 +251,31 @@ class WorkerPool:
             # worker, which is marked stopped, so the sweeper re-runs or ends it by the usual rule.
             ctx.log(f"{record.task_id} was interrupted by the shutdown of worker {self.worker_id}")
             return
-        if task.failure is not None:
+        status = self.store.job_status(job.id)
+        if status is not JobStatus.RUNNING:
+            # cancelled, timed out or ended while the task ran: its outcome does not count
+            task.failure = None
+            state = TaskState.CANCELLED
+            ctx.log(f"{record.task_id} stopped: the job is {status.value if status else 'gone'}")
+        elif task.failure is not None:
+            state = TaskState.ERRORS_ENCOUNTERED
             ctx.log(f"{record.task_id} failed: {task.failure}")
+        else:
+            state = TaskState.SUCCESS
         try:
             orjson.dumps(task.output)
             output: dict[str, Any] | None = task.output or None
         except TypeError:
             ctx.log(f"{record.task_id}: output values are not JSON-serialisable and were dropped")
             output = None
-        outcome = TaskOutcome(
-            state=TaskState.SUCCESS if task.failure is None else TaskState.ERRORS_ENCOUNTERED,
-            message=task.failure,
-            output=output,
-        )
+        outcome = TaskOutcome(state=state, message=task.failure, output=output)
         if self.store.finish_task(job.id, record.seq, self.worker_id, outcome, self.clock.now()):
             self._complete(job)
 
     def _complete(self, job: Job) -> None:
+        if self.store.job_status(job.id) is JobStatus.CANCELLING:
+            self._end(job, JobStatus.CANCELLED, "job ended CANCELLED")
+            return
         counts = self.store.task_counts(job.id)
         failures = [
             TaskFailure(task_id=t.task_id, message=t.message or "failed") for t in self.store.failed_tasks(job.id)

@@ -17,14 +17,19 @@ from typing import Any
 
 import orjson
 
-from vaultjobs.models import Job, LogLine, Page, Session, Task, User
+from vaultjobs.models import Definition, Job, LogLine, Page, Session, Task, User
 from vaultjobs.status import JobStatus, TaskState, can_transition
 from vaultjobs.store.base import NewJob, Recovery, StoreError, TaskOutcome, UserExists
 from vaultjobs.timeutil import from_ms, maybe_from_ms, to_ms
 
 _JOB_COLUMNS = (
     "id, processor, title, parameters, status, method, scheduled, created_by, created_at, modified_by, "
-    "modified_at, scheduled_for, run_start, run_end, phase, worker_id, progress_at, idempotent, result"
+    "modified_at, scheduled_for, run_start, run_end, phase, worker_id, progress_at, idempotent, result, "
+    "definition, cancellable"
+)
+_DEFINITION_COLUMNS = (
+    "name, processor, title, parameters, owner_id, cron, timezone, interval_ms, timeout_ms, "
+    "inactivity_timeout_ms, single_instance, enabled"
 )
 _USER_COLUMNS = (
     "id, username, timezone, is_admin, active, created_at, password_changed_at, failed_logins, locked_until"
@@ -56,6 +61,33 @@ def _job_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Job:
         progress_at=maybe_from_ms(row[16]),
         idempotent=bool(row[17]),
         result=None if row[18] is None else orjson.loads(row[18]),
+        definition=row[19],
+        cancellable=bool(row[20]),
+    )
+
+
+def _ms_or_none(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds * 1000)
+
+
+def _seconds_or_none(ms: int | None) -> float | None:
+    return None if ms is None else ms / 1000.0
+
+
+def _definition_from_row(row: tuple[Any, ...]) -> Definition:
+    return Definition(
+        name=row[0],
+        processor=row[1],
+        title=row[2],
+        parameters=orjson.loads(row[3]),
+        owner_id=row[4],
+        cron=row[5],
+        timezone=row[6],
+        interval=_seconds_or_none(row[7]),
+        timeout=_seconds_or_none(row[8]),
+        inactivity_timeout=_seconds_or_none(row[9]),
+        single_instance=bool(row[10]),
+        enabled=bool(row[11]),
     )
 
 
@@ -282,12 +314,22 @@ class SqliteStore:
     # -- jobs ------------------------------------------------------------------------------
 
     def create_job(self, new: NewJob, now: datetime) -> Job:
-        """Insert a job; the commit is on disk before this returns (its id may be acknowledged)."""
+        """Insert a job; the commit is on disk before this returns (its id may be acknowledged).
+
+        ``StoreError`` when the job would be a second SCHEDULED instance of its definition.
+        """
+        try:
+            return self._insert_job(new, now)
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"definition [{new.definition}] has a scheduled instance already") from exc
+
+    def _insert_job(self, new: NewJob, now: datetime) -> Job:
         with self._tx(durable=True) as conn:
             row = conn.execute(
                 "INSERT INTO jobs (processor, title, parameters, status, method, scheduled, created_by, "
                 "created_at, modified_by, modified_at, scheduled_for, idempotent, timeout_ms, "
-                f"inactivity_timeout_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING {_JOB_COLUMNS}",
+                "inactivity_timeout_ms, definition, cancellable) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                f"RETURNING {_JOB_COLUMNS}",
                 (
                     new.processor,
                     new.title,
@@ -301,8 +343,10 @@ class SqliteStore:
                     to_ms(now),
                     None if new.scheduled_for is None else to_ms(new.scheduled_for),
                     int(new.idempotent),
-                    None if new.timeout is None else int(new.timeout * 1000),
-                    None if new.inactivity_timeout is None else int(new.inactivity_timeout * 1000),
+                    _ms_or_none(new.timeout),
+                    _ms_or_none(new.inactivity_timeout),
+                    new.definition,
+                    int(new.cancellable),
                 ),
             ).fetchone()
         return _job_from_row(row)
@@ -312,31 +356,139 @@ class SqliteStore:
         return None if row is None else _job_from_row(row)
 
     def transition_job(
-        self, job_id: int, expected: JobStatus, new: JobStatus, now: datetime, *, log: str | None = None
+        self,
+        job_id: int,
+        expected: JobStatus,
+        new: JobStatus,
+        now: datetime,
+        *,
+        log: str | None = None,
+        by: int | None = None,
     ) -> bool:
         """Move a job from ``expected`` to ``new``; False when it was not in ``expected`` any more."""
-        _check_transition(expected, new)
-        end = to_ms(now) if new.is_terminal else None
         with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE jobs SET status = ?, modified_at = ?, run_end = COALESCE(?, run_end), "
-                "phase = CASE WHEN ? THEN NULL ELSE phase END, "
-                "worker_id = CASE WHEN ? THEN NULL ELSE worker_id END "
-                "WHERE id = ? AND status = ?",
-                (new.value, to_ms(now), end, new.is_terminal, new.is_terminal, job_id, expected.value),
+            return self._transition(conn, job_id, expected, new, to_ms(now), log=log, by=by)
+
+    @staticmethod
+    def _transition(
+        conn: sqlite3.Connection,
+        job_id: int,
+        expected: JobStatus,
+        new: JobStatus,
+        ms: int,
+        *,
+        log: str | None = None,
+        by: int | None = None,
+    ) -> bool:
+        """The one conditional update every job state change goes through (inside a transaction).
+
+        Leaving RUNNING for anything but CANCELLING also releases the job; queued tasks of a job that
+        will not run them any more are cancelled in the same transaction.
+        """
+        _check_transition(expected, new)
+        release = new.is_terminal
+        cur = conn.execute(
+            "UPDATE jobs SET status = ?, modified_at = ?, modified_by = COALESCE(?, modified_by), "
+            "run_end = CASE WHEN ? THEN ? ELSE run_end END, "
+            "phase = CASE WHEN ? THEN NULL ELSE phase END, "
+            "worker_id = CASE WHEN ? THEN NULL ELSE worker_id END "
+            "WHERE id = ? AND status = ?",
+            (new.value, ms, by, release and expected in (JobStatus.RUNNING, JobStatus.CANCELLING), ms,
+             release, release, job_id, expected.value),
+        )
+        if cur.rowcount != 1:
+            return False
+        if release or new is JobStatus.CANCELLING:
+            conn.execute(
+                "UPDATE tasks SET state = 'CANCELLED', finished_at = ? WHERE job_id = ? AND state = 'QUEUED'",
+                (ms, job_id),
             )
-            if cur.rowcount != 1:
-                return False
-            if new.is_terminal:
-                conn.execute(
-                    "UPDATE tasks SET state = 'CANCELLED', finished_at = ? WHERE job_id = ? AND state = 'QUEUED'",
-                    (to_ms(now), job_id),
-                )
-            if log:
-                conn.execute(
-                    "INSERT INTO job_log (job_id, at, message) VALUES (?, ?, ?)", (job_id, to_ms(now), log)
-                )
+        if log:
+            conn.execute("INSERT INTO job_log (job_id, at, message) VALUES (?, ?, ?)", (job_id, ms, log))
         return True
+
+    def job_status(self, job_id: int) -> JobStatus | None:
+        row = self._conn().execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else JobStatus(row[0])
+
+    def cancel_job(self, job_id: int, by: int, now: datetime) -> tuple[bool, JobStatus]:
+        """Cancel a job: at once when it has not started, cooperatively (CANCELLING) when it runs.
+
+        Returns whether the cancel was accepted and the job's status afterwards. A RUNNING job whose
+        processor is not cancellable, and a finished job, are left as they are.
+        """
+        ms = to_ms(now)
+        with self._tx() as conn:
+            row = conn.execute("SELECT status, cancellable FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no job with id {job_id}")
+            status = JobStatus(row[0])
+            if status is JobStatus.CANCELLING:
+                return True, status
+            if status in (JobStatus.SCHEDULED, JobStatus.QUEUEING, JobStatus.QUEUED):
+                self._transition(conn, job_id, status, JobStatus.CANCELLED, ms, by=by,
+                                 log=f"cancelled by user {by} while {status.value}")
+                return True, JobStatus.CANCELLED
+            if status is not JobStatus.RUNNING or not row[1]:
+                return False, status
+            self._transition(conn, job_id, status, JobStatus.CANCELLING, ms, by=by,
+                             log=f"cancel requested by user {by}; running tasks are asked to stop")
+            if self._settle_cancelling(conn, job_id, ms):
+                return True, JobStatus.CANCELLED
+            return True, JobStatus.CANCELLING
+
+    def _settle_cancelling(self, conn: sqlite3.Connection, job_id: int, ms: int) -> bool:
+        """End a CANCELLING job as CANCELLED when no worker holds it or any of its tasks."""
+        busy = conn.execute(
+            "SELECT 1 FROM jobs WHERE id = ? AND (worker_id IS NOT NULL OR EXISTS "
+            "(SELECT 1 FROM tasks WHERE state = 'RUNNING' AND job_id = ?))",
+            (job_id, job_id),
+        ).fetchone()
+        if busy is not None:
+            return False
+        return self._transition(conn, job_id, JobStatus.CANCELLING, JobStatus.CANCELLED, ms,
+                                log="job ended CANCELLED")
+
+    def settle_cancelling(self, now: datetime) -> list[int]:
+        """Every CANCELLING job nobody works on any more becomes CANCELLED; returns their ids."""
+        ids = [r[0] for r in self._conn().execute("SELECT id FROM jobs WHERE status = 'CANCELLING'")]
+        settled = []
+        for job_id in ids:
+            with self._tx() as conn:
+                if self._settle_cancelling(conn, job_id, to_ms(now)):
+                    settled.append(job_id)
+        return settled
+
+    def overdue_jobs(self, now: datetime) -> list[tuple[Job, JobStatus]]:
+        """RUNNING jobs past their timeout (→ TIMEOUT) or idle past their inactivity timeout while a
+        worker holds them or one of their tasks (→ COMPLETED_DUE_TO_INACTIVITY)."""
+        ms = to_ms(now)
+        conn = self._conn()
+        timed_out = conn.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status = 'RUNNING' AND timeout_ms IS NOT NULL "
+            "AND run_start + timeout_ms < ?",
+            (ms,),
+        ).fetchall()
+        inactive = conn.execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs j WHERE status = 'RUNNING' AND inactivity_timeout_ms IS NOT NULL "
+            "AND progress_at + inactivity_timeout_ms < ? AND (worker_id IS NOT NULL OR EXISTS "
+            "(SELECT 1 FROM tasks t WHERE t.state = 'RUNNING' AND t.job_id = j.id))",
+            (ms,),
+        ).fetchall()
+        found: dict[int, tuple[Job, JobStatus]] = {}
+        for row in inactive:
+            job = _job_from_row(row)
+            found[job.id] = (job, JobStatus.COMPLETED_DUE_TO_INACTIVITY)
+        for row in timed_out:
+            job = _job_from_row(row)
+            found[job.id] = (job, JobStatus.TIMEOUT)
+        return list(found.values())
+
+    def queueing_jobs(self) -> list[Job]:
+        rows = self._conn().execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status = 'QUEUEING' ORDER BY id"
+        ).fetchall()
+        return [_job_from_row(r) for r in rows]
 
     def claim_job(self, worker_id: str, now: datetime) -> Job | None:
         """Claim the oldest QUEUED job (→ RUNNING, phase init), or a RUNNING job left without a worker."""
@@ -550,6 +702,57 @@ class SqliteStore:
         ).fetchone()
         return maybe_from_ms(row[0])
 
+    # -- job definitions -------------------------------------------------------------------
+
+    def upsert_definition(self, definition: Definition, now: datetime, *, keep_enabled: bool) -> None:
+        """Create or update a definition; ``keep_enabled`` keeps an existing one's enabled flag."""
+        d = definition
+        self._conn().execute(
+            f"INSERT INTO job_definitions ({_DEFINITION_COLUMNS}, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (name) DO UPDATE SET processor = excluded.processor, title = excluded.title, "
+            "parameters = excluded.parameters, owner_id = excluded.owner_id, cron = excluded.cron, "
+            "timezone = excluded.timezone, interval_ms = excluded.interval_ms, timeout_ms = excluded.timeout_ms, "
+            "inactivity_timeout_ms = excluded.inactivity_timeout_ms, single_instance = excluded.single_instance, "
+            "enabled = CASE WHEN ? THEN job_definitions.enabled ELSE excluded.enabled END, "
+            "updated_at = excluded.updated_at",
+            (d.name, d.processor, d.title, _dumps(d.parameters), d.owner_id, d.cron, d.timezone,
+             _ms_or_none(d.interval), _ms_or_none(d.timeout), _ms_or_none(d.inactivity_timeout),
+             int(d.single_instance), int(d.enabled), to_ms(now), int(keep_enabled)),
+        )
+
+    def list_definitions(self) -> list[Definition]:
+        rows = self._conn().execute(f"SELECT {_DEFINITION_COLUMNS} FROM job_definitions ORDER BY name").fetchall()
+        return [_definition_from_row(r) for r in rows]
+
+    def set_definition_enabled(self, name: str, enabled: bool, now: datetime) -> bool:
+        """Enable or disable a definition; disabling cancels its SCHEDULED instance."""
+        with self._tx() as conn:
+            cur = conn.execute("UPDATE job_definitions SET enabled = ? WHERE name = ?", (int(enabled), name))
+            if cur.rowcount != 1:
+                return False
+            if not enabled:
+                ms = to_ms(now)
+                for (job_id,) in conn.execute(
+                    "SELECT id FROM jobs WHERE definition = ? AND status = 'SCHEDULED'", (name,)
+                ).fetchall():
+                    self._transition(conn, job_id, JobStatus.SCHEDULED, JobStatus.CANCELLED, ms,
+                                     log=f"definition [{name}] was disabled")
+        return True
+
+    def definition_has_instance(self, name: str, statuses: frozenset[JobStatus]) -> bool:
+        marks = ",".join("?" * len(statuses))
+        row = self._conn().execute(
+            f"SELECT 1 FROM jobs WHERE definition = ? AND status IN ({marks}) LIMIT 1",
+            (name, *(s.value for s in statuses)),
+        ).fetchone()
+        return row is not None
+
+    def last_instance_time(self, name: str) -> datetime | None:
+        row = self._conn().execute(
+            "SELECT max(scheduled_for) FROM jobs WHERE definition = ?", (name,)
+        ).fetchone()
+        return maybe_from_ms(row[0])
+
     # -- workers ---------------------------------------------------------------------------
 
     def register_worker(self, worker_id: str, hostname: str, pid: int, now: datetime) -> None:
@@ -572,6 +775,11 @@ class SqliteStore:
             (to_ms(now) - int(timeout * 1000),),
         ).fetchall()
         return [r[0] for r in rows]
+
+    @staticmethod
+    def _job_status_in(conn: sqlite3.Connection, job_id: int) -> JobStatus | None:
+        row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else JobStatus(row[0])
 
     def recover_worker(self, worker_id: str, now: datetime) -> Recovery:
         """Resolve everything a dead worker held, then forget the worker.
@@ -600,6 +808,16 @@ class SqliteStore:
             }
             why = f"worker {worker_id} stopped or died while running this job"
             for job_id, idempotent in {**held_jobs, **task_jobs}.items():
+                if self._job_status_in(conn, job_id) is JobStatus.CANCELLING:
+                    conn.execute(
+                        "UPDATE tasks SET state = 'CANCELLED', finished_at = ? "
+                        "WHERE job_id = ? AND state = 'RUNNING' AND worker_id = ?",
+                        (ms, job_id, worker_id),
+                    )
+                    conn.execute("UPDATE jobs SET worker_id = NULL WHERE id = ? AND worker_id = ?", (job_id, worker_id))
+                    if self._settle_cancelling(conn, job_id, ms):
+                        report.ended_jobs.append(job_id)
+                    continue
                 if idempotent:
                     cur = conn.execute(
                         "UPDATE tasks SET state = 'QUEUED', worker_id = NULL, started_at = NULL "
@@ -625,17 +843,11 @@ class SqliteStore:
                         "UPDATE tasks SET state = 'CANCELLED', finished_at = ? WHERE job_id = ? AND state = 'QUEUED'",
                         (ms, job_id),
                     )
-                    cur = conn.execute(
-                        "UPDATE jobs SET status = 'COMPLETED_DUE_TO_INACTIVITY', run_end = ?, modified_at = ?, "
-                        "phase = NULL, worker_id = NULL WHERE id = ? AND status IN ('RUNNING', 'CANCELLING')",
-                        (ms, ms, job_id),
-                    )
-                    if cur.rowcount:
+                    if self._transition(
+                        conn, job_id, JobStatus.RUNNING, JobStatus.COMPLETED_DUE_TO_INACTIVITY, ms,
+                        log=f"{why}; the processor is not idempotent, so the job ends "
+                        "COMPLETED_DUE_TO_INACTIVITY rather than run its work twice",
+                    ):
                         report.ended_jobs.append(job_id)
-                        conn.execute(
-                            "INSERT INTO job_log (job_id, at, message) VALUES (?, ?, ?)",
-                            (job_id, ms, f"{why}; the processor is not idempotent, so the job ends "
-                                         "COMPLETED_DUE_TO_INACTIVITY rather than run its work twice"),
-                        )
             conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
         return report
