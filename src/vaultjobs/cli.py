@@ -16,6 +16,7 @@ from rich.table import Table
 
 from vaultjobs import __version__
 from vaultjobs.accounts import Accounts
+from vaultjobs.definitions import DefinitionError, load_definitions
 from vaultjobs.settings import Settings
 from vaultjobs.store import StoreError, UserExists
 from vaultjobs.timeutil import SystemClock
@@ -71,6 +72,11 @@ def main() -> None:
               help="Job-status rate-limit window in seconds [default: 10].")
 @click.option("--processors", "processor_modules", multiple=True, envvar="VAULTJOBS_PROCESSORS",
               show_envvar=True, help="Module with @processor classes to load (repeatable).")
+@click.option("--definitions", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              envvar="VAULTJOBS_DEFINITIONS", show_envvar=True,
+              help="TOML file of job definitions (schedules); reloaded on SIGHUP.")
+@click.option("--retention-days", type=click.FloatRange(min=0, min_open=True), envvar="VAULTJOBS_RETENTION_DAYS",
+              show_envvar=True, help="Purge finished jobs this many days after they ended [default: 30].")
 @click.option("--log-level", default="info", envvar="VAULTJOBS_LOG_LEVEL", show_envvar=True,
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
 def serve(
@@ -82,6 +88,8 @@ def serve(
     no_workers: bool,
     status_window: float | None,
     processor_modules: tuple[str, ...],
+    definitions: Path | None,
+    retention_days: float | None,
     log_level: str,
 ) -> None:
     """Run the API server, the scheduler and a worker pool in one process."""
@@ -96,10 +104,12 @@ def serve(
         workers=0 if no_workers else workers,
         status_window=status_window,
         processors=processor_modules or None,
+        definitions=definitions,
+        retention_days=retention_days,
     )
     try:
         run_serve(settings)
-    except (StoreError, OSError, ImportError) as exc:
+    except (StoreError, OSError, ImportError, DefinitionError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -227,6 +237,81 @@ def users_activate(data_dir: Path | None, database_url: str | None, name: str) -
     accounts = _accounts(data_dir, database_url)
     accounts.store.set_active(_user(accounts, name).id, True)
     click.echo(f"{name} is active")
+
+
+@main.group()
+def definitions() -> None:
+    """Job definitions: scheduled runs of processors."""
+
+
+@definitions.command("load")
+@_store_options
+@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def definitions_load(data_dir: Path | None, database_url: str | None, path: Path) -> None:
+    """Check a definitions file and load it into the store (a running server picks it up)."""
+    accounts = _accounts(data_dir, database_url)
+    try:
+        report = load_definitions(path, accounts.store, SystemClock().now())
+    except DefinitionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"loaded {', '.join(report.loaded) or 'nothing'}")
+    if report.disabled:
+        click.echo(f"disabled (no longer in the file): {', '.join(report.disabled)}")
+
+
+@definitions.command("list")
+@_store_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def definitions_list(data_dir: Path | None, database_url: str | None, as_json: bool) -> None:
+    """List job definitions with their schedules and next instance."""
+    accounts = _accounts(data_dir, database_url)
+    store = accounts.store
+    users = {u.id: u.username for u in store.list_users()}
+    rows: list[dict[str, Any]] = []
+    for d in store.list_definitions():
+        nxt = store.next_instance_time(d.name)
+        rows.append({
+            "name": d.name,
+            "processor": d.processor,
+            "schedule": f"cron {d.cron} ({d.timezone})" if d.cron else f"every {d.interval:g} s",
+            "owner": users.get(d.owner_id, str(d.owner_id)),
+            "single_instance": d.single_instance,
+            "enabled": d.enabled,
+            "next": nxt.isoformat() if nxt else None,
+        })
+    if as_json:
+        import orjson
+
+        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    table = Table("name", "processor", "schedule", "owner", "single", "enabled", "next instance")
+    for r in rows:
+        table.add_row(r["name"], r["processor"], r["schedule"], r["owner"], "yes" if r["single_instance"] else "",
+                      "yes" if r["enabled"] else "no", r["next"] or "-")
+    Console().print(table)
+
+
+def _set_enabled(data_dir: Path | None, database_url: str | None, name: str, enabled: bool) -> None:
+    accounts = _accounts(data_dir, database_url)
+    if not accounts.store.set_definition_enabled(name, enabled, SystemClock().now()):
+        raise click.ClickException(f"no definition called {name!r}")
+    click.echo(f"{name} is {'enabled' if enabled else 'disabled'}")
+
+
+@definitions.command("enable")
+@_store_options
+@click.argument("name")
+def definitions_enable(data_dir: Path | None, database_url: str | None, name: str) -> None:
+    """Enable a definition: its next instance is scheduled."""
+    _set_enabled(data_dir, database_url, name, True)
+
+
+@definitions.command("disable")
+@_store_options
+@click.argument("name")
+def definitions_disable(data_dir: Path | None, database_url: str | None, name: str) -> None:
+    """Disable a definition: its scheduled instance is cancelled."""
+    _set_enabled(data_dir, database_url, name, False)
 
 
 try:  # the client commands (status, wait, tasks, …)

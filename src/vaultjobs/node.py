@@ -6,7 +6,9 @@ import contextlib
 import logging
 import os
 import secrets
+import signal
 import socket
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ from starlette.applications import Starlette
 from vaultjobs.accounts import Accounts
 from vaultjobs.api import create_app
 from vaultjobs.api.services import Services
+from vaultjobs.definitions import DefinitionError, load_definitions
 from vaultjobs.engine import Engine
 from vaultjobs.registry import Registry
 from vaultjobs.settings import Settings
@@ -80,6 +83,31 @@ def build_node(settings: Settings, *, clock: Clock | None = None, run_scheduler:
                 clock=clock)
 
 
+def load_definitions_file(node: Node) -> None:
+    """Load the definitions file named by the settings (if any) and wake the scheduler."""
+    path = node.settings.definitions
+    if path is None:
+        return
+    report = load_definitions(path, node.store, node.clock.now())
+    logger.info("job definitions loaded from %s: %s%s", path, ", ".join(report.loaded) or "none",
+                f"; disabled {', '.join(report.disabled)}" if report.disabled else "")
+    node.engine.notify()
+
+
+def reload_on_sighup(node: Node) -> None:
+    """SIGHUP reloads the definitions file; a broken file is logged and the loaded definitions stay."""
+    if node.settings.definitions is None or not hasattr(signal, "SIGHUP"):
+        return
+
+    def reload() -> None:
+        try:
+            load_definitions_file(node)
+        except DefinitionError as exc:
+            logger.error("definitions not reloaded: %s", exc)
+
+    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=reload, name="vaultjobs-reload").start())
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -94,6 +122,8 @@ def serve(settings: Settings, *, announce: bool = True) -> None:
     """Run API, scheduler and workers in this process until SIGINT/SIGTERM."""
     node = build_node(settings)
     generated = bootstrap_admin(node.accounts, settings)
+    load_definitions_file(node)
+    reload_on_sighup(node)
     if generated and announce:
         print(
             f"Created user 'admin' with password {generated}\n"
@@ -135,9 +165,6 @@ def serve(settings: Settings, *, announce: bool = True) -> None:
 
 def run_worker(settings: Settings) -> None:
     """Run only workers (and the sweeper) in this process until SIGINT/SIGTERM."""
-    import signal
-    import threading
-
     node = build_node(settings, run_scheduler=False)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

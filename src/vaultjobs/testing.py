@@ -198,6 +198,20 @@ class LiveServer:
         if self.process.stdout is not None:
             self.process.stdout.close()
 
+    def start_worker(self, *args: str) -> subprocess.Popen[str]:
+        """A ``vaultjobs worker`` process on this server's store (the caller stops or kills it)."""
+        log = open(self.data_dir / "worker.log", "a")  # handed to the child process
+        try:
+            return subprocess.Popen(
+                [sys.executable, "-m", "vaultjobs", "worker", *args],
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        finally:
+            log.close()
+
     def restart(self) -> LiveServer:
         self.stop()
         return self.start()

@@ -19,3 +19,43 @@ class SlowOnce:
         deadline = time.monotonic() + float(ctx.parameters.get("seconds", 1.0))
         while time.monotonic() < deadline and not ctx.cancelled:
             time.sleep(0.02)
+
+
+@processor("stubborn", chunk_size=1, admin_cancellable=False)
+class Stubborn:
+    """Cannot be cancelled once running."""
+
+    def init(self, ctx: JobContext) -> list[dict[str, Any]]:
+        return [{"n": 1}]
+
+    def process(self, ctx: JobContext, task: Task) -> None:
+        deadline = time.monotonic() + float(ctx.parameters.get("seconds", 3.0))
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+
+
+@processor("sleepy", chunk_size=1, timeout="1s")
+class Sleepy:
+    """Runs past its one-second timeout, heart-beating all along."""
+
+    def init(self, ctx: JobContext) -> list[dict[str, Any]]:
+        return [{"n": 1}, {"n": 2}]
+
+    def process(self, ctx: JobContext, task: Task) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not ctx.cancelled:
+            ctx.heartbeat()
+            time.sleep(0.05)
+
+
+@processor("stuck", chunk_size=1, inactivity_timeout="1s")
+class Stuck:
+    """Makes no progress: no task finishes and it never heart-beats."""
+
+    def init(self, ctx: JobContext) -> list[dict[str, Any]]:
+        return [{"n": 1}]
+
+    def process(self, ctx: JobContext, task: Task) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not ctx.cancelled:
+            time.sleep(0.05)

@@ -67,6 +67,8 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
         route(f"{v}/objects/users/me", "GET", auth.me),
         route(f"{v}/services/jobs/processors", "GET", jobs.processors),
         route(f"{v}/services/jobs/processors/{{name}}/actions/run", "POST", jobs.run, body="raw"),
+        route(f"{v}/services/jobs/start_now/{{job_id}}", "POST", jobs.start_now),
+        route(f"{v}/services/jobs/actions/cancel", "POST", jobs.cancel, body="raw"),
         route(f"{v}/services/jobs/{{job_id}}", "GET", jobs.status),
         route(f"{v}/services/jobs/{{job_id}}/tasks", "GET", jobs.tasks),
         route(f"{v}/services/jobs/{{job_id}}/log", "GET", jobs.log),

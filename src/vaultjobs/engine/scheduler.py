@@ -69,11 +69,20 @@ class Scheduler:
         last = self.store.last_instance_time(definition.name)
         at = next_run(definition, max(last, now) if last else now, last)
         spec = self.registry.spec(definition.processor)
+        parameters = dict(definition.parameters)
+        if spec is not None:
+            # Normalise (defaults filled in) now; bad parameters stay as they are, to fail at start.
+            validate = getattr(self.registry.instantiate(definition.processor), "validate", None)
+            if callable(validate):
+                try:
+                    parameters = validate(parameters)
+                except ParameterError:
+                    pass
         try:
             self.store.create_job(
                 NewJob(
                     processor=definition.processor,
-                    parameters=definition.parameters,
+                    parameters=parameters,
                     created_by=definition.owner_id,
                     title=definition.title or definition.name,
                     method=None,

@@ -491,13 +491,17 @@ class SqliteStore:
         return [_job_from_row(r) for r in rows]
 
     def claim_job(self, worker_id: str, now: datetime) -> Job | None:
-        """Claim the oldest QUEUED job (→ RUNNING, phase init), or a RUNNING job left without a worker."""
+        """Claim the oldest QUEUED job (→ RUNNING, phase init), or a RUNNING job left without a worker.
+
+        First in, first out across jobs: a QUEUED job waits while an older job still has queued tasks.
+        """
         ms = to_ms(now)
         with self._tx() as conn:
             row = conn.execute(
                 "UPDATE jobs SET status = 'RUNNING', phase = 'init', worker_id = ?, run_start = ?, "
                 "progress_at = ?, modified_at = ? "
-                "WHERE id = (SELECT id FROM jobs WHERE status = 'QUEUED' ORDER BY id LIMIT 1) "
+                "WHERE id = (SELECT id FROM jobs WHERE status = 'QUEUED' AND id < COALESCE("
+                "(SELECT min(job_id) FROM tasks WHERE state = 'QUEUED'), 9223372036854775807) ORDER BY id LIMIT 1) "
                 f"AND status = 'QUEUED' RETURNING {_JOB_COLUMNS}",
                 (worker_id, ms, ms, ms),
             ).fetchone()
@@ -746,6 +750,12 @@ class SqliteStore:
             (name, *(s.value for s in statuses)),
         ).fetchone()
         return row is not None
+
+    def next_instance_time(self, name: str) -> datetime | None:
+        row = self._conn().execute(
+            "SELECT scheduled_for FROM jobs WHERE definition = ? AND status = 'SCHEDULED'", (name,)
+        ).fetchone()
+        return None if row is None else maybe_from_ms(row[0])
 
     def last_instance_time(self, name: str) -> datetime | None:
         row = self._conn().execute(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from datetime import timedelta
 from typing import Any
@@ -20,7 +22,32 @@ from vaultjobs.store import NewJob
 from vaultjobs.timeutil import parse_datetime, render_datetime
 
 MAX_TITLE_LENGTH = 255
+MAX_CANCEL_IDS = 500
 RUN_FIELDS = frozenset({"parameters", "title", "schedule_at"})
+
+
+def parse_cancel_body(body: bytes, content_type: str) -> list[object]:
+    """The job ids of a Cancel Job body, as sent (each checked later, per item)."""
+    if "csv" in content_type.lower():
+        try:
+            rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise errors.InvalidData(f"The request body is not valid CSV: {exc}") from exc
+        rows = [r for r in rows if any(cell.strip() for cell in r)]
+        if not rows:
+            return []
+        header = [cell.strip().lower() for cell in rows[0]]
+        if "job_id" not in header:
+            raise errors.InvalidData("The CSV body needs a [job_id] column")
+        column = header.index("job_id")
+        return [row[column].strip() if column < len(row) else "" for row in rows[1:]]
+    try:
+        value = orjson.loads(body) if body.strip() else []
+    except orjson.JSONDecodeError as exc:
+        raise errors.InvalidData(f"The request body is not valid JSON: {exc}") from exc
+    if not isinstance(value, list):
+        raise errors.InvalidData('The request body must be a JSON array of {"job_id": n}')
+    return [item.get("job_id", "") if isinstance(item, dict) else item for item in value]
 
 
 def job_links(job: Job, version: str) -> list[dict[str, str]]:
@@ -171,11 +198,64 @@ class JobRoutes:
                 idempotent=spec.idempotent,
                 timeout=spec.timeout,
                 inactivity_timeout=spec.inactivity_timeout,
+                cancellable=spec.admin_cancellable,
             ),
             now,
         )
         self.s.notify()
         return {"url": f"/api/{call.version}/services/jobs/{job.id}", "job_id": job.id}
+
+    def start_now(self, call: Call) -> dict[str, Any]:
+        """Start Job: a SCHEDULED instance runs now; its definition's schedule resumes at the next interval."""
+        job, user = self._readable_job(call)
+        if job.status is not JobStatus.SCHEDULED or not self.s.store.transition_job(
+            job.id, JobStatus.SCHEDULED, JobStatus.QUEUEING, self.s.clock.now(), by=user.id,
+            log=f"started now by user {user.id}",
+        ):
+            current = self.s.store.job_status(job.id) or job.status
+            raise errors.OperationNotAllowed(
+                f"Job [{job.id}] is {current.value}; only a SCHEDULED job can be started now"
+            )
+        self.s.notify()
+        return {"url": f"/api/{call.version}/services/jobs/{job.id}", "job_id": job.id}
+
+    def cancel(self, call: Call) -> dict[str, Any]:
+        """Cancel Job: up to 500 ids (JSON array of ``{"job_id": n}`` or CSV with a ``job_id`` column).
+
+        Results come per item, in request order, in Vault's shape (where ``errors`` is one object).
+        """
+        user = call.require_user()
+        raw_ids = parse_cancel_body(call.body, call.request.headers.get("content-type", ""))
+        if not raw_ids:
+            raise errors.InvalidData("The request names no jobs; send a JSON array of {\"job_id\": n}")
+        if len(raw_ids) > MAX_CANCEL_IDS:
+            raise errors.InvalidData(f"A request may cancel at most {MAX_CANCEL_IDS} jobs, got {len(raw_ids)}")
+        return {"data": [self._cancel_one(raw, user) for raw in raw_ids]}
+
+    def _cancel_one(self, raw: object, user: User) -> dict[str, Any]:
+        def failure(error: errors.VaultError) -> dict[str, Any]:
+            return {"responseStatus": "FAILURE", "errors": {"type": error.type, "message": error.message}}
+
+        try:
+            job_id = parse_id(str(raw))
+        except errors.VaultError as exc:
+            return failure(exc)
+        job = self.s.store.get_job(job_id)
+        if job is None:
+            return failure(errors.InvalidData(f"Job [{job_id}] is not found"))
+        if job.created_by != user.id and not user.is_admin:
+            return failure(errors.InsufficientAccess(f"You do not have access to job [{job_id}]"))
+        accepted, status = self.s.store.cancel_job(job_id, user.id, self.s.clock.now())
+        if accepted:
+            self.s.notify()
+            return {"responseStatus": "SUCCESS", "data": {"id": job_id}}
+        if status is JobStatus.RUNNING:
+            return failure(
+                errors.OperationNotAllowed(f"Job [{job_id}] is RUNNING and its processor cannot be cancelled")
+            )
+        return failure(
+            errors.InvalidData(f"Job [{job_id}] is not found in SCHEDULED, QUEUEING, QUEUED or RUNNING state")
+        )
 
     @staticmethod
     def _json_object(body: bytes) -> dict[str, Any]:
