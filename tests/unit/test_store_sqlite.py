@@ -54,6 +54,18 @@ def test_illegal_transition_is_refused(store: SqliteStore, clock: ManualClock) -
         store.transition_job(job_id, JobStatus.QUEUED, JobStatus.SUCCESS, clock.now())
 
 
+def test_a_queued_job_waits_behind_an_older_jobs_queued_tasks(store: SqliteStore, clock: ManualClock) -> None:
+    user = make_user(store, clock)
+    older = make_job(store, clock, user)
+    store.claim_job("w1", clock.now())
+    store.start_tasks(older, "w1", ["[]"], clock.now())
+    make_job(store, clock, user)
+    assert store.claim_job("w2", clock.now()) is None
+    task = store.claim_task("w2", clock.now())
+    assert task is not None and task.job_id == older
+    assert store.claim_job("w2", clock.now()) is not None
+
+
 def test_claim_takes_oldest_queued_job_once(store: SqliteStore, clock: ManualClock) -> None:
     user = make_user(store, clock)
     first = make_job(store, clock, user)
@@ -160,8 +172,9 @@ def test_recover_dead_worker_requeues_idempotent_and_ends_others(store: SqliteSt
     store.register_worker("dead", "h", 1, clock.now())
     idem = make_job(store, clock, user, idempotent=True)
     other = make_job(store, clock, user, idempotent=False)
-    for job_id in (idem, other):
+    for _ in (idem, other):
         store.claim_job("dead", clock.now())
+    for job_id in (idem, other):
         store.start_tasks(job_id, "dead", ["[]", "[]"], clock.now())
     # the dead worker was running the first task of each job
     assert store.claim_task("dead", clock.now()) is not None

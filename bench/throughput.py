@@ -1,0 +1,163 @@
+"""End-to-end no-op job throughput and submit → RUNNING latency, against a raw-SQL baseline.
+
+1. Baseline: a raw-SQL claim/complete loop (one transaction to claim, one to complete) over N
+   queued rows in a table of the same SQLite file, on one connection.
+2. vaultjobs: N ``demo`` jobs (items=1, item_seconds=0) are enqueued through the API of a real
+   ``vaultjobs serve --no-workers``, then one ``vaultjobs worker`` process drains them; jobs/s is
+   N / (time from the worker's start to the last job's end, as the store recorded them).
+3. Latency: on an idle ``vaultjobs serve`` with workers, submit jobs one at a time and measure the
+   time from sending the request to the job's ``run_start`` (both on this machine's clock).
+
+Targets (DESIGN.md): throughput ≥ 0.5× the baseline; submit → RUNNING p50 < 20 ms.
+
+    python bench/throughput.py [--jobs 50000] [--workers 4] [--latency-samples 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from vaultjobs.testing import LiveServer, V
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def raw_sql_baseline(db_path: Path, jobs: int) -> float:
+    """Jobs/s of a bare claim/complete loop on the same kind of database file."""
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE bench_queue (id INTEGER PRIMARY KEY, status TEXT NOT NULL, worker TEXT, ended INTEGER)")
+    conn.execute("CREATE INDEX bench_queue_status ON bench_queue(status, id)")
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO bench_queue (status) VALUES ('QUEUED')", [()] * jobs)
+    conn.execute("COMMIT")
+    started = time.perf_counter()
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        row = conn.execute(
+            "UPDATE bench_queue SET status = 'RUNNING', worker = 'w' WHERE id = "
+            "(SELECT id FROM bench_queue WHERE status = 'QUEUED' ORDER BY id LIMIT 1) RETURNING id"
+        ).fetchone()
+        conn.execute("COMMIT")
+        if row is None:
+            break
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("UPDATE bench_queue SET status = 'SUCCESS', ended = 1 WHERE id = ? AND status = 'RUNNING'", row)
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.execute("DROP TABLE bench_queue")
+    conn.close()
+    return jobs / elapsed
+
+
+def enqueue(server: LiveServer, token: str, jobs: int, threads: int = 8) -> None:
+    body = {"parameters": {"items": 1, "item_seconds": 0}}
+    per_thread = [jobs // threads + (1 if n < jobs % threads else 0) for n in range(threads)]
+
+    def submit(count: int) -> None:
+        with httpx.Client(base_url=server.url, headers={"Authorization": token}, timeout=60) as http:
+            for _ in range(count):
+                r = http.post(f"/api/{V}/services/jobs/processors/demo/actions/run", json=body).json()
+                if r["responseStatus"] != "SUCCESS":
+                    raise RuntimeError(r)
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        list(pool.map(submit, per_thread))
+
+
+def drain_rate(server: LiveServer, jobs: int, workers: int) -> float:
+    db = sqlite3.connect(server.data_dir / "vaultjobs.db")
+    started = time.time()
+    worker = server.start_worker("--concurrency", str(workers), "--log-level", "warning")
+    try:
+        while True:
+            (left,) = db.execute("SELECT count(*) FROM jobs WHERE status NOT IN ('SUCCESS')").fetchone()
+            if left == 0:
+                break
+            time.sleep(0.5)
+        (last_end,) = db.execute("SELECT max(run_end) FROM jobs").fetchone()
+        (failed,) = db.execute("SELECT count(*) FROM jobs WHERE status != 'SUCCESS'").fetchone()
+        assert failed == 0
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        db.close()
+    return jobs / (last_end / 1000.0 - started)
+
+
+def submit_latency(server: LiveServer, token: str, samples: int) -> list[float]:
+    latencies = []
+    with httpx.Client(base_url=server.url, headers={"Authorization": token}, timeout=30) as http:
+        for _ in range(samples):
+            sent = time.time()
+            job_id = http.post(
+                f"/api/{V}/services/jobs/processors/demo/actions/run",
+                json={"parameters": {"items": 1, "item_seconds": 0}},
+            ).json()["job_id"]
+            while True:
+                data = http.get(f"/api/{V}/services/jobs/{job_id}").json()["data"]
+                if "run_start_date" in data:
+                    break
+                time.sleep(0.005)
+            run_start = datetime.fromisoformat(data["run_start_date"]).timestamp()
+            latencies.append((run_start - sent) * 1000)
+            time.sleep(0.05)  # idle between samples
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=50_000)
+    parser.add_argument("--workers", type=int, default=4, help="worker threads in the worker process")
+    parser.add_argument("--latency-samples", type=int, default=200)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="vaultjobs-bench-") as tmp:
+        root = Path(tmp)
+        env = {"VAULTJOBS_LOG_LEVEL": "warning"}
+        server = LiveServer(root / "throughput", extra_env=env, workers=0, status_window=0)
+        server.start()
+        try:
+            token = server.login()
+            t0 = time.perf_counter()
+            enqueue(server, token, args.jobs)
+            enqueue_s = time.perf_counter() - t0
+            print(f"enqueued {args.jobs} jobs through the API in {enqueue_s:.1f} s ({args.jobs / enqueue_s:.0f}/s)")
+            rate = drain_rate(server, args.jobs, args.workers)
+        finally:
+            server.stop()
+        baseline = raw_sql_baseline(server.data_dir / "vaultjobs.db", args.jobs)
+        print(f"raw-SQL claim/complete loop:   {baseline:10.0f} jobs/s")
+        print(f"vaultjobs enqueue → SUCCESS:   {rate:10.0f} jobs/s  (1 worker process, {args.workers} threads)")
+        print(f"ratio: {rate / baseline:.2f}  (target ≥ 0.5)")
+
+        idle = LiveServer(root / "latency", extra_env=env, workers=4, status_window=0)
+        idle.start()
+        try:
+            token = idle.login()
+            latencies = submit_latency(idle, token, args.latency_samples)
+        finally:
+            idle.stop()
+        print(
+            f"submit → RUNNING on an idle server: p50 {statistics.median(latencies):.1f} ms, "
+            f"p99 {percentile(latencies, 0.99):.1f} ms  (target p50 < 20 ms; {len(latencies)} samples)"
+        )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
