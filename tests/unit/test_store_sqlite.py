@@ -109,7 +109,7 @@ def test_tasks_flow_and_last_task_hands_over_completion(store: SqliteStore, cloc
     user = make_user(store, clock)
     job_id = make_job(store, clock, user)
     store.claim_job("w1", clock.now())
-    assert store.start_tasks(job_id, "w1", ['[{"n":1}]', '[{"n":2}]', '[{"n":3}]'], clock.now()) is False
+    assert store.start_tasks(job_id, "w1", ['[{"n":1}]', '[{"n":2}]', '[{"n":3}]'], clock.now()).complete_now is False
     assert store.task_counts(job_id) == {TaskState.QUEUED: 3}
     assert run_tasks(store, clock, "w2", fail={2}) == [False, False, True]
     job = store.get_job(job_id)
@@ -125,7 +125,20 @@ def test_job_without_items_goes_straight_to_complete(store: SqliteStore, clock: 
     user = make_user(store, clock)
     job_id = make_job(store, clock, user)
     store.claim_job("w1", clock.now())
-    assert store.start_tasks(job_id, "w1", [], clock.now()) is True
+    assert store.start_tasks(job_id, "w1", [], clock.now()).complete_now is True
+
+
+def test_start_tasks_can_hand_the_first_task_to_the_initialising_worker(store: SqliteStore, clock: ManualClock) -> None:
+    user = make_user(store, clock)
+    job_id = make_job(store, clock, user)
+    store.claim_job("w1", clock.now())
+    started = store.start_tasks(job_id, "w1", ['[{"n":1}]', '[{"n":2}]'], clock.now(), claim_first=True,
+                                logs=[(clock.now(), "two tasks")])
+    assert started.first_task is not None and started.first_task.items == [{"n": 1}]
+    assert store.task_counts(job_id) == {TaskState.RUNNING: 1, TaskState.QUEUED: 1}
+    assert [line.message for line in store.read_log(job_id)] == ["two tasks"]
+    other = store.claim_task("w2", clock.now())
+    assert other is not None and other.seq == 2
 
 
 def test_list_tasks_pages(store: SqliteStore, clock: ManualClock) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -170,12 +171,10 @@ class WorkerPool:
 
         return stop_requested
 
-    def _context(self, job: Job, chunk_size: int) -> JobContext:
+    def _context(self, job: Job, chunk_size: int) -> tuple[JobContext, BufferedLog]:
         job_id = job.id
         last_beat = [0.0]
-
-        def log(message: str) -> None:
-            self.store.append_log(job_id, message, self.clock.now())
+        log = BufferedLog(self.store, job_id, self.clock)
 
         def heartbeat() -> None:
             now = self.clock.monotonic()
@@ -183,7 +182,7 @@ class WorkerPool:
                 last_beat[0] = now
                 self.store.touch_job_progress(job_id, self.clock.now())
 
-        return JobContext(
+        ctx = JobContext(
             job_id=job_id,
             parameters=job.parameters,
             chunk_size=chunk_size,
@@ -192,53 +191,68 @@ class WorkerPool:
             stop_requested=self._stop_requested(job_id),
             created_by=job.created_by,
         )
+        return ctx, log
 
-    def _end(self, job: Job, status: JobStatus, message: str, result: dict[str, Any] | None = None) -> None:
+    def _chunk_size(self, job: Job) -> int:
+        spec = self.registry.spec(job.processor)
+        return spec.chunk_size if spec else 1
+
+    def _end(
+        self, job: Job, status: JobStatus, message: str, log: BufferedLog, result: dict[str, Any] | None = None
+    ) -> None:
         """End a job this worker holds; a job cancelled meanwhile ends CANCELLED instead."""
+        now = self.clock.now()
+        lines = log.take()
+        if self.store.finish_job(job.id, self.worker_id, status, now, result, log=message, logs=lines):
+            return
         if self.store.job_status(job.id) is JobStatus.CANCELLING:
-            status, message = JobStatus.CANCELLED, "job ended CANCELLED"
-        if not self.store.finish_job(job.id, self.worker_id, status, self.clock.now(), result, log=message):
-            if self.store.job_status(job.id) is JobStatus.CANCELLING:
-                self._end(job, JobStatus.CANCELLED, "job ended CANCELLED", result)
-            else:
-                logger.info("job %s was resolved elsewhere before this worker could end it", job.id)
+            self.store.finish_job(
+                job.id, self.worker_id, JobStatus.CANCELLED, now, result, log="job ended CANCELLED", logs=lines
+            )
+        else:
+            logger.info("job %s was resolved elsewhere before this worker could end it", job.id)
 
     def _init(self, job: Job) -> None:
-        spec = self.registry.spec(job.processor)
-        if spec is None:
-            self._end(job, JobStatus.ERRORS_ENCOUNTERED, f"processor [{job.processor}] is not installed here")
+        ctx, log = self._context(job, self._chunk_size(job))
+        if job.processor not in self.registry:
+            self._end(job, JobStatus.ERRORS_ENCOUNTERED, f"processor [{job.processor}] is not installed here", log)
             return
-        ctx = self._context(job, spec.chunk_size)
-        ctx.log(f"job {job.id} started on worker {self.worker_id}: processor {job.processor}")
+        log(f"job {job.id} started on worker {self.worker_id}: processor {job.processor}")
         try:
             instance = self.registry.instantiate(job.processor)
             items = instance.init(ctx)
             chunks = chunk_items(items, ctx.chunk_size)
         except (InitFailed, ProcessorError) as exc:
-            self._end(job, JobStatus.ERRORS_ENCOUNTERED, f"init failed: {exc}")
+            self._end(job, JobStatus.ERRORS_ENCOUNTERED, f"init failed: {exc}", log)
             return
         except Exception as exc:
             logger.exception("init of job %s raised", job.id)
-            self._end(job, JobStatus.ERRORS_ENCOUNTERED, f"init failed: {type(exc).__name__}: {exc}")
+            self._end(job, JobStatus.ERRORS_ENCOUNTERED, f"init failed: {type(exc).__name__}: {exc}", log)
             return
         status = self.store.job_status(job.id)
         if status is JobStatus.CANCELLING:
-            self._end(job, JobStatus.CANCELLED, "job ended CANCELLED before its tasks started")
+            self._end(job, JobStatus.CANCELLED, "job ended CANCELLED before its tasks started", log)
             return
         if status is not JobStatus.RUNNING:
+            log.flush()
             return  # timed out or ended while init ran; the sweeper logged why
-        ctx.log(f"{len(chunks)} tasks of up to {ctx.chunk_size} items")
-        if self.store.start_tasks(job.id, self.worker_id, chunks, self.clock.now()):
+        log(f"{len(chunks)} tasks of up to {ctx.chunk_size} items")
+        started = self.store.start_tasks(
+            job.id, self.worker_id, chunks, self.clock.now(), claim_first=True, logs=log.take()
+        )
+        if started.complete_now:
             self._complete(job)
-        else:
+            return
+        if len(chunks) > 1:
             self.wakeup.notify()
+        assert started.first_task is not None
+        self._process(started.first_task, job)
 
-    def _process(self, record: TaskRecord) -> None:
-        job = self.store.get_job(record.job_id)
+    def _process(self, record: TaskRecord, job: Job | None = None) -> None:
+        job = job or self.store.get_job(record.job_id)
         if job is None:
             return
-        spec = self.registry.spec(job.processor)
-        ctx = self._context(job, spec.chunk_size if spec else 1)
+        ctx, log = self._context(job, self._chunk_size(job))
         task = Task(task_id=record.task_id, items=record.items, attempt=record.attempts)
         try:
             instance = self.registry.instantiate(job.processor)
@@ -249,46 +263,47 @@ class WorkerPool:
         if self._stop_jobs.is_set():
             # Shutdown cut the task short: its outcome cannot be trusted. It stays RUNNING under this
             # worker, which is marked stopped, so the sweeper re-runs or ends it by the usual rule.
-            ctx.log(f"{record.task_id} was interrupted by the shutdown of worker {self.worker_id}")
+            log(f"{record.task_id} was interrupted by the shutdown of worker {self.worker_id}")
+            log.flush()
             return
         status = self.store.job_status(job.id)
         if status is not JobStatus.RUNNING:
             # cancelled, timed out or ended while the task ran: its outcome does not count
             task.failure = None
             state = TaskState.CANCELLED
-            ctx.log(f"{record.task_id} stopped: the job is {status.value if status else 'gone'}")
+            log(f"{record.task_id} stopped: the job is {status.value if status else 'gone'}")
         elif task.failure is not None:
             state = TaskState.ERRORS_ENCOUNTERED
-            ctx.log(f"{record.task_id} failed: {task.failure}")
+            log(f"{record.task_id} failed: {task.failure}")
         else:
             state = TaskState.SUCCESS
         try:
             orjson.dumps(task.output)
             output: dict[str, Any] | None = task.output or None
         except TypeError:
-            ctx.log(f"{record.task_id}: output values are not JSON-serialisable and were dropped")
+            log(f"{record.task_id}: output values are not JSON-serialisable and were dropped")
             output = None
         outcome = TaskOutcome(state=state, message=task.failure, output=output)
-        if self.store.finish_task(job.id, record.seq, self.worker_id, outcome, self.clock.now()):
+        if self.store.finish_task(job.id, record.seq, self.worker_id, outcome, self.clock.now(), logs=log.take()):
             self._complete(job)
 
     def _complete(self, job: Job) -> None:
+        ctx, log = self._context(job, self._chunk_size(job))
         if self.store.job_status(job.id) is JobStatus.CANCELLING:
-            self._end(job, JobStatus.CANCELLED, "job ended CANCELLED")
+            self._end(job, JobStatus.CANCELLED, "job ended CANCELLED", log)
             return
         counts = self.store.task_counts(job.id)
+        total = sum(counts.values())
+        failed = counts.get(TaskState.ERRORS_ENCOUNTERED, 0)
         failures = [
             TaskFailure(task_id=t.task_id, message=t.message or "failed") for t in self.store.failed_tasks(job.id)
-        ]
-        total = sum(counts.values())
+        ] if failed else []
         result = JobResult(
             tasks_total=total,
             tasks_succeeded=counts.get(TaskState.SUCCESS, 0),
-            tasks_failed=counts.get(TaskState.ERRORS_ENCOUNTERED, 0),
+            tasks_failed=failed,
             failures=failures,
         )
-        spec = self.registry.spec(job.processor)
-        ctx = self._context(job, spec.chunk_size if spec else 1)
         ok = result.succeeded
         try:
             instance = self.registry.instantiate(job.processor)
@@ -297,15 +312,43 @@ class WorkerPool:
                 complete(ctx, result)
         except Exception as exc:
             logger.exception("complete of job %s raised", job.id)
-            ctx.log(f"complete failed: {type(exc).__name__}: {exc}")
+            log(f"complete failed: {type(exc).__name__}: {exc}")
             ok = False
         status = JobStatus.SUCCESS if ok else JobStatus.ERRORS_ENCOUNTERED
-        summary = {
-            "tasks": total,
-            "succeeded": result.tasks_succeeded,
-            "failed": result.tasks_failed,
-        }
-        self._end(job, status, f"job ended {status.value}: {total} tasks, {result.tasks_failed} failed", summary)
+        summary = {"tasks": total, "succeeded": result.tasks_succeeded, "failed": failed}
+        self._end(job, status, f"job ended {status.value}: {total} tasks, {failed} failed", log, summary)
+
+
+class BufferedLog:
+    """A job's log lines, kept until the transaction that ends the current phase writes them.
+
+    Lines older than ``max_age`` seconds are written at once, so a long task's log still shows up
+    while it runs.
+    """
+
+    def __init__(self, store: Store, job_id: int, clock: Clock, max_age: float = 1.0) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.clock = clock
+        self.max_age = max_age
+        self._lines: list[tuple[datetime, str]] = []
+        self._oldest = 0.0
+
+    def __call__(self, message: str) -> None:
+        if not self._lines:
+            self._oldest = self.clock.monotonic()
+        self._lines.append((self.clock.now(), message))
+        if self.clock.monotonic() - self._oldest >= self.max_age:
+            self.flush()
+
+    def take(self) -> list[tuple[datetime, str]]:
+        lines, self._lines = self._lines, []
+        return lines
+
+    def flush(self) -> None:
+        lines = self.take()
+        if lines:
+            self.store.append_logs(self.job_id, lines)
 
 
 class _Busy:

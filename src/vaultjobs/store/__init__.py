@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vaultjobs.store.base import NewJob, Recovery, Store, StoreError, TaskOutcome, UnknownUser, UserExists
+from vaultjobs.store.base import NewJob, Recovery, Started, Store, StoreError, TaskOutcome, UnknownUser, UserExists
 from vaultjobs.store.sqlite import SqliteStore
 
 __all__ = [
     "NewJob",
     "Recovery",
     "SqliteStore",
+    "Started",
     "Store",
     "StoreError",
     "TaskOutcome",

@@ -6,6 +6,7 @@ Every method is one atomic unit of work. Every job state change is a conditional
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -48,6 +49,16 @@ class TaskOutcome:
     state: TaskState
     message: str | None = None
     output: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Started:
+    """What storing a job's tasks led to."""
+
+    #: The job has no tasks: the caller now holds it in its complete phase.
+    complete_now: bool
+    #: The first task, already claimed by the caller (with ``claim_first``).
+    first_task: Task | None = None
 
 
 @dataclass(kw_only=True)
@@ -106,11 +117,25 @@ class Store(Protocol):
     def queueing_jobs(self) -> list[Job]: ...
     def claim_job(self, worker_id: str, now: datetime) -> Job | None: ...
     def start_tasks(
-        self, job_id: int, worker_id: str, chunks: list[str], now: datetime
-    ) -> bool: ...
+        self,
+        job_id: int,
+        worker_id: str,
+        chunks: list[str],
+        now: datetime,
+        *,
+        claim_first: bool = False,
+        logs: Sequence[tuple[datetime, str]] = (),
+    ) -> Started: ...
     def claim_task(self, worker_id: str, now: datetime) -> Task | None: ...
     def finish_task(
-        self, job_id: int, seq: int, worker_id: str, outcome: TaskOutcome, now: datetime
+        self,
+        job_id: int,
+        seq: int,
+        worker_id: str,
+        outcome: TaskOutcome,
+        now: datetime,
+        *,
+        logs: Sequence[tuple[datetime, str]] = (),
     ) -> bool: ...
     def finish_job(
         self,
@@ -120,12 +145,15 @@ class Store(Protocol):
         now: datetime,
         result: dict[str, Any] | None = None,
         log: str | None = None,
+        *,
+        logs: Sequence[tuple[datetime, str]] = (),
     ) -> bool: ...
     def touch_job_progress(self, job_id: int, now: datetime) -> None: ...
     def task_counts(self, job_id: int) -> dict[TaskState, int]: ...
     def list_tasks(self, job_id: int, limit: int, offset: int) -> Page: ...
     def failed_tasks(self, job_id: int) -> list[Task]: ...
     def append_log(self, job_id: int, message: str, now: datetime) -> None: ...
+    def append_logs(self, job_id: int, logs: Sequence[tuple[datetime, str]]) -> None: ...
     def read_log(self, job_id: int) -> list[LogLine]: ...
     def open_status_window(self, job_id: int, now: datetime, window: float) -> float | None: ...
 

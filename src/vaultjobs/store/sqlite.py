@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -19,7 +19,7 @@ import orjson
 
 from vaultjobs.models import Definition, Job, LogLine, Page, Session, Task, User
 from vaultjobs.status import JobStatus, TaskState, can_transition
-from vaultjobs.store.base import NewJob, Recovery, StoreError, TaskOutcome, UserExists
+from vaultjobs.store.base import NewJob, Recovery, Started, StoreError, TaskOutcome, UserExists
 from vaultjobs.store.group_sync import GroupSync
 from vaultjobs.timeutil import from_ms, maybe_from_ms, to_ms
 
@@ -525,11 +525,21 @@ class SqliteStore:
                 ).fetchone()
         return None if row is None else _job_from_row(row)
 
-    def start_tasks(self, job_id: int, worker_id: str, chunks: list[str], now: datetime) -> bool:
-        """Store the job's tasks and hand them to the pool.
+    def start_tasks(
+        self,
+        job_id: int,
+        worker_id: str,
+        chunks: list[str],
+        now: datetime,
+        *,
+        claim_first: bool = False,
+        logs: Sequence[tuple[datetime, str]] = (),
+    ) -> Started:
+        """Store the job's tasks and hand them to the pool (the first one to ``worker_id`` itself
+        when ``claim_first``, which saves it a claim).
 
         With no tasks at all the job goes straight to its complete phase, still claimed by
-        ``worker_id``; returns True in that case (the caller completes it).
+        ``worker_id``, and ``complete_now`` is set: the caller completes it.
         """
         ms = to_ms(now)
         with self._tx() as conn:
@@ -540,11 +550,35 @@ class SqliteStore:
             )
             if cur.rowcount != 1:
                 raise StoreError(f"job {job_id} is no longer being initialised by this worker")
+            first = claim_first and bool(chunks)
+            if first:
+                conn.execute(
+                    "INSERT INTO tasks (job_id, seq, state, payload, worker_id, started_at, attempts) "
+                    "VALUES (?, 1, 'RUNNING', ?, ?, ?, 1)",
+                    (job_id, chunks[0], worker_id, ms),
+                )
             conn.executemany(
                 "INSERT INTO tasks (job_id, seq, state, payload) VALUES (?, ?, 'QUEUED', ?)",
-                [(job_id, seq, payload) for seq, payload in enumerate(chunks, start=1)],
+                [(job_id, seq, payload) for seq, payload in enumerate(chunks, start=1) if not (first and seq == 1)],
             )
-        return not chunks
+            self._insert_logs(conn, job_id, logs)
+        task = None
+        if first:
+            task = Task(job_id=job_id, seq=1, state=TaskState.RUNNING, items=orjson.loads(chunks[0]),
+                        worker_id=worker_id, attempts=1)
+        return Started(complete_now=not chunks, first_task=task)
+
+    @staticmethod
+    def _insert_logs(conn: sqlite3.Connection, job_id: int, logs: Sequence[tuple[datetime, str]]) -> None:
+        if logs:
+            conn.executemany(
+                "INSERT INTO job_log (job_id, at, message) VALUES (?, ?, ?)",
+                [(job_id, to_ms(at), message) for at, message in logs],
+            )
+
+    def append_logs(self, job_id: int, logs: Sequence[tuple[datetime, str]]) -> None:
+        with self._tx() as conn:
+            self._insert_logs(conn, job_id, logs)
 
     def claim_task(self, worker_id: str, now: datetime) -> Task | None:
         with self._tx() as conn:
@@ -566,11 +600,19 @@ class SqliteStore:
         )
 
     def finish_task(
-        self, job_id: int, seq: int, worker_id: str, outcome: TaskOutcome, now: datetime
+        self,
+        job_id: int,
+        seq: int,
+        worker_id: str,
+        outcome: TaskOutcome,
+        now: datetime,
+        *,
+        logs: Sequence[tuple[datetime, str]] = (),
     ) -> bool:
         """Record a task's end; True when it was the job's last one and this worker now completes it."""
         ms = to_ms(now)
         with self._tx() as conn:
+            self._insert_logs(conn, job_id, logs)
             cur = conn.execute(
                 "UPDATE tasks SET state = ?, finished_at = ?, message = ?, output = ? "
                 "WHERE job_id = ? AND seq = ? AND state = 'RUNNING' AND worker_id = ?",
@@ -607,6 +649,8 @@ class SqliteStore:
         now: datetime,
         result: dict[str, Any] | None = None,
         log: str | None = None,
+        *,
+        logs: Sequence[tuple[datetime, str]] = (),
     ) -> bool:
         """End a job this worker holds, from RUNNING (or CANCELLING → CANCELLED)."""
         expected = JobStatus.CANCELLING if status is JobStatus.CANCELLED else JobStatus.RUNNING
@@ -632,8 +676,7 @@ class SqliteStore:
                 "UPDATE tasks SET state = 'CANCELLED', finished_at = ? WHERE job_id = ? AND state = 'QUEUED'",
                 (ms, job_id),
             )
-            if log:
-                conn.execute("INSERT INTO job_log (job_id, at, message) VALUES (?, ?, ?)", (job_id, ms, log))
+            self._insert_logs(conn, job_id, [*logs, *([(now, log)] if log else [])])
         return True
 
     def touch_job_progress(self, job_id: int, now: datetime) -> None:
