@@ -1,12 +1,34 @@
+"""Fixtures for the whole suite. Stores and live servers run on SQLite and on PostgreSQL alike:
+every test that uses them runs once per backend (the PostgreSQL half is skipped, with a reason,
+where PostgreSQL is not installed; CI installs it)."""
+
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from vaultjobs.settings import Settings
-from vaultjobs.store import SqliteStore
-from vaultjobs.testing import ManualClock
+from vaultjobs.store import SqliteStore, Store
+from vaultjobs.testing import ManualClock, PostgresServer
+
+BACKENDS = ["sqlite", "postgres"]
+_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def vaultjobs_new_database(backend: str, request: pytest.FixtureRequest) -> Callable[[], str]:
+    if backend == "sqlite":
+        return lambda: ""
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return lambda: server.create_database(f"test_{next(_numbers)}")
 
 
 @pytest.fixture
@@ -15,10 +37,16 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    s = SqliteStore(tmp_path / "test.db")
+def store(tmp_path: Path, backend: str, vaultjobs_new_database: Callable[[], str]) -> Iterator[Store]:
+    s: Store
+    if backend == "sqlite":
+        s = SqliteStore(tmp_path / "test.db")
+    else:
+        from vaultjobs.store.postgres import PostgresStore
+
+        s = PostgresStore(vaultjobs_new_database(), pool_size=12)
     s.migrate()
-    yield s  # type: ignore[misc]
+    yield s
     s.close()
 
 

@@ -141,6 +141,21 @@ def worker(
         raise click.ClickException(str(exc)) from exc
 
 
+@main.command()
+@_store_options
+def migrate(data_dir: Path | None, database_url: str | None) -> None:
+    """Apply the store's schema migrations (servers also do this when they start)."""
+    from vaultjobs.node import open_migrated_store
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    try:
+        store = open_migrated_store(settings)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    store.close()
+    click.echo("the schema is up to date")
+
+
 @main.group()
 def users() -> None:
     """Manage the users who may log in."""

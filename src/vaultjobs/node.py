@@ -24,7 +24,7 @@ from vaultjobs.definitions import DefinitionError, load_definitions
 from vaultjobs.engine import Engine
 from vaultjobs.registry import Registry
 from vaultjobs.settings import Settings
-from vaultjobs.store import Store, open_store
+from vaultjobs.store import Store, StoreError, open_store
 from vaultjobs.timeutil import Clock, SystemClock
 
 logger = logging.getLogger(__name__)
@@ -45,8 +45,15 @@ class Node:
 
 def open_migrated_store(settings: Settings) -> Store:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings.resolved_database_url)
-    applied = store.migrate()
+    store = open_store(settings.resolved_database_url, pool_size=settings.database_pool_size)
+    try:
+        applied = store.migrate()
+    except StoreError:
+        store.close()
+        raise
+    except Exception as exc:
+        store.close()
+        raise StoreError(f"cannot migrate the store: {exc}") from exc
     if applied:
         logger.info("applied schema migrations %s", applied)
     return store

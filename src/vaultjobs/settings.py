@@ -25,6 +25,8 @@ class Settings:
     workers: int = 4
     #: ``sqlite:///path`` or ``postgresql://…``; empty means ``<data_dir>/vaultjobs.db``.
     database_url: str = ""
+    #: Connections each node keeps to PostgreSQL at most.
+    database_pool_size: int = 10
     admin_password: str | None = None
     #: Length of the job-status rate-limit window (Vault: 10 s).
     status_window: float = 10.0

@@ -11,9 +11,12 @@ data folder, so tests speak real HTTP to a real SQLite-backed server. Fixtures:
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -101,6 +104,66 @@ class ManualClock:
             self._mono += seconds
 
 
+class PostgresServer:
+    """A throwaway PostgreSQL server: ``initdb`` in a temporary folder, listening on loopback.
+
+    Runs the server binaries found on PATH or under ``/usr/lib/postgresql/*/bin``; as root they run
+    as the ``postgres`` user, since PostgreSQL refuses to run as root.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = 0
+        self.url = ""
+
+    @staticmethod
+    def binaries() -> Path | None:
+        found = shutil.which("pg_ctl")
+        if found:
+            return Path(found).resolve().parent
+        candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+        return candidates[-1].parent if candidates else None
+
+    def _run(self, *args: str) -> None:
+        command = list(args)
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, text=True)
+
+    def start(self) -> PostgresServer:
+        bin_dir = self.binaries()
+        if bin_dir is None:
+            raise RuntimeError("PostgreSQL server binaries (pg_ctl, initdb) are not installed")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres", "postgres")
+        data = self.folder / "pgdata"
+        self._run(str(bin_dir / "initdb"), "-D", str(data), "-U", "vaultjobs", "--auth=trust", "-E", "UTF8",
+                  "--no-sync")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.folder} "
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+        self._run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.folder / "pg.log"),
+                  "-w", "start")
+        self.url = f"postgresql://vaultjobs@127.0.0.1:{self.port}/postgres"
+        return self
+
+    def create_database(self, name: str) -> str:
+        """A fresh database on this server; returns its URL."""
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql://vaultjobs@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        bin_dir = self.binaries()
+        if bin_dir is not None and (self.folder / "pgdata").exists():
+            self._run(str(bin_dir / "pg_ctl"), "-D", str(self.folder / "pgdata"), "-m", "immediate", "stop")
+
+
 class LiveServer:
     """A ``vaultjobs serve`` subprocess: start, stop (SIGTERM), kill (SIGKILL), restart."""
 
@@ -130,6 +193,8 @@ class LiveServer:
         env["VAULTJOBS_PORT"] = "0"
         env.update(self.extra_env)
         for name, value in self.settings.items():
+            if value is None or value == "":
+                continue
             if isinstance(value, list | tuple):
                 value = ",".join(str(v) for v in value)
             env[f"VAULTJOBS_{name.upper()}"] = str(value)
@@ -267,11 +332,49 @@ class LiveServer:
         self.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server for the test session (skipped when PostgreSQL is not installed)."""
+    if PostgresServer.binaries() is None:
+        pytest.skip("PostgreSQL server binaries are not installed")
+    # Not under pytest's temporary folder: as root, the server runs as ``postgres``, who cannot enter it.
+    folder = Path(tempfile.mkdtemp(prefix="vaultjobs-postgres-"))
+    server = PostgresServer(folder)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture
-def live_server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+def postgres_url(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database for one test."""
+    import re
+    import uuid
+
+    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40] + "_" + uuid.uuid4().hex[:8]
+    return postgres_server.create_database(name)
+
+
+@pytest.fixture(scope="session")
+def vaultjobs_new_database() -> Callable[[], str]:
+    """Makes the database URL for each live server: ``""`` means SQLite in the server's data folder.
+
+    Override it (session scope) to run live servers on PostgreSQL, e.g. with ``postgres_server``.
+    """
+    return lambda: ""
+
+
+@pytest.fixture
+def live_server_factory(
+    tmp_path: Path, vaultjobs_new_database: Callable[[], str]
+) -> Iterator[Callable[..., LiveServer]]:
     started: list[LiveServer] = []
 
     def start(*, name: str = "server", **settings: Any) -> LiveServer:
+        settings.setdefault("database_url", vaultjobs_new_database())
         server = LiveServer(tmp_path / f"{name}-{len(started)}", **settings)
         started.append(server)
         return server.start()
@@ -282,8 +385,10 @@ def live_server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = LiveServer(tmp_path_factory.mktemp("vaultjobs"), status_window=0.5)
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, vaultjobs_new_database: Callable[[], str]
+) -> Iterator[LiveServer]:
+    server = LiveServer(tmp_path_factory.mktemp("vaultjobs"), status_window=0.5, database_url=vaultjobs_new_database())
     server.start()
     yield server
     server.stop()

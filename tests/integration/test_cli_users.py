@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from vaultjobs.testing import LiveServer, V
@@ -41,8 +42,8 @@ def test_users_commands(live_server: LiveServer) -> None:
     assert missing.returncode != 0 and "no user" in missing.stderr
 
 
-def test_first_start_generates_an_admin_password(tmp_path: Path) -> None:
-    server = LiveServer(tmp_path / "fresh")
+def test_first_start_generates_an_admin_password(tmp_path: Path, vaultjobs_new_database: Callable[[], str]) -> None:
+    server = LiveServer(tmp_path / "fresh", database_url=vaultjobs_new_database())
     env_password = server.admin_password
     server.environment = lambda: {  # type: ignore[method-assign]
         **{k: v for k, v in LiveServer.environment(server).items() if k != "VAULTJOBS_ADMIN_PASSWORD"}

@@ -7,7 +7,7 @@ a traceback.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -20,9 +20,12 @@ FORMATS = {"json": "application/json", "xml": "application/xml"}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, vaultjobs_new_database: Callable[[], str]
+) -> Iterator[LiveServer]:
     srv = LiveServer(
         Path(tmp_path_factory.mktemp("errors")),
+        database_url=vaultjobs_new_database(),
         status_window=30,
         session_idle_timeout=2,
         lockout_attempts=3,

@@ -21,7 +21,12 @@ from vaultjobs.testing import LiveServer, V, run_demo
 
 HERE = Path(__file__).parent
 TERMINAL = {
-    "SUCCESS", "ERRORS_ENCOUNTERED", "COMPLETED_DUE_TO_INACTIVITY", "TIMEOUT", "CANCELLED", "MISSED_SCHEDULE",
+    "SUCCESS",
+    "ERRORS_ENCOUNTERED",
+    "COMPLETED_DUE_TO_INACTIVITY",
+    "TIMEOUT",
+    "CANCELLED",
+    "MISSED_SCHEDULE",
     "FAILED_TO_RUN",
 }
 FAST = {
@@ -33,21 +38,29 @@ FAST = {
 }
 
 
-def server_with(tmp_path: Path, name: str = "data", definitions: str | None = None, **settings: Any) -> LiveServer:
+def server_with(
+    tmp_path: Path, name: str = "data", definitions: str | None = None, database_url: str = "", **settings: Any
+) -> LiveServer:
     extra: dict[str, Any] = {**FAST, **settings}
     if definitions is not None:
         path = tmp_path / f"{name}.toml"
         path.write_text(definitions)
         extra["definitions"] = path
-    return LiveServer(tmp_path / name, extra_env={"PYTHONPATH": str(HERE)}, processors="sample_processors", **extra)
+    return LiveServer(
+        tmp_path / name,
+        extra_env={"PYTHONPATH": str(HERE)},
+        processors="sample_processors",
+        database_url=database_url,
+        **extra,
+    )
 
 
 @pytest.fixture
-def make_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+def make_server(tmp_path: Path, vaultjobs_new_database: Callable[[], str]) -> Iterator[Callable[..., LiveServer]]:
     servers: list[LiveServer] = []
 
     def make(**kwargs: Any) -> LiveServer:
-        server = server_with(tmp_path, name=f"s{len(servers)}", **kwargs)
+        server = server_with(tmp_path, name=f"s{len(servers)}", database_url=vaultjobs_new_database(), **kwargs)
         servers.append(server)
         return server.start()
 
@@ -92,13 +105,17 @@ def log_of(server: LiveServer, token: str, job_id: int) -> str:
 def definitions_list(server: LiveServer) -> list[dict[str, Any]]:
     out = subprocess.run(
         [sys.executable, "-m", "vaultjobs", "definitions", "list", "--json"],
-        env=server.environment(), capture_output=True, text=True, check=True,
+        env=server.environment(),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return list(json.loads(out.stdout))
 
 
 def test_interval_schedule_fires_again_and_again(make_server: Callable[..., LiveServer]) -> None:
-    server = make_server(definitions="""
+    server = make_server(
+        definitions="""
 [[job]]
 name = "every_second"
 processor = "demo"
@@ -106,7 +123,8 @@ title = "Every second"
 owner = "admin"
 interval = "1s"
 parameters = { items = 2, item_seconds = 0 }
-""")
+"""
+    )
     token = server.login()
     first = wait_status(server, token, 1, terminal)
     assert first["status"] == "SUCCESS"
@@ -117,13 +135,16 @@ parameters = { items = 2, item_seconds = 0 }
 
 
 def test_schedule_missed_while_the_server_was_down(make_server: Callable[..., LiveServer]) -> None:
-    server = make_server(schedule_grace=1, definitions="""
+    server = make_server(
+        schedule_grace=1,
+        definitions="""
 [[job]]
 name = "soon"
 processor = "demo"
 interval = "2s"
 parameters = { items = 1, item_seconds = 0 }
-""")
+""",
+    )
     token = server.login()
     assert wait_status(server, token, 1, lambda s: True)["status"] == "SCHEDULED"
     server.stop()
@@ -138,13 +159,15 @@ parameters = { items = 1, item_seconds = 0 }
 
 
 def test_start_now_runs_a_scheduled_instance_and_skips_its_interval(make_server: Callable[..., LiveServer]) -> None:
-    server = make_server(definitions="""
+    server = make_server(
+        definitions="""
 [[job]]
 name = "hourly"
 processor = "demo"
 interval = "1h"
 parameters = { items = 1, item_seconds = 0 }
-""")
+"""
+    )
     token = server.login()
     wait_status(server, token, 1, lambda s: s == "SCHEDULED")
     planned = datetime.fromisoformat(definitions_list(server)[0]["next"])
@@ -168,30 +191,51 @@ parameters = { items = 1, item_seconds = 0 }
 
 
 def test_cancel_before_it_runs_and_after_it_ended(make_server: Callable[..., LiveServer]) -> None:
-    server = make_server(workers=1, definitions="""
+    server = make_server(
+        workers=1,
+        definitions="""
 [[job]]
 name = "one_at_a_time"
 processor = "demo"
 interval = "1s"
 single_instance = true
 parameters = { items = 40, chunk_size = 1, item_seconds = 0.25 }
-""")
+""",
+    )
     token = server.login()
     with server.client(headers={"Authorization": token}) as http:
         # job 1 keeps the only worker busy; job 2 of the single-instance definition waits in QUEUEING
         wait_status(server, token, 1, lambda s: s == "RUNNING")
         assert wait_status(server, token, 2, lambda s: s == "QUEUEING", timeout=10)["status"] == "QUEUEING"
         queued = run_demo(http, token, items=1, item_seconds=0)  # first in, first out: behind job 1's tasks
-        scheduled = run(http, token, "demo", parameters={"items": 1},
-                        schedule_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat())
-        ended = run(http, token, "demo", parameters={"items": 1},
-                    schedule_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat())
+        scheduled = run(
+            http,
+            token,
+            "demo",
+            parameters={"items": 1},
+            schedule_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        )
+        ended = run(
+            http,
+            token,
+            "demo",
+            parameters={"items": 1},
+            schedule_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        )
         assert cancel(http, token, [{"job_id": ended}])["data"][0]["responseStatus"] == "SUCCESS"
         assert wait_status(server, token, queued, lambda s: True)["status"] == "QUEUED"
-        result = cancel(http, token, [
-            {"job_id": scheduled}, {"job_id": 2}, {"job_id": queued}, {"job_id": ended}, {"job_id": 424242},
-            {"job_id": "x"},
-        ])
+        result = cancel(
+            http,
+            token,
+            [
+                {"job_id": scheduled},
+                {"job_id": 2},
+                {"job_id": queued},
+                {"job_id": ended},
+                {"job_id": 424242},
+                {"job_id": "x"},
+            ],
+        )
         assert result["responseStatus"] == "SUCCESS"
         items = result["data"]
         assert [i["responseStatus"] for i in items] == ["SUCCESS"] * 3 + ["FAILURE"] * 3
@@ -212,8 +256,10 @@ def test_cancel_a_running_job(make_server: Callable[..., LiveServer]) -> None:
         job_id = run_demo(http, token, items=40, chunk_size=1, item_seconds=0.25)
         wait_status(server, token, job_id, lambda s: s == "RUNNING")
         time.sleep(0.6)
-        assert cancel(http, token, [{"job_id": job_id}])["data"][0] == {"responseStatus": "SUCCESS",
-                                                                      "data": {"id": job_id}}
+        assert cancel(http, token, [{"job_id": job_id}])["data"][0] == {
+            "responseStatus": "SUCCESS",
+            "data": {"id": job_id},
+        }
         # the running tasks stop between items: CANCELLING, then CANCELLED
         ended = wait_status(server, token, job_id, lambda s: s == "CANCELLED")
         sizes = {p["status"]: p["size"] for p in ended["progress"]}
@@ -275,7 +321,8 @@ def test_inactivity(make_server: Callable[..., LiveServer]) -> None:
 
 
 def test_failed_to_run(make_server: Callable[..., LiveServer]) -> None:
-    server = make_server(definitions="""
+    server = make_server(
+        definitions="""
 [[job]]
 name = "missing_processor"
 processor = "not_installed_anywhere"
@@ -286,7 +333,8 @@ name = "bad_parameters"
 processor = "demo"
 interval = "1s"
 parameters = { items = "many" }
-""")
+"""
+    )
     token = server.login()
     for job_id in (1, 2):
         assert wait_status(server, token, job_id, terminal)["status"] == "FAILED_TO_RUN"
@@ -295,13 +343,15 @@ parameters = { items = "many" }
 
 
 def test_definitions_cli_enable_disable(make_server: Callable[..., LiveServer]) -> None:
-    server = make_server(definitions="""
+    server = make_server(
+        definitions="""
 [[job]]
 name = "later"
 processor = "demo"
 cron = "0 3 * * *"
 timezone = "America/New_York"
-""")
+"""
+    )
     token = server.login()
     wait_status(server, token, 1, lambda s: s == "SCHEDULED")
     listed = definitions_list(server)[0]
@@ -309,21 +359,25 @@ timezone = "America/New_York"
     nxt = datetime.fromisoformat(listed["next"])
     assert nxt.astimezone(__import__("zoneinfo").ZoneInfo("America/New_York")).hour == 3
     env = server.environment()
-    subprocess.run([sys.executable, "-m", "vaultjobs", "definitions", "disable", "later"], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "vaultjobs", "definitions", "disable", "later"], env=env, check=True, capture_output=True
+    )
     assert wait_status(server, token, 1, lambda s: True)["status"] == "CANCELLED"
-    subprocess.run([sys.executable, "-m", "vaultjobs", "definitions", "enable", "later"], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "vaultjobs", "definitions", "enable", "later"], env=env, check=True, capture_output=True
+    )
     assert wait_status(server, token, 2, lambda s: True, timeout=10)["status"] == "SCHEDULED"
 
 
 def test_sighup_reloads_definitions(make_server: Callable[..., LiveServer], tmp_path: Path) -> None:
-    server = make_server(definitions="""
+    server = make_server(
+        definitions="""
 [[job]]
 name = "first"
 processor = "demo"
 interval = "1h"
-""")
+"""
+    )
     token = server.login()
     wait_status(server, token, 1, lambda s: s == "SCHEDULED")
     path = server.settings["definitions"]
@@ -348,8 +402,10 @@ interval = "1h"
     assert "definitions not reloaded" in server.log_text()
 
 
-def test_bad_definitions_file_refuses_to_start(tmp_path: Path) -> None:
-    server = server_with(tmp_path, definitions="[[job]]\nname = \"x\"\nprocessor = \"demo\"\n")
+def test_bad_definitions_file_refuses_to_start(tmp_path: Path, vaultjobs_new_database: Callable[[], str]) -> None:
+    server = server_with(
+        tmp_path, database_url=vaultjobs_new_database(), definitions='[[job]]\nname = "x"\nprocessor = "demo"\n'
+    )
     with pytest.raises(RuntimeError, match="exactly one of cron and interval"):
         server.start(timeout=20)
 

@@ -16,9 +16,10 @@ HERE = Path(__file__).parent
 TERMINAL = {"SUCCESS", "ERRORS_ENCOUNTERED", "COMPLETED_DUE_TO_INACTIVITY", "TIMEOUT", "CANCELLED"}
 
 
-def make_server(tmp_path: Path, **settings: Any) -> LiveServer:
+def make_server(tmp_path: Path, database_url: str, **settings: Any) -> LiveServer:
     return LiveServer(
         tmp_path / "data",
+        database_url=database_url,
         status_window=0.2,
         extra_env={"PYTHONPATH": str(HERE)},
         processors="sample_processors",
@@ -40,8 +41,12 @@ def log_of(server: LiveServer, token: str, job_id: int) -> str:
 
 
 @pytest.mark.parametrize("how", ["sigterm", "kill"])
-def test_idempotent_running_and_queued_jobs_survive(tmp_path: Path, how: str) -> None:
-    server = make_server(tmp_path, workers=1, shutdown_grace=0.3, heartbeat_interval=0.3, heartbeat_timeout=1.5)
+def test_idempotent_running_and_queued_jobs_survive(
+    tmp_path: Path, how: str, vaultjobs_new_database: Callable[[], str]
+) -> None:
+    server = make_server(
+        tmp_path, vaultjobs_new_database(), workers=1, shutdown_grace=0.3, heartbeat_interval=0.3, heartbeat_timeout=1.5
+    )
     server.start()
     try:
         token = server.login()
@@ -72,8 +77,12 @@ def test_idempotent_running_and_queued_jobs_survive(tmp_path: Path, how: str) ->
 
 
 @pytest.mark.parametrize("how", ["sigterm", "kill"])
-def test_non_idempotent_running_job_ends_due_to_inactivity(tmp_path: Path, how: str) -> None:
-    server = make_server(tmp_path, workers=2, shutdown_grace=0.2, heartbeat_interval=0.3, heartbeat_timeout=1.5)
+def test_non_idempotent_running_job_ends_due_to_inactivity(
+    tmp_path: Path, how: str, vaultjobs_new_database: Callable[[], str]
+) -> None:
+    server = make_server(
+        tmp_path, vaultjobs_new_database(), workers=2, shutdown_grace=0.2, heartbeat_interval=0.3, heartbeat_timeout=1.5
+    )
     server.start()
     try:
         token = server.login()
@@ -96,8 +105,10 @@ def test_non_idempotent_running_job_ends_due_to_inactivity(tmp_path: Path, how: 
         server.stop()
 
 
-def test_clean_shutdown_exits_zero_and_restart_keeps_everything(tmp_path: Path) -> None:
-    server = make_server(tmp_path, workers=1)
+def test_clean_shutdown_exits_zero_and_restart_keeps_everything(
+    tmp_path: Path, vaultjobs_new_database: Callable[[], str]
+) -> None:
+    server = make_server(tmp_path, vaultjobs_new_database(), workers=1)
     server.start()
     token = server.login()
     with server.client() as http:

@@ -33,7 +33,7 @@ class Engine:
         self.registry = registry
         self.settings = settings
         self.clock = clock
-        self.wakeup = Wakeup()
+        self.wakeup = Wakeup(remote=store.notify_work)
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.run_scheduler = run_scheduler
         self.scheduler = Scheduler(store=store, registry=registry, settings=settings, clock=clock, wakeup=self.wakeup)
@@ -58,6 +58,7 @@ class Engine:
 
     def start(self) -> None:
         self.store.register_worker(self.worker_id, socket.gethostname(), os.getpid(), self.clock.now())
+        self.store.listen(self.wakeup.notify_local)
         # Resolve what a previous run left behind before taking new work.
         self.sweeper.tick()
         self._spawn("heartbeat", self._heartbeat_loop)
@@ -102,15 +103,29 @@ class Engine:
             except Exception:
                 logger.exception("sweeper failed")
 
+    @property
+    def lease_ttl(self) -> float:
+        """How long the scheduler lease lasts without renewal: another node takes over after that."""
+        return max(3.0, 3 * self.settings.poll_interval)
+
     def _scheduler_loop(self) -> None:
+        """Schedule while holding the scheduler lease, so exactly one node schedules at a time."""
+        leader = False
         while not self._stop.is_set():
             seen = self.wakeup.generation()
+            delay = self.settings.poll_interval
             try:
-                self.scheduler.tick()
-                delay = self.scheduler.seconds_until_next()
+                now = self.clock.now()
+                was_leader, leader = leader, self.store.acquire_lease("scheduler", self.worker_id, now, self.lease_ttl)
+                if leader != was_leader:
+                    logger.info("node %s %s the scheduler", self.worker_id, "is now" if leader else "is no longer")
+                if leader:
+                    self.scheduler.tick()
+                    delay = min(self.scheduler.seconds_until_next(), self.lease_ttl / 3)
             except Exception:
                 logger.exception("scheduler failed")
-                delay = self.settings.poll_interval
             if self._stop.is_set():
                 break
             self.wakeup.wait(delay, seen)
+        if leader:
+            self.store.release_lease("scheduler", self.worker_id)

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 
 class Wakeup:
-    """A counter-based signal: ``wait`` returns early when anything was notified since it last looked."""
+    """A counter-based signal: ``wait`` returns early when anything was notified since it last looked.
 
-    def __init__(self) -> None:
+    ``remote`` also tells other nodes (PostgreSQL's NOTIFY); what they send back arrives through
+    :meth:`notify_local`, so a notification never echoes.
+    """
+
+    def __init__(self, remote: Callable[[], None] | None = None) -> None:
         self._cond = threading.Condition()
         self._generation = 0
+        self._remote = remote
 
     def notify(self) -> None:
+        self.notify_local()
+        if self._remote is not None:
+            self._remote()
+
+    def notify_local(self) -> None:
         with self._cond:
             self._generation += 1
             self._cond.notify_all()

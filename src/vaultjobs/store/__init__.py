@@ -21,10 +21,15 @@ __all__ = [
 ]
 
 
-def open_store(database_url: str) -> Store:
-    """The store for ``database_url`` (``sqlite:///path/to/file.db``)."""
+def open_store(database_url: str, *, pool_size: int = 10) -> Store:
+    """The store for ``database_url``: ``sqlite:///path/to/file.db`` or ``postgresql://…``."""
     if database_url.startswith("sqlite:///"):
         return SqliteStore(Path(database_url.removeprefix("sqlite:///")))
     if database_url.startswith(("postgresql://", "postgres://")):
-        raise StoreError("PostgreSQL is not supported yet; use a sqlite:/// database URL")
-    raise StoreError(f"unsupported database URL [{database_url}]; expected sqlite:///path")
+        from vaultjobs.store.postgres import PostgresStore
+
+        try:
+            return PostgresStore(database_url, pool_size=pool_size)
+        except Exception as exc:
+            raise StoreError(f"cannot open the PostgreSQL database: {exc}") from exc
+    raise StoreError(f"unsupported database URL [{database_url}]; expected sqlite:///path or postgresql://…")

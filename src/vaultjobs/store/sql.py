@@ -10,7 +10,7 @@ transitions, and every method is one unit of work. Subclasses supply connections
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
@@ -145,6 +145,27 @@ class SqlStore:
 
     def notify_work(self) -> None:
         """Tell other nodes that work was enqueued (PostgreSQL: NOTIFY; SQLite: nothing to do)."""
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when another node enqueues work (SQLite: other processes are polled)."""
+
+    def acquire_lease(self, name: str, holder: str, now: datetime, ttl: float) -> bool:
+        """Take or renew the lease ``name`` for ``ttl`` seconds; False while another holder's is alive.
+
+        One conditional upsert: of any number of nodes asking at once, exactly one holds the lease,
+        and another takes over once the holder stops renewing it.
+        """
+        ms = to_ms(now)
+        cur = self._write(
+            "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
+            "SET holder = excluded.holder, expires_at = excluded.expires_at "
+            "WHERE leases.holder = excluded.holder OR leases.expires_at < ?",
+            (name, holder, ms + int(ttl * 1000), ms),
+        )
+        return cur.rowcount == 1
+
+    def release_lease(self, name: str, holder: str) -> None:
+        self._write("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
 
     # -- users -----------------------------------------------------------------------------
 

@@ -1,0 +1,180 @@
+"""The store on PostgreSQL, for many API servers and workers sharing one database.
+
+A psycopg 3 connection pool serves every thread; statements outside transactions run in
+autocommit. Claims use ``FOR UPDATE SKIP LOCKED``; work wake-ups travel between nodes with
+``NOTIFY vaultjobs_work`` / ``LISTEN``; migrations run under an advisory lock so nodes starting
+together never race. The SQL itself is shared with SQLite (:mod:`vaultjobs.store.sql`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from importlib import resources
+from typing import Any, ClassVar
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from vaultjobs.store.sql import SqlStore
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "vaultjobs_work"
+#: Arbitrary, fixed: the advisory lock that serialises migrations across nodes.
+MIGRATION_LOCK = 727_372_001
+
+
+@functools.lru_cache(maxsize=512)
+def _pg(sql: str) -> str:
+    """``?`` placeholders as psycopg's ``%s`` (and literal ``%`` escaped)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _Result:
+    """A statement's rows, read before its connection went back to the pool."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self.rowcount = cursor.rowcount
+        self._rows: list[Any] = cursor.fetchall() if cursor.description is not None else []
+        self._next = 0
+
+    def fetchone(self) -> Any:
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
+
+    def fetchall(self) -> list[Any]:
+        rows, self._next = self._rows[self._next :], len(self._rows)
+        return rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+
+class _Transaction:
+    """One pooled connection inside a transaction, with ``?`` placeholders."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        return self._conn.execute(_pg(sql), tuple(params)) if params else self._conn.execute(sql)
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> psycopg.Cursor[Any]:
+        cursor = self._conn.cursor()
+        cursor.executemany(_pg(sql), [tuple(p) for p in params])
+        return cursor
+
+
+class _Autocommit:
+    """Each statement on a connection from the pool, committed at once."""
+
+    def __init__(self, pool: ConnectionPool[Any]) -> None:
+        self._pool = pool
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Result:
+        with self._pool.connection() as conn:
+            return _Result(_Transaction(conn).execute(sql, params))
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> _Result:
+        with self._pool.connection() as conn:
+            return _Result(_Transaction(conn).executemany(sql, params))
+
+
+class PostgresStore(SqlStore):
+    """Store on a PostgreSQL database."""
+
+    integrity_errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.errors.IntegrityError,)
+    skip_locked: ClassVar[str] = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.pool: ConnectionPool[Any] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max(1, pool_size),
+            kwargs={"autocommit": True},
+            name="vaultjobs",
+            open=True,
+        )
+        self._autocommit = _Autocommit(self.pool)
+        self._listeners: list[threading.Thread] = []
+        self._stop = threading.Event()
+
+    def _conn(self) -> _Autocommit:
+        return self._autocommit
+
+    @contextlib.contextmanager
+    def _tx(self, durable: bool = False) -> Iterator[_Transaction]:
+        """One transaction; PostgreSQL's commit is durable already (``synchronous_commit``)."""
+        with self.pool.connection() as conn, conn.transaction():
+            yield _Transaction(conn)
+
+    def _write(self, sql: str, params: tuple[Any, ...] = ()) -> _Result:
+        return self._autocommit.execute(sql, params)
+
+    def close(self) -> None:
+        self._stop.set()
+        for thread in self._listeners:
+            thread.join(5.0)
+        self.pool.close()
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run raw SQL (benchmarks and tests only)."""
+        return self._autocommit.execute(sql, params).fetchall()
+
+    def migrate(self) -> list[int]:
+        """Apply the PostgreSQL migrations not applied yet, under an advisory lock."""
+        folder = resources.files("vaultjobs.store.migrations.postgres")
+        scripts = sorted((p for p in folder.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
+        done: list[int] = []
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+            try:
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT)"
+                )
+                applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+                for script in scripts:
+                    version = int(script.name.split("_", 1)[0])
+                    if version in applied:
+                        continue
+                    with conn.transaction():
+                        conn.execute(script.read_text(encoding="utf-8").encode())
+                        conn.execute(
+                            "INSERT INTO schema_migrations VALUES (%s, (extract(epoch FROM now()) * 1000)::bigint)",
+                            (version,),
+                        )
+                    done.append(version)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+        return done
+
+    # -- wake-ups across nodes -------------------------------------------------------------
+
+    def notify_work(self) -> None:
+        self._write("SELECT pg_notify(?, '')", (CHANNEL,))
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` whenever any node notifies that work was enqueued."""
+        thread = threading.Thread(target=self._listen, args=(callback,), name="vaultjobs-listen", daemon=True)
+        thread.start()
+        self._listeners.append(thread)
+
+    def _listen(self, callback: Callable[[], None]) -> None:
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            callback()
+            except psycopg.Error:
+                if not self._stop.is_set():
+                    logger.warning("lost the LISTEN connection; reconnecting", exc_info=True)
+                    self._stop.wait(1.0)
