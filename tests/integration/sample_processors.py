@@ -59,3 +59,17 @@ class Stuck:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not ctx.cancelled:
             time.sleep(0.05)
+
+
+@processor("once_only", chunk_size=1, idempotent=False)
+class OnceOnly:
+    """Not idempotent: appends one line per task it runs to ``parameters["ledger"]``, so a test can
+    prove that no task ever ran twice."""
+
+    def init(self, ctx: JobContext) -> list[dict[str, Any]]:
+        return [{"n": n} for n in range(int(ctx.parameters.get("items", 2)))]
+
+    def process(self, ctx: JobContext, task: Task) -> None:
+        with open(ctx.parameters["ledger"], "a") as ledger:
+            ledger.write(f"{ctx.job_id}:{task.id}\n")
+        time.sleep(float(ctx.parameters.get("seconds", 0.01)))
