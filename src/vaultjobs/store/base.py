@@ -180,3 +180,26 @@ class Store(Protocol):
     def stop_worker(self, worker_id: str, now: datetime) -> None: ...
     def dead_workers(self, now: datetime, timeout: float) -> list[str]: ...
     def recover_worker(self, worker_id: str, now: datetime) -> Recovery: ...
+
+    # histories, monitors and retention (SQLite: store/sqlite_history.py)
+    def job_histories(
+        self,
+        *,
+        created_by: int | None,
+        status: JobStatus | None,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> Page: ...
+    def job_monitors(
+        self,
+        *,
+        created_by: int | None,
+        statuses: frozenset[JobStatus] | None,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> Page: ...
+    def purge_finished_jobs(self, finished_before: datetime, *, max_jobs: int = ..., max_rows: int = ...) -> int: ...

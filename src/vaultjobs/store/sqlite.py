@@ -16,9 +16,10 @@ from typing import Any, ClassVar
 
 from vaultjobs.store.group_sync import GroupSync
 from vaultjobs.store.sql import SqlStore
+from vaultjobs.store.sqlite_history import SqliteHistoryQueries
 
 
-class SqliteStore(SqlStore):
+class SqliteStore(SqliteHistoryQueries, SqlStore):
     """Store on one SQLite database file."""
 
     integrity_errors: ClassVar[tuple[type[Exception], ...]] = (sqlite3.IntegrityError,)

@@ -1,0 +1,399 @@
+"""Histories, monitors and the retention purge: :class:`SqliteHistoryQueries`, mixed into
+:class:`SqliteStore`, and :class:`SqlHistoryQueries`, the same in plain SQL for any store.
+
+Histories (finished jobs) are listed newest *finished* first and their date filter is on the same
+instant: ``finished_at = COALESCE(run_end, modified_at)``, the end of the run or, for a job that ended
+without running, the moment it ended. Monitors (unfinished jobs) are listed newest *created* first and
+filter on ``created_at``.
+
+Pages must cost the same at offset 0 and at offset 1,000,000 of millions of finished jobs, and carry an
+exact ``total``. SQLite cannot skip N index entries without stepping over them, nor count them
+without visiting them, so both ride on ``job_history_counts`` (migration 0003): the number of finished
+jobs per time bucket of 8 s (level 1) and 4096 s (level 2), per owner and for everyone, per status,
+kept exact by triggers in the same transaction as every change to ``jobs``. A page
+
+1. splits the date range ``[lo, hi)`` into at most five pieces, newest first: a raw piece shorter than
+   8 s at the top, a run of level-1 buckets, a run of level-2 buckets, a run of level-1 buckets and a
+   raw piece at the bottom (unbounded ends have no raw piece);
+2. sums the counts of each piece — ``total`` — reading raw pieces from the index (at most 8 s of jobs);
+3. for an offset, walks the pieces, then the buckets of the piece the offset falls in (level 2: about
+   630 per month of history; level 1: at most 512 per level-2 bucket), down to one 8-second bucket,
+   whose upper bound becomes a keyset bound;
+4. reads the page from the history index below that bound with an ``OFFSET`` smaller than one 8-second
+   bucket holds, then the jobs by id.
+
+Everything runs in one read transaction, so ``total`` and the rows agree. The costs are bounded by the
+number of 4096-second buckets in the range (about 630 a month), 512, and the jobs finishing in 8 s —
+never by the offset or the size of the history. Monitors list what is not finished yet, a set bounded
+by the backlog rather than by history; they count and skip in a partial index that holds only
+unfinished jobs.
+
+The cost of the counts falls on writes: when a job finishes (or a finished job is deleted) the triggers
+upsert four small rows, and the four history indexes gain (or lose) an entry each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from vaultjobs.models import Job, Page
+from vaultjobs.status import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, JobStatus
+from vaultjobs.store.sql import _JOB_COLUMNS, _job_from_row
+from vaultjobs.timeutil import to_ms
+
+#: Exactly as in migration 0003: queries must repeat these for SQLite to use the partial indexes.
+FINISHED_SQL = (
+    "('SUCCESS','ERRORS_ENCOUNTERED','FAILED_TO_RUN','MISSED_SCHEDULE','TIMEOUT','COMPLETED_DUE_TO_INACTIVITY',"
+    "'CANCELLED')"
+)
+UNFINISHED_SQL = "('SCHEDULED','QUEUEING','QUEUED','RUNNING','CANCELLING')"
+FINISHED_AT = "COALESCE(run_end, modified_at)"
+#: ``who`` of the counts that cover every user.
+ALL_USERS = 0
+#: (level, bucket width in ms) of ``job_history_counts``, finest first; each width divides the next.
+LEVELS: tuple[tuple[int, int], ...] = ((1, 8_000), (2, 4_096_000))
+
+assert {s.value for s in TERMINAL_JOB_STATUSES} == set(FINISHED_SQL.strip("()").replace("'", "").split(","))
+assert {s.value for s in ACTIVE_JOB_STATUSES} == set(UNFINISHED_SQL.strip("()").replace("'", "").split(","))
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """A slice ``[lo, hi)`` of finish times (None = unbounded), counted at ``level`` (0 = from the index)."""
+
+    level: int
+    lo: int | None
+    hi: int | None
+
+
+def _floor(value: int, width: int) -> int:
+    return value // width * width
+
+
+def _ceil(value: int, width: int) -> int:
+    return -(-value // width) * width
+
+
+def split_range(lo: int | None, hi: int | None, depth: int = len(LEVELS)) -> list[_Piece]:
+    """``[lo, hi)`` as pieces, newest first, each whole buckets of one level or (level 0) less than the
+    finest bucket; ``depth`` is how many levels may be used."""
+    if lo is not None and hi is not None and lo >= hi:
+        return []
+    if depth == 0:
+        return [_Piece(0, lo, hi)]
+    level, width = LEVELS[depth - 1]
+    a = None if lo is None else _ceil(lo, width)
+    b = None if hi is None else _floor(hi, width)
+    if a is not None and b is not None and a >= b:
+        return split_range(lo, hi, depth - 1)
+    pieces: list[_Piece] = []
+    if b is not None:
+        pieces += split_range(b, hi, depth - 1)
+    pieces.append(_Piece(level, a, b))
+    if a is not None:
+        pieces += split_range(lo, a, depth - 1)
+    return pieces
+
+
+@dataclass(frozen=True)
+class _HistoryFilter:
+    who: int
+    status: JobStatus | None
+    lo: int | None
+    hi: int | None
+
+    def index(self) -> str:
+        if self.who == ALL_USERS:
+            return "jobs_history_status" if self.status else "jobs_history"
+        return "jobs_history_user_status" if self.status else "jobs_history_user"
+
+    def job_terms(self) -> tuple[str, list[Any]]:
+        """WHERE terms on ``jobs`` for the owner and status (the partial-index term first)."""
+        terms = [f"status IN {FINISHED_SQL}"]
+        params: list[Any] = []
+        if self.who != ALL_USERS:
+            terms.append("created_by = ?")
+            params.append(self.who)
+        if self.status is not None:
+            terms.append("status = ?")
+            params.append(self.status.value)
+        return " AND ".join(terms), params
+
+
+class SqlHistoryQueries:
+    """Histories, monitors and the purge in plain SQL (``COUNT`` and ``OFFSET``), for any SQL store.
+
+    Correct everywhere, but a page costs time in proportion to its offset and ``total`` in proportion
+    to the matching history: fine for thousands of jobs, not for millions. :class:`SqliteHistoryQueries`
+    replaces histories with the bucket counts; a PostgreSQL store can use this class as it is until it
+    gets the same counts (migration and triggers of its own). Needs the store's ``_tx``.
+    """
+
+    if TYPE_CHECKING:
+
+        @contextlib.contextmanager
+        def _tx(self, durable: bool = False) -> Iterator[Any]: ...
+
+    def _hint(self, index: str) -> str:
+        """An index hint for ``FROM jobs`` (SQLite's ``INDEXED BY``); none in plain SQL."""
+        return ""
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[Any]:
+        """The connection for the reads of one page, in one transaction."""
+        with self._tx() as conn:
+            yield conn
+
+    @staticmethod
+    def _jobs_by_id(conn: Any, ids: list[int]) -> list[Job]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id IN ({marks})", ids).fetchall()
+        by_id = {row[0]: _job_from_row(row) for row in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    @staticmethod
+    def _history_filter(
+        created_by: int | None, status: JobStatus | None, start: datetime | None, end: datetime | None
+    ) -> _HistoryFilter:
+        if status is not None and not status.is_terminal:
+            raise ValueError(f"{status.value} is not a finished status")
+        return _HistoryFilter(
+            who=ALL_USERS if created_by is None else created_by,
+            status=status,
+            lo=None if start is None else to_ms(start),
+            hi=None if end is None else to_ms(end),
+        )
+
+    def _history_where(self, flt: _HistoryFilter, lo: int | None, hi: int | None) -> tuple[str, list[Any]]:
+        """``FROM jobs … WHERE …`` of the finished jobs matching ``flt`` that finished in ``[lo, hi)``."""
+        terms, params = flt.job_terms()
+        sql = f"FROM jobs {self._hint(flt.index())} WHERE {terms}"
+        if lo is not None:
+            sql += f" AND {FINISHED_AT} >= ?"
+            params.append(lo)
+        if hi is not None:
+            sql += f" AND {FINISHED_AT} < ?"
+            params.append(hi)
+        return sql, params
+
+    def _history_ids(
+        self, conn: Any, flt: _HistoryFilter, hi: int | None, skip: int, limit: int
+    ) -> list[int]:
+        where, params = self._history_where(flt, flt.lo, hi)
+        sql = f"SELECT id {where} ORDER BY {FINISHED_AT} DESC, id DESC LIMIT ? OFFSET ?"
+        return [row[0] for row in conn.execute(sql, [*params, limit, skip])]
+
+    # -- histories -------------------------------------------------------------------------
+
+    def job_histories(
+        self,
+        *,
+        created_by: int | None,
+        status: JobStatus | None,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> Page:
+        """Finished jobs, newest finished first (then highest id), finished in ``[start, end)``;
+        ``created_by`` None = everyone's."""
+        flt = self._history_filter(created_by, status, start, end)
+        with self._snapshot() as conn:
+            where, params = self._history_where(flt, flt.lo, flt.hi)
+            total = int(conn.execute(f"SELECT count(*) {where}", params).fetchone()[0])
+            ids = self._history_ids(conn, flt, flt.hi, offset, limit) if offset < total else []
+            jobs = self._jobs_by_id(conn, ids)
+        return Page(items=jobs, total=total, limit=limit, offset=offset)
+
+    # -- monitors --------------------------------------------------------------------------
+
+    def job_monitors(
+        self,
+        *,
+        created_by: int | None,
+        statuses: frozenset[JobStatus] | None,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> Page:
+        """Unfinished jobs, newest created first (then highest id), created in ``[start, end)``;
+        ``created_by`` None = everyone's.
+
+        Counted and skipped in an index holding only unfinished jobs: the cost follows the backlog,
+        not the history.
+        """
+        if statuses is not None and any(s.is_terminal for s in statuses):
+            raise ValueError("monitors list unfinished statuses only")
+        terms = [f"status IN {UNFINISHED_SQL}"]
+        params: list[Any] = []
+        if created_by is not None:
+            terms.append("created_by = ?")
+            params.append(created_by)
+        if statuses is not None:
+            ordered = sorted(s.value for s in statuses)
+            terms.append(f"status IN ({','.join('?' * len(ordered))})")
+            params += ordered
+        if start is not None:
+            terms.append("created_at >= ?")
+            params.append(to_ms(start))
+        if end is not None:
+            terms.append("created_at < ?")
+            params.append(to_ms(end))
+        where = f"FROM jobs {self._hint('jobs_monitor')} WHERE {' AND '.join(terms)}"
+        with self._snapshot() as conn:
+            total = int(conn.execute(f"SELECT count(*) {where}", params).fetchone()[0])
+            ids: list[int] = []
+            if offset < total:
+                sql = f"SELECT id {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+                ids = [row[0] for row in conn.execute(sql, [*params, limit, offset])]
+            jobs = self._jobs_by_id(conn, ids)
+        return Page(items=jobs, total=total, limit=limit, offset=offset)
+
+    # -- retention -------------------------------------------------------------------------
+
+    def purge_finished_jobs(self, finished_before: datetime, *, max_jobs: int = 500, max_rows: int = 20_000) -> int:
+        """Delete, in one short write transaction, up to ``max_jobs`` of the oldest jobs finished before
+        ``finished_before`` with their tasks, log lines and status-window rows — at most about
+        ``max_rows`` rows in all. Returns the rows deleted; 0 when nothing is left to purge.
+
+        Only finished jobs are ever selected (and the delete checks again), so unfinished jobs and their
+        rows are never touched. A job with more tasks or log lines than the budget loses them over
+        several calls before it goes itself.
+        """
+        cutoff = to_ms(finished_before)
+        deleted = 0
+        with self._tx() as conn:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    f"SELECT id FROM jobs {self._hint('jobs_history')} WHERE status IN {FINISHED_SQL} "
+                    f"AND {FINISHED_AT} < ? ORDER BY {FINISHED_AT}, id LIMIT ?",
+                    (cutoff, max_jobs),
+                )
+            ]
+            if not ids:
+                return 0
+            marks = ",".join("?" * len(ids))
+            for table, key in (("tasks", "job_id, seq"), ("job_log", "id")):
+                budget = max_rows - deleted
+                cur = conn.execute(
+                    f"DELETE FROM {table} WHERE ({key}) IN "
+                    f"(SELECT {key} FROM {table} WHERE job_id IN ({marks}) LIMIT ?)",
+                    [*ids, budget],
+                )
+                deleted += int(cur.rowcount)
+                if cur.rowcount >= budget:
+                    return deleted  # more of these jobs' rows next time
+            deleted += int(conn.execute(f"DELETE FROM status_polls WHERE job_id IN ({marks})", ids).rowcount)
+            deleted += int(
+                conn.execute(f"DELETE FROM jobs WHERE id IN ({marks}) AND status IN {FINISHED_SQL}", ids).rowcount
+            )
+        return deleted
+
+
+class SqliteHistoryQueries(SqlHistoryQueries):
+    """Histories on the bucket counts of migration 0003 (see the module docstring); monitors and the
+    purge as in plain SQL, with SQLite's index hints. Needs the store's ``_conn`` and ``_tx``."""
+
+    if TYPE_CHECKING:
+
+        def _conn(self) -> sqlite3.Connection: ...
+
+    def _hint(self, index: str) -> str:
+        return f"INDEXED BY {index}"
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[Any]:
+        """A read transaction (WAL: it blocks no writer), so ``total`` and the rows agree."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def job_histories(
+        self,
+        *,
+        created_by: int | None,
+        status: JobStatus | None,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> Page:
+        """Finished jobs, newest finished first (then highest id), finished in ``[start, end)``;
+        ``created_by`` None = everyone's.
+
+        ``total`` is exact; the cost does not grow with ``offset`` or with the size of the history
+        (see the module docstring).
+        """
+        flt = self._history_filter(created_by, status, start, end)
+        with self._snapshot() as conn:
+            pieces = [(piece, self._count(conn, flt, piece)) for piece in split_range(flt.lo, flt.hi)]
+            total = sum(n for _, n in pieces)
+            ids: list[int] = []
+            if offset < total:
+                hi, skip = self._seek(conn, flt, pieces, offset)
+                ids = self._history_ids(conn, flt, hi, skip, limit)
+            jobs = self._jobs_by_id(conn, ids)
+        return Page(items=jobs, total=total, limit=limit, offset=offset)
+
+    def _count(self, conn: sqlite3.Connection, flt: _HistoryFilter, piece: _Piece) -> int:
+        if piece.level == 0:
+            where, params = self._history_where(flt, piece.lo, piece.hi)
+            return int(conn.execute(f"SELECT count(*) {where}", params).fetchone()[0])
+        sql, params = self._bucket_query(flt, piece, "sum(n)")
+        return int(conn.execute(sql, params).fetchone()[0] or 0)
+
+    @staticmethod
+    def _bucket_query(flt: _HistoryFilter, piece: _Piece, what: str) -> tuple[str, list[Any]]:
+        width = dict(LEVELS)[piece.level]
+        sql = f"SELECT {what} FROM job_history_counts WHERE level = ? AND who = ?"
+        params: list[Any] = [piece.level, flt.who]
+        if piece.lo is not None:
+            sql += " AND bucket >= ?"
+            params.append(piece.lo // width)
+        if piece.hi is not None:
+            sql += " AND bucket < ?"
+            params.append(piece.hi // width)
+        if flt.status is not None:
+            sql += " AND status = ?"
+            params.append(flt.status.value)
+        return sql, params
+
+    def _seek(
+        self, conn: sqlite3.Connection, flt: _HistoryFilter, pieces: list[tuple[_Piece, int]], offset: int
+    ) -> tuple[int | None, int]:
+        """Where the row at ``offset`` is: an upper bound on finish times, and how many rows below it to
+        skip — fewer than one level-1 bucket (8 s of finishes) holds."""
+        skip = offset
+        for piece, n in pieces:
+            if skip >= n:
+                skip -= n
+                continue
+            while piece.level > 0:
+                width = dict(LEVELS)[piece.level]
+                sql, params = self._bucket_query(flt, piece, "bucket, sum(n)")
+                found = None
+                cursor = conn.execute(f"{sql} GROUP BY bucket ORDER BY bucket DESC", params)
+                for bucket, count in cursor:
+                    if skip < count:
+                        found = bucket * width
+                        break
+                    skip -= count
+                cursor.close()
+                if found is None:
+                    raise RuntimeError("history counts disagree with their sums")  # not within one snapshot
+                # A bucket of one level is a whole number of buckets of the level below.
+                piece = _Piece(piece.level - 1, found, found + width)
+            return piece.hi, skip
+        raise RuntimeError("offset beyond the total")

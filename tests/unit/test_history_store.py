@@ -1,0 +1,497 @@
+"""The store's histories, monitors and retention purge, against a brute-force reading of the same rows."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vaultjobs.status import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, JobStatus
+from vaultjobs.store import NewJob, SqliteStore, Store
+from vaultjobs.store.sqlite_history import FINISHED_AT, LEVELS, SqliteHistoryQueries, _HistoryFilter, split_range
+from vaultjobs.testing import ManualClock
+from vaultjobs.timeutil import from_ms, to_ms
+
+T0 = to_ms(datetime(2026, 1, 1, tzinfo=UTC))
+FINISHED = sorted(TERMINAL_JOB_STATUSES)
+UNFINISHED = sorted(ACTIVE_JOB_STATUSES)
+
+
+def missing_history_queries(store: Store) -> bool:
+    return not hasattr(store, "job_histories")
+
+
+@pytest.fixture
+def store(store: Store) -> Store:
+    """The suite's store on each backend (a backend without these queries yet is skipped)."""
+    if missing_history_queries(store):
+        pytest.skip(f"{type(store).__name__} has no history queries yet")
+    return store
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[SqliteStore]:
+    """For what only SQLite has: the bucket counts, their triggers and index plans."""
+    s = SqliteStore(tmp_path / "test.db")
+    s.migrate()
+    yield s
+    s.close()
+
+
+@contextlib.contextmanager
+def one_transaction(store: Store) -> Iterator[None]:
+    """Bulk inserts in one transaction on SQLite (PostgreSQL's pooled autocommit is fast enough)."""
+    if isinstance(store, SqliteStore):
+        store.execute("BEGIN")
+        yield
+        store.execute("COMMIT")
+    else:
+        yield
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    status: str
+    created_by: int
+    created_at: int
+    finished_at: int  # COALESCE(run_end, modified_at)
+
+
+def insert_job(
+    store: Store,
+    *,
+    status: JobStatus | str,
+    created_by: int = 1,
+    created_at: int = T0,
+    modified_at: int | None = None,
+    run_start: int | None = None,
+    run_end: int | None = None,
+    scheduled_for: int | None = None,
+    title: str | None = None,
+) -> int:
+    rows = store.execute(
+        "INSERT INTO jobs (processor, title, parameters, status, created_by, created_at, modified_by, modified_at, "
+        "run_start, run_end, scheduled_for) VALUES ('demo', ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (title, str(status), created_by, created_at, created_by, modified_at or created_at, run_start, run_end,
+         scheduled_for),
+    )
+    return int(rows[0][0])
+
+
+def history_ids(store: Store, **kw: object) -> list[int]:
+    kw.setdefault("created_by", None)
+    kw.setdefault("status", None)
+    kw.setdefault("start", None)
+    kw.setdefault("end", None)
+    kw.setdefault("limit", 200)
+    kw.setdefault("offset", 0)
+    return [job.id for job in store.job_histories(**kw).items]  # type: ignore[arg-type]
+
+
+def counts_rows(store: Store) -> int:
+    return int(store.execute("SELECT count(*) FROM job_history_counts")[0][0])
+
+
+def check_counts_match_jobs(store: Store) -> None:
+    """The trigger-kept counts equal a fresh count of the jobs, bucket by bucket, and hold no zeros."""
+    if not isinstance(store, SqliteStore):
+        return
+    expected: dict[tuple[int, int, int, str], int] = {}
+    for created_by, finished_at, status in store.execute(
+        "SELECT created_by, COALESCE(run_end, modified_at), status FROM jobs WHERE status IN "
+        f"({','.join(repr(s.value) for s in FINISHED)})"
+    ):
+        for level, width in LEVELS:
+            for who in (created_by, 0):
+                key = (level, who, finished_at // width, status)
+                expected[key] = expected.get(key, 0) + 1
+    actual = {(r[0], r[1], r[2], r[3]): r[4] for r in store.execute("SELECT * FROM job_history_counts")}
+    assert actual == expected
+
+
+# -- splitting a range into buckets ----------------------------------------------------------
+
+
+bounds = st.one_of(st.none(), st.integers(min_value=T0 - 10**8, max_value=T0 + 10**8))
+
+
+@given(lo=bounds, hi=bounds)
+def test_split_range_tiles_the_range_newest_first_with_whole_buckets(lo: int | None, hi: int | None) -> None:
+    pieces = split_range(lo, hi)
+    if lo is not None and hi is not None and lo >= hi:
+        assert pieces == []
+        return
+    widths = dict(LEVELS)
+    assert pieces[0].hi == hi and pieces[-1].lo == lo
+    for upper, lower in zip(pieces, pieces[1:], strict=False):
+        assert upper.lo == lower.hi is not None
+    for piece in pieces:
+        if piece.level == 0:
+            assert piece.lo is not None and piece.hi is not None and 0 < piece.hi - piece.lo < widths[1]
+        else:
+            for edge in (piece.lo, piece.hi):
+                assert edge is None or edge % widths[piece.level] == 0
+    assert len(pieces) <= 2 * len(LEVELS) + 1
+
+
+# -- histories against a brute-force oracle ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def history(
+    tmp_path_factory: pytest.TempPathFactory, backend: str, vaultjobs_new_database: Callable[[], str]
+) -> Iterator[tuple[Store, list[Row]]]:
+    """About 3,000 finished jobs of three users: bursts inside one 8-second bucket, bursts on bucket
+    edges, a steady trickle across several 4096-second buckets, sparse outliers, and unfinished jobs."""
+    store: Store
+    if backend == "sqlite":
+        store = SqliteStore(tmp_path_factory.mktemp("history") / "h.db")
+    else:
+        from vaultjobs.store.postgres import PostgresStore
+
+        store = PostgresStore(vaultjobs_new_database())
+    store.migrate()
+    if missing_history_queries(store):
+        store.close()
+        pytest.skip(f"{type(store).__name__} has no history queries yet")
+    rng = random.Random(7)
+    times: list[int] = []
+    times += [T0 + 3_000 + rng.randrange(4_000) for _ in range(600)]  # one 8 s bucket
+    times += [T0 + 4_096_000 - 2_000 + rng.randrange(4_000) for _ in range(400)]  # across a level-2 edge
+    times += [T0 + 10_000 + i * 7_919 for i in range(1_500)]  # about 3.3 hours, one every 8 s
+    times += [T0 + rng.randrange(40 * 86_400_000) for _ in range(300)]  # sparse, over 40 days
+    times += [T0 + 5_000] * 50  # exact ties
+    with one_transaction(store):
+        insert_rows(store, rng, times)
+    rows = [
+        Row(*r)
+        for r in store.execute(
+            "SELECT id, status, created_by, created_at, COALESCE(run_end, modified_at) FROM jobs"
+        )
+        if JobStatus(r[1]).is_terminal
+    ]
+    yield store, rows
+    store.close()
+
+
+def insert_rows(store: Store, rng: random.Random, times: list[int]) -> None:
+    for at in times:
+        status = rng.choice(FINISHED)
+        ran = status not in (JobStatus.FAILED_TO_RUN, JobStatus.MISSED_SCHEDULE) and rng.random() < 0.9
+        insert_job(
+            store,
+            status=status,
+            created_by=rng.choice((1, 1, 2, 3)),
+            created_at=at - rng.randrange(10**7),
+            modified_at=at,
+            run_start=at - 1_000 if ran else None,
+            run_end=at if ran else None,
+        )
+    for _ in range(100):
+        insert_job(store, status=rng.choice(UNFINISHED), created_at=T0 + rng.randrange(10**7))
+
+
+def oracle(
+    rows: list[Row], *, who: int | None, status: JobStatus | None, lo: int | None, hi: int | None
+) -> list[int]:
+    chosen = [
+        r
+        for r in rows
+        if (who is None or r.created_by == who)
+        and (status is None or r.status == status.value)
+        and (lo is None or r.finished_at >= lo)
+        and (hi is None or r.finished_at < hi)
+    ]
+    chosen.sort(key=lambda r: (r.finished_at, r.id), reverse=True)
+    return [r.id for r in chosen]
+
+
+def test_histories_match_a_brute_force_reading(history: tuple[Store, list[Row]]) -> None:
+    store, rows = history
+    check_counts_match_jobs(store)
+    rng = random.Random(11)
+    edges = [T0 + 3_000, T0 + 5_000, T0 + 5_001, T0 + 4_096_000, T0 + 4_096_000 - 1_500, T0 + 8_000, T0 + 8_192_000]
+    for _ in range(400):
+        who = rng.choice((None, None, 1, 2, 3))
+        status = rng.choice((None, None, *FINISHED))
+        lo = rng.choice((None, rng.choice(edges), T0 + rng.randrange(12 * 3_600_000)))
+        hi = rng.choice((None, rng.choice(edges), T0 + rng.randrange(50 * 86_400_000)))
+        expected = oracle(rows, who=who, status=status, lo=lo, hi=hi)
+        limit = rng.choice((1, 7, 50, 200))
+        offset = rng.choice((0, rng.randrange(len(expected) + 2), max(0, len(expected) - 3), len(expected)))
+        page = store.job_histories(
+            created_by=who, status=status, start=None if lo is None else from_ms(lo),
+            end=None if hi is None else from_ms(hi), limit=limit, offset=offset,
+        )
+        assert page.total == len(expected), (who, status, lo, hi)
+        assert [j.id for j in page.items] == expected[offset : offset + limit], (who, status, lo, hi, offset, limit)
+        assert (page.limit, page.offset) == (limit, offset)
+
+
+def test_every_offset_of_a_burst_lands_on_the_right_row(history: tuple[Store, list[Row]]) -> None:
+    store, rows = history
+    expected = oracle(rows, who=None, status=None, lo=None, hi=None)
+    for offset in range(0, len(expected), 37):
+        assert history_ids(store, limit=3, offset=offset) == expected[offset : offset + 3]
+
+
+def test_a_page_skips_less_than_one_bucket_by_offset(history: tuple[Store, list[Row]]) -> None:
+    """Keyset underneath: whatever the offset, the counts bring the page to within one 8-second bucket."""
+    store, rows = history
+    if not isinstance(store, SqliteHistoryQueries):
+        pytest.skip("the bucket counts are SQLite's")
+    flt = _HistoryFilter(who=0, status=None, lo=None, hi=None)
+    conn = store._conn()
+    pieces = [(piece, store._count(conn, flt, piece)) for piece in split_range(None, None)]
+    per_bucket: dict[int, int] = {}
+    for r in rows:
+        per_bucket[r.finished_at // LEVELS[0][1]] = per_bucket.get(r.finished_at // LEVELS[0][1], 0) + 1
+    for offset in range(0, len(rows), 13):
+        hi, skip = store._seek(conn, flt, pieces, offset)
+        assert hi is not None and hi % LEVELS[0][1] == 0
+        assert skip < per_bucket[hi // LEVELS[0][1] - 1]
+
+
+def test_histories_hold_finished_jobs_only_with_their_fields(store: Store, clock: ManualClock) -> None:
+    ran = insert_job(store, status="SUCCESS", created_at=T0, modified_at=T0 + 9_000, run_start=T0 + 1_000,
+                     run_end=T0 + 9_000, title="Nightly export")
+    insert_job(store, status="RUNNING", created_at=T0 + 1, run_start=T0 + 2)
+    insert_job(store, status="SCHEDULED", created_at=T0 + 2, scheduled_for=T0 + 10**6)
+    page = store.job_histories(created_by=None, status=None, start=None, end=None, limit=50, offset=0)
+    assert page.total == 1
+    (job,) = page.items
+    assert (job.id, job.title, job.status) == (ran, "Nightly export", JobStatus.SUCCESS)
+    assert job.run_start == from_ms(T0 + 1_000) and job.run_end == from_ms(T0 + 9_000)
+
+
+def test_the_date_filter_is_on_the_finish_not_the_creation(store: Store) -> None:
+    day = 86_400_000
+    created_long_ago = insert_job(store, status="SUCCESS", created_at=T0 - 5 * day, modified_at=T0 + 500,
+                                  run_start=T0 - 5 * day, run_end=T0 + 500)
+    # never ran: it finished when it was cancelled (modified_at)
+    cancelled = insert_job(store, status="CANCELLED", created_at=T0 - day, modified_at=T0 + 1_500)
+    insert_job(store, status="SUCCESS", created_at=T0, modified_at=T0 + 2 * day, run_end=T0 + 2 * day)
+    ids = history_ids(store, start=from_ms(T0), end=from_ms(T0 + day))
+    assert ids == [cancelled, created_long_ago]
+
+
+def test_newest_finished_first_then_highest_id(store: Store) -> None:
+    a = insert_job(store, status="SUCCESS", run_end=T0 + 3_000)
+    b = insert_job(store, status="SUCCESS", run_end=T0 + 1_000)
+    c = insert_job(store, status="TIMEOUT", run_end=T0 + 3_000)
+    d = insert_job(store, status="ERRORS_ENCOUNTERED", run_end=T0 + 2_000, created_at=T0 + 10**6)
+    assert history_ids(store) == [c, a, d, b]
+
+
+def test_users_see_their_own_jobs_and_admins_everyones(store: Store) -> None:
+    mine = [insert_job(store, status="SUCCESS", created_by=5, run_end=T0 + i) for i in range(3)]
+    theirs = [insert_job(store, status="SUCCESS", created_by=6, run_end=T0 + 10 + i) for i in range(2)]
+    page = store.job_histories(created_by=5, status=None, start=None, end=None, limit=50, offset=0)
+    assert page.total == 3 and [j.id for j in page.items] == mine[::-1]
+    assert history_ids(store) == (mine + theirs)[::-1]
+
+
+def test_status_filter(store: Store) -> None:
+    ok = insert_job(store, status="SUCCESS", run_end=T0)
+    failed = insert_job(store, status="FAILED_TO_RUN", modified_at=T0 + 1)
+    assert history_ids(store, status=JobStatus.FAILED_TO_RUN) == [failed]
+    assert history_ids(store, status=JobStatus.SUCCESS) == [ok]
+    with pytest.raises(ValueError):
+        history_ids(store, status=JobStatus.RUNNING)
+
+
+def test_counts_follow_jobs_through_the_lifecycle(sqlite_store: SqliteStore, clock: ManualClock) -> None:
+    store = sqlite_store
+    user = store.create_user(username="u", password_hash="x", timezone="UTC", is_admin=False, now=clock.now()).id
+    new = NewJob(processor="demo", parameters={}, created_by=user)
+    done = store.create_job(new, clock.now()).id
+    cancelled = store.create_job(new, clock.now()).id
+    assert counts_rows(store) == 0
+    clock.advance(5)
+    job = store.claim_job("w", clock.now())
+    assert job is not None and job.id == done
+    clock.advance(5)
+    assert store.finish_job(done, "w", JobStatus.SUCCESS, clock.now())
+    assert store.transition_job(cancelled, JobStatus.QUEUED, JobStatus.CANCELLED, clock.now())
+    check_counts_match_jobs(store)
+    page = store.job_histories(created_by=user, status=None, start=None, end=None, limit=50, offset=0)
+    assert page.total == 2 and [j.id for j in page.items] == [cancelled, done]
+    # a finished job whose counted fields change moves between buckets
+    store.execute("UPDATE jobs SET run_end = run_end + 86400000 WHERE id = ?", (done,))
+    check_counts_match_jobs(store)
+    store.execute("DELETE FROM jobs")
+    assert counts_rows(store) == 0
+
+
+def test_the_migration_counts_jobs_finished_before_it(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)")
+    folder = resources.files("vaultjobs.store.migrations.sqlite")
+    for version, name in ((1, "0001_initial.sql"), (2, "0002_lifecycle.sql")):
+        conn.executescript(folder.joinpath(name).read_text())
+        conn.execute("INSERT INTO schema_migrations VALUES (?, 0)", (version,))
+    for i in range(20):
+        conn.execute(
+            "INSERT INTO jobs (processor, parameters, status, created_by, created_at, modified_by, modified_at, "
+            "run_end) VALUES ('demo', '{}', ?, ?, ?, 1, ?, ?)",
+            ("SUCCESS" if i % 3 else "QUEUED", 1 + i % 2, T0, T0 + i * 5_000, T0 + i * 5_000),
+        )
+    conn.close()
+    store = SqliteStore(path)
+    assert 3 in store.migrate()
+    check_counts_match_jobs(store)
+    assert store.job_histories(created_by=None, status=None, start=None, end=None, limit=5, offset=0).total == 13
+    store.close()
+
+
+@pytest.mark.parametrize("who", [None, 4])
+@pytest.mark.parametrize("status", [None, JobStatus.SUCCESS])
+def test_pages_read_the_history_indexes_without_sorting(
+    sqlite_store: SqliteStore, who: int | None, status: JobStatus | None
+) -> None:
+    store = sqlite_store
+
+    flt = _HistoryFilter(who=0 if who is None else who, status=status, lo=T0, hi=T0 + 10**6)
+    terms, params = flt.job_terms()
+    plan = " ".join(
+        str(r[3])
+        for r in store.execute(
+            f"EXPLAIN QUERY PLAN SELECT id FROM jobs INDEXED BY {flt.index()} WHERE {terms} AND {FINISHED_AT} >= ? "
+            f"AND {FINISHED_AT} < ? ORDER BY {FINISHED_AT} DESC, id DESC LIMIT 50 OFFSET 3",
+            (*params, T0, T0 + 10**6),
+        )
+    )
+    assert flt.index() in plan and "TEMP B-TREE" not in plan, plan
+
+
+# -- monitors --------------------------------------------------------------------------------
+
+
+def monitor_ids(store: Store, **kw: object) -> list[int]:
+    kw.setdefault("created_by", None)
+    kw.setdefault("statuses", None)
+    kw.setdefault("start", None)
+    kw.setdefault("end", None)
+    kw.setdefault("limit", 200)
+    kw.setdefault("offset", 0)
+    return [job.id for job in store.job_monitors(**kw).items]  # type: ignore[arg-type]
+
+
+def test_monitors_list_unfinished_jobs_newest_created_first(store: Store) -> None:
+    ids = {s: insert_job(store, status=s, created_at=T0 + i * 1_000) for i, s in enumerate(UNFINISHED)}
+    insert_job(store, status="SUCCESS", created_at=T0 + 10**6, run_end=T0 + 10**6)
+    page = store.job_monitors(created_by=None, statuses=None, start=None, end=None, limit=2, offset=1)
+    assert page.total == len(UNFINISHED)
+    newest_first = [ids[s] for s in UNFINISHED][::-1]
+    assert [j.id for j in page.items] == newest_first[1:3]
+    assert monitor_ids(store) == newest_first
+    queued = monitor_ids(store, statuses=frozenset({JobStatus.QUEUED, JobStatus.QUEUEING}))
+    assert set(queued) == {ids[JobStatus.QUEUED], ids[JobStatus.QUEUEING]}
+    with pytest.raises(ValueError):
+        monitor_ids(store, statuses=frozenset({JobStatus.SUCCESS}))
+
+
+def test_monitors_filter_on_the_created_date_and_the_owner(store: Store) -> None:
+    early = insert_job(store, status="QUEUED", created_at=T0, created_by=1)
+    late = insert_job(store, status="SCHEDULED", created_at=T0 + 60_000, created_by=2, scheduled_for=T0 + 10**8)
+    assert monitor_ids(store, start=from_ms(T0 + 1)) == [late]
+    assert monitor_ids(store, end=from_ms(T0 + 60_000)) == [early]
+    assert monitor_ids(store, created_by=1) == [early]
+    assert store.job_monitors(created_by=3, statuses=None, start=None, end=None, limit=5, offset=0).total == 0
+
+
+def test_monitors_offset_past_the_end_is_an_empty_page(store: Store) -> None:
+    insert_job(store, status="RUNNING")
+    page = store.job_monitors(created_by=None, statuses=None, start=None, end=None, limit=5, offset=5)
+    assert page.total == 1 and page.items == []
+
+
+# -- retention purge -------------------------------------------------------------------------
+
+
+def add_children(store: Store, job_id: int, tasks: int = 3, logs: int = 2) -> None:
+    for seq in range(1, tasks + 1):
+        store.execute("INSERT INTO tasks (job_id, seq, state, payload) VALUES (?, ?, 'SUCCESS', '[]')", (job_id, seq))
+    for n in range(logs):
+        store.execute("INSERT INTO job_log (job_id, at, message) VALUES (?, ?, ?)", (job_id, T0, f"line {n}"))
+    store.execute("INSERT INTO status_polls (job_id, polled_at) VALUES (?, ?)", (job_id, T0))
+
+
+def rows_of(store: Store, job_id: int) -> tuple[int, int, int, int]:
+    return (
+        int(store.execute("SELECT count(*) FROM jobs WHERE id = ?", (job_id,))[0][0]),
+        int(store.execute("SELECT count(*) FROM tasks WHERE job_id = ?", (job_id,))[0][0]),
+        int(store.execute("SELECT count(*) FROM job_log WHERE job_id = ?", (job_id,))[0][0]),
+        int(store.execute("SELECT count(*) FROM status_polls WHERE job_id = ?", (job_id,))[0][0]),
+    )
+
+
+def purge_all(store: Store, before: datetime, **kw: int) -> int:
+    calls = 0
+    while store.purge_finished_jobs(before, **kw):
+        calls += 1
+        assert calls < 1000
+    return calls
+
+
+def test_purge_removes_old_finished_jobs_with_their_rows_and_nothing_else(store: Store) -> None:
+    day = 86_400_000
+    old = [insert_job(store, status=s, created_at=T0 - 40 * day, modified_at=T0 - 35 * day,
+                      run_end=T0 - 35 * day if s == "SUCCESS" else None)
+           for s in ("SUCCESS", "CANCELLED", "MISSED_SCHEDULE", "FAILED_TO_RUN")]
+    recent = insert_job(store, status="SUCCESS", created_at=T0 - 40 * day, run_end=T0 - day)
+    # unfinished jobs, however old, are never touched
+    running = insert_job(store, status="RUNNING", created_at=T0 - 90 * day, modified_at=T0 - 90 * day)
+    scheduled = insert_job(store, status="SCHEDULED", created_at=T0 - 90 * day, scheduled_for=T0 - 89 * day)
+    cancelling = insert_job(store, status="CANCELLING", created_at=T0 - 90 * day)
+    for job_id in (*old, recent, running, scheduled, cancelling):
+        add_children(store, job_id)
+    purge_all(store, from_ms(T0 - 30 * day))
+    for job_id in old:
+        assert rows_of(store, job_id) == (0, 0, 0, 0)
+    for job_id in (recent, running, scheduled, cancelling):
+        assert rows_of(store, job_id) == (1, 3, 2, 1)
+    check_counts_match_jobs(store)
+    assert history_ids(store) == [recent]
+
+
+def test_purge_works_in_bounded_batches_oldest_first(store: Store) -> None:
+    jobs = [insert_job(store, status="SUCCESS", run_end=T0 + i) for i in range(10)]
+    for job_id in jobs:
+        add_children(store, job_id, tasks=4, logs=1)
+    # at most 3 jobs per call: the oldest three go first
+    assert store.purge_finished_jobs(from_ms(T0 + 100), max_jobs=3, max_rows=1_000) == 3 * (1 + 4 + 1 + 1)
+    assert [rows_of(store, j)[0] for j in jobs] == [0, 0, 0] + [1] * 7
+    # a row budget smaller than one job's tasks: the tasks go over several calls, then the job
+    big = insert_job(store, status="ERRORS_ENCOUNTERED", run_end=T0 - 1)
+    add_children(store, big, tasks=25, logs=0)
+    assert store.purge_finished_jobs(from_ms(T0 + 100), max_jobs=1, max_rows=10) == 10
+    assert rows_of(store, big) == (1, 15, 0, 1)
+    calls = purge_all(store, from_ms(T0 + 100), max_jobs=2, max_rows=10)
+    assert calls >= 7
+    assert store.execute("SELECT count(*) FROM jobs")[0][0] == 0
+    assert store.execute("SELECT count(*) FROM tasks")[0][0] == 0
+    check_counts_match_jobs(store)
+
+
+def test_purge_with_nothing_to_do_returns_zero(store: Store) -> None:
+    insert_job(store, status="QUEUED", created_at=T0 - 10**10)
+    assert store.purge_finished_jobs(from_ms(T0)) == 0
+
+
+def test_history_dates_are_aware(store: Store) -> None:
+    insert_job(store, status="SUCCESS", run_end=T0)
+    with pytest.raises(ValueError):
+        store.job_histories(created_by=None, status=None, start=datetime(2026, 1, 1), end=None, limit=1, offset=0)
+    assert timedelta(0) == from_ms(T0).utcoffset()
