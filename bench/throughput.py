@@ -8,9 +8,14 @@
 3. Latency: on an idle ``vaultjobs serve`` with workers, submit jobs one at a time and measure the
    time from sending the request to the job's ``run_start`` (both on this machine's clock).
 
+With ``--postgres`` (a throwaway server) or ``--database-url postgresql://…`` the same runs on
+PostgreSQL, with 1, 2 and 4 worker processes, against a raw-SQL ``FOR UPDATE SKIP LOCKED`` loop
+that claims and completes rows in batches of 10.
+
 Targets (DESIGN.md): throughput ≥ 0.5× the baseline; submit → RUNNING p50 < 20 ms.
 
     python bench/throughput.py [--jobs 50000] [--workers 4] [--latency-samples 200]
+    python bench/throughput.py --postgres [--jobs 20000] [--processes 1,2,4]
 """
 
 from __future__ import annotations
@@ -64,6 +69,32 @@ def raw_sql_baseline(db_path: Path, jobs: int) -> float:
     return jobs / elapsed
 
 
+def raw_skip_locked_baseline(url: str, jobs: int, batch: int = 10) -> float:
+    """Jobs/s of a bare SKIP LOCKED claim/complete loop on PostgreSQL, batches of ``batch``."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_queue")
+        conn.execute("CREATE TABLE bench_queue (id BIGSERIAL PRIMARY KEY, status TEXT NOT NULL, worker TEXT)")
+        conn.execute("CREATE INDEX bench_queue_status ON bench_queue(status, id)")
+        conn.execute("INSERT INTO bench_queue (status) SELECT 'QUEUED' FROM generate_series(1, %s)", (jobs,))
+        started = time.perf_counter()
+        while True:
+            with conn.transaction():
+                ids = [r[0] for r in conn.execute(
+                    "UPDATE bench_queue SET status = 'RUNNING', worker = 'w' WHERE id IN (SELECT id FROM bench_queue "
+                    "WHERE status = 'QUEUED' ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id", (batch,)
+                )]
+            if not ids:
+                break
+            with conn.transaction():
+                conn.execute("UPDATE bench_queue SET status = 'SUCCESS' WHERE id = ANY(%s) AND status = 'RUNNING'",
+                             (ids,))
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE bench_queue")
+    return jobs / elapsed
+
+
 def enqueue(server: LiveServer, token: str, jobs: int, threads: int = 8) -> None:
     body = {"parameters": {"items": 1, "item_seconds": 0}}
     per_thread = [jobs // threads + (1 if n < jobs % threads else 0) for n in range(threads)]
@@ -79,23 +110,26 @@ def enqueue(server: LiveServer, token: str, jobs: int, threads: int = 8) -> None
         list(pool.map(submit, per_thread))
 
 
-def drain_rate(server: LiveServer, jobs: int, workers: int) -> float:
-    db = sqlite3.connect(server.data_dir / "vaultjobs.db")
+def drain_rate(server: LiveServer, jobs: int, workers: int, processes: int = 1) -> float:
+    """Jobs/s from starting ``processes`` worker processes to the last job's end."""
+    from vaultjobs.store import open_store
+
+    url = server.settings.get("database_url") or f"sqlite:///{server.data_dir / 'vaultjobs.db'}"
+    store = open_store(url, pool_size=2)
     started = time.time()
-    worker = server.start_worker("--concurrency", str(workers), "--log-level", "warning")
+    procs = [server.start_worker("--concurrency", str(workers), "--log-level", "warning") for _ in range(processes)]
     try:
         while True:
-            (left,) = db.execute("SELECT count(*) FROM jobs WHERE status NOT IN ('SUCCESS')").fetchone()
+            (left,) = store.execute("SELECT count(*) FROM jobs WHERE status != 'SUCCESS'")[0]
             if left == 0:
                 break
             time.sleep(0.5)
-        (last_end,) = db.execute("SELECT max(run_end) FROM jobs").fetchone()
-        (failed,) = db.execute("SELECT count(*) FROM jobs WHERE status != 'SUCCESS'").fetchone()
-        assert failed == 0
+        (last_end,) = store.execute("SELECT max(run_end) FROM jobs")[0]
     finally:
-        worker.terminate()
-        worker.wait(30)
-        db.close()
+        for proc in procs:
+            proc.terminate()
+            proc.wait(30)
+        store.close()
     return jobs / (last_end / 1000.0 - started)
 
 
@@ -124,7 +158,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=50_000)
     parser.add_argument("--workers", type=int, default=4, help="worker threads in the worker process")
     parser.add_argument("--latency-samples", type=int, default=200)
+    parser.add_argument("--database-url", help="run on this PostgreSQL server instead of SQLite")
+    parser.add_argument("--postgres", action="store_true", help="run on a throwaway PostgreSQL server")
+    parser.add_argument("--processes", default="1,2,4", help="worker process counts to try on PostgreSQL")
     args = parser.parse_args()
+    if args.postgres or args.database_url:
+        postgres_main(args)
+        return
 
     with tempfile.TemporaryDirectory(prefix="vaultjobs-bench-") as tmp:
         root = Path(tmp)
@@ -157,6 +197,38 @@ def main() -> None:
             f"p99 {percentile(latencies, 0.99):.1f} ms  (target p50 < 20 ms; {len(latencies)} samples)"
         )
     sys.stdout.flush()
+
+
+def postgres_main(args: argparse.Namespace) -> None:
+    from vaultjobs.testing import PostgresServer
+
+    with tempfile.TemporaryDirectory(prefix="vaultjobs-bench-") as tmp:
+        root = Path(tmp)
+        pg = None
+        if args.database_url:
+            new_database = lambda name: args.database_url  # noqa: E731 - one database, reused
+        else:
+            pg = PostgresServer(Path(tempfile.mkdtemp(prefix="vaultjobs-bench-pg-"))).start()
+            new_database = pg.create_database
+        try:
+            baseline = raw_skip_locked_baseline(new_database("baseline"), args.jobs)
+            print(f"raw-SQL SKIP LOCKED loop (batch 10): {baseline:10.0f} jobs/s")
+            env = {"VAULTJOBS_LOG_LEVEL": "warning"}
+            for processes in [int(p) for p in args.processes.split(",")]:
+                url = new_database(f"run_{processes}")
+                server = LiveServer(root / f"pg{processes}", extra_env=env, workers=0, status_window=0,
+                                    database_url=url)
+                server.start()
+                try:
+                    enqueue(server, server.login(), args.jobs)
+                    rate = drain_rate(server, args.jobs, args.workers, processes)
+                finally:
+                    server.stop()
+                print(f"vaultjobs, {processes} worker process(es) × {args.workers} threads: {rate:8.0f} jobs/s  "
+                      f"ratio {rate / baseline:.2f}  (target ≥ 0.5)")
+        finally:
+            if pg is not None:
+                pg.stop()
 
 
 if __name__ == "__main__":
