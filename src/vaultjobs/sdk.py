@@ -27,9 +27,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from vaultjobs.timeutil import parse_duration
+
+if TYPE_CHECKING:
+    from vaultjobs.content.files import UserStaging
+    from vaultjobs.content.repository import ContentRepository
 
 MAX_CHUNK_SIZE = 500
 MAX_TASKS = 5_000
@@ -112,10 +116,16 @@ class JobContext:
         heartbeat: Callable[[], None],
         stop_requested: Callable[[], bool],
         created_by: int,
+        content: ContentRepository | None = None,
+        files: UserStaging | None = None,
     ) -> None:
         self.job_id = job_id
         self.parameters: Mapping[str, Any] = parameters
         self.created_by = created_by
+        #: The content repository (documents, binders), when the node's store holds one.
+        self.content = content
+        #: The file staging folder of the user who started the job: where output files go.
+        self.files = files
         self._chunk_size = chunk_size
         self._log = log
         self._heartbeat = heartbeat

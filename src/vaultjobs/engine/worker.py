@@ -182,6 +182,12 @@ class WorkerPool:
                 last_beat[0] = now
                 self.store.touch_job_progress(job_id, self.clock.now())
 
+        from vaultjobs.content.repository import ContentRepository, ContentUnavailable
+
+        try:
+            content: ContentRepository | None = ContentRepository(self.store, self.settings.data_dir, self.clock)
+        except ContentUnavailable:
+            content = None
         ctx = JobContext(
             job_id=job_id,
             parameters=job.parameters,
@@ -190,6 +196,8 @@ class WorkerPool:
             heartbeat=heartbeat,
             stop_requested=self._stop_requested(job_id),
             created_by=job.created_by,
+            content=content,
+            files=None if content is None else content.user_staging(job.created_by),
         )
         return ctx, log
 

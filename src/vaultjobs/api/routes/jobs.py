@@ -14,6 +14,7 @@ from starlette.responses import Response
 from vaultjobs import errors
 from vaultjobs.api.endpoint import Call
 from vaultjobs.api.params import int_param, parse_id
+from vaultjobs.api.routes.result_links import result_links
 from vaultjobs.api.services import Services
 from vaultjobs.models import Job, User
 from vaultjobs.sdk import MAX_PARAMETERS_BYTES, ParameterError
@@ -54,6 +55,7 @@ def job_links(job: Job, version: str) -> list[dict[str, str]]:
     base = f"/api/{version}/services/jobs/{job.id}"
     links = [{"rel": "self", "href": base, "method": "GET", "accept": "application/json"}]
     if job.status.is_terminal:
+        links.extend(result_links(job, version))
         links.append({"rel": "log", "href": f"{base}/log", "method": "GET", "accept": "text/plain"})
     return links
 
