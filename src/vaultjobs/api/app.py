@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 from vaultjobs import errors
 from vaultjobs.api.endpoint import Call, Handler, endpoint, error_response
 from vaultjobs.api.routes.auth import AuthRoutes
+from vaultjobs.api.routes.history import HistoryRoutes
 from vaultjobs.api.routes.jobs import JobRoutes
 from vaultjobs.api.services import Services
 
@@ -47,6 +48,7 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
 
     auth = AuthRoutes(services)
     jobs = JobRoutes(services)
+    history = HistoryRoutes(services)
     openapi = load_openapi()
 
     async def health(request: Request) -> Response:
@@ -69,6 +71,8 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
         route(f"{v}/services/jobs/processors/{{name}}/actions/run", "POST", jobs.run, body="raw"),
         route(f"{v}/services/jobs/start_now/{{job_id}}", "POST", jobs.start_now),
         route(f"{v}/services/jobs/actions/cancel", "POST", jobs.cancel, body="raw"),
+        route(f"{v}/services/jobs/histories", "GET", history.histories),
+        route(f"{v}/services/jobs/monitors", "GET", history.monitors),
         route(f"{v}/services/jobs/{{job_id}}", "GET", jobs.status),
         route(f"{v}/services/jobs/{{job_id}}/tasks", "GET", jobs.tasks),
         route(f"{v}/services/jobs/{{job_id}}/log", "GET", jobs.log),
