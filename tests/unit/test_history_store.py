@@ -495,3 +495,50 @@ def test_history_dates_are_aware(store: Store) -> None:
     with pytest.raises(ValueError):
         store.job_histories(created_by=None, status=None, start=datetime(2026, 1, 1), end=None, limit=1, offset=0)
     assert timedelta(0) == from_ms(T0).utcoffset()
+
+
+# -- the retention loop ----------------------------------------------------------------------
+
+
+def test_retention_purges_what_is_past_the_period_in_batches(store: Store, clock: ManualClock) -> None:
+    from vaultjobs.engine import retention
+    from vaultjobs.engine.retention import Retention
+    from vaultjobs.settings import Settings
+
+    now = to_ms(clock.now())
+    day = 86_400_000
+    old = [insert_job(store, status="SUCCESS", run_end=now - 31 * day + i) for i in range(7)]
+    kept = insert_job(store, status="SUCCESS", run_end=now - 29 * day)
+    queued = insert_job(store, status="QUEUED", created_at=now - 400 * day)
+    for job_id in old:
+        add_children(store, job_id, tasks=2, logs=1)
+    ret = Retention(store=store, settings=Settings(retention_days=30), clock=clock)
+    batches: list[int] = []
+    real = store.purge_finished_jobs
+
+    def counting(before: datetime, **kw: int) -> int:
+        assert before == clock.now() - timedelta(days=30)
+        kw["max_jobs"] = 3
+        rows = real(before, **kw)
+        batches.append(rows)
+        return rows
+
+    store.purge_finished_jobs = counting  # type: ignore[method-assign]
+    assert ret.purge() == 7 * (1 + 2 + 1 + 1)
+    assert batches == [15, 15, 5, 0]
+    assert history_ids(store) == [kept] and monitor_ids(store) == [queued]
+    assert ret.interval == retention.INTERVAL
+    assert Retention(store=store, settings=Settings(retention_days=1 / 86_400), clock=clock).interval == 0.1
+
+
+def test_retention_zero_keeps_everything(store: Store, clock: ManualClock) -> None:
+    import threading
+
+    from vaultjobs.engine.retention import Retention
+    from vaultjobs.settings import Settings
+
+    insert_job(store, status="SUCCESS", run_end=to_ms(clock.now()) - 10**12)
+    ret = Retention(store=store, settings=Settings(retention_days=0), clock=clock)
+    assert not ret.enabled and ret.purge() == 0
+    ret.run(threading.Event())  # returns at once
+    assert store.job_histories(created_by=None, status=None, start=None, end=None, limit=1, offset=0).total == 1

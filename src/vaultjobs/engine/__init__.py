@@ -9,6 +9,7 @@ import threading
 import uuid
 from collections.abc import Callable
 
+from vaultjobs.engine.retention import Retention
 from vaultjobs.engine.scheduler import Scheduler
 from vaultjobs.engine.sweeper import Sweeper
 from vaultjobs.engine.wakeup import Wakeup
@@ -49,6 +50,7 @@ class Engine:
             worker_id=self.worker_id,
             size=settings.workers,
         )
+        self.retention = Retention(store=store, settings=settings, clock=clock)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -63,6 +65,7 @@ class Engine:
         self.sweeper.tick()
         self._spawn("heartbeat", self._heartbeat_loop)
         self._spawn("sweeper", self._sweeper_loop)
+        self._spawn("retention", lambda: self.retention.run(self._stop))
         if self.run_scheduler:
             self._spawn("scheduler", self._scheduler_loop)
         if self.settings.workers:
