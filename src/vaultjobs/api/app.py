@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 from vaultjobs import errors
 from vaultjobs.api.endpoint import Call, Handler, endpoint, error_response
 from vaultjobs.api.routes.auth import AuthRoutes
+from vaultjobs.api.routes.content import content_routes
 from vaultjobs.api.routes.history import HistoryRoutes
 from vaultjobs.api.routes.jobs import JobRoutes
 from vaultjobs.api.services import Services
@@ -76,6 +77,7 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
         route(f"{v}/services/jobs/{{job_id}}", "GET", jobs.status),
         route(f"{v}/services/jobs/{{job_id}}/tasks", "GET", jobs.tasks),
         route(f"{v}/services/jobs/{{job_id}}/log", "GET", jobs.log),
+        *content_routes(route, v, services),
     ]
 
     async def http_error(request: Request, exc: Exception) -> Response:

@@ -8,7 +8,7 @@ writes the zip in one pass into the caller's file staging, atomically, at Vault'
 ``/{job_id}/{binder_id}/{major}_{minor}/{binder name}.zip``.
 
 Zip layout: one folder per section (``{section_number} {name}``, or the name alone), each document's
-source file under its own name, a rendition as ``{stem}.{rendition_type}{ext}``, several versions of
+source file under its own name, a rendition as ``{source file stem}.{rendition_type}{ext}``, several versions of
 a document as ``{stem}_v{major}_{minor}{ext}``, and ``metadata.csv`` (the documents' fields) at the
 top unless ``docfield=false``. Files are stored, not deflated: documents are mostly compressed
 formats already, and a stored zip is written at disk speed.
@@ -148,7 +148,9 @@ class BinderExport:
                 if not found:
                     problems.append(f"version {version.number} has no rendition {p['renditiontype']}")
                 for r in found:
-                    name = _with_suffix(r.file.filename, f"{suffix}.{r.rendition_type}")
+                    # named after the document's own file, so the two sit side by side in the zip
+                    stem = PurePosixPath(version.file.filename if version.file else r.file.filename).stem
+                    name = f"{stem}{suffix}.{r.rendition_type}{PurePosixPath(r.file.filename).suffix}"
                     files.append({"name": name, "sha256": r.file.sha256, "size": r.file.size,
                                   "version": version.number, "fields": version.fields})
         row["files"] = files
