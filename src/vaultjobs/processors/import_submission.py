@@ -19,6 +19,7 @@ import math
 import mimetypes
 import os
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -170,7 +171,7 @@ class ImportSubmission:
             stream: IO[bytes]
             with open_entry(item["entry"]) as stream:
                 stored = repo.save_file(stream, filename, mimetypes.guess_type(filename)[0], MAX_FILE_BYTES)
-        except (zipfile.BadZipFile, FileTooLarge, OSError, EOFError) as exc:
+        except (zipfile.BadZipFile, zlib.error, FileTooLarge, OSError, EOFError) as exc:
             return {**row, "responseStatus": "FAILURE",
                     "errors": [{"type": "INVALID_DATA", "message": f"cannot be read: {exc}"}]}
         now = repo.clock.now()
