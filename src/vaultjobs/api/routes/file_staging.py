@@ -18,7 +18,7 @@ from vaultjobs import errors
 from vaultjobs.api.endpoint import Call
 from vaultjobs.api.params import int_param
 from vaultjobs.api.routes.content_api import MAX_STAGING_UPLOAD_BYTES, ContentRoutes, parse_bool, read_upload
-from vaultjobs.content.files import BadPath, FileTooLarge
+from vaultjobs.content.files import HIDDEN_PREFIX, BadPath, FileTooLarge
 from vaultjobs.models import User
 from vaultjobs.timeutil import from_ms, render_datetime
 
@@ -53,6 +53,8 @@ class FileStagingRoutes(ContentRoutes):
         except FileNotFoundError:
             return items
         for entry in entries:
+            if entry.name.startswith(HIDDEN_PREFIX):
+                continue  # a copy being written
             path = Path(entry.path)
             if entry.is_dir(follow_symlinks=False):
                 items.append(self._item(user, path))
