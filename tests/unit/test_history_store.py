@@ -542,3 +542,14 @@ def test_retention_zero_keeps_everything(store: Store, clock: ManualClock) -> No
     assert not ret.enabled and ret.purge() == 0
     ret.run(threading.Event())  # returns at once
     assert store.job_histories(created_by=None, status=None, start=None, end=None, limit=1, offset=0).total == 1
+
+
+def test_queries_spell_the_conditions_of_the_partial_indexes(sqlite_store: SqliteStore) -> None:
+    from vaultjobs.store.sqlite_history import FINISHED, UNFINISHED
+
+    schema = dict(sqlite_store.execute("SELECT name, sql FROM sqlite_schema WHERE name LIKE 'jobs_%'"))
+    for name in ("jobs_history", "jobs_history_status", "jobs_history_user", "jobs_history_user_status"):
+        assert schema[name].endswith(f"WHERE {FINISHED}")
+    assert schema["jobs_monitor"].endswith(f"WHERE {UNFINISHED}")
+    for name in ("jobs_history_counts_insert", "jobs_history_counts_enter", "jobs_history_counts_delete"):
+        assert " IN (" not in schema[name]  # IN lists build a temporary b-tree on every write

@@ -35,6 +35,7 @@ upsert four small rows, and the four history indexes gain (or lose) an entry eac
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,20 +47,26 @@ from vaultjobs.status import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, JobStat
 from vaultjobs.store.sql import _JOB_COLUMNS, _job_from_row
 from vaultjobs.timeutil import to_ms
 
-#: Exactly as in migration 0003: queries must repeat these for SQLite to use the partial indexes.
-FINISHED_SQL = (
-    "('SUCCESS','ERRORS_ENCOUNTERED','FAILED_TO_RUN','MISSED_SCHEDULE','TIMEOUT','COMPLETED_DUE_TO_INACTIVITY',"
-    "'CANCELLED')"
+
+def _any_status(*statuses: str) -> str:
+    return "(" + " OR ".join(f"status = '{s}'" for s in statuses) + ")"
+
+
+#: Exactly as in migration 0003 (OR chains, see there): queries repeat these for SQLite to use the
+#: partial indexes.
+FINISHED = _any_status(
+    "SUCCESS", "ERRORS_ENCOUNTERED", "FAILED_TO_RUN", "MISSED_SCHEDULE", "TIMEOUT", "COMPLETED_DUE_TO_INACTIVITY",
+    "CANCELLED",
 )
-UNFINISHED_SQL = "('SCHEDULED','QUEUEING','QUEUED','RUNNING','CANCELLING')"
+UNFINISHED = _any_status("SCHEDULED", "QUEUEING", "QUEUED", "RUNNING", "CANCELLING")
 FINISHED_AT = "COALESCE(run_end, modified_at)"
 #: ``who`` of the counts that cover every user.
 ALL_USERS = 0
 #: (level, bucket width in ms) of ``job_history_counts``, finest first; each width divides the next.
 LEVELS: tuple[tuple[int, int], ...] = ((1, 8_000), (2, 4_096_000))
 
-assert {s.value for s in TERMINAL_JOB_STATUSES} == set(FINISHED_SQL.strip("()").replace("'", "").split(","))
-assert {s.value for s in ACTIVE_JOB_STATUSES} == set(UNFINISHED_SQL.strip("()").replace("'", "").split(","))
+assert {s.value for s in TERMINAL_JOB_STATUSES} == set(re.findall(r"'(\w+)'", FINISHED))
+assert {s.value for s in ACTIVE_JOB_STATUSES} == set(re.findall(r"'(\w+)'", UNFINISHED))
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,7 @@ class _HistoryFilter:
 
     def job_terms(self) -> tuple[str, list[Any]]:
         """WHERE terms on ``jobs`` for the owner and status (the partial-index term first)."""
-        terms = [f"status IN {FINISHED_SQL}"]
+        terms = [FINISHED]
         params: list[Any] = []
         if self.who != ALL_USERS:
             terms.append("created_by = ?")
@@ -232,7 +239,7 @@ class SqlHistoryQueries:
         """
         if statuses is not None and any(s.is_terminal for s in statuses):
             raise ValueError("monitors list unfinished statuses only")
-        terms = [f"status IN {UNFINISHED_SQL}"]
+        terms = [UNFINISHED]
         params: list[Any] = []
         if created_by is not None:
             terms.append("created_by = ?")
@@ -274,7 +281,7 @@ class SqlHistoryQueries:
             ids = [
                 row[0]
                 for row in conn.execute(
-                    f"SELECT id FROM jobs {self._hint('jobs_history')} WHERE status IN {FINISHED_SQL} "
+                    f"SELECT id FROM jobs {self._hint('jobs_history')} WHERE {FINISHED} "
                     f"AND {FINISHED_AT} < ? ORDER BY {FINISHED_AT}, id LIMIT ?",
                     (cutoff, max_jobs),
                 )
@@ -294,7 +301,7 @@ class SqlHistoryQueries:
                     return deleted  # more of these jobs' rows next time
             deleted += int(conn.execute(f"DELETE FROM status_polls WHERE job_id IN ({marks})", ids).rowcount)
             deleted += int(
-                conn.execute(f"DELETE FROM jobs WHERE id IN ({marks}) AND status IN {FINISHED_SQL}", ids).rowcount
+                conn.execute(f"DELETE FROM jobs WHERE id IN ({marks}) AND {FINISHED}", ids).rowcount
             )
         return deleted
 
