@@ -264,6 +264,8 @@ def test_fuzz(label: str, target: Target, backend: str) -> None:
         headers = adjust(case, data, target)
         if poisons_the_store(case):
             return
+        if any("\x00" in str(value) for value in {**(case.headers or {}), **headers}.values()):
+            return  # not HTTP (RFC 9110 forbids NUL in fields): uvicorn answers 400 before the app sees it
         try:
             response = case.call(base_url=target.server.url, session=target.http, headers=headers, timeout=30)
         except (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL, UnicodeError, ValueError):
