@@ -1,0 +1,364 @@
+"""Retrieve Job Status throughput and latency against a trivial endpoint of the same server.
+
+1. Loads ``--jobs`` finished jobs (default 1,000,000; each SUCCESS, created by ``admin``, with one
+   SUCCESS task) into a fresh SQLite store with raw SQL: ``executemany`` in large transactions on
+   the store's own connection.
+2. Starts a real ``vaultjobs serve`` on it (default settings: the 10 s status window, worker
+   threads running; ``VAULTJOBS_LOG_LEVEL=warning`` so that access logging does not dominate) and
+   logs in.
+3. A load generator in a separate process (``--procs``, default 1: the server keeps a core to
+   itself on a 2-core machine) keeps ``--concurrency`` keep-alive connections busy, closed loop,
+   with a minimal HTTP/1.1 client on asyncio streams (a general-purpose client such as httpx
+   costs more CPU per request than the server and would measure itself). In turn, ``--rounds``
+   times: ``GET /_vaultjobs/health`` (the trivial endpoint) for ``--seconds``, then
+   ``GET /api/v26.1/services/jobs/{id}`` for ``--seconds``, every status request for a different
+   job id (random, never repeated in the run, so none hits the rate limit). A warm-up precedes
+   each phase. Every answer is checked: HTTP 200 and ``X-VaultAPI-Status: SUCCESS``.
+4. The same two endpoints with one connection (an unloaded server): p50/p99 latency.
+
+Reported: requests/s and p50/p99 latency of each endpoint under load, the throughput ratio
+(target ≥ 0.7), the server's CPU time per request (independent of how fast the generator is), and
+the unloaded latencies (target p99 < 10 ms). ``--compare N`` repeats the status measurement on a
+store of N jobs (flatness target: the big store ≤ 1.3× slower); as N jobs cannot give enough
+never-repeated ids at full speed, both stores then run with a 1 s status window and ids cycle.
+
+    .venv/bin/python bench/status_api.py [--jobs 1000000] [--seconds 10] [--rounds 2]
+        [--concurrency 16] [--procs 1] [--compare 10000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from vaultjobs.accounts import Accounts
+from vaultjobs.settings import Settings
+from vaultjobs.store import SqliteStore
+from vaultjobs.testing import ADMIN_PASSWORD, LiveServer, V
+from vaultjobs.timeutil import SystemClock
+
+BATCH = 100_000
+
+
+# -- loading the store ---------------------------------------------------------------------------
+
+
+def load_store(data_dir: Path, jobs: int) -> float:
+    """A fresh store with ``admin`` and ``jobs`` finished jobs; returns the seconds it took."""
+    started = time.perf_counter()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(data_dir / "vaultjobs.db")
+    try:
+        store.migrate()
+        admin = Accounts(store, Settings(data_dir=data_dir), SystemClock()).add_user(
+            "admin", ADMIN_PASSWORD, is_admin=True
+        )
+        conn = store._conn()  # raw SQL on the store's own connection, for speed
+        conn.execute("PRAGMA synchronous=OFF")
+        # Indexes are built faster once, sorted, than row by row: drop them for the load (triggers stay).
+        indexes = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('jobs', 'tasks') "
+            "AND sql IS NOT NULL"
+        ).fetchall()
+        for name, _ in indexes:
+            conn.execute(f'DROP INDEX "{name}"')
+        now = int(datetime.now(UTC).timestamp() * 1000)
+        first = now - jobs * 2000  # one job every 2 s, ending now
+        for start in range(1, jobs + 1, BATCH):
+            ids = range(start, min(start + BATCH, jobs + 1))
+            conn.execute("BEGIN")
+            conn.executemany(
+                "INSERT INTO jobs (id, processor, title, parameters, status, method, scheduled, created_by, "
+                "created_at, modified_by, modified_at, run_start, run_end, phase, idempotent, timeout_ms, "
+                "inactivity_timeout_ms) VALUES (?, 'demo', NULL, '{\"items\":1}', 'SUCCESS', 'POST', 0, ?, ?, ?, "
+                "?, ?, ?, NULL, 1, 14400000, 3600000)",
+                (
+                    (i, admin.id, first + i * 2000, admin.id, first + i * 2000 + 1500, first + i * 2000 + 100,
+                     first + i * 2000 + 1500)
+                    for i in ids
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO tasks (job_id, seq, state, payload, attempts, started_at, finished_at) "
+                "VALUES (?, 1, 'SUCCESS', '[{\"n\":1}]', 1, ?, ?)",
+                ((i, first + i * 2000 + 200, first + i * 2000 + 1400) for i in ids),
+            )
+            conn.execute("COMMIT")
+        for _, sql in indexes:
+            conn.execute(sql)
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # No ANALYZE: the server never runs it, and with statistics of a store where every job is
+        # finished SQLite plans the workers' claim of an orphaned RUNNING job as a full scan.
+    finally:
+        store.close()
+    return time.perf_counter() - started
+
+
+# -- the load generator (runs in its own processes) ----------------------------------------------
+
+
+@dataclass
+class Phase:
+    host: str
+    port: int
+    token: str
+    paths: list[str]  # requested in turn, cycling
+    seconds: float
+    concurrency: int
+
+
+@dataclass
+class Result:
+    requests: int
+    failures: list[str]
+    latencies_ms: list[float]
+    elapsed: float
+
+
+async def _connection(phase: Phase, paths: list[str], start: int, step: int, deadline: float,
+                      result: Result) -> None:
+    reader, writer = await asyncio.open_connection(phase.host, phase.port)
+    head = f"Host: {phase.host}:{phase.port}\r\nAuthorization: {phase.token}\r\nAccept: application/json\r\n\r\n"
+    n = start
+    try:
+        while time.perf_counter() < deadline:
+            path = paths[n % len(paths)]
+            n += step
+            sent = time.perf_counter()
+            writer.write(f"GET {path} HTTP/1.1\r\n{head}".encode())
+            header = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            ok = header.startswith(b"HTTP/1.1 200 ")
+            for line in header.split(b"\r\n"):
+                name, _, value = line.partition(b":")
+                name = name.lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"x-vaultapi-status" and value.strip() != b"SUCCESS":
+                    ok = False
+            body = await reader.readexactly(length)
+            result.latencies_ms.append((time.perf_counter() - sent) * 1000)
+            result.requests += 1
+            if not ok and len(result.failures) < 5:
+                result.failures.append(f"GET {path}: {header.decode(errors='replace')}{body[:300]!r}")
+    finally:
+        writer.close()
+
+
+async def _run_phase(phase: Phase, proc: int, procs: int) -> Result:
+    result = Result(0, [], [], 0.0)
+    started = time.perf_counter()
+    deadline = started + phase.seconds
+    step = phase.concurrency * procs
+    await asyncio.gather(*(
+        _connection(phase, phase.paths, proc * phase.concurrency + c, step, deadline, result)
+        for c in range(phase.concurrency)
+    ))
+    result.elapsed = time.perf_counter() - started
+    return result
+
+
+def _generator(phase: Phase, proc: int, procs: int) -> Result:
+    return asyncio.run(_run_phase(phase, proc, procs))
+
+
+def run_phase(pool: multiprocessing.pool.Pool, phase: Phase, procs: int) -> Result:
+    parts = pool.starmap(_generator, [(phase, p, procs) for p in range(procs)])
+    return Result(
+        requests=sum(r.requests for r in parts),
+        failures=[f for r in parts for f in r.failures],
+        latencies_ms=[x for r in parts for x in r.latencies_ms],
+        elapsed=max(r.elapsed for r in parts),
+    )
+
+
+# -- measuring ------------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+@dataclass
+class Measured:
+    rate: float
+    p50: float
+    p99: float
+    cpu_ms: float  # server CPU per request
+    requests: int
+
+
+def measure(pool: multiprocessing.pool.Pool, server: LiveServer, phase: Phase, procs: int) -> Measured:
+    assert server.process is not None
+    cpu0 = cpu_seconds(server.process.pid)
+    result = run_phase(pool, phase, procs)
+    cpu1 = cpu_seconds(server.process.pid)
+    if result.failures:
+        raise SystemExit("requests failed:\n" + "\n".join(result.failures))
+    return Measured(
+        rate=result.requests / result.elapsed,
+        p50=statistics.median(result.latencies_ms),
+        p99=pct(result.latencies_ms, 0.99),
+        cpu_ms=(cpu1 - cpu0) * 1000 / max(1, result.requests),
+        requests=result.requests,
+    )
+
+
+def combine(runs: list[Measured]) -> Measured:
+    return Measured(
+        rate=statistics.mean(m.rate for m in runs),
+        p50=statistics.mean(m.p50 for m in runs),
+        p99=statistics.mean(m.p99 for m in runs),
+        cpu_ms=statistics.mean(m.cpu_ms for m in runs),
+        requests=sum(m.requests for m in runs),
+    )
+
+
+class IdSource:
+    """Job ids for status requests: random, each used once (or cycling, for small stores)."""
+
+    def __init__(self, jobs: int, cycle: bool) -> None:
+        self.ids = random.Random(7).sample(range(1, jobs + 1), jobs)
+        self.cycle = cycle
+        self.used = 0
+
+    def take(self, count: int) -> list[str]:
+        if self.cycle:
+            taken = [self.ids[(self.used + i) % len(self.ids)] for i in range(count)]
+        else:
+            if self.used + count > len(self.ids):
+                raise SystemExit("not enough jobs for never-repeated ids: raise --jobs or lower --seconds/--rounds")
+            taken = self.ids[self.used:self.used + count]
+        self.used += count
+        return [f"/api/{V}/services/jobs/{i}" for i in taken]
+
+
+def prepare(root: Path, jobs: int) -> Path:
+    data_dir = root / f"store-{jobs}"
+    if (data_dir / "vaultjobs.db").exists():
+        return data_dir
+    took = load_store(data_dir, jobs)
+    size_mb = (data_dir / "vaultjobs.db").stat().st_size / 1e6
+    print(f"loaded {jobs:,} finished jobs in {took:.1f} s ({jobs / took:,.0f} jobs/s; database {size_mb:,.0f} MB)",
+          flush=True)
+    return data_dir
+
+
+def bench_store(args: argparse.Namespace, data_dir: Path, jobs: int, *, cycle: bool, window: float | None,
+                pool: multiprocessing.pool.Pool, status_only: bool = False) -> dict[str, Measured]:
+    settings: dict[str, object] = {}
+    if window is not None:
+        settings["status_window"] = window
+    server = LiveServer(data_dir, extra_env={"VAULTJOBS_LOG_LEVEL": "warning"}, **settings)
+    server.start()
+    try:
+        token = server.login()
+        address = urlsplit(server.url)
+        host, port = address.hostname or "127.0.0.1", address.port or 80
+        ids = IdSource(jobs, cycle)
+        # Enough never-repeated ids for a phase at up to this rate.
+        budget = int(args.max_rate * (args.seconds + args.warmup))
+
+        def phase(paths: list[str], seconds: float, concurrency: int) -> Phase:
+            return Phase(host, port, token, paths, seconds, concurrency)
+
+        health_paths = ["/_vaultjobs/health"]
+        health_runs: list[Measured] = []
+        status_runs: list[Measured] = []
+        for _ in range(args.rounds):
+            if not status_only:
+                run_phase(pool, phase(health_paths, args.warmup, args.concurrency), args.procs)
+                health_runs.append(measure(pool, server, phase(health_paths, args.seconds, args.concurrency),
+                                           args.procs))
+            paths = ids.take(budget)
+            warm, timed = paths[: budget // 4], paths[budget // 4:]
+            run_phase(pool, phase(warm, args.warmup, args.concurrency), args.procs)
+            status_runs.append(measure(pool, server, phase(timed, args.seconds, args.concurrency), args.procs))
+        out = {"status": combine(status_runs)}
+        if not status_only:
+            out["health"] = combine(health_runs)
+            # Unloaded: one connection.
+            out["health idle"] = measure(pool, server, phase(health_paths, args.seconds / 2, 1), 1)
+            out["status idle"] = measure(pool, server, phase(ids.take(budget), args.seconds / 2, 1), 1)
+        return out
+    finally:
+        server.stop()
+
+
+def show(name: str, m: Measured) -> None:
+    print(f"  {name:<28} {m.rate:9,.0f} req/s   p50 {m.p50:6.2f} ms   p99 {m.p99:6.2f} ms   "
+          f"server CPU {m.cpu_ms:5.3f} ms/req   ({m.requests:,} requests)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=1_000_000, help="finished jobs in the store")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed phase")
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up before each phase")
+    parser.add_argument("--rounds", type=int, default=2, help="health/status phase pairs, averaged")
+    parser.add_argument("--concurrency", type=int, default=16, help="connections per generator process")
+    parser.add_argument("--procs", type=int, default=1, help="generator processes")
+    parser.add_argument("--max-rate", type=float, default=6000.0,
+                        help="status requests/s the id budget allows for (ids are never repeated)")
+    parser.add_argument("--compare", type=int, metavar="N",
+                        help="also measure status on a store of N jobs (both with a 1 s window)")
+    parser.add_argument("--keep", type=Path, help="build the stores in this folder and keep them")
+    args = parser.parse_args()
+
+    root = args.keep or Path(tempfile.mkdtemp(prefix="vaultjobs-bench-status-"))
+    ctx = multiprocessing.get_context("spawn")
+    print(f"vaultjobs status bench: {os.cpu_count()} CPUs, {args.procs} generator process(es) x "
+          f"{args.concurrency} connections, {args.rounds} x {args.seconds:g} s per endpoint", flush=True)
+    try:
+        with ctx.Pool(args.procs) as pool:
+            big = prepare(root, args.jobs)
+            results = bench_store(args, big, args.jobs, cycle=False, window=None, pool=pool)
+            print(f"\n{args.jobs:,} jobs, status window 10 s, {args.concurrency * args.procs} concurrent connections:")
+            show("GET /_vaultjobs/health", results["health"])
+            show("GET …/services/jobs/{id}", results["status"])
+            ratio = results["status"].rate / results["health"].rate
+            cpu_ratio = results["health"].cpu_ms / results["status"].cpu_ms
+            print(f"  throughput ratio status/health: {ratio:.2f}  (target ≥ 0.7)")
+            print(f"  server CPU ratio health/status: {cpu_ratio:.2f}  (the same ratio, free of the generator)")
+            print("one connection (unloaded):")
+            show("GET /_vaultjobs/health", results["health idle"])
+            show("GET …/services/jobs/{id}", results["status idle"])
+            print(f"  status p99 {results['status idle'].p99:.2f} ms  (target < 10 ms)", flush=True)
+            if args.compare:
+                print(f"\nflatness: status on {args.compare:,} and {args.jobs:,} jobs, 1 s window, ids cycling",
+                      flush=True)
+                small = bench_store(args, prepare(root, args.compare), args.compare, cycle=True, window=1.0,
+                                    pool=pool, status_only=True)["status"]
+                large = bench_store(args, big, args.jobs, cycle=True, window=1.0, pool=pool,
+                                    status_only=True)["status"]
+                show(f"{args.compare:,} jobs", small)
+                show(f"{args.jobs:,} jobs", large)
+                print(f"  slowdown {small.rate / large.rate:.2f}x  (target ≤ 1.3)")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
