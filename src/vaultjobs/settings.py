@@ -94,7 +94,7 @@ def _cast(name: str, type_name: Any, raw: str) -> Any:
         if "Path" in text:
             return Path(raw)
         if "tuple" in text:
-            return tuple(part.strip() for part in raw.split(",") if part.strip())
+            return tuple(part for part in raw.replace(",", " ").split() if part)
         if text == "int":
             return int(raw)
         if text == "float":

@@ -196,7 +196,7 @@ class LiveServer:
             if value is None or value == "":
                 continue
             if isinstance(value, list | tuple):
-                value = ",".join(str(v) for v in value)
+                value = " ".join(str(v) for v in value)  # how click splits multiple-value variables
             env[f"VAULTJOBS_{name.upper()}"] = str(value)
         return env
 

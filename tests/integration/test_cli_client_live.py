@@ -65,7 +65,7 @@ def test_wait_errors_encountered_exits_10(live_server: LiveServer, env: dict[str
 
 
 def test_wait_timeout_exits_3(live_server: LiveServer, env: dict[str, str]) -> None:
-    job_id = demo(live_server, items=1, item_seconds=5)
+    job_id = demo(live_server, items=1, item_seconds=15)  # still running when the wait gives up, even on a slow machine
     result = vaultjobs(env, "wait", str(job_id), "--timeout", "1")
     assert result.returncode == 3
     assert "timed out" in result.stderr

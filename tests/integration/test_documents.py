@@ -4,7 +4,7 @@ staging, with the bytes checked on the way back, and Vault errors for bad input.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,11 @@ FIELDS = {"name__v": "Cholecap Brochure", "type__v": "Promotional Piece", "lifec
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    srv = LiveServer(Path(tmp_path_factory.mktemp("documents")), status_window=0.5, processors=PROCESSORS)
+def server(
+    tmp_path_factory: pytest.TempPathFactory, vaultjobs_new_database: Callable[[], str]
+) -> Iterator[LiveServer]:
+    srv = LiveServer(Path(tmp_path_factory.mktemp("documents")), database_url=vaultjobs_new_database(),
+                      status_window=0.5, processors=PROCESSORS)
     srv.start()
     srv.add_user("alice", "alice-password")
     srv.add_user("bob", "bob-password")

@@ -27,7 +27,7 @@ def server(
         Path(tmp_path_factory.mktemp("errors")),
         database_url=vaultjobs_new_database(),
         status_window=30,
-        session_idle_timeout=2,
+        session_idle_timeout=5,
         lockout_attempts=3,
         auth_attempts_per_minute=1000,
     )
@@ -68,7 +68,7 @@ def test_unknown_session(http: httpx.Client) -> None:
 
 def test_expired_session(http: httpx.Client, server: LiveServer) -> None:
     token = fresh_token(server)
-    time.sleep(2.5)
+    time.sleep(5.5)
     check(http.post(f"/api/{V}/keep-alive", headers={"Authorization": token}), "INVALID_SESSION_ID")
 
 

@@ -7,7 +7,7 @@ import csv
 import hashlib
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,11 @@ FINISHED = {"SUCCESS", "ERRORS_ENCOUNTERED", "CANCELLED", "TIMEOUT", "COMPLETED_
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    srv = LiveServer(Path(tmp_path_factory.mktemp("export")), status_window=0.2, processors=PROCESSORS)
+def server(
+    tmp_path_factory: pytest.TempPathFactory, vaultjobs_new_database: Callable[[], str]
+) -> Iterator[LiveServer]:
+    srv = LiveServer(Path(tmp_path_factory.mktemp("export")), database_url=vaultjobs_new_database(),
+                      status_window=0.2, processors=PROCESSORS)
     srv.start()
     srv.add_user("alice", "alice-password")
     srv.add_user("bob", "bob-password")

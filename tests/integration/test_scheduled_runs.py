@@ -42,7 +42,7 @@ def test_scheduled_run_waits_then_runs_and_renders_in_user_time_zone(live_server
 def test_missed_schedule(live_server_factory: object, tmp_path: object) -> None:
     server: LiveServer = live_server_factory(schedule_grace=1, status_window=0.2)  # type: ignore[operator]
     token = server.login()
-    at = datetime.now(UTC) + timedelta(seconds=1)
+    at = datetime.now(UTC) + timedelta(seconds=3)
     with server.client(headers={"Authorization": token}) as http:
         job_id = http.post(
             f"/api/{V}/services/jobs/processors/demo/actions/run",
@@ -50,7 +50,7 @@ def test_missed_schedule(live_server_factory: object, tmp_path: object) -> None:
         ).json()["job_id"]
     # nobody runs the scheduler across the job's time: the server is down
     server.stop()
-    time.sleep(2.5)
+    time.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()) + 1.5)
     server.start()
     token = server.login()
     data = server.wait_for_status(token, job_id, lambda s: s != "SCHEDULED", timeout=20)

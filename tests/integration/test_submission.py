@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,11 @@ SUBMISSION = {
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    srv = LiveServer(Path(tmp_path_factory.mktemp("submissions")), status_window=0.2, processors=PROCESSORS)
+def server(
+    tmp_path_factory: pytest.TempPathFactory, vaultjobs_new_database: Callable[[], str]
+) -> Iterator[LiveServer]:
+    srv = LiveServer(Path(tmp_path_factory.mktemp("submissions")), database_url=vaultjobs_new_database(),
+                      status_window=0.2, processors=PROCESSORS)
     srv.start()
     srv.add_user("alice", "alice-password")
     srv.add_user("bob", "bob-password")

@@ -20,6 +20,8 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from vaultjobs.store.sql import SqlStore
+from vaultjobs.store.sqlite_content import SqliteContentQueries
+from vaultjobs.store.sqlite_history import SqlHistoryQueries
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +88,8 @@ class _Autocommit:
             return _Result(_Transaction(conn).executemany(sql, params))
 
 
-class PostgresStore(SqlStore):
-    """Store on a PostgreSQL database."""
+class PostgresStore(SqlHistoryQueries, SqliteContentQueries, SqlStore):
+    """Store on a PostgreSQL database (the history and content queries are plain SQL, shared too)."""
 
     integrity_errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.errors.IntegrityError,)
     skip_locked: ClassVar[str] = " FOR UPDATE SKIP LOCKED"
