@@ -105,6 +105,12 @@ class Accounts:
             raise errors.ParameterRequired.named("username")
         if not password:
             raise errors.NoPasswordProvided()
+        try:
+            check_username(username)
+        except ValueError:
+            # No user can have this name; the store need not be asked (nor burdened with it).
+            verify_password(_DUMMY_HASH, password)
+            raise errors.UsernameOrPasswordIncorrect("Authentication failed for that user.") from None
         now = self.clock.now()
         minute = now.replace(second=0, microsecond=0)
         attempts = self.store.count_auth_attempt(username, minute)

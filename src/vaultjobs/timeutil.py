@@ -70,14 +70,28 @@ def render_datetime(value: datetime, tz: str | None = None) -> str:
     return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}{offset[:3]}:{offset[3:]}"
 
 
+#: The latest instant the store can hold and render again: 9999-12-31T23:59:59.999Z.
+MAX_MS = 253_402_300_799_999
+
+
 def parse_datetime(text: str, default_tz: str = "UTC") -> datetime:
-    """Parse an ISO 8601 date-time; a value without offset is taken in ``default_tz``."""
+    """Parse an ISO 8601 date-time; a value without offset is taken in ``default_tz``.
+
+    ``ValueError`` also for instants before 1970 or after 9999-12-31T23:59:59.999Z in UTC, which
+    the store could not keep (or render back).
+    """
     cleaned = text.strip()
     if cleaned.endswith(("Z", "z")):
         cleaned = cleaned[:-1] + "+00:00"
     value = datetime.fromisoformat(cleaned)
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone(default_tz))
+    try:
+        ms = to_ms(value)
+    except (OverflowError, ValueError) as exc:
+        raise ValueError(f"{text!r} is out of range") from exc
+    if not 0 <= ms <= MAX_MS:
+        raise ValueError(f"{text!r} is out of range: from 1970 to 9999 only")
     return value
 
 

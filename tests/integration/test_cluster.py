@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import signal
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -99,3 +100,71 @@ def test_two_api_servers_three_workers_and_a_kill(tmp_path: Path, postgres_serve
                 worker.wait(30)
         for server in api:
             server.stop()
+
+
+def test_the_status_window_holds_across_two_api_servers(tmp_path: Path, postgres_server: PostgresServer) -> None:
+    url = postgres_server.create_database("window")
+    api = [LiveServer(tmp_path / f"api{n}", database_url=url, status_window=2.0, workers=1) for n in range(2)]
+    for server in api:
+        server.start()
+    try:
+        token = api[0].login()
+        with api[0].client(headers={"Authorization": token}) as http:
+            job_id = http.post(f"/api/{V}/services/jobs/processors/demo/actions/run",
+                               json={"parameters": {"items": 1, "item_seconds": 0}}).json()["job_id"]
+        barrier = threading.Barrier(20)
+
+        def poll(n: int) -> str:
+            with api[n % 2].client(headers={"Authorization": token}) as http:
+                barrier.wait()
+                body = http.get(f"/api/{V}/services/jobs/{job_id}").json()
+            return "SUCCESS" if body["responseStatus"] == "SUCCESS" else str(body["errors"][0]["type"])
+
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            outcomes = Counter(pool.map(poll, range(20)))
+        assert outcomes == {"SUCCESS": 1, "API_LIMIT_EXCEEDED": 19}
+    finally:
+        for server in api:
+            server.stop()
+
+
+def test_another_node_takes_over_scheduling_when_the_scheduler_dies(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    url = postgres_server.create_database("failover")
+    definitions = tmp_path / "jobs.toml"
+    definitions.write_text('[[job]]\nname = "tick"\nprocessor = "demo"\ninterval = "1s"\n'
+                           'parameters = { items = 1, item_seconds = 0 }\n')
+    nodes = [
+        LiveServer(tmp_path / f"node{n}", database_url=url, definitions=definitions, poll_interval=0.5,
+                   heartbeat_interval=0.3, heartbeat_timeout=2.0, status_window=0.1)
+        for n in range(2)
+    ]
+    for node in nodes:
+        node.start()
+    store = PostgresStore(url, pool_size=2)
+    try:
+        def finished() -> int:
+            return int(store.execute("SELECT count(*) FROM jobs WHERE status = 'SUCCESS'")[0][0])
+
+        deadline = time.monotonic() + 30
+        while finished() < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        (leader,) = store.execute("SELECT holder FROM leases WHERE name = 'scheduler'")[0]
+        index = next(n for n, node in enumerate(nodes) if f"-{node.process.pid}-" in leader)  # type: ignore[union-attr]
+        nodes[index].kill()
+        before = finished()
+        # the lease runs out (3 s) and the other node schedules; instances keep running
+        deadline = time.monotonic() + 20
+        while finished() < before + 3:
+            assert time.monotonic() < deadline, "no node took over the scheduler"
+            time.sleep(0.2)
+        (holder,) = store.execute("SELECT holder FROM leases WHERE name = 'scheduler'")[0]
+        assert holder != leader
+        # never two SCHEDULED instances of the definition at once
+        assert store.execute("SELECT count(*) FROM jobs WHERE status = 'SCHEDULED'")[0][0] <= 1
+    finally:
+        store.close()
+        for node in nodes:
+            node.stop()

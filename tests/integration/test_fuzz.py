@@ -13,10 +13,8 @@ content type, headers and JSON schema, checked by schemathesis).
 ``VAULTJOBS_FUZZ_EXAMPLES`` sets the examples per operation (default 40; three times as many for
 operations with a request body).
 
-Server bugs the fuzz found and that are not fixed yet are listed in ``KNOWN_BUGS``: the fuzz
-tolerates exactly their EXCEPTION answer (or, for one that leaves a poisoned job behind, does not
-send the request), and each has a strict-xfail regression test at the end of this file, which
-starts failing (XPASS) once the bug is fixed: then delete its marker and its entry.
+The server bugs the fuzz found (dates past year 9999, NUL characters and over-long names that
+PostgreSQL cannot store) are fixed; each keeps a regression test at the end of this file.
 """
 
 from __future__ import annotations
@@ -47,7 +45,6 @@ from schemathesis.checks import (
 
 from vaultjobs.api.versions import SUPPORTED_VERSIONS
 from vaultjobs.testing import LiveServer, V, run_demo
-from vaultjobs.timeutil import from_ms, parse_datetime, to_ms
 
 EXAMPLES = int(os.environ.get("VAULTJOBS_FUZZ_EXAMPLES", "40"))
 FUZZ_USER = ("fuzzer", "fuzzer-password")
@@ -87,53 +84,6 @@ EDGE_DATETIMES = st.sampled_from([
     "9999-12-31T23:59:59-23:59", "9999-12-31T23:00:00-01:00", "9999-12-31T23:59:59", "0001-01-01T00:00:00+23:59",
     "2099-02-30T00:00:00Z", "2099-01-01T24:00:00Z", "2099-01-01", "",
 ])
-
-
-def _outside_stored_range(raw: object) -> bool:
-    """Whether a ``schedule_at`` (read as UTC, as for the fuzz's users) falls outside what the store can
-    give back: after 9999-12-31T23:59:59.9995Z, once rounded to milliseconds."""
-    try:
-        from_ms(to_ms(parse_datetime(str(raw))))
-    except OverflowError:
-        return True
-    except ValueError:
-        return False
-    return False
-
-
-def _long_or_nul(text: object) -> bool:
-    return isinstance(text, str) and ("\x00" in text or len(text.encode("utf-8", "surrogatepass")) > 2000)
-
-
-BUG_AUTH_USERNAME = "PostgreSQL refuses NUL in text and index rows over 2704 bytes (auth_attempts): EXCEPTION"
-BUG_TITLE_NUL = "PostgreSQL refuses NUL in text (jobs.title): EXCEPTION"
-BUG_SCHEDULE_OVERFLOW = (
-    "schedule_at after 9999-12-31T23:59:59.999Z in UTC: EXCEPTION, and when it rounds to year 10000 the job row "
-    "is stored anyway and every read of it raises OverflowError (status, tasks, start_now, cancel, scheduler)"
-)
-
-# (operation label, backends, does this request body trigger it?, what goes wrong); see the xfail tests below.
-KNOWN_BUGS: list[tuple[str, set[str], Callable[[Any], bool], str]] = [
-    ("POST /api/{version}/auth", {"postgres"}, lambda body: isinstance(body, dict) and _long_or_nul(
-        body.get("username")), BUG_AUTH_USERNAME),
-    ("POST /api/{version}/services/jobs/processors/{name}/actions/run", {"postgres"},
-     lambda body: isinstance(body, dict) and isinstance(body.get("title"), str) and "\x00" in body["title"],
-     BUG_TITLE_NUL),
-]
-
-
-def poisons_the_store(case: Case) -> bool:
-    """BUG_SCHEDULE_OVERFLOW: such a request may leave a job that later requests cannot read; not sent."""
-    body = case.body
-    return (case.operation.label.endswith("/actions/run") and isinstance(body, dict)
-            and body.get("schedule_at") is not None and _outside_stored_range(body["schedule_at"]))
-
-
-def known_bug(case: Case, backend: str) -> str | None:
-    for label, backends, triggered, what in KNOWN_BUGS:
-        if case.operation.label == label and backend in backends and triggered(case.body):
-            return what
-    return None
 
 
 @dataclass
@@ -236,8 +186,6 @@ def check_vault_body(case: Case, response: Response, backend: str) -> None:
         assert isinstance(body, dict), where
         status = body.get("responseStatus")
         types = [e.get("type") for e in body.get("errors", [])]
-    if status == "EXCEPTION" and known_bug(case, backend):
-        return
     assert status in ENVELOPE_STATUSES, where
     assert header_status == status, where
     if status == "FAILURE":
@@ -262,8 +210,6 @@ def test_fuzz(label: str, target: Target, backend: str) -> None:
     @given(case=strategy, data=st.data())
     def fuzz(case: Case, data: st.DataObject) -> None:
         headers = adjust(case, data, target)
-        if poisons_the_store(case):
-            return
         if any("\x00" in str(value) for value in {**(case.headers or {}), **headers}.values()):
             return  # not HTTP (RFC 9110 forbids NUL in fields): uvicorn answers 400 before the app sees it
         try:
@@ -271,14 +217,12 @@ def test_fuzz(label: str, target: Target, backend: str) -> None:
         except (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL, UnicodeError, ValueError):
             return  # the client refused to send it; nothing reached the server
         check_vault_body(case, response, backend)
-        if known_bug(case, backend):
-            return
         case.validate_response(response, checks=CHECKS, headers=headers)
 
     fuzz()
 
 
-# -- regression tests for the server bugs the fuzz found (KNOWN_BUGS) --------------------------
+# -- regression tests for the server bugs the fuzz found (all fixed) ---------------------------
 
 
 def post_envelope(target: Target, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -292,8 +236,6 @@ def post_envelope(target: Target, path: str, **kwargs: Any) -> dict[str, Any]:
 def test_auth_with_a_username_the_store_cannot_hold_is_a_failure(
     target: Target, backend: str, username: str, request: pytest.FixtureRequest
 ) -> None:
-    if backend == "postgres":
-        request.applymarker(pytest.mark.xfail(reason=BUG_AUTH_USERNAME, strict=True))
     body = post_envelope(target, "/auth", data={"username": username, "password": "not-the-password"})
     assert body["responseStatus"] == "FAILURE", body
     assert body["errors"][0]["type"] == "USERNAME_OR_PASSWORD_INCORRECT", body
@@ -302,8 +244,6 @@ def test_auth_with_a_username_the_store_cannot_hold_is_a_failure(
 def test_run_with_a_nul_in_the_title_is_not_an_exception(
     target: Target, backend: str, request: pytest.FixtureRequest
 ) -> None:
-    if backend == "postgres":
-        request.applymarker(pytest.mark.xfail(reason=BUG_TITLE_NUL, strict=True))
     body = post_envelope(target, "/services/jobs/processors/demo/actions/run",
                          headers={"Authorization": target.user},
                          json={"parameters": {"items": 0}, "title": "a\x00b"})
@@ -312,7 +252,6 @@ def test_run_with_a_nul_in_the_title_is_not_an_exception(
         assert body["errors"][0]["type"] == "INVALID_DATA", body
 
 
-@pytest.mark.xfail(reason=BUG_SCHEDULE_OVERFLOW, strict=True)
 @pytest.mark.parametrize("when", ["9999-12-31T23:59:59-14:00", "9999-12-31T23:59:59.9999Z"])
 def test_run_with_a_schedule_after_year_9999_is_invalid_data_and_stores_nothing(
     live_server_factory: Callable[..., LiveServer], when: str

@@ -36,15 +36,23 @@ class Demo:
         fail = set(ctx.parameters["fail_items"])
         failed: list[int] = []
         for item in task.items:
-            if ctx.cancelled:
+            if ctx.cancelled or not self._sleep(ctx, seconds):
                 return  # the service decides what becomes of a task it asked to stop
-            if seconds:
-                time.sleep(seconds)
             if item["n"] in fail:
                 failed.append(item["n"])
         task.set_value("processed", len(task.items))
         if failed:
             task.fail(f"items {failed} failed")
+
+    @staticmethod
+    def _sleep(ctx: JobContext, seconds: float) -> bool:
+        """Spend ``seconds`` on an item, stopping early (False) when the job is asked to stop."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.05))
+            if ctx.cancelled:
+                return False
+        return True
 
     def complete(self, ctx: JobContext, result: JobResult) -> None:
         ctx.log(

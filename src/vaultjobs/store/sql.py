@@ -131,6 +131,9 @@ class SqlStore:
     integrity_errors: ClassVar[tuple[type[Exception], ...]] = ()
     #: Appended to the sub-selects that pick a row to claim.
     skip_locked: ClassVar[str] = ""
+    #: After ``FROM jobs`` in the claim queries: SQLite's planner, once ANALYZE has seen a store of
+    #: finished jobs, would otherwise scan the whole table inside the write transaction.
+    jobs_by_status: ClassVar[str] = ""
 
     def _conn(self) -> Connection:
         raise NotImplementedError
@@ -482,7 +485,7 @@ class SqlStore:
             row = conn.execute(
                 "UPDATE jobs SET status = 'RUNNING', phase = 'init', worker_id = ?, run_start = ?, "
                 "progress_at = ?, modified_at = ? "
-                "WHERE id = (SELECT id FROM jobs WHERE status = 'QUEUED' AND id < COALESCE("
+                f"WHERE id = (SELECT id FROM jobs{self.jobs_by_status} WHERE status = 'QUEUED' AND id < COALESCE("
                 "(SELECT min(job_id) FROM tasks WHERE state = 'QUEUED'), 9223372036854775807) ORDER BY id LIMIT 1"
                 f"{self.skip_locked}) AND status = 'QUEUED' RETURNING {_JOB_COLUMNS}",
                 (worker_id, ms, ms, ms),
@@ -490,7 +493,7 @@ class SqlStore:
             if row is None:
                 row = conn.execute(
                     "UPDATE jobs SET worker_id = ?, progress_at = ? "
-                    "WHERE id = (SELECT id FROM jobs WHERE status IN ('RUNNING', 'CANCELLING') "
+                    f"WHERE id = (SELECT id FROM jobs{self.jobs_by_status} WHERE status IN ('RUNNING', 'CANCELLING') "
                     f"AND phase IN ('init', 'complete') AND worker_id IS NULL ORDER BY id LIMIT 1{self.skip_locked}) "
                     f"AND worker_id IS NULL RETURNING {_JOB_COLUMNS}",
                     (worker_id, ms),

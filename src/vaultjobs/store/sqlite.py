@@ -24,6 +24,7 @@ class SqliteStore(SqliteHistoryQueries, SqliteContentQueries, SqlStore):
     """Store on one SQLite database file."""
 
     integrity_errors: ClassVar[tuple[type[Exception], ...]] = (sqlite3.IntegrityError,)
+    jobs_by_status: ClassVar[str] = " INDEXED BY jobs_status"
 
     def __init__(self, path: Path) -> None:
         self.path = path

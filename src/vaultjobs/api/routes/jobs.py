@@ -171,8 +171,12 @@ class JobRoutes:
         if len(orjson.dumps(parameters)) > MAX_PARAMETERS_BYTES:
             raise errors.InvalidData(f"Invalid value for [parameters]: larger than {MAX_PARAMETERS_BYTES} bytes")
         title = request.get("title")
-        if title is not None and (not isinstance(title, str) or len(title) > MAX_TITLE_LENGTH):
-            raise errors.InvalidData(f"Invalid value for [title]: a string of up to {MAX_TITLE_LENGTH} characters")
+        if title is not None and (
+            not isinstance(title, str) or len(title) > MAX_TITLE_LENGTH or any(ord(c) < 32 for c in title)
+        ):
+            raise errors.InvalidData(
+                f"Invalid value for [title]: a string of up to {MAX_TITLE_LENGTH} characters, no control characters"
+            )
         now = self.s.clock.now()
         scheduled_for = None
         if request.get("schedule_at") is not None:
@@ -183,7 +187,8 @@ class JobRoutes:
                 scheduled_for = parse_datetime(raw, user.timezone)
             except ValueError as exc:
                 raise errors.InvalidData(
-                    "Invalid value for [schedule_at]: an ISO 8601 date-time such as 2026-12-01T02:00:00Z"
+                    "Invalid value for [schedule_at]: an ISO 8601 date-time from 1970 to 9999, "
+                    "such as 2026-12-01T02:00:00Z"
                 ) from exc
             if scheduled_for < now - timedelta(seconds=self.s.settings.schedule_grace):
                 raise errors.InvalidData("Invalid value for [schedule_at]: the time has passed")
