@@ -73,3 +73,14 @@ class OnceOnly:
         with open(ctx.parameters["ledger"], "a") as ledger:
             ledger.write(f"{ctx.job_id}:{task.id}\n")
         time.sleep(float(ctx.parameters.get("seconds", 0.01)))
+
+
+@processor("oblivious", chunk_size=1)
+class Oblivious:
+    """Cancellable, but never looks at ``ctx.cancelled``: a cancelled job stays CANCELLING while it runs."""
+
+    def init(self, ctx: JobContext) -> list[dict[str, Any]]:
+        return [{"n": 1}]
+
+    def process(self, ctx: JobContext, task: Task) -> None:
+        time.sleep(float(ctx.parameters.get("seconds", 600)))

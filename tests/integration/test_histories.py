@@ -67,7 +67,13 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, backend: str, vaultjobs_new_database: Callable[[], str]
 ) -> Iterator[LiveServer]:
     skip_without_history_queries(backend)
-    srv = LiveServer(Path(tmp_path_factory.mktemp("histories")), database_url=vaultjobs_new_database(), **FAST)
+    srv = LiveServer(
+        Path(tmp_path_factory.mktemp("histories")),
+        database_url=vaultjobs_new_database(),
+        processors="sample_processors",
+        extra_env={"PYTHONPATH": str(Path(__file__).parent)},
+        **FAST,
+    )
     srv.start()
     srv.add_user("alice", "alice-password")
     srv.add_user("bob", "bob-password", timezone="America/Los_Angeles")
@@ -92,7 +98,12 @@ class Jobs:
             cancel(http, self.alice, self.alice_cancelled)
             self.alice_scheduled = run(http, self.alice, schedule_at=later, items=1)
             self.alice_running = run(http, self.alice, items=1, item_seconds=600)
-            self.alice_cancelling = run(http, self.alice, items=1, item_seconds=600)
+            # a processor that ignores ctx.cancelled: once cancelled it stays CANCELLING while it sleeps
+            self.alice_cancelling = http.post(
+                f"/api/{V}/services/jobs/processors/oblivious/actions/run",
+                headers={"Authorization": self.alice},
+                json={"parameters": {"seconds": 600}},
+            ).json()["job_id"]
             self.bob_ok = run(http, self.bob, items=1)
             self.bob_scheduled = run(http, self.bob, schedule_at=later, items=1)
             for job_id in (self.alice_running, self.alice_cancelling):
