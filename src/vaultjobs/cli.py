@@ -16,6 +16,7 @@ from rich.table import Table
 
 from vaultjobs import __version__
 from vaultjobs.accounts import Accounts
+from vaultjobs.client.cli import register_commands
 from vaultjobs.definitions import DefinitionError, load_definitions
 from vaultjobs.settings import Settings
 from vaultjobs.store import StoreError, UserExists
@@ -329,12 +330,8 @@ def definitions_disable(data_dir: Path | None, database_url: str | None, name: s
     _set_enabled(data_dir, database_url, name, False)
 
 
-try:  # the client commands (status, wait, tasks, …)
-    from vaultjobs.client.cli import register_commands
-except ImportError:  # pragma: no cover - until the client package lands
-    pass
-else:
-    register_commands(main)
+# The client commands (status, wait, tasks, cancel, …), which work against Vault and vaultjobs alike.
+register_commands(main)
 
 
 if __name__ == "__main__":  # pragma: no cover
