@@ -306,7 +306,10 @@ class LiveServer:
     def wait_for_status(
         self, token: str, job_id: int, predicate: Callable[[str], bool], timeout: float = 30.0
     ) -> dict[str, Any]:
-        """Poll the status endpoint (honouring Retry-After) until ``predicate(status)``; return ``data``."""
+        """Poll the status endpoint (honouring Retry-After) until ``predicate(status)``; return ``data``.
+
+        A job that does not exist yet (a schedule's next instance, say) is waited for too.
+        """
         deadline = time.monotonic() + timeout
         with self.client(headers={"Authorization": token}) as http:
             while True:
@@ -319,6 +322,8 @@ class LiveServer:
                     delay = 0.05
                 elif body["errors"][0]["type"] == "API_LIMIT_EXCEEDED":
                     delay = 0.05
+                elif body["errors"][0]["type"] == "INVALID_DATA" and "does not exist" in body["errors"][0]["message"]:
+                    delay = 0.1
                 else:
                     raise RuntimeError(f"status of job {job_id} failed: {body}")
                 if time.monotonic() > deadline:
