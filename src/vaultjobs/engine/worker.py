@@ -88,8 +88,6 @@ class WorkerPool:
         #: Set for every job this pool is running when the jobs must stop (shutdown).
         self._stop_jobs = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._busy = 0
-        self._busy_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -115,10 +113,6 @@ class WorkerPool:
                 thread.join(1.0)
         return not any(t.is_alive() for t in self._threads)
 
-    @property
-    def busy(self) -> int:
-        return self._busy
-
     # -- the loop --------------------------------------------------------------------------
 
     def _loop(self) -> None:
@@ -135,21 +129,16 @@ class WorkerPool:
     def _run_one(self) -> bool:
         job = self.store.claim_job(self.worker_id, self.clock.now())
         if job is not None:
-            with self._busy_guard():
-                if job.phase == "complete":
-                    self._complete(job)
-                else:
-                    self._init(job)
+            if job.phase == "complete":
+                self._complete(job)
+            else:
+                self._init(job)
             return True
         task = self.store.claim_task(self.worker_id, self.clock.now())
         if task is not None:
-            with self._busy_guard():
-                self._process(task)
+            self._process(task)
             return True
         return False
-
-    def _busy_guard(self) -> _Busy:
-        return _Busy(self)
 
     # -- job phases ------------------------------------------------------------------------
 
@@ -357,16 +346,3 @@ class BufferedLog:
         lines = self.take()
         if lines:
             self.store.append_logs(self.job_id, lines)
-
-
-class _Busy:
-    def __init__(self, pool: WorkerPool) -> None:
-        self.pool = pool
-
-    def __enter__(self) -> None:
-        with self.pool._busy_lock:
-            self.pool._busy += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self.pool._busy_lock:
-            self.pool._busy -= 1
