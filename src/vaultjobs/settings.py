@@ -43,6 +43,11 @@ class Settings:
     heartbeat_timeout: float = 30.0
     #: How often idle workers and the scheduler look at the store when nobody woke them.
     poll_interval: float = 1.0
+    #: Most units of work (jobs to start or complete, tasks) a worker thread claims at once.
+    claim_batch: int = 16
+    #: How long one unit of a batch may run before the units claimed with it and not started yet
+    #: are handed back for other threads and workers to take.
+    batch_hold: float = 0.2
     #: How long a SCHEDULED instance may be late before it is MISSED_SCHEDULE.
     schedule_grace: float = 15 * 60.0
     #: How long in-flight tasks may finish on shutdown before the process leaves them.
@@ -65,6 +70,10 @@ class Settings:
             raise ValueError("status_window cannot be negative")
         if self.workers < 0:
             raise ValueError("workers cannot be negative")
+        if self.claim_batch < 1:
+            raise ValueError("claim_batch must be at least 1")
+        if self.batch_hold <= 0:
+            raise ValueError("batch_hold must be positive")
 
     @property
     def resolved_database_url(self) -> str:

@@ -74,6 +74,15 @@ class NoItems:
         pass
 
 
+@processor("nap", idempotent=True)
+class Nap:
+    def init(self, ctx: JobContext) -> list[dict[str, Any]]:
+        return [{}]
+
+    def process(self, ctx: JobContext, task: Task) -> None:
+        time.sleep(float(ctx.parameters.get("seconds", 0)))
+
+
 @pytest.fixture
 def engine(store: SqliteStore, settings: Settings) -> Iterator[Engine]:
     registry = Registry([Demo, RaisesInProcess, RaisesInInit, TooManyTasks, RaisesInComplete, NoItems])
@@ -175,6 +184,31 @@ def test_submit_to_running_is_a_wake_up_not_a_poll(engine: Engine, settings: Set
     job_id = submit(engine, "demo", Demo().validate({"items": 1, "item_seconds": 0}))
     wait_terminal(engine, job_id)
     assert time.monotonic() - started < 2.5
+
+
+def test_a_slow_unit_does_not_hold_back_the_units_claimed_with_it(store: SqliteStore, settings: Settings) -> None:
+    engine = Engine(store=store, registry=Registry([Nap]), clock=SystemClock(),
+                    settings=settings.evolve(workers=2, claim_batch=16, batch_hold=0.1))
+    engine.start()
+    try:
+        for job_id in [submit(engine, "nap") for _ in range(60)]:  # quick batches: the claim size grows
+            assert wait_terminal(engine, job_id).status is JobStatus.SUCCESS
+        user = store.get_user_by_name("u")
+        assert user is not None
+
+        def create(seconds: float) -> int:
+            new = NewJob(processor="nap", parameters={"seconds": seconds}, created_by=user.id, idempotent=True)
+            return store.create_job(new, engine.clock.now()).id
+
+        slow = create(4)
+        quick = [create(0) for _ in range(6)]
+        engine.notify()  # one thread takes the slow job and, likely, the quick ones behind it
+        for job_id in quick:
+            assert wait_terminal(engine, job_id, timeout=3).status is JobStatus.SUCCESS
+        assert store.job_status(slow) is JobStatus.RUNNING
+        assert wait_terminal(engine, slow).status is JobStatus.SUCCESS
+    finally:
+        engine.stop()
 
 
 def test_chunking_limits() -> None:

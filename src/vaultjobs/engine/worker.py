@@ -1,19 +1,23 @@
 """The worker pool: threads that claim jobs and tasks from the store and run processors on them.
 
-A job is claimed once to run ``init`` (which stores its tasks), its tasks are claimed one by one
-by any thread of any worker, and the thread that finishes the last task runs ``complete``.
+A job is claimed once to run ``init`` (which stores its tasks), its tasks are claimed by any thread
+of any worker, and the thread that finishes the last task runs ``complete``. Threads claim and
+write in batches (:mod:`vaultjobs.engine.batch`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 
+from vaultjobs.content.files import UserStaging
+from vaultjobs.content.repository import ContentRepository, ContentUnavailable
+from vaultjobs.engine.batch import BatchSize, HandBack, HeldUnits, job_key, task_key
 from vaultjobs.engine.wakeup import Wakeup
 from vaultjobs.models import Job
 from vaultjobs.models import Task as TaskRecord
@@ -29,10 +33,11 @@ from vaultjobs.sdk import (
 )
 from vaultjobs.settings import Settings
 from vaultjobs.status import JobStatus, TaskState
-from vaultjobs.store import Store, TaskOutcome
+from vaultjobs.store import FinishedTask, JobEnd, Store, TaskOutcome, TaskPlan
 from vaultjobs.timeutil import Clock
 
 logger = logging.getLogger(__name__)
+_UNSET = object()
 
 
 class InitFailed(Exception):
@@ -64,7 +69,14 @@ def chunk_items(items: Any, chunk_size: int) -> list[str]:
 
 
 class WorkerPool:
-    """``size`` threads of one worker (one ``worker_id`` in the store's workers table)."""
+    """``size`` threads of one worker (one ``worker_id`` in the store's workers table).
+
+    Each thread claims a batch of units (see :mod:`vaultjobs.engine.batch`) and takes it through
+    three stages, writing each stage's results in one transaction: the ``init`` of claimed jobs
+    (their tasks stored, the first one kept), then tasks, then the ``complete`` of jobs whose last
+    task ended here. Task ends of non-idempotent processors are written as each task ends, so a
+    crash never loses a finished task's outcome that could not be run again.
+    """
 
     def __init__(
         self,
@@ -88,10 +100,15 @@ class WorkerPool:
         #: Set for every job this pool is running when the jobs must stop (shutdown).
         self._stop_jobs = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._content_repository: ContentRepository | None | object = _UNSET
+        self._user_staging: dict[int, UserStaging] = {}
+        self._hand_back = HandBack(store, worker_id, settings.batch_hold, clock, on_handed_back=wakeup.notify)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self.size and self.settings.claim_batch > 1:
+            self._hand_back.start()
         for n in range(self.size):
             thread = threading.Thread(target=self._loop, name=f"vaultjobs-worker-{n}", daemon=True)
             thread.start()
@@ -103,7 +120,7 @@ class WorkerPool:
         Returns True when every thread ended; work still running is left to the next start's sweeper.
         """
         self._stopping.set()
-        self.wakeup.notify()
+        self.wakeup.notify_local()
         deadline = self.clock.monotonic() + grace
         for thread in self._threads:
             thread.join(max(0.0, deadline - self.clock.monotonic()))
@@ -111,43 +128,51 @@ class WorkerPool:
             self._stop_jobs.set()
             for thread in self._threads:
                 thread.join(1.0)
+        self._hand_back.stop()
         return not any(t.is_alive() for t in self._threads)
 
     # -- the loop --------------------------------------------------------------------------
 
     def _loop(self) -> None:
+        size = BatchSize(self.settings.claim_batch, self.settings.batch_hold)
         while not self._stopping.is_set():
             seen = self.wakeup.generation()
             try:
-                did_work = self._run_one()
+                did_work = self._run_batch(size)
             except Exception:
                 logger.exception("worker loop error; carrying on")
                 did_work = False
             if not did_work:
                 self.wakeup.wait(self.settings.poll_interval, seen)
 
-    def _run_one(self) -> bool:
-        job = self.store.claim_job(self.worker_id, self.clock.now())
-        if job is not None:
-            if job.phase == "complete":
-                self._complete(job)
-            else:
-                self._init(job)
-            return True
-        task = self.store.claim_task(self.worker_id, self.clock.now())
-        if task is not None:
-            self._process(task)
-            return True
-        return False
+    def _run_batch(self, size: BatchSize) -> bool:
+        now = self.clock.now()
+        jobs = self.store.claim_jobs(self.worker_id, now, size.size)
+        tasks = self.store.claim_tasks(self.worker_id, now, size.size - len(jobs)) if len(jobs) < size.size else []
+        if not jobs and not tasks:
+            return False
+        started = self.clock.monotonic()
+        batch = _Batch(self, jobs, tasks)
+        self._hand_back.track(batch.held)
+        try:
+            batch.run()
+        finally:
+            self._hand_back.forget(batch.held)
+            left = batch.held.take_all()
+            if left:  # stopping, or an error cut the batch short: nobody may wait for these
+                self._hand_back.release(left)
+        size.record(batch.units, self.clock.monotonic() - started, batch.held.handed_back)
+        return True
 
-    # -- job phases ------------------------------------------------------------------------
+    # -- what a job's code sees ------------------------------------------------------------
 
-    def _stop_requested(self, job_id: int) -> Callable[[], bool]:
+    def stop_requested(self, job_id: int) -> Callable[[], bool]:
         """``ctx.cancelled`` for one job: shutdown, or the job left RUNNING (cancel, timeout …).
 
-        The store is asked at most every half second, however often the processor looks.
+        The store is asked at most every half second, however often the processor looks; the job
+        was RUNNING when its unit was claimed, so the first look is half a second later.
         """
-        checked = [-1.0, False]
+        checked = [self.clock.monotonic(), False]
 
         def stop_requested() -> bool:
             if self._stop_jobs.is_set():
@@ -160,7 +185,7 @@ class WorkerPool:
 
         return stop_requested
 
-    def _context(self, job: Job, chunk_size: int) -> tuple[JobContext, BufferedLog]:
+    def context(self, job: Job) -> tuple[JobContext, BufferedLog]:
         job_id = job.id
         last_beat = [0.0]
         log = BufferedLog(self.store, job_id, self.clock)
@@ -171,105 +196,165 @@ class WorkerPool:
                 last_beat[0] = now
                 self.store.touch_job_progress(job_id, self.clock.now())
 
-        from vaultjobs.content.repository import ContentRepository, ContentUnavailable
-
-        try:
-            content: ContentRepository | None = ContentRepository(self.store, self.settings.data_dir, self.clock)
-        except ContentUnavailable:
-            content = None
+        content = self._content()
+        spec = self.registry.spec(job.processor)
         ctx = JobContext(
             job_id=job_id,
             parameters=job.parameters,
-            chunk_size=chunk_size,
+            chunk_size=spec.chunk_size if spec else 1,
             log=log,
             heartbeat=heartbeat,
-            stop_requested=self._stop_requested(job_id),
+            stop_requested=self.stop_requested(job_id),
             created_by=job.created_by,
             content=content,
-            files=None if content is None else content.user_staging(job.created_by),
+            files=None if content is None else self._staging(content, job.created_by),
         )
         return ctx, log
 
-    def _chunk_size(self, job: Job) -> int:
-        spec = self.registry.spec(job.processor)
-        return spec.chunk_size if spec else 1
+    def _content(self) -> ContentRepository | None:
+        """The node's content repository, made once (None when the store holds none)."""
+        if self._content_repository is _UNSET:
+            try:
+                self._content_repository = ContentRepository(self.store, self.settings.data_dir, self.clock)
+            except ContentUnavailable:
+                self._content_repository = None
+        return self._content_repository  # type: ignore[return-value]
 
-    def _end(
-        self, job: Job, status: JobStatus, message: str, log: BufferedLog, result: dict[str, Any] | None = None
-    ) -> None:
-        """End a job this worker holds; a job cancelled meanwhile ends CANCELLED instead."""
-        now = self.clock.now()
-        lines = log.take()
-        if self.store.finish_job(job.id, self.worker_id, status, now, result, log=message, logs=lines):
-            return
-        if self.store.job_status(job.id) is JobStatus.CANCELLING:
-            self.store.finish_job(
-                job.id, self.worker_id, JobStatus.CANCELLED, now, result, log="job ended CANCELLED", logs=lines
-            )
-        else:
-            logger.info("job %s was resolved elsewhere before this worker could end it", job.id)
+    def _staging(self, content: ContentRepository, user_id: int) -> UserStaging:
+        staging = self._user_staging.get(user_id)
+        if staging is None:
+            staging = self._user_staging[user_id] = content.user_staging(user_id)
+        return staging
 
-    def _init(self, job: Job) -> None:
-        ctx, log = self._context(job, self._chunk_size(job))
-        if job.processor not in self.registry:
-            self._end(job, JobStatus.ERRORS_ENCOUNTERED, f"processor [{job.processor}] is not installed here", log)
-            return
-        log(f"job {job.id} started on worker {self.worker_id}: processor {job.processor}")
-        try:
-            instance = self.registry.instantiate(job.processor)
-            items = instance.init(ctx)
-            chunks = chunk_items(items, ctx.chunk_size)
-        except (InitFailed, ProcessorError) as exc:
-            self._end(job, JobStatus.ERRORS_ENCOUNTERED, f"init failed: {exc}", log)
-            return
-        except Exception as exc:
-            logger.exception("init of job %s raised", job.id)
-            self._end(job, JobStatus.ERRORS_ENCOUNTERED, f"init failed: {type(exc).__name__}: {exc}", log)
-            return
-        status = self.store.job_status(job.id)
-        if status is JobStatus.CANCELLING:
-            self._end(job, JobStatus.CANCELLED, "job ended CANCELLED before its tasks started", log)
-            return
-        if status is not JobStatus.RUNNING:
-            log.flush()
-            return  # timed out or ended while init ran; the sweeper logged why
-        log(f"{len(chunks)} tasks of up to {ctx.chunk_size} items")
-        started = self.store.start_tasks(
-            job.id, self.worker_id, chunks, self.clock.now(), claim_first=True, logs=log.take()
-        )
-        if started.complete_now:
-            self._complete(job)
-            return
-        if len(chunks) > 1:
-            self.wakeup.notify()
-        assert started.first_task is not None
-        self._process(started.first_task, job)
 
-    def _process(self, record: TaskRecord, job: Job | None = None) -> None:
-        job = job or self.store.get_job(record.job_id)
-        if job is None:
-            return
-        ctx, log = self._context(job, self._chunk_size(job))
-        task = Task(task_id=record.task_id, items=record.items, attempt=record.attempts)
-        try:
-            instance = self.registry.instantiate(job.processor)
-            instance.process(ctx, task)
-        except Exception as exc:
-            logger.exception("task %s of job %s raised", record.task_id, job.id)
-            task.fail(f"{type(exc).__name__}: {exc}")
-        if self._stop_jobs.is_set():
-            # Shutdown cut the task short: its outcome cannot be trusted. It stays RUNNING under this
-            # worker, which is marked stopped, so the sweeper re-runs or ends it by the usual rule.
-            log(f"{record.task_id} was interrupted by the shutdown of worker {self.worker_id}")
-            log.flush()
-            return
-        status = self.store.job_status(job.id)
-        if status is not JobStatus.RUNNING:
-            # cancelled, timed out or ended while the task ran: its outcome does not count
-            task.failure = None
-            state = TaskState.CANCELLED
-            log(f"{record.task_id} stopped: the job is {status.value if status else 'gone'}")
-        elif task.failure is not None:
+class _Batch:
+    """One thread's claimed units, taken through init, process and complete."""
+
+    def __init__(self, pool: WorkerPool, jobs: list[Job], tasks: list[TaskRecord]) -> None:
+        self.pool = pool
+        self.store = pool.store
+        self.worker_id = pool.worker_id
+        self.clock = pool.clock
+        self.held = HeldUnits(pool.clock)
+        self.held.hold([task_key(t.job_id, t.seq) for t in tasks] + [job_key(j.id) for j in jobs])
+        self.jobs = jobs
+        self.tasks = tasks
+        self.units = len(jobs) + len(tasks)
+        self._contexts: dict[int, tuple[JobContext, BufferedLog]] = {}
+
+    def _start(self, key: tuple[object, ...]) -> bool:
+        """Whether to run the unit ``key`` now: not when it was handed back, nor while stopping."""
+        if self.pool._stopping.is_set():
+            left = self.held.take_all()
+            if left:
+                self.pool._hand_back.release(left)
+            return False
+        return self.held.start(key)
+
+    def _context(self, job: Job) -> tuple[JobContext, BufferedLog]:
+        if job.id not in self._contexts:
+            self._contexts[job.id] = self.pool.context(job)
+        return self._contexts[job.id]
+
+    def run(self) -> None:
+        by_id = {job.id: job for job in self.jobs}
+        if self.tasks:
+            by_id.update(self.store.get_jobs(sorted({t.job_id for t in self.tasks} - set(by_id))))
+        runnable = [(t, by_id[t.job_id]) for t in self.tasks if t.job_id in by_id]
+        first_tasks, completing = self._init([j for j in self.jobs if j.phase == "init"])
+        completing += self._process(runnable + first_tasks)
+        completing = [j for j in self.jobs if j.phase == "complete"] + completing
+        self._complete(completing)
+
+    # -- init ------------------------------------------------------------------------------
+
+    def _init(self, jobs: list[Job]) -> tuple[list[tuple[TaskRecord, Job]], list[Job]]:
+        """Run the claimed jobs' ``init``; store their tasks. Returns the first tasks (claimed
+        here) and the jobs without tasks, held here to complete."""
+        ends: list[tuple[Job, JobStatus, str, dict[str, Any] | None]] = []
+        planned: list[tuple[Job, list[str]]] = []
+        registry = self.pool.registry
+        for job in jobs:
+            if not self._start(job_key(job.id)):
+                continue
+            ctx, log = self._context(job)
+            if job.processor not in registry:
+                missing = f"processor [{job.processor}] is not installed here"
+                ends.append((job, JobStatus.ERRORS_ENCOUNTERED, missing, None))
+                continue
+            log(f"job {job.id} started on worker {self.worker_id}: processor {job.processor}")
+            try:
+                items = registry.instantiate(job.processor).init(ctx)
+                chunks = chunk_items(items, ctx.chunk_size)
+            except (InitFailed, ProcessorError) as exc:
+                ends.append((job, JobStatus.ERRORS_ENCOUNTERED, f"init failed: {exc}", None))
+                continue
+            except Exception as exc:
+                logger.exception("init of job %s raised", job.id)
+                ends.append((job, JobStatus.ERRORS_ENCOUNTERED, f"init failed: {type(exc).__name__}: {exc}", None))
+                continue
+            log(f"{len(chunks)} tasks of up to {ctx.chunk_size} items")
+            planned.append((job, chunks))
+        self.held.pause()
+        plans = [TaskPlan(job_id=job.id, chunks=chunks, logs=self._context(job)[1].take()) for job, chunks in planned]
+        answers = self.store.start_tasks_of(self.worker_id, plans, self.clock.now())
+        lost = [job for (job, _), started in zip(planned, answers, strict=True) if started is None]
+        statuses = self.store.job_statuses([job.id for job in lost])
+        first_tasks: list[tuple[TaskRecord, Job]] = []
+        complete_now: list[Job] = []
+        more = False
+        for (job, chunks), plan, started in zip(planned, plans, answers, strict=True):
+            if started is None:
+                if statuses.get(job.id) is JobStatus.CANCELLING:
+                    self._context(job)[1].restore(plan.logs)
+                    ends.append((job, JobStatus.CANCELLED, "job ended CANCELLED before its tasks started", None))
+                else:  # timed out or ended while init ran; the sweeper logged why
+                    self.store.append_logs(job.id, plan.logs)
+            elif started.complete_now:
+                complete_now.append(job)
+            else:
+                assert started.first_task is not None
+                first_tasks.append((started.first_task, job))
+                more = more or len(chunks) > 1
+        self._end(ends)
+        if more:
+            self.pool.wakeup.notify()
+        self.held.hold([task_key(t.job_id, t.seq) for t, _ in first_tasks] + [job_key(j.id) for j in complete_now])
+        return first_tasks, complete_now
+
+    # -- process ---------------------------------------------------------------------------
+
+    def _process(self, runnable: list[tuple[TaskRecord, Job]]) -> list[Job]:
+        """Run tasks; returns the jobs whose last task ended here, held here to complete."""
+        registry = self.pool.registry
+        ended: list[tuple[FinishedTask, Job]] = []
+        completing: list[Job] = []
+        for record, job in runnable:
+            if not self._start(task_key(record.job_id, record.seq)):
+                continue
+            ctx, log = self._context(job)
+            task = Task(task_id=record.task_id, items=record.items, attempt=record.attempts)
+            try:
+                registry.instantiate(job.processor).process(ctx, task)
+            except Exception as exc:
+                logger.exception("task %s of job %s raised", record.task_id, job.id)
+                task.fail(f"{type(exc).__name__}: {exc}")
+            if self.pool._stop_jobs.is_set():
+                # Shutdown cut the task short: its outcome cannot be trusted. It stays RUNNING under this
+                # worker, which is marked stopped, so the sweeper re-runs or ends it by the usual rule.
+                log(f"{record.task_id} was interrupted by the shutdown of worker {self.worker_id}")
+                log.flush()
+                continue
+            ended.append((self._finished(record, task, log), job))
+            if not job.idempotent:
+                completing += self._write_task_ends(ended)
+                ended = []
+        completing += self._write_task_ends(ended)
+        return completing
+
+    @staticmethod
+    def _finished(record: TaskRecord, task: Task, log: BufferedLog) -> FinishedTask:
+        if task.failure is not None:
             state = TaskState.ERRORS_ENCOUNTERED
             log(f"{record.task_id} failed: {task.failure}")
         else:
@@ -281,15 +366,44 @@ class WorkerPool:
             log(f"{record.task_id}: output values are not JSON-serialisable and were dropped")
             output = None
         outcome = TaskOutcome(state=state, message=task.failure, output=output)
-        if self.store.finish_task(job.id, record.seq, self.worker_id, outcome, self.clock.now(), logs=log.take()):
-            self._complete(job)
+        return FinishedTask(job_id=record.job_id, seq=record.seq, outcome=outcome)
 
-    def _complete(self, job: Job) -> None:
-        ctx, log = self._context(job, self._chunk_size(job))
-        if self.store.job_status(job.id) is JobStatus.CANCELLING:
-            self._end(job, JobStatus.CANCELLED, "job ended CANCELLED", log)
+    def _write_task_ends(self, ended: list[tuple[FinishedTask, Job]]) -> list[Job]:
+        if not ended:
+            return []
+        self.held.pause()
+        finished = [
+            FinishedTask(job_id=f.job_id, seq=f.seq, outcome=f.outcome, logs=self._contexts[f.job_id][1].take())
+            for f, _ in ended
+        ]
+        done = self.store.finish_tasks(self.worker_id, finished, self.clock.now())
+        jobs = {job.id: job for _, job in ended}
+        completing = [jobs[job_id] for job_id in sorted(done)]
+        self.held.hold([job_key(job.id) for job in completing])
+        return completing
+
+    # -- complete --------------------------------------------------------------------------
+
+    def _complete(self, jobs: list[Job]) -> None:
+        if not jobs:
             return
-        counts = self.store.task_counts(job.id)
+        found = self.store.statuses_and_task_counts([job.id for job in jobs])
+        ends: list[tuple[Job, JobStatus, str, dict[str, Any] | None]] = []
+        for job in jobs:
+            if job.id not in found or not self._start(job_key(job.id)):
+                continue
+            status, counts = found[job.id]
+            if status is JobStatus.CANCELLING:
+                ends.append((job, JobStatus.CANCELLED, "job ended CANCELLED", None))
+                continue
+            ctx, log = self._context(job)
+            ends.append(self._run_complete(job, ctx, log, counts))
+        self.held.pause()
+        self._end(ends)
+
+    def _run_complete(
+        self, job: Job, ctx: JobContext, log: BufferedLog, counts: dict[TaskState, int]
+    ) -> tuple[Job, JobStatus, str, dict[str, Any] | None]:
         total = sum(counts.values())
         failed = counts.get(TaskState.ERRORS_ENCOUNTERED, 0)
         failures = [
@@ -303,8 +417,7 @@ class WorkerPool:
         )
         ok = result.succeeded
         try:
-            instance = self.registry.instantiate(job.processor)
-            complete = getattr(instance, "complete", None)
+            complete = getattr(self.pool.registry.instantiate(job.processor), "complete", None)
             if callable(complete):
                 complete(ctx, result)
         except Exception as exc:
@@ -313,7 +426,31 @@ class WorkerPool:
             ok = False
         status = JobStatus.SUCCESS if ok else JobStatus.ERRORS_ENCOUNTERED
         summary = {"tasks": total, "succeeded": result.tasks_succeeded, "failed": failed}
-        self._end(job, status, f"job ended {status.value}: {total} tasks, {failed} failed", log, summary)
+        return job, status, f"job ended {status.value}: {total} tasks, {failed} failed", summary
+
+    def _end(self, ends: list[tuple[Job, JobStatus, str, dict[str, Any] | None]]) -> None:
+        """End jobs this batch holds; a job cancelled meanwhile ends CANCELLED instead."""
+        if not ends:
+            return
+        now = self.clock.now()
+        records = [
+            JobEnd(job_id=job.id, status=status, result=result,
+                   logs=[*self._context(job)[1].take(), (now, message)])
+            for job, status, message, result in ends
+        ]
+        ended = self.store.finish_jobs(self.worker_id, records, now)
+        for record in records:
+            if record.job_id in ended:
+                continue
+            if self.store.job_status(record.job_id) is JobStatus.CANCELLING:
+                self.store.finish_jobs(
+                    self.worker_id,
+                    [JobEnd(job_id=record.job_id, status=JobStatus.CANCELLED, result=record.result,
+                            logs=[*record.logs[:-1], (now, "job ended CANCELLED")])],
+                    now,
+                )
+            else:
+                logger.info("job %s was resolved elsewhere before this worker could end it", record.job_id)
 
 
 class BufferedLog:
@@ -341,6 +478,12 @@ class BufferedLog:
     def take(self) -> list[tuple[datetime, str]]:
         lines, self._lines = self._lines, []
         return lines
+
+    def restore(self, lines: Sequence[tuple[datetime, str]]) -> None:
+        """Put back lines taken for a write that did not happen, before any written since."""
+        if lines and not self._lines:
+            self._oldest = self.clock.monotonic()
+        self._lines[:0] = lines
 
     def flush(self) -> None:
         lines = self.take()

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vaultjobs.store.base import NewJob, Recovery, Started, Store, StoreError, TaskOutcome, UnknownUser, UserExists
+from vaultjobs.store.base import (
+    FinishedTask,
+    JobEnd,
+    NewJob,
+    Recovery,
+    Started,
+    Store,
+    StoreError,
+    TaskOutcome,
+    TaskPlan,
+    UnknownUser,
+    UserExists,
+)
 from vaultjobs.store.sqlite import SqliteStore
 
 __all__ = [
+    "FinishedTask",
+    "JobEnd",
     "NewJob",
     "Recovery",
     "SqliteStore",
@@ -15,6 +29,7 @@ __all__ = [
     "Store",
     "StoreError",
     "TaskOutcome",
+    "TaskPlan",
     "UnknownUser",
     "UserExists",
     "open_store",

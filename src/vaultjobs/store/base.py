@@ -61,6 +61,37 @@ class Started:
     first_task: Task | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class TaskPlan:
+    """A job's tasks as ``init`` planned them (JSON payloads), with the log lines of its init."""
+
+    job_id: int
+    chunks: list[str]
+    logs: Sequence[tuple[datetime, str]] = ()
+    #: Whether the worker that ran ``init`` keeps the first task (saving it a claim).
+    claim_first: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinishedTask:
+    """How one task a worker ran ended, with the log lines it wrote."""
+
+    job_id: int
+    seq: int
+    outcome: TaskOutcome
+    logs: Sequence[tuple[datetime, str]] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobEnd:
+    """How a worker ends one job it holds."""
+
+    job_id: int
+    status: JobStatus
+    result: dict[str, Any] | None = None
+    logs: Sequence[tuple[datetime, str]] = ()
+
+
 @dataclass(kw_only=True)
 class Recovery:
     """What resolving one dead worker did."""
@@ -122,7 +153,17 @@ class Store(Protocol):
     def settle_cancelling(self, now: datetime) -> list[int]: ...
     def overdue_jobs(self, now: datetime) -> list[tuple[Job, JobStatus]]: ...
     def queueing_jobs(self) -> list[Job]: ...
+    def claim_jobs(self, worker_id: str, now: datetime, limit: int) -> list[Job]: ...
     def claim_job(self, worker_id: str, now: datetime) -> Job | None: ...
+    def claim_tasks(self, worker_id: str, now: datetime, limit: int) -> list[Task]: ...
+    def claim_task(self, worker_id: str, now: datetime) -> Task | None: ...
+    def release(
+        self, worker_id: str, job_ids: Sequence[int] = (), tasks: Sequence[tuple[int, int]] = ()
+    ) -> None: ...
+    def job_statuses(self, job_ids: Sequence[int]) -> dict[int, JobStatus]: ...
+    def get_jobs(self, job_ids: Sequence[int]) -> dict[int, Job]: ...
+    def statuses_and_task_counts(self, job_ids: Sequence[int]) -> dict[int, tuple[JobStatus, dict[TaskState, int]]]: ...
+    def start_tasks_of(self, worker_id: str, plans: Sequence[TaskPlan], now: datetime) -> list[Started | None]: ...
     def start_tasks(
         self,
         job_id: int,
@@ -133,7 +174,8 @@ class Store(Protocol):
         claim_first: bool = False,
         logs: Sequence[tuple[datetime, str]] = (),
     ) -> Started: ...
-    def claim_task(self, worker_id: str, now: datetime) -> Task | None: ...
+    def finish_tasks(self, worker_id: str, finished: Sequence[FinishedTask], now: datetime) -> set[int]: ...
+    def finish_jobs(self, worker_id: str, ends: Sequence[JobEnd], now: datetime) -> set[int]: ...
     def finish_task(
         self,
         job_id: int,

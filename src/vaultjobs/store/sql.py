@@ -18,7 +18,7 @@ import orjson
 
 from vaultjobs.models import Definition, Job, LogLine, Page, Session, Task, User
 from vaultjobs.status import JobStatus, TaskState, can_transition
-from vaultjobs.store.base import NewJob, Recovery, Started, StoreError, TaskOutcome, UserExists
+from vaultjobs.store.base import NewJob, Recovery, StoreError, UserExists
 from vaultjobs.timeutil import from_ms, maybe_from_ms, to_ms
 
 _JOB_COLUMNS = (
@@ -131,6 +131,9 @@ class SqlStore:
     integrity_errors: ClassVar[tuple[type[Exception], ...]] = ()
     #: Appended to the sub-selects that pick a row to claim.
     skip_locked: ClassVar[str] = ""
+    #: Appended to a select that locks rows until the transaction ends (SQLite's writers hold the
+    #: whole database anyway).
+    row_lock: ClassVar[str] = ""
     #: After ``FROM jobs`` in the claim queries: SQLite's planner, once ANALYZE has seen a store of
     #: finished jobs, would otherwise scan the whole table inside the write transaction.
     jobs_by_status: ClassVar[str] = ""
@@ -475,193 +478,8 @@ class SqlStore:
         ).fetchall()
         return [_job_from_row(r) for r in rows]
 
-    def claim_job(self, worker_id: str, now: datetime) -> Job | None:
-        """Claim the oldest QUEUED job (→ RUNNING, phase init), or a RUNNING job left without a worker.
-
-        First in, first out across jobs: a QUEUED job waits while an older job still has queued tasks.
-        """
-        ms = to_ms(now)
-        with self._tx() as conn:
-            row = conn.execute(
-                "UPDATE jobs SET status = 'RUNNING', phase = 'init', worker_id = ?, run_start = ?, "
-                "progress_at = ?, modified_at = ? "
-                f"WHERE id = (SELECT id FROM jobs{self.jobs_by_status} WHERE status = 'QUEUED' AND id < COALESCE("
-                "(SELECT min(job_id) FROM tasks WHERE state = 'QUEUED'), 9223372036854775807) ORDER BY id LIMIT 1"
-                f"{self.skip_locked}) AND status = 'QUEUED' RETURNING {_JOB_COLUMNS}",
-                (worker_id, ms, ms, ms),
-            ).fetchone()
-            if row is None:
-                row = conn.execute(
-                    "UPDATE jobs SET worker_id = ?, progress_at = ? "
-                    f"WHERE id = (SELECT id FROM jobs{self.jobs_by_status} WHERE status IN ('RUNNING', 'CANCELLING') "
-                    f"AND phase IN ('init', 'complete') AND worker_id IS NULL ORDER BY id LIMIT 1{self.skip_locked}) "
-                    f"AND worker_id IS NULL RETURNING {_JOB_COLUMNS}",
-                    (worker_id, ms),
-                ).fetchone()
-        return None if row is None else _job_from_row(row)
-
-    def start_tasks(
-        self,
-        job_id: int,
-        worker_id: str,
-        chunks: list[str],
-        now: datetime,
-        *,
-        claim_first: bool = False,
-        logs: Sequence[tuple[datetime, str]] = (),
-    ) -> Started:
-        """Store the job's tasks and hand them to the pool (the first one to ``worker_id`` itself
-        when ``claim_first``, which saves it a claim).
-
-        With no tasks at all the job goes straight to its complete phase, still claimed by
-        ``worker_id``, and ``complete_now`` is set: the caller completes it.
-        """
-        ms = to_ms(now)
-        with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE jobs SET phase = ?, worker_id = ?, progress_at = ? "
-                "WHERE id = ? AND phase = 'init' AND worker_id = ? AND status IN ('RUNNING', 'CANCELLING')",
-                ("process" if chunks else "complete", None if chunks else worker_id, ms, job_id, worker_id),
-            )
-            if cur.rowcount != 1:
-                raise StoreError(f"job {job_id} is no longer being initialised by this worker")
-            first = claim_first and bool(chunks)
-            if first:
-                conn.execute(
-                    "INSERT INTO tasks (job_id, seq, state, payload, worker_id, started_at, attempts) "
-                    "VALUES (?, 1, 'RUNNING', ?, ?, ?, 1)",
-                    (job_id, chunks[0], worker_id, ms),
-                )
-            conn.executemany(
-                "INSERT INTO tasks (job_id, seq, state, payload) VALUES (?, ?, 'QUEUED', ?)",
-                [(job_id, seq, payload) for seq, payload in enumerate(chunks, start=1) if not (first and seq == 1)],
-            )
-            self._insert_logs(conn, job_id, logs)
-        task = None
-        if first:
-            task = Task(job_id=job_id, seq=1, state=TaskState.RUNNING, items=orjson.loads(chunks[0]),
-                        worker_id=worker_id, attempts=1)
-        return Started(complete_now=not chunks, first_task=task)
-
-    @staticmethod
-    def _insert_logs(conn: Any, job_id: int, logs: Sequence[tuple[datetime, str]]) -> None:
-        if logs:
-            conn.executemany(
-                "INSERT INTO job_log (job_id, at, message) VALUES (?, ?, ?)",
-                [(job_id, to_ms(at), message) for at, message in logs],
-            )
-
-    def append_logs(self, job_id: int, logs: Sequence[tuple[datetime, str]]) -> None:
-        with self._tx() as conn:
-            self._insert_logs(conn, job_id, logs)
-
-    def claim_task(self, worker_id: str, now: datetime) -> Task | None:
-        with self._tx() as conn:
-            row = conn.execute(
-                "UPDATE tasks SET state = 'RUNNING', worker_id = ?, started_at = ?, attempts = attempts + 1 "
-                "WHERE (job_id, seq) = (SELECT job_id, seq FROM tasks WHERE state = 'QUEUED' ORDER BY job_id, seq "
-                f"LIMIT 1{self.skip_locked}) AND state = 'QUEUED' RETURNING job_id, seq, payload, attempts",
-                (worker_id, to_ms(now)),
-            ).fetchone()
-        if row is None:
-            return None
-        return Task(
-            job_id=row[0],
-            seq=row[1],
-            state=TaskState.RUNNING,
-            items=orjson.loads(row[2]),
-            worker_id=worker_id,
-            attempts=row[3],
-        )
-
-    def finish_task(
-        self,
-        job_id: int,
-        seq: int,
-        worker_id: str,
-        outcome: TaskOutcome,
-        now: datetime,
-        *,
-        logs: Sequence[tuple[datetime, str]] = (),
-    ) -> bool:
-        """Record a task's end; True when it was the job's last one and this worker now completes it."""
-        ms = to_ms(now)
-        with self._tx() as conn:
-            self._insert_logs(conn, job_id, logs)
-            cur = conn.execute(
-                "UPDATE tasks SET state = ?, finished_at = ?, message = ?, output = ? "
-                "WHERE job_id = ? AND seq = ? AND state = 'RUNNING' AND worker_id = ?",
-                (
-                    outcome.state.value,
-                    ms,
-                    outcome.message,
-                    None if outcome.output is None else _dumps(outcome.output),
-                    job_id,
-                    seq,
-                    worker_id,
-                ),
-            )
-            if cur.rowcount != 1:
-                return False
-            conn.execute("UPDATE jobs SET progress_at = ? WHERE id = ?", (ms, job_id))
-            pending = conn.execute(
-                "SELECT 1 FROM tasks WHERE state IN ('QUEUED', 'RUNNING') AND job_id = ? LIMIT 1", (job_id,)
-            ).fetchone()
-            if pending is not None:
-                return False
-            cur = conn.execute(
-                "UPDATE jobs SET phase = 'complete', worker_id = ? "
-                "WHERE id = ? AND phase = 'process' AND status IN ('RUNNING', 'CANCELLING')",
-                (worker_id, job_id),
-            )
-            return bool(cur.rowcount == 1)
-
-    def finish_job(
-        self,
-        job_id: int,
-        worker_id: str,
-        status: JobStatus,
-        now: datetime,
-        result: dict[str, Any] | None = None,
-        log: str | None = None,
-        *,
-        logs: Sequence[tuple[datetime, str]] = (),
-    ) -> bool:
-        """End a job this worker holds, from RUNNING (or CANCELLING → CANCELLED)."""
-        expected = JobStatus.CANCELLING if status is JobStatus.CANCELLED else JobStatus.RUNNING
-        _check_transition(expected, status)
-        ms = to_ms(now)
-        with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE jobs SET status = ?, run_end = ?, modified_at = ?, phase = NULL, worker_id = NULL, "
-                "result = ? WHERE id = ? AND status = ? AND worker_id = ?",
-                (
-                    status.value,
-                    ms,
-                    ms,
-                    None if result is None else _dumps(result),
-                    job_id,
-                    expected.value,
-                    worker_id,
-                ),
-            )
-            if cur.rowcount != 1:
-                return False
-            conn.execute(
-                "UPDATE tasks SET state = 'CANCELLED', finished_at = ? WHERE job_id = ? AND state = 'QUEUED'",
-                (ms, job_id),
-            )
-            self._insert_logs(conn, job_id, [*logs, *([(now, log)] if log else [])])
-        return True
-
     def touch_job_progress(self, job_id: int, now: datetime) -> None:
         self._write("UPDATE jobs SET progress_at = ? WHERE id = ?", (to_ms(now), job_id))
-
-    def task_counts(self, job_id: int) -> dict[TaskState, int]:
-        rows = self._conn().execute(
-            "SELECT state, count(*) FROM tasks WHERE job_id = ? GROUP BY state", (job_id,)
-        ).fetchall()
-        return {TaskState(state): count for state, count in rows}
 
     def list_tasks(self, job_id: int, limit: int, offset: int) -> Page:
         conn = self._conn()

@@ -1,0 +1,154 @@
+"""Claiming in batches without holding work back.
+
+A worker thread claims several units at once (jobs to initialise or complete, tasks) and runs them
+one after the other, writing what they led to together. That saves round trips when units are
+quick, but a slow unit would keep the ones claimed with it waiting, RUNNING in name only. So:
+
+- :class:`BatchSize` grows a thread's claim size while its batches finish quickly and drops it back
+  to one after a batch that held a unit for long;
+- :class:`HeldUnits` is what a batch holds and has not started; a :class:`HandBack` watcher hands
+  those units back to the store (for any thread of any worker) once the unit running has run for
+  longer than ``hold`` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from vaultjobs.store import Store
+from vaultjobs.timeutil import Clock
+
+logger = logging.getLogger(__name__)
+
+#: ``("job", job_id)`` or ``("task", job_id, seq)``.
+UnitKey = tuple[Any, ...]
+
+
+def job_key(job_id: int) -> UnitKey:
+    return ("job", job_id)
+
+
+def task_key(job_id: int, seq: int) -> UnitKey:
+    return ("task", job_id, seq)
+
+
+class BatchSize:
+    """A thread's claim size: doubles after a quick batch, back to 1 after a slow one."""
+
+    def __init__(self, most: int, hold: float) -> None:
+        self.most = most
+        self.hold = hold
+        self.size = 1
+
+    def record(self, units: int, seconds: float, handed_back: bool) -> None:
+        if handed_back or seconds >= self.hold:
+            self.size = 1
+        elif units >= self.size:
+            self.size = min(self.most, self.size * 2)
+
+
+class HeldUnits:
+    """Units one batch holds in the store and has not started, in the order it will start them."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._waiting: dict[UnitKey, None] = {}
+        #: When the unit running now started (monotonic), or None between units.
+        self._busy_since: float | None = None
+        #: Whether units were taken away before they started.
+        self.handed_back = False
+
+    def hold(self, keys: Sequence[UnitKey]) -> None:
+        with self._lock:
+            for key in keys:
+                self._waiting[key] = None
+
+    def start(self, key: UnitKey) -> bool:
+        """Mark ``key`` running; False when it was handed back meanwhile (skip it)."""
+        with self._lock:
+            if key not in self._waiting:
+                return False
+            del self._waiting[key]
+            self._busy_since = self._clock.monotonic()
+            return True
+
+    def pause(self) -> None:
+        """No unit runs (the batch is writing): nothing is held back by a unit."""
+        with self._lock:
+            self._busy_since = None
+
+    def take_all(self) -> list[UnitKey]:
+        with self._lock:
+            keys, self._waiting = list(self._waiting), {}
+            self.handed_back = self.handed_back or bool(keys)
+            return keys
+
+    def take_if_held_back(self, hold: float) -> list[UnitKey]:
+        """Everything waiting, if the unit running has run for ``hold`` s or more; else nothing."""
+        with self._lock:
+            if not self._waiting or self._busy_since is None:
+                return []
+            if self._clock.monotonic() - self._busy_since < hold:
+                return []
+            keys, self._waiting = list(self._waiting), {}
+            self.handed_back = True
+            return keys
+
+
+class HandBack:
+    """Hands back units that batches hold behind a slow unit, and who was holding what."""
+
+    def __init__(self, store: Store, worker_id: str, hold: float, clock: Clock,
+                 on_handed_back: Callable[[], None]) -> None:
+        self.store = store
+        self.worker_id = worker_id
+        self.hold = hold
+        self.clock = clock
+        self.on_handed_back = on_handed_back
+        self._lock = threading.Lock()
+        self._batches: set[HeldUnits] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def track(self, units: HeldUnits) -> None:
+        with self._lock:
+            self._batches.add(units)
+
+    def forget(self, units: HeldUnits) -> None:
+        with self._lock:
+            self._batches.discard(units)
+
+    def release(self, keys: Sequence[UnitKey]) -> None:
+        """Give ``keys`` back to the store for anyone to take."""
+        if not keys:
+            return
+        jobs = [key[1] for key in keys if key[0] == "job"]
+        tasks = [(key[1], key[2]) for key in keys if key[0] == "task"]
+        self.store.release(self.worker_id, jobs, tasks)
+        self.on_handed_back()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._watch, name="vaultjobs-hand-back", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.hold / 4):
+            with self._lock:
+                batches = list(self._batches)
+            for units in batches:
+                keys = units.take_if_held_back(self.hold)
+                if keys:
+                    try:
+                        self.release(keys)
+                    except Exception:
+                        logger.exception("could not hand back %d units; their batch keeps them", len(keys))
+                        units.hold(keys)
