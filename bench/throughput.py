@@ -10,18 +10,20 @@
 
 With ``--postgres`` (a throwaway server) or ``--database-url postgresql://…`` the same runs on
 PostgreSQL, with 1, 2 and 4 worker processes, against a raw-SQL ``FOR UPDATE SKIP LOCKED`` loop
-that claims and completes rows in batches of 10.
+that claims and completes rows in batches of 10. ``--claim-batch N`` sets the workers'
+``VAULTJOBS_CLAIM_BATCH`` (most units a worker thread claims at once; default 16).
 
 Targets (DESIGN.md): throughput ≥ 0.5× the baseline; submit → RUNNING p50 < 20 ms.
 
     python bench/throughput.py [--jobs 50000] [--workers 4] [--latency-samples 200]
-    python bench/throughput.py --postgres [--jobs 20000] [--processes 1,2,4]
+    python bench/throughput.py --postgres [--jobs 20000] [--processes 1,2,4] [--claim-batch 16]
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -153,6 +155,13 @@ def submit_latency(server: LiveServer, token: str, samples: int) -> list[float]:
     return latencies
 
 
+def worker_env(args: argparse.Namespace) -> dict[str, str]:
+    env = {"VAULTJOBS_LOG_LEVEL": "warning"}
+    if args.claim_batch:
+        env["VAULTJOBS_CLAIM_BATCH"] = str(args.claim_batch)
+    return env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=50_000)
@@ -161,6 +170,7 @@ def main() -> None:
     parser.add_argument("--database-url", help="run on this PostgreSQL server instead of SQLite")
     parser.add_argument("--postgres", action="store_true", help="run on a throwaway PostgreSQL server")
     parser.add_argument("--processes", default="1,2,4", help="worker process counts to try on PostgreSQL")
+    parser.add_argument("--claim-batch", type=int, help="VAULTJOBS_CLAIM_BATCH for the workers")
     args = parser.parse_args()
     if args.postgres or args.database_url:
         postgres_main(args)
@@ -168,7 +178,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="vaultjobs-bench-") as tmp:
         root = Path(tmp)
-        env = {"VAULTJOBS_LOG_LEVEL": "warning"}
+        env = worker_env(args)
         server = LiveServer(root / "throughput", extra_env=env, workers=0, status_window=0)
         server.start()
         try:
@@ -213,7 +223,7 @@ def postgres_main(args: argparse.Namespace) -> None:
         try:
             baseline = raw_skip_locked_baseline(new_database("baseline"), args.jobs)
             print(f"raw-SQL SKIP LOCKED loop (batch 10): {baseline:10.0f} jobs/s")
-            env = {"VAULTJOBS_LOG_LEVEL": "warning"}
+            env = worker_env(args)
             for processes in [int(p) for p in args.processes.split(",")]:
                 url = new_database(f"run_{processes}")
                 server = LiveServer(root / f"pg{processes}", extra_env=env, workers=0, status_window=0,
@@ -229,6 +239,7 @@ def postgres_main(args: argparse.Namespace) -> None:
         finally:
             if pg is not None:
                 pg.stop()
+                shutil.rmtree(pg.folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
