@@ -204,20 +204,19 @@ def test_held_units_between_units_are_not_held_back(clock: ManualClock) -> None:
     assert held.take_all() == [task_key(1, 2)]
 
 
-def test_batch_size_grows_while_batches_are_quick_and_drops_after_a_slow_one() -> None:
-    size = BatchSize(most=16, hold=0.2)
+def test_batch_size_grows_until_units_are_handed_back() -> None:
+    size = BatchSize(most=16)
     sizes = []
     for _ in range(6):
-        size.record(units=size.size, seconds=0.01, handed_back=False)
+        size.record(units=size.size, handed_back=False)
         sizes.append(size.size)
     assert sizes == [2, 4, 8, 16, 16, 16]
-    size.record(units=3, seconds=0.01, handed_back=False)  # a short queue does not shrink it
+    size.record(units=3, handed_back=False)  # a short queue does not shrink it
     assert size.size == 16
-    size.record(units=16, seconds=0.5, handed_back=False)
+    size.record(units=16, handed_back=True)
     assert size.size == 1
-    size.record(units=1, seconds=0.01, handed_back=False)
-    size.record(units=2, seconds=0.01, handed_back=True)
-    assert size.size == 1
+    size.record(units=1, handed_back=False)
+    assert size.size == 2
 
 
 def test_a_non_idempotent_job_or_task_comes_only_first_in_a_batch(store: Store, clock: ManualClock) -> None:

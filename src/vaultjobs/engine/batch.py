@@ -4,8 +4,8 @@ A worker thread claims several units at once (jobs to initialise or complete, ta
 one after the other, writing what they led to together. That saves round trips when units are
 quick, but a slow unit would keep the ones claimed with it waiting, RUNNING in name only. So:
 
-- :class:`BatchSize` grows a thread's claim size while its batches finish quickly and drops it back
-  to one after a batch that held a unit for long;
+- :class:`BatchSize` grows a thread's claim size while nothing is handed back and drops it back
+  to one after a batch that had to hand units back;
 - :class:`HeldUnits` is what a batch holds and has not started; a :class:`HandBack` watcher hands
   those units back to the store (for any thread of any worker) once the unit running has run for
   longer than ``hold`` seconds.
@@ -36,15 +36,17 @@ def task_key(job_id: int, seq: int) -> UnitKey:
 
 
 class BatchSize:
-    """A thread's claim size: doubles after a quick batch, back to 1 after a slow one."""
+    """A thread's claim size: back to 1 after a batch that had to hand units back (one of them was
+    slow), doubled after each full batch that did not. The hand-back is what keeps a large batch
+    from holding work back, so the size needs no other brake; a loaded machine that slows every
+    unit a little keeps its batches."""
 
-    def __init__(self, most: int, hold: float) -> None:
+    def __init__(self, most: int) -> None:
         self.most = most
-        self.hold = hold
         self.size = 1
 
-    def record(self, units: int, seconds: float, handed_back: bool) -> None:
-        if handed_back or seconds >= self.hold:
+    def record(self, units: int, handed_back: bool) -> None:
+        if handed_back:
             self.size = 1
         elif units >= self.size:
             self.size = min(self.most, self.size * 2)
@@ -129,6 +131,7 @@ class HandBack:
         jobs = [key[1] for key in keys if key[0] == "job"]
         tasks = [(key[1], key[2]) for key in keys if key[0] == "task"]
         self.store.release(self.worker_id, jobs, tasks)
+        logger.debug("handed back %d units waiting behind a slow one", len(keys))
         self.on_handed_back()
 
     def start(self) -> None:

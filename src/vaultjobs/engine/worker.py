@@ -134,7 +134,7 @@ class WorkerPool:
     # -- the loop --------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        size = BatchSize(self.settings.claim_batch, self.settings.batch_hold)
+        size = BatchSize(self.settings.claim_batch)
         while not self._stopping.is_set():
             seen = self.wakeup.generation()
             try:
@@ -151,7 +151,6 @@ class WorkerPool:
         tasks = self.store.claim_tasks(self.worker_id, now, size.size - len(jobs)) if len(jobs) < size.size else []
         if not jobs and not tasks:
             return False
-        started = self.clock.monotonic()
         batch = _Batch(self, jobs, tasks)
         self._hand_back.track(batch.held)
         try:
@@ -161,7 +160,7 @@ class WorkerPool:
             left = batch.held.take_all()
             if left:  # stopping, or an error cut the batch short: nobody may wait for these
                 self._hand_back.release(left)
-        size.record(batch.units, self.clock.monotonic() - started, batch.held.handed_back)
+        size.record(batch.units, batch.held.handed_back)
         return True
 
     # -- what a job's code sees ------------------------------------------------------------
