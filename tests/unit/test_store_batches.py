@@ -105,7 +105,10 @@ def test_finish_tasks_hands_each_finished_job_to_its_last_finisher(store: Store,
     assert job_a is not None and (job_a.phase, job_a.worker_id) == ("complete", "w1")
     assert [line.message for line in store.read_log(a)] == ["a1 done"]
     (task,) = store.claim_tasks("w2", clock.now(), 5)
-    assert store.finish_tasks("w2", [FinishedTask(job_id=b, seq=task.seq, outcome=ok())], clock.now()) == {b}
+    # the worker that now completes the job learns its status and task counts with it
+    assert store.finish_tasks_counted("w2", [FinishedTask(job_id=b, seq=task.seq, outcome=ok())], clock.now()) == {
+        b: (JobStatus.RUNNING, {TaskState.SUCCESS: 1, TaskState.ERRORS_ENCOUNTERED: 1})
+    }
     found = store.statuses_and_task_counts([a, b, 999])
     assert found == {
         a: (JobStatus.RUNNING, {TaskState.SUCCESS: 1}),

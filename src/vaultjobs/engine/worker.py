@@ -240,6 +240,8 @@ class _Batch:
         self.tasks = tasks
         self.units = len(jobs) + len(tasks)
         self._contexts: dict[int, tuple[JobContext, BufferedLog]] = {}
+        #: Status and task counts of jobs to complete, where a write of this batch read them.
+        self._known: dict[int, tuple[JobStatus, dict[TaskState, int]]] = {}
 
     def _start(self, key: tuple[object, ...]) -> bool:
         """Whether to run the unit ``key`` now: not when it was handed back, nor while stopping."""
@@ -311,6 +313,7 @@ class _Batch:
                     self.store.append_logs(job.id, plan.logs)
             elif started.complete_now:
                 complete_now.append(job)
+                self._known[job.id] = (JobStatus.RUNNING, {})
             else:
                 assert started.first_task is not None
                 first_tasks.append((started.first_task, job))
@@ -375,7 +378,8 @@ class _Batch:
             FinishedTask(job_id=f.job_id, seq=f.seq, outcome=f.outcome, logs=self._contexts[f.job_id][1].take())
             for f, _ in ended
         ]
-        done = self.store.finish_tasks(self.worker_id, finished, self.clock.now())
+        done = self.store.finish_tasks_counted(self.worker_id, finished, self.clock.now())
+        self._known.update(done)
         jobs = {job.id: job for _, job in ended}
         completing = [jobs[job_id] for job_id in sorted(done)]
         self.held.hold([job_key(job.id) for job in completing])
@@ -386,7 +390,8 @@ class _Batch:
     def _complete(self, jobs: list[Job]) -> None:
         if not jobs:
             return
-        found = self.store.statuses_and_task_counts([job.id for job in jobs])
+        found = dict(self._known)
+        found.update(self.store.statuses_and_task_counts([job.id for job in jobs if job.id not in found]))
         ends: list[tuple[Job, JobStatus, str, dict[str, Any] | None]] = []
         for job in jobs:
             if job.id not in found or not self._start(job_key(job.id)):
