@@ -11,12 +11,12 @@
 With ``--postgres`` (a throwaway server) or ``--database-url postgresql://…`` the same runs on
 PostgreSQL, with 1, 2 and 4 worker processes, against a raw-SQL ``FOR UPDATE SKIP LOCKED`` loop
 that claims and completes rows in batches of 10. ``--claim-batch N`` sets the workers'
-``VAULTJOBS_CLAIM_BATCH`` (most units a worker thread claims at once; default 16).
+``VAULTJOBS_CLAIM_BATCH`` (most units a worker thread claims at once; default 32).
 
 Targets (DESIGN.md): throughput ≥ 0.5× the baseline; submit → RUNNING p50 < 20 ms.
 
     python bench/throughput.py [--jobs 50000] [--workers 4] [--latency-samples 200]
-    python bench/throughput.py --postgres [--jobs 20000] [--processes 1,2,4] [--claim-batch 16]
+    python bench/throughput.py --postgres [--jobs 20000] [--processes 1,2,4] [--claim-batch 32]
 """
 
 from __future__ import annotations

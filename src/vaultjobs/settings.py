@@ -44,7 +44,7 @@ class Settings:
     #: How often idle workers and the scheduler look at the store when nobody woke them.
     poll_interval: float = 1.0
     #: Most units of work (jobs to start or complete, tasks) a worker thread claims at once.
-    claim_batch: int = 16
+    claim_batch: int = 32
     #: How long one unit of a batch may run before the units claimed with it and not started yet
     #: are handed back for other threads and workers to take.
     batch_hold: float = 0.2
