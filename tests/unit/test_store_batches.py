@@ -237,3 +237,16 @@ def test_a_non_idempotent_job_or_task_comes_only_first_in_a_batch(store: Store, 
                                 TaskPlan(job_id=b, chunks=["[1]", "[2]"], claim_first=False)], clock.now())
     assert [(t.job_id, t.seq) for t in store.claim_tasks("w3", clock.now(), 5)] == [(a, 1)]
     assert [(t.job_id, t.seq) for t in store.claim_tasks("w3", clock.now(), 5)] == [(a, 2), (b, 1), (b, 2)]
+
+
+def test_job_and_task_counts_reads_both_at_once(store: Store, clock: ManualClock) -> None:
+    with_tasks, without = make_jobs(store, clock, make_user(store, clock), 2)
+    store.claim_jobs("w1", clock.now(), 1)
+    store.start_tasks(with_tasks, "w1", ["[1]", "[2]", "[3]"], clock.now(), claim_first=True)
+    found = store.job_and_task_counts(with_tasks)
+    assert found is not None
+    job, counts = found
+    assert job == store.get_job(with_tasks)
+    assert counts == {TaskState.RUNNING: 1, TaskState.QUEUED: 2}
+    assert store.job_and_task_counts(without) == (store.get_job(without), {})
+    assert store.job_and_task_counts(999) is None

@@ -209,6 +209,20 @@ class SqlWorkQueries:
                 counts[TaskState(state)] = count
         return found
 
+    def job_and_task_counts(self, job_id: int) -> tuple[Job, dict[TaskState, int]] | None:
+        """A job and its tasks per state in one query (what Retrieve Job Status shows)."""
+        rows = self._conn().execute(
+            f"SELECT {', '.join('j.' + c for c in _JOB_COLUMNS.split(', '))}, t.state, t.n FROM jobs j "
+            "LEFT JOIN (SELECT state, count(*) AS n FROM tasks WHERE job_id = ? GROUP BY state) t ON 1 = 1 "
+            "WHERE j.id = ?",
+            (job_id, job_id),
+        ).fetchall()
+        if not rows:
+            return None
+        width = len(rows[0]) - 2
+        counts = {TaskState(row[width]): row[width + 1] for row in rows if row[width] is not None}
+        return _job_from_row(rows[0][:width]), counts
+
     def task_counts(self, job_id: int) -> dict[TaskState, int]:
         found = self.statuses_and_task_counts([job_id])
         return found[job_id][1] if job_id in found else {}

@@ -93,15 +93,22 @@ class JobRoutes:
     def _readable_job(self, call: Call) -> tuple[Job, User]:
         user = call.require_user()
         job_id = parse_id(str(call.path_params["job_id"]))
-        job = self.s.store.get_job(job_id)
+        return self._may_read(job_id, self.s.store.get_job(job_id), user), user
+
+    @staticmethod
+    def _may_read(job_id: int, job: Job | None, user: User) -> Job:
         if job is None:
             raise errors.InvalidData(f"The resource [{job_id}] does not exist")
         if job.created_by != user.id and not user.is_admin:
             raise errors.InsufficientAccess(f"You do not have access to job [{job_id}]")
-        return job, user
+        return job
 
     def status(self, call: Call) -> dict[str, Any]:
-        job, user = self._readable_job(call)
+        user = call.require_user()
+        job_id = parse_id(str(call.path_params["job_id"]))
+        found = self.s.store.job_and_task_counts(job_id)  # one query: the job and its task counts
+        job = self._may_read(job_id, found[0] if found else None, user)
+        counts = found[1] if found else {}
         window = self.s.settings.status_window
         if window > 0:
             wait = self.s.store.open_status_window(job.id, self.s.clock.now(), window)
@@ -112,7 +119,7 @@ class JobRoutes:
                     f"try again in {retry_after} s",
                     retry_after=retry_after,
                 )
-        return {"data": job_status_data(job, self.s.store.task_counts(job.id), call.version, user)}
+        return {"data": job_status_data(job, counts, call.version, user)}
 
     def tasks(self, call: Call) -> dict[str, Any]:
         job, _ = self._readable_job(call)
