@@ -244,13 +244,9 @@ class _Batch:
         self._known: dict[int, tuple[JobStatus, dict[TaskState, int]]] = {}
 
     def _start(self, key: tuple[object, ...]) -> bool:
-        """Whether to run the unit ``key`` now: not when it was handed back, nor while stopping."""
-        if self.pool._stopping.is_set():
-            left = self.held.take_all()
-            if left:
-                self.pool._hand_back.release(left)
-            return False
-        return self.held.start(key)
+        """Whether to run the unit ``key`` now: not when it was handed back, nor while stopping
+        (what is left then is handed back when the batch ends)."""
+        return not self.pool._stopping.is_set() and self.held.start(key)
 
     def _context(self, job: Job) -> tuple[JobContext, BufferedLog]:
         if job.id not in self._contexts:
@@ -443,17 +439,16 @@ class _Batch:
             for job, status, message, result in ends
         ]
         ended = self.store.finish_jobs(self.worker_id, records, now)
-        for record in records:
-            if record.job_id in ended:
-                continue
-            if self.store.job_status(record.job_id) is JobStatus.CANCELLING:
-                self.store.finish_jobs(
-                    self.worker_id,
-                    [JobEnd(job_id=record.job_id, status=JobStatus.CANCELLED, result=record.result,
-                            logs=[*record.logs[:-1], (now, "job ended CANCELLED")])],
-                    now,
-                )
-            else:
+        lost = [record for record in records if record.job_id not in ended]
+        statuses = self.store.job_statuses([record.job_id for record in lost])
+        cancelled = [
+            JobEnd(job_id=record.job_id, status=JobStatus.CANCELLED, result=record.result,
+                   logs=[*record.logs[:-1], (now, "job ended CANCELLED")])
+            for record in lost if statuses.get(record.job_id) is JobStatus.CANCELLING
+        ]
+        self.store.finish_jobs(self.worker_id, cancelled, now)
+        for record in lost:
+            if statuses.get(record.job_id) is not JobStatus.CANCELLING:
                 logger.info("job %s was resolved elsewhere before this worker could end it", record.job_id)
 
 

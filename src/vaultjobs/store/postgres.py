@@ -137,9 +137,9 @@ class PostgresStore(SqlHistoryQueries, SqliteContentQueries, SqlWorkQueries, Sql
         """Claim in a transaction that rules out bitmap scans: the queue changes faster than the
         planner's statistics, and with a bitmap scan a claim of 16 reads and sorts every queued row
         instead of the first 16 of the ``(status, id)`` index."""
-        with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
-            conn.execute("SET LOCAL enable_bitmapscan = off")
-            rows: list[Any] = conn.execute(_pg(sql), params).fetchall()
+        with self._batch_tx() as tx:
+            tx.execute("SET LOCAL enable_bitmapscan = off")
+            rows: list[Any] = tx.execute(sql, params).fetchall()
             return rows
 
     def _in(self, column: str, values: Sequence[int]) -> tuple[str, tuple[Any, ...]]:

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import orjson
 
 from vaultjobs.models import Job, Task
-from vaultjobs.status import JobStatus, TaskState, can_transition
+from vaultjobs.status import JobStatus, TaskState
 from vaultjobs.store.base import FinishedTask, JobEnd, Started, StoreError, TaskOutcome, TaskPlan
-from vaultjobs.store.sql import _JOB_COLUMNS, Connection, Cursor, _job_from_row
+from vaultjobs.store.sql import _JOB_COLUMNS, Connection, Cursor, _check_transition, _dumps, _job_from_row
 from vaultjobs.timeutil import to_ms
 
 _MAX_ID = 9223372036854775807
@@ -33,7 +33,7 @@ _HELD_NOWHERE = "status IN ('RUNNING', 'CANCELLING') AND phase IN ('init', 'comp
 #: Of the candidates numbered ``n`` in order, the first ``limit`` (the last parameter) up to the
 #: first one after the first whose processor is not idempotent.
 _SAFE_PREFIX_WHERE = (
-    "n <= ? AND n < COALESCE((SELECT min(n) FROM claimable WHERE idempotent = 0 AND n > 1), 9223372036854775807)"
+    f"n <= ? AND n < COALESCE((SELECT min(n) FROM claimable WHERE idempotent = 0 AND n > 1), {_MAX_ID})"
 )
 _SAFE_PREFIX = f"SELECT id FROM claimable WHERE {_SAFE_PREFIX_WHERE}"
 #: Tasks still to run: a job with one of these has not finished processing.
@@ -44,8 +44,8 @@ def _marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
-def _dumps(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
+def _dumps_or_none(value: Any) -> str | None:
+    return None if value is None else _dumps(value)
 
 
 class SqlWorkQueries:
@@ -325,7 +325,8 @@ class SqlWorkQueries:
         jobs_in, id_params = self._in("id", ids)
         source, rows = self._rows(
             ("bigint", "integer", "text", "text", "text"),
-            [(f.job_id, f.seq, f.outcome.state.value, f.outcome.message, _dumps(f.outcome.output)) for f in finished],
+            [(f.job_id, f.seq, f.outcome.state.value, f.outcome.message, _dumps_or_none(f.outcome.output))
+             for f in finished],
         )
         job_running = "(SELECT status FROM jobs WHERE jobs.id = tasks.job_id) = 'RUNNING'"
         with self._batch_tx() as conn:
@@ -406,9 +407,8 @@ class SqlWorkQueries:
         rows = []
         for end in ends:
             expected = JobStatus.CANCELLING if end.status is JobStatus.CANCELLED else JobStatus.RUNNING
-            if not can_transition(expected, end.status):
-                raise StoreError(f"a job cannot move from {expected.value} to {end.status.value}")
-            rows.append((end.job_id, end.status.value, expected.value, _dumps(end.result)))
+            _check_transition(expected, end.status)
+            rows.append((end.job_id, end.status.value, expected.value, _dumps_or_none(end.result)))
         ms = to_ms(now)
         source, params = self._rows(("bigint", "text", "text", "text"), rows)
         with self._batch_tx() as conn:
