@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
@@ -14,22 +14,17 @@ import pytest
 from vaultjobs.testing import LiveServer, V
 from vaultjobs.testing import read_envelope as read
 
-PROCESSORS = "vaultjobs.processors.export_documents vaultjobs.processors.binder_export " \
-    "vaultjobs.processors.import_submission"
 FIELDS = {"name__v": "Cholecap Brochure", "type__v": "Promotional Piece", "lifecycle__v": "General Lifecycle"}
 
 
 @pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, vaultjobs_new_database: Callable[[], str]
+    tmp_path_factory: pytest.TempPathFactory,
+    vaultjobs_new_database: Callable[[], str],
+    content_server: Callable[..., AbstractContextManager[LiveServer]],
 ) -> Iterator[LiveServer]:
-    srv = LiveServer(Path(tmp_path_factory.mktemp("documents")), database_url=vaultjobs_new_database(),
-                      status_window=0.5, processors=PROCESSORS)
-    srv.start()
-    srv.add_user("alice", "alice-password")
-    srv.add_user("bob", "bob-password")
-    yield srv
-    srv.stop()
+    with content_server(tmp_path_factory.mktemp("documents"), vaultjobs_new_database(), status_window=0.5) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

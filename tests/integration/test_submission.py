@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
@@ -15,8 +15,6 @@ import pytest
 from vaultjobs.testing import LiveServer, V
 from vaultjobs.testing import read_envelope as read
 
-PROCESSORS = "vaultjobs.processors.export_documents vaultjobs.processors.binder_export " \
-    "vaultjobs.processors.import_submission"
 FINISHED = {"SUCCESS", "ERRORS_ENCOUNTERED", "CANCELLED", "TIMEOUT", "COMPLETED_DUE_TO_INACTIVITY"}
 SUBMISSION = {
     "0001/index.xml": b"<?xml version='1.0'?><ectd/>",
@@ -29,15 +27,12 @@ SUBMISSION = {
 
 @pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, vaultjobs_new_database: Callable[[], str]
+    tmp_path_factory: pytest.TempPathFactory,
+    vaultjobs_new_database: Callable[[], str],
+    content_server: Callable[..., AbstractContextManager[LiveServer]],
 ) -> Iterator[LiveServer]:
-    srv = LiveServer(Path(tmp_path_factory.mktemp("submissions")), database_url=vaultjobs_new_database(),
-                      status_window=0.2, processors=PROCESSORS)
-    srv.start()
-    srv.add_user("alice", "alice-password")
-    srv.add_user("bob", "bob-password")
-    yield srv
-    srv.stop()
+    with content_server(tmp_path_factory.mktemp("submissions"), vaultjobs_new_database(), status_window=0.2) as srv:
+        yield srv
 
 
 def client(server: LiveServer, name: str, password: str) -> tuple[httpx.Client, str]:
