@@ -49,7 +49,8 @@ class FieldType(StrEnum):
 
 
 class FieldRelationship(StrEnum):
-    """``relationship_type`` of an Object field, as MDL writes it."""
+    """``relationship_type`` of an Object field, as MDL writes it. ``child`` is not a field's value:
+    the parent object's ``child`` relationship is derived from the child's ``parent`` field."""
 
     #: The field holds the record's parent: deep copy and cascade delete walk it, one per object.
     PARENT = "parent"

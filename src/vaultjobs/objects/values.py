@@ -20,12 +20,15 @@ type ``INVALID_DATA``. Choices [U]:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from vaultjobs.errors import InvalidData, OperationNotAllowed, ParameterRequired
-from vaultjobs.objects.metadata import NUMBER_MAX, NUMBER_MIN, FieldDefinition, FieldType, Picklist
+from vaultjobs.objects.catalog import Catalog
+from vaultjobs.objects.metadata import NUMBER_MAX, NUMBER_MIN, FieldDefinition, FieldType, ObjectDefinition, Picklist
 from vaultjobs.timeutil import parse_datetime, render_datetime
 
 #: Digits after the prefix in a record id: ``00P`` + ``000000000202``.
@@ -226,3 +229,69 @@ def to_csv_value(value: StoredValue) -> str:
     shown = to_json_value(value)
     return str(shown)
 
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecordInput:
+    """One incoming record, checked: field values as stored, and what the store still has to resolve."""
+
+    values: dict[str, StoredValue]
+    #: Object fields given through their relationship (``product__cr.name__v`` column): field name →
+    #: (field of the target object, value to look up).
+    lookups: dict[str, tuple[str, str]]
+
+
+def coerce_record(
+    catalog: Catalog,
+    definition: ObjectDefinition,
+    raw: Mapping[str, object],
+    *,
+    origin: Origin = "json",
+    creating: bool,
+    passthrough: frozenset[str] = frozenset({"id"}),
+) -> RecordInput:
+    """Check every column of one incoming record against ``definition``; the first problem raises.
+
+    Unknown columns and columns that are not editable are errors; ``passthrough`` columns (``id``,
+    and the ``idParam`` field for upserts) are left to the caller. A relationship column
+    ``{relationship}.{field}`` names the target record by another field instead of its id. When
+    ``creating``, every required editable field must have a value (given or looked up).
+    """
+    values: dict[str, StoredValue] = {}
+    lookups: dict[str, tuple[str, str]] = {}
+    by_relationship = {f.relationship_outbound_name: f for f in definition.reference_fields}
+    for column, raw_value in raw.items():
+        if column in passthrough:
+            continue
+        if "." in column:
+            relationship, _, target_field = column.partition(".")
+            reference = by_relationship.get(relationship)
+            if reference is None:
+                raise unknown_field(definition.name, column)
+            if not reference.editable:
+                raise not_editable(reference.name)
+            if _is_empty(raw_value):
+                if creating and reference.required:
+                    raise missing_required(reference.name)
+                values[reference.name] = None
+                continue
+            lookups[reference.name] = (target_field, str(raw_value))
+            continue
+        found = definition.field(column)
+        if found is None:
+            raise unknown_field(definition.name, column)
+        if not found.editable:
+            raise not_editable(column)
+        target = catalog.object(found.object) if found.object else None
+        values[column] = coerce_value(
+            found,
+            raw_value,
+            origin=origin,
+            picklist=catalog.picklist(found.picklist) if found.picklist else None,
+            target_prefix=target.prefix if target else None,
+        )
+    if creating:
+        for f in definition.fields:
+            if f.required and f.editable and f.name not in values and f.name not in lookups:
+                raise missing_required(f.name)
+    return RecordInput(values=values, lookups=lookups)

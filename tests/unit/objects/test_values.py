@@ -10,6 +10,7 @@ import pytest
 from vaultjobs.errors import InvalidData, OperationNotAllowed, ParameterRequired, VaultError
 from vaultjobs.objects import Catalog, FieldDefinition, FieldType
 from vaultjobs.objects.values import (
+    coerce_record,
     coerce_value,
     format_record_id,
     is_record_id,
@@ -177,3 +178,57 @@ def test_rendering_stored_values_for_json_and_csv() -> None:
 def test_record_errors_carry_vault_types(error: VaultError, kind: type, type_: str, message: str) -> None:
     assert isinstance(error, kind)
     assert (error.type, error.message) == (type_, message)
+
+
+def test_a_whole_record_is_checked_column_by_column(tree: Catalog) -> None:
+    batch = tree.object("batch__c")
+    assert batch is not None
+    record = coerce_record(
+        tree,
+        batch,
+        {"id": "ignored", "name__v": "B-1", "product__c": "A00000000000001", "code__c": "", "status__v": "active__v"},
+        creating=True,
+    )
+    assert record.values == {
+        "name__v": "B-1",
+        "product__c": "A00000000000001",
+        "code__c": None,
+        "status__v": ("active__v",),
+    }
+    assert record.lookups == {}
+
+
+def test_a_relationship_column_names_the_parent_by_another_field(tree: Catalog) -> None:
+    batch = tree.object("batch__c")
+    assert batch is not None
+    record = coerce_record(
+        tree, batch, {"name__v": "B-2", "product__cr.name__v": "CholeCap"}, origin="csv", creating=True
+    )
+    assert record.lookups == {"product__c": ("name__v", "CholeCap")}
+    with pytest.raises(ParameterRequired, match=r"\[product__c\]"):
+        coerce_record(tree, batch, {"name__v": "B-3", "product__cr.name__v": ""}, origin="csv", creating=True)
+
+
+@pytest.mark.parametrize(
+    ("raw", "creating", "error", "message"),
+    [
+        ({"name__v": "B"}, True, ParameterRequired, "Missing required parameter [product__c]"),
+        ({"product__c": "A00000000000001"}, True, ParameterRequired, "Missing required parameter [name__v]"),
+        ({"code__c": "x"}, False, None, None),
+        ({"nope__c": "x"}, False, InvalidData, "Field [nope__c] does not exist on object [batch__c]"),
+        ({"nope__cr.name__v": "x"}, False, InvalidData, "Field [nope__cr.name__v] does not exist"),
+        ({"created_date__v": "2026-01-01T00:00:00Z"}, False, InvalidData, "Field [created_date__v] is not editable"),
+        ({"product__c": "B00000000000001"}, False, InvalidData, "The resource [B00000000000001] does not exist"),
+    ],
+)
+def test_record_errors_name_the_column(
+    tree: Catalog, raw: dict[str, object], creating: bool, error: type[VaultError] | None, message: str | None
+) -> None:
+    batch = tree.object("batch__c")
+    assert batch is not None
+    if error is None:
+        assert coerce_record(tree, batch, raw, creating=creating).values
+        return
+    with pytest.raises(error) as caught:
+        coerce_record(tree, batch, raw, creating=creating)
+    assert message is not None and message in caught.value.message

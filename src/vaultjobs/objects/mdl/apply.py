@@ -186,8 +186,8 @@ def _build_object(catalog: Catalog, component: Component, existing: ObjectDefini
     for required in ("label", "label_plural"):
         if required not in values:
             raise MdlStatementError(f"Missing required attribute [{required}] for {where}", component.position)
-    fields: list[FieldDefinition] = list(existing.fields if existing else standard_fields())
-    fields = [f for f in fields if f.source is Source.STANDARD]
+    # Standard fields as shipped (a RECREATE resets what it does not write), then what it writes.
+    fields: list[FieldDefinition] = list(standard_fields())
     for sub in component.subcomponents:
         current = next((f for f in fields if f.name == sub.name), None)
         if current is None and existing is not None:
