@@ -35,6 +35,7 @@ from vaultjobs.objects.metadata import (
     RelationshipDeletion,
     RelationshipType,
 )
+from vaultjobs.objects.standard import STANDARD_OBJECTS, STANDARD_PICKLISTS
 
 PREFIX_PATTERN = re.compile(r"^[0-9A-Z]{3}$")
 _PREFIX_FIRST = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -78,8 +79,6 @@ class Catalog:
     @classmethod
     def standard(cls) -> Catalog:
         """The catalog of a new vault: the standard objects and picklists vaultjobs ships."""
-        from vaultjobs.objects.standard import STANDARD_OBJECTS, STANDARD_PICKLISTS
-
         return cls(STANDARD_OBJECTS, STANDARD_PICKLISTS)
 
     # -- reading ---------------------------------------------------------------------------------

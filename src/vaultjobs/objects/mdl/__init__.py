@@ -19,8 +19,8 @@ from vaultjobs.objects.mdl.syntax import (
 )
 
 __all__ = [
-    "COMPONENT_TYPES",
     "Attribute",
+    "COMPONENT_TYPES",
     "Command",
     "Component",
     "MdlError",

@@ -87,18 +87,20 @@ def execute(catalog: Catalog, script: str) -> tuple[Catalog, tuple[StatementResu
 def apply(catalog: Catalog, statements: Iterable[Statement]) -> tuple[Catalog, tuple[StatementResult, ...]]:
     """The catalog after every statement that could apply, and one result per statement, in order."""
     results: list[StatementResult] = []
+    # Problems the catalog already had are not the statement's fault; only new ones fail it.
+    known = set(catalog.problems())
     for statement in statements:
         try:
             after = _apply_one(catalog, statement)
-            before = set(catalog.problems())
-            new_problems = [p for p in after.problems() if p not in before]
+            problems = after.problems()
+            new_problems = [p for p in problems if p not in known]
             if new_problems:
                 raise MdlStatementError(new_problems[0])
         except (MdlStatementError, CatalogError) as exc:
             reason = exc.args[0] if isinstance(exc, CatalogError) else str(exc)
             results.append(_result(statement, success=False, reason=reason))
             continue
-        catalog = after
+        catalog, known = after, set(problems)
         results.append(_result(statement, success=True))
     return catalog, tuple(results)
 
