@@ -190,6 +190,11 @@ class Catalog:
         """``(child object, its parent field)`` for every object whose parent is ``name``."""
         return tuple((o, f) for o, f in self.inbound_references(name) if f.is_parent)
 
+    def copy_children(self, name: str) -> tuple[tuple[ObjectDefinition, FieldDefinition], ...]:
+        """The children deep copy copies with a record of ``name``: those whose parent field has
+        ``hierarchical_copy`` on. Reference relationships are never followed."""
+        return tuple((o, f) for o, f in self.children(name) if f.hierarchical_copy)
+
     def parent_of(self, name: str) -> tuple[ObjectDefinition, FieldDefinition] | None:
         """``(parent object, the field on name holding it)``, or None for a top-level object."""
         definition = self._objects.get(name)

@@ -192,6 +192,11 @@ class FieldDefinition:
     relationship_inbound_name: str | None = None
     relationship_inbound_label: str | None = None
     relationship_deletion: RelationshipDeletion | None = None
+    #: Parent fields only: whether deep copy copies the children along this relationship. Vault has
+    #: such a setting ("hierarchical copy is enabled for the parent object relationship") but names
+    #: no attribute for it [U]; vaultjobs calls it ``hierarchical_copy``, on by default, and writes it
+    #: in MDL only when off, so that scripts for Vault stay free of it.
+    hierarchical_copy: bool = True
     #: MDL attributes accepted and kept for round trips, not acted on (``facetable``, ``format_mask`` …).
     extra: tuple[tuple[str, ExtraValue], ...] = ()
 

@@ -216,3 +216,11 @@ def test_catalog_changes_leave_the_original_untouched(tree: Catalog) -> None:
     tree.renamed_object("product__c", "x__c")
     tree.renamed_picklist("color__c", "y__c")
     assert catalog_to_json(tree) == before
+
+
+def test_deep_copy_follows_parent_fields_with_hierarchical_copy_on(tree: Catalog, build: Build) -> None:
+    assert [o.name for o, _ in tree.copy_children("product__c")] == ["batch__c"]
+    assert tree.copy_children("sample__c") == ()  # references are never followed
+    off = build("ALTER Object batch__c (MODIFY Field product__c (hierarchical_copy(false)));", tree)
+    assert off.copy_children("product__c") == ()
+    assert [o.name for o, _ in off.children("product__c")] == ["batch__c"]

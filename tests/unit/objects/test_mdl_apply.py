@@ -315,6 +315,10 @@ OBJ = "CREATE Object x__c (label('X'), label_plural('Xs')"
             OBJ + ", Field f__c (label('F'), type('Picklist'), picklist('Docfield.x__c')));",
             "expects a reference to a Picklist",
         ),
+        (
+            OBJ + ", Field f__c (label('F'), type('String'), hierarchical_copy(false)));",
+            "Attribute [hierarchical_copy] does not apply to String field",
+        ),
         # references
         (
             OBJ + ", Field f__c (label('F'), type('Picklist'), picklist('Picklist.nope__c')));",

@@ -91,6 +91,7 @@ def fields(draw: st.DrawFn, name: str, parent_taken: bool) -> FieldDefinition:
             relationship_inbound_name=f"{name[:-3]}_back__cr",
             relationship_inbound_label=draw(optional_texts),
             relationship_deletion=deletion,
+            hierarchical_copy=draw(st.booleans()),
         )
     return FieldDefinition(**common)
 

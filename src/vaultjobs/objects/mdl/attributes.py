@@ -183,6 +183,7 @@ FIELD_ATTRIBUTES: dict[str, Converter] = {
     "relationship_inbound_name": text,
     "relationship_inbound_label": optional_text,
     "relationship_deletion": enum(RelationshipDeletion),
+    "hierarchical_copy": boolean,
 }
 FIELD_EXTRA_ATTRIBUTES = frozenset(
     {
@@ -212,6 +213,7 @@ TYPE_SPECIFIC: dict[str, tuple[FieldType, ...]] = {
     "relationship_inbound_name": (FieldType.OBJECT,),
     "relationship_inbound_label": (FieldType.OBJECT,),
     "relationship_deletion": (FieldType.OBJECT,),
+    "hierarchical_copy": (FieldType.OBJECT,),
 }
 
 #: What MDL may change on a standard field.

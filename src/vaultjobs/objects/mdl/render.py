@@ -89,6 +89,8 @@ def _field_lines(definition: FieldDefinition) -> list[str]:
                 definition.relationship_deletion.value if definition.relationship_deletion else None,
             ),
         ]
+        if not definition.hierarchical_copy:
+            values.append(("hierarchical_copy", False))
     values += list(definition.extra)
     return [f"{name}{literal(value)}" for name, value in values]
 
