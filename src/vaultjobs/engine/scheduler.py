@@ -32,7 +32,6 @@ SINGLE_INSTANCE_BUSY = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus
 class Scheduler:
     def __init__(self, *, store: Store, registry: Registry, settings: Settings, clock: Clock, wakeup: Wakeup):
         self.store = store
-        self.registry = registry
         self.settings = settings
         self.clock = clock
         self.wakeup = wakeup
