@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 
 from vaultjobs.definitions import next_run
 from vaultjobs.engine.wakeup import Wakeup
+from vaultjobs.errors import InvalidData, ProcessorNotInstalled
+from vaultjobs.jobs import Jobs
 from vaultjobs.models import Definition, Job
 from vaultjobs.registry import Registry
-from vaultjobs.sdk import ParameterError
 from vaultjobs.settings import Settings
 from vaultjobs.status import JobStatus
-from vaultjobs.store import NewJob, Store, StoreError
+from vaultjobs.store import Store, StoreError
 from vaultjobs.timeutil import Clock
 
 logger = logging.getLogger(__name__)
@@ -31,11 +32,12 @@ SINGLE_INSTANCE_BUSY = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus
 class Scheduler:
     def __init__(self, *, store: Store, registry: Registry, settings: Settings, clock: Clock, wakeup: Wakeup):
         self.store = store
-        self.registry = registry
         self.settings = settings
         self.clock = clock
         self.wakeup = wakeup
         self.grace = timedelta(seconds=settings.schedule_grace)
+        # Not woken by its own instances: tick() works out when it next has something to do.
+        self.jobs = Jobs(store=store, registry=registry, clock=clock, schedule_grace=settings.schedule_grace)
 
     def tick(self) -> int:
         """Schedule, queue and check; return how many instances were queued."""
@@ -67,36 +69,8 @@ class Scheduler:
         if self.store.definition_has_instance(definition.name, frozenset({JobStatus.SCHEDULED})):
             return
         last = self.store.last_instance_time(definition.name)
-        at = next_run(definition, max(last, now) if last else now, last)
-        spec = self.registry.spec(definition.processor)
-        parameters = dict(definition.parameters)
-        if spec is not None:
-            # Normalise (defaults filled in) now; bad parameters stay as they are, to fail at start.
-            validate = getattr(self.registry.instantiate(definition.processor), "validate", None)
-            if callable(validate):
-                try:
-                    parameters = validate(parameters)
-                except ParameterError:
-                    pass
         try:
-            self.store.create_job(
-                NewJob(
-                    processor=definition.processor,
-                    parameters=parameters,
-                    created_by=definition.owner_id,
-                    title=definition.title or definition.name,
-                    method=None,
-                    status=JobStatus.SCHEDULED,
-                    scheduled=True,
-                    scheduled_for=at,
-                    idempotent=spec.idempotent if spec else False,
-                    timeout=definition.timeout or (spec.timeout if spec else None),
-                    inactivity_timeout=definition.inactivity_timeout or (spec.inactivity_timeout if spec else None),
-                    definition=definition.name,
-                    cancellable=spec.admin_cancellable if spec else True,
-                ),
-                now,
-            )
+            self.jobs.schedule_instance(definition, next_run(definition, max(last, now) if last else now, last))
         except StoreError:
             logger.debug("another scheduler scheduled %s first", definition.name)
 
@@ -105,14 +79,12 @@ class Scheduler:
             self.store.transition_job(job.id, JobStatus.QUEUEING, JobStatus.FAILED_TO_RUN, now, log=reason)
             return False
 
-        if job.processor not in self.registry:
+        try:
+            self.jobs.validated_parameters(job.processor, job.parameters)
+        except ProcessorNotInstalled:
             return fail(f"failed to run: processor [{job.processor}] is not installed")
-        validate = getattr(self.registry.instantiate(job.processor), "validate", None)
-        if callable(validate):
-            try:
-                validate(dict(job.parameters))
-            except ParameterError as exc:
-                return fail(f"failed to run: {exc}")
+        except InvalidData as exc:
+            return fail(f"failed to run: {exc}")
         if (
             definition is not None
             and definition.single_instance

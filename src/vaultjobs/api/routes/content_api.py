@@ -19,10 +19,12 @@ from starlette.formparsers import FormParser, MultiPartException, MultiPartParse
 
 from vaultjobs import errors
 from vaultjobs.api.endpoint import BodyTooLarge, Call
+from vaultjobs.api.params import parse_id
+from vaultjobs.api.routes import jobs_of
 from vaultjobs.api.services import Services
 from vaultjobs.content.repository import ContentError, ContentRepository, ContentUnavailable
+from vaultjobs.jobs import JobRequest, require_access
 from vaultjobs.models import Job, User
-from vaultjobs.store import NewJob
 
 #: Vault's largest document file (4 GB); staging uploads are limited to 50 MB as in Vault.
 MAX_DOCUMENT_BYTES = 4 * 1024**3
@@ -185,6 +187,7 @@ class ContentRoutes:
 
     def __init__(self, services: Services) -> None:
         self.s = services
+        self.jobs = jobs_of(services)
         try:
             self._repo: ContentRepository | None = ContentRepository(
                 services.store, services.settings.data_dir, services.clock
@@ -199,38 +202,26 @@ class ContentRoutes:
         return self._repo
 
     def start_job(self, call: Call, user: User, processor: str, title: str, parameters: dict[str, Any]) -> Job:
-        """Create a QUEUED job exactly as ``…/processors/{name}/actions/run`` would, and wake the engine."""
-        spec = self.s.registry.spec(processor)
-        if spec is None:
-            raise errors.OperationNotAllowed(f"The [{title}] job type is not installed on this server")
-        job = self.s.store.create_job(
-            NewJob(
-                processor=processor,
-                parameters=parameters,
-                created_by=user.id,
-                title=title,
-                method=call.request.method,
-                idempotent=spec.idempotent,
-                timeout=spec.timeout,
-                inactivity_timeout=spec.inactivity_timeout,
-                cancellable=spec.admin_cancellable,
-            ),
-            self.s.clock.now(),
-        )
-        self.s.notify()
-        return job
+        """Create a QUEUED job exactly as ``…/processors/{name}/actions/run`` would, and wake the engine.
+
+        The processor is the route's, not the caller's choice, so its absence is the server's state
+        (OPERATION_NOT_ALLOWED), not bad data.
+        """
+        try:
+            return self.jobs.enqueue(
+                user, JobRequest(processor=processor, parameters=parameters, title=title, method=call.request.method)
+            )
+        except errors.ProcessorNotInstalled as exc:
+            raise errors.OperationNotAllowed(f"The [{title}] job type is not installed on this server") from exc
 
     def finished_job(self, call: Call, processors: frozenset[str], what: str) -> tuple[Job, User]:
         """The job of a results endpoint: one of ``processors``, readable by the caller, no longer active."""
-        from vaultjobs.api.params import parse_id
-
         user = call.require_user()
         job_id = parse_id(str(call.path_params["job_id"]))
         job = self.s.store.get_job(job_id)
         if job is None or job.processor not in processors:
             raise errors.InvalidData(f"[{job_id}] is not the id of {what} job")
-        if job.created_by != user.id and not user.is_admin:
-            raise errors.InsufficientAccess(f"You do not have access to job [{job_id}]")
+        require_access(user, job_id, job)
         if not job.status.is_terminal:
             raise errors.OperationNotAllowed(
                 f"Job [{job_id}] is {job.status.value}; its results are available once it is no longer active"

@@ -38,6 +38,7 @@ from vaultjobs import errors
 from vaultjobs.api.endpoint import Call
 from vaultjobs.api.params import int_param
 from vaultjobs.api.services import Services
+from vaultjobs.jobs import visible_creator
 from vaultjobs.models import Job, Page, User
 from vaultjobs.status import TERMINAL_JOB_STATUSES, JobStatus
 from vaultjobs.timeutil import render_datetime
@@ -157,7 +158,7 @@ class HistoryRoutes:
         user = call.require_user()
         q = ListQuery(call, HISTORY_STATUSES)
         page = self.s.store.job_histories(
-            created_by=None if user.is_admin else user.id,
+            created_by=visible_creator(user),
             status=None if q.status is None else HISTORY_STATUSES[q.status],
             start=q.start,
             end=q.end,
@@ -171,7 +172,7 @@ class HistoryRoutes:
         user = call.require_user()
         q = ListQuery(call, MONITOR_STATUSES)
         page = self.s.store.job_monitors(
-            created_by=None if user.is_admin else user.id,
+            created_by=visible_creator(user),
             statuses=None if q.status is None else MONITOR_STATUSES[q.status],
             start=q.start,
             end=q.end,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -14,15 +13,14 @@ from starlette.responses import Response
 from vaultjobs import errors
 from vaultjobs.api.endpoint import Call
 from vaultjobs.api.params import int_param, parse_id
+from vaultjobs.api.routes import jobs_of
 from vaultjobs.api.routes.result_links import result_links
 from vaultjobs.api.services import Services
+from vaultjobs.jobs import JobRequest, require_access
 from vaultjobs.models import Job, User
-from vaultjobs.sdk import MAX_PARAMETERS_BYTES, ParameterError
-from vaultjobs.status import PROGRESS_ORDER, JobStatus, TaskState
-from vaultjobs.store import NewJob
-from vaultjobs.timeutil import parse_datetime, render_datetime
+from vaultjobs.status import PROGRESS_ORDER, TaskState
+from vaultjobs.timeutil import render_datetime
 
-MAX_TITLE_LENGTH = 255
 MAX_CANCEL_IDS = 500
 RUN_FIELDS = frozenset({"parameters", "title", "schedule_at"})
 
@@ -89,25 +87,17 @@ def page_details(path: str, total: int, limit: int, offset: int) -> tuple[str, d
 class JobRoutes:
     def __init__(self, services: Services) -> None:
         self.s = services
+        self.jobs = jobs_of(services)
 
-    def _readable_job(self, call: Call) -> tuple[Job, User]:
+    def _readable_job(self, call: Call) -> Job:
         user = call.require_user()
-        job_id = parse_id(str(call.path_params["job_id"]))
-        return self._may_read(job_id, self.s.store.get_job(job_id), user), user
-
-    @staticmethod
-    def _may_read(job_id: int, job: Job | None, user: User) -> Job:
-        if job is None:
-            raise errors.InvalidData(f"The resource [{job_id}] does not exist")
-        if job.created_by != user.id and not user.is_admin:
-            raise errors.InsufficientAccess(f"You do not have access to job [{job_id}]")
-        return job
+        return self.jobs.get(user, parse_id(str(call.path_params["job_id"])))
 
     def status(self, call: Call) -> dict[str, Any]:
         user = call.require_user()
         job_id = parse_id(str(call.path_params["job_id"]))
         found = self.s.store.job_and_task_counts(job_id)  # one query: the job and its task counts
-        job = self._may_read(job_id, found[0] if found else None, user)
+        job = require_access(user, job_id, found[0] if found else None)
         counts = found[1] if found else {}
         window = self.s.settings.status_window
         if window > 0:
@@ -122,7 +112,7 @@ class JobRoutes:
         return {"data": job_status_data(job, counts, call.version, user)}
 
     def tasks(self, call: Call) -> dict[str, Any]:
-        job, _ = self._readable_job(call)
+        job = self._readable_job(call)
         limit = int_param(call.query, "limit", 50, 1, 1000)
         offset = int_param(call.query, "offset", 0, 0, 10**9)
         page = self.s.store.list_tasks(job.id, limit, offset)
@@ -135,7 +125,7 @@ class JobRoutes:
         }
 
     def log(self, call: Call) -> Response:
-        job, _ = self._readable_job(call)
+        job = self._readable_job(call)
         lines = [f"{render_datetime(line.at)} {line.message}\n" for line in self.s.store.read_log(job.id)]
         return Response("".join(lines), media_type="text/plain;charset=UTF-8")
 
@@ -159,9 +149,7 @@ class JobRoutes:
     def run(self, call: Call) -> dict[str, Any]:
         user = call.require_user()
         name = str(call.path_params["name"])
-        spec = self.s.registry.spec(name)
-        if spec is None:
-            raise errors.InvalidData(f"Processor [{name[:100]}] does not exist")
+        self.jobs.processor(name)  # an unknown processor is reported before anything in the body
         request = self._json_object(call.body)
         unknown = sorted(set(request) - RUN_FIELDS)
         if unknown:
@@ -169,69 +157,25 @@ class JobRoutes:
         parameters = request.get("parameters", {})
         if not isinstance(parameters, dict):
             raise errors.InvalidData("Invalid value for [parameters]: must be a JSON object")
-        validate = getattr(self.s.registry.instantiate(name), "validate", None)
-        if callable(validate):
-            try:
-                parameters = validate(dict(parameters))
-            except ParameterError as exc:
-                raise errors.InvalidData(str(exc)) from exc
-        if len(orjson.dumps(parameters)) > MAX_PARAMETERS_BYTES:
-            raise errors.InvalidData(f"Invalid value for [parameters]: larger than {MAX_PARAMETERS_BYTES} bytes")
-        title = request.get("title")
-        if title is not None and (
-            not isinstance(title, str) or len(title) > MAX_TITLE_LENGTH or any(ord(c) < 32 for c in title)
-        ):
-            raise errors.InvalidData(
-                f"Invalid value for [title]: a string of up to {MAX_TITLE_LENGTH} characters, no control characters"
-            )
-        now = self.s.clock.now()
-        scheduled_for = None
-        if request.get("schedule_at") is not None:
-            raw = request["schedule_at"]
-            try:
-                if not isinstance(raw, str):
-                    raise ValueError(raw)
-                scheduled_for = parse_datetime(raw, user.timezone)
-            except ValueError as exc:
-                raise errors.InvalidData(
-                    "Invalid value for [schedule_at]: an ISO 8601 date-time from 1970 to 9999, "
-                    "such as 2026-12-01T02:00:00Z"
-                ) from exc
-            if scheduled_for < now - timedelta(seconds=self.s.settings.schedule_grace):
-                raise errors.InvalidData("Invalid value for [schedule_at]: the time has passed")
-        job = self.s.store.create_job(
-            NewJob(
+        job = self.jobs.enqueue(
+            user,
+            JobRequest(
                 processor=name,
                 parameters=parameters,
-                created_by=user.id,
-                title=title,
+                # As decoded: enqueue checks their types in its own order, after the parameters.
+                title=request.get("title"),
+                schedule_at=request.get("schedule_at"),
                 method=call.request.method,
-                status=JobStatus.SCHEDULED if scheduled_for else JobStatus.QUEUED,
-                scheduled=scheduled_for is not None,
-                scheduled_for=scheduled_for,
-                idempotent=spec.idempotent,
-                timeout=spec.timeout,
-                inactivity_timeout=spec.inactivity_timeout,
-                cancellable=spec.admin_cancellable,
             ),
-            now,
         )
-        self.s.notify()
         return {"url": f"/api/{call.version}/services/jobs/{job.id}", "job_id": job.id}
 
     def start_now(self, call: Call) -> dict[str, Any]:
         """Start Job: a SCHEDULED instance runs now; its definition's schedule resumes at the next interval."""
-        job, user = self._readable_job(call)
-        if job.status is not JobStatus.SCHEDULED or not self.s.store.transition_job(
-            job.id, JobStatus.SCHEDULED, JobStatus.QUEUEING, self.s.clock.now(), by=user.id,
-            log=f"started now by user {user.id}",
-        ):
-            current = self.s.store.job_status(job.id) or job.status
-            raise errors.OperationNotAllowed(
-                f"Job [{job.id}] is {current.value}; only a SCHEDULED job can be started now"
-            )
-        self.s.notify()
-        return {"url": f"/api/{call.version}/services/jobs/{job.id}", "job_id": job.id}
+        user = call.require_user()
+        job_id = parse_id(str(call.path_params["job_id"]))
+        self.jobs.start_now(user, job_id)
+        return {"url": f"/api/{call.version}/services/jobs/{job_id}", "job_id": job_id}
 
     def cancel(self, call: Call) -> dict[str, Any]:
         """Cancel Job: up to 500 ids (JSON array of ``{"job_id": n}`` or CSV with a ``job_id`` column).
@@ -247,29 +191,12 @@ class JobRoutes:
         return {"data": [self._cancel_one(raw, user) for raw in raw_ids]}
 
     def _cancel_one(self, raw: object, user: User) -> dict[str, Any]:
-        def failure(error: errors.VaultError) -> dict[str, Any]:
-            return {"responseStatus": "FAILURE", "errors": {"type": error.type, "message": error.message}}
-
         try:
             job_id = parse_id(str(raw))
+            self.jobs.cancel(user, job_id)
         except errors.VaultError as exc:
-            return failure(exc)
-        job = self.s.store.get_job(job_id)
-        if job is None:
-            return failure(errors.InvalidData(f"Job [{job_id}] is not found"))
-        if job.created_by != user.id and not user.is_admin:
-            return failure(errors.InsufficientAccess(f"You do not have access to job [{job_id}]"))
-        accepted, status = self.s.store.cancel_job(job_id, user.id, self.s.clock.now())
-        if accepted:
-            self.s.notify()
-            return {"responseStatus": "SUCCESS", "data": {"id": job_id}}
-        if status is JobStatus.RUNNING:
-            return failure(
-                errors.OperationNotAllowed(f"Job [{job_id}] is RUNNING and its processor cannot be cancelled")
-            )
-        return failure(
-            errors.InvalidData(f"Job [{job_id}] is not found in SCHEDULED, QUEUEING, QUEUED or RUNNING state")
-        )
+            return {"responseStatus": "FAILURE", "errors": {"type": exc.type, "message": exc.message}}
+        return {"responseStatus": "SUCCESS", "data": {"id": job_id}}
 
     @staticmethod
     def _json_object(body: bytes) -> dict[str, Any]:
