@@ -10,7 +10,8 @@ from typing import Any, TypeVar, Unpack
 import httpx
 
 from . import _operations as ops
-from ._core import ClientCore, JobListFilters
+from ._base import BaseClient
+from ._core import JobListFilters
 from ._flow import AsyncDriver
 from ._models import (
     CancelOutcome,
@@ -19,33 +20,24 @@ from ._models import (
     JobStarted,
     MonitorEntry,
     Page,
-    RateLimitInfo,
     Session,
     Task,
     VaultResponse,
 )
-from ._options import ClientOptionArgs, ClientOptions, merge_options
-from ._polling import PollGate
+from ._options import ClientOptionArgs, ClientOptions
 
 __all__ = ["AsyncVaultClient"]
 
 T = TypeVar("T")
 
 
-class AsyncVaultClient:
+class AsyncVaultClient(BaseClient):
     """An asyncio client for the Vault Jobs API (Vault itself, or ``vaultjobs serve``).
 
-    Configure it with a `ClientOptions` (``options=``), with keywords of the same names, or both (the
-    keywords win). Log in with ``username`` and ``password`` (the client logs in on first use, and once
-    more whenever Vault says INVALID_SESSION_ID) or with a ``session_id`` (an expired one raises
-    `SessionExpired`). Give both to start from a saved session and fall back to the credentials.
-
-    Status calls for one job are spaced ``poll_interval + poll_margin`` seconds apart (see `PollPolicy`);
-    ``poll_interval`` may not go below ``min_poll_interval`` (Vault's 10 s; lower it only for a vaultjobs
-    server with a shorter ``VAULTJOBS_STATUS_WINDOW``).
-
-    Use it as an async context manager; share it between tasks freely. ``clock`` and ``sleep`` can be
-    replaced (tests); ``transport`` goes to httpx (``httpx.MockTransport`` in tests).
+    Configured by a `ClientOptions` (``options=``) or by keywords of the same names, which win; how it
+    logs in and how often it polls are described there.
+    Use it as an async context manager; share it between tasks freely.
+    ``sleep`` can be replaced (tests, with a fake ``clock``); ``transport`` goes to httpx.
     """
 
     def __init__(
@@ -57,8 +49,7 @@ class AsyncVaultClient:
         transport: httpx.AsyncBaseTransport | None = None,
         **settings: Unpack[ClientOptionArgs],
     ) -> None:
-        self.options = merge_options(options, url, settings)
-        self._core = ClientCore.from_options(self.options)
+        super().__init__(url, options, settings)
         self._http = httpx.AsyncClient(timeout=self._core.timeout, transport=transport, verify=self._core.verify)
         self._driver = AsyncDriver(self._http, sleep)
 
@@ -78,28 +69,6 @@ class AsyncVaultClient:
     async def aclose(self) -> None:
         """Close the connections (the Vault session stays valid; see `logout`)."""
         await self._http.aclose()
-
-    @property
-    def base_url(self) -> str:
-        return str(self._core.base_url)
-
-    @property
-    def api_version(self) -> str:
-        return self._core.api_version
-
-    @property
-    def session(self) -> Session | None:
-        """The current session (None before the first call when logging in with a password)."""
-        return self._core.auth.session
-
-    @property
-    def rate_limit(self) -> RateLimitInfo | None:
-        """Rate-limit telemetry of the most recent response."""
-        return self._core.rate_limit
-
-    @property
-    def poll_gate(self) -> PollGate:
-        return self._core.gate
 
     # -- plumbing ----------------------------------------------------------------------------------
 

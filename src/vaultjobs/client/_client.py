@@ -10,7 +10,8 @@ from typing import Any, TypeVar, Unpack
 import httpx
 
 from . import _operations as ops
-from ._core import ClientCore, JobListFilters
+from ._base import BaseClient
+from ._core import JobListFilters
 from ._flow import SyncDriver
 from ._models import (
     CancelOutcome,
@@ -19,33 +20,24 @@ from ._models import (
     JobStarted,
     MonitorEntry,
     Page,
-    RateLimitInfo,
     Session,
     Task,
     VaultResponse,
 )
-from ._options import ClientOptionArgs, ClientOptions, merge_options
-from ._polling import PollGate
+from ._options import ClientOptionArgs, ClientOptions
 
 __all__ = ["VaultClient"]
 
 T = TypeVar("T")
 
 
-class VaultClient:
+class VaultClient(BaseClient):
     """A synchronous client for the Vault Jobs API (Vault itself, or ``vaultjobs serve``).
 
-    Configure it with a `ClientOptions` (``options=``), with keywords of the same names, or both (the
-    keywords win). Log in with ``username`` and ``password`` (the client logs in on first use, and once
-    more whenever Vault says INVALID_SESSION_ID) or with a ``session_id`` (an expired one raises
-    `SessionExpired`). Give both to start from a saved session and fall back to the credentials.
-
-    Status calls for one job are spaced ``poll_interval + poll_margin`` seconds apart (see `PollPolicy`);
-    ``poll_interval`` may not go below ``min_poll_interval`` (Vault's 10 s; lower it only for a vaultjobs
-    server with a shorter ``VAULTJOBS_STATUS_WINDOW``).
-
-    Use it as a context manager; it is safe to share between threads. ``clock`` and ``sleep`` can be
-    replaced (tests); ``transport`` goes to httpx (``httpx.MockTransport`` in tests).
+    Configured by a `ClientOptions` (``options=``) or by keywords of the same names, which win; how it
+    logs in and how often it polls are described there.
+    Use it as a context manager; it is safe to share between threads.
+    ``sleep`` can be replaced (tests, with a fake ``clock``); ``transport`` goes to httpx.
     """
 
     def __init__(
@@ -57,8 +49,7 @@ class VaultClient:
         transport: httpx.BaseTransport | None = None,
         **settings: Unpack[ClientOptionArgs],
     ) -> None:
-        self.options = merge_options(options, url, settings)
-        self._core = ClientCore.from_options(self.options)
+        super().__init__(url, options, settings)
         self._http = httpx.Client(timeout=self._core.timeout, transport=transport, verify=self._core.verify)
         self._driver = SyncDriver(self._http, sleep)
 
@@ -78,28 +69,6 @@ class VaultClient:
     def close(self) -> None:
         """Close the connections (the Vault session stays valid; see `logout`)."""
         self._http.close()
-
-    @property
-    def base_url(self) -> str:
-        return str(self._core.base_url)
-
-    @property
-    def api_version(self) -> str:
-        return self._core.api_version
-
-    @property
-    def session(self) -> Session | None:
-        """The current session (None before the first call when logging in with a password)."""
-        return self._core.auth.session
-
-    @property
-    def rate_limit(self) -> RateLimitInfo | None:
-        """Rate-limit telemetry of the most recent response."""
-        return self._core.rate_limit
-
-    @property
-    def poll_gate(self) -> PollGate:
-        return self._core.gate
 
     # -- plumbing ----------------------------------------------------------------------------------
 

@@ -16,10 +16,11 @@ asyncio lock. Nothing else differs between `VaultClient` and `AsyncVaultClient`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import threading
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import httpx
 
@@ -79,6 +80,19 @@ def _transport_error(exc: httpx.TransportError, request: httpx.Request) -> Trans
     return TransportError(f"{type(exc).__name__}: {exc}", request=request)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Done(Generic[T]):
+    value: T
+
+
+def _resume(flow: Flow[T], result: Any, error: Exception | None) -> Step | _Done[T]:
+    """Hand the flow the last step's result (or throw its error in); return its next step or its end."""
+    try:
+        return flow.throw(error) if error is not None else flow.send(result)
+    except StopIteration as stop:
+        return _Done(stop.value)
+
+
 class SyncDriver:
     """Runs flows with blocking I/O."""
 
@@ -90,20 +104,13 @@ class SyncDriver:
     def run(self, flow: Flow[T]) -> T:
         result: Any = None
         error: Exception | None = None
-        try:
-            while True:
+        with contextlib.closing(flow):
+            while not isinstance(step := _resume(flow, result, error), _Done):
                 try:
-                    step = flow.throw(error) if error is not None else flow.send(result)
-                except StopIteration as done:
-                    value: T = done.value
-                    return value
-                result, error = None, None
-                try:
-                    result = self._perform(step)
-                except Exception as exc:  # handed to the flow, which raises it unless it handles it
-                    error = exc
-        finally:
-            flow.close()
+                    result, error = self._perform(step), None
+                except Exception as exc:  # thrown into the flow, which raises it unless it handles it
+                    result, error = None, exc
+            return step.value
 
     def _perform(self, step: Step) -> Any:
         if isinstance(step, Send):
@@ -129,20 +136,13 @@ class AsyncDriver:
     async def run(self, flow: Flow[T]) -> T:
         result: Any = None
         error: Exception | None = None
-        try:
-            while True:
+        with contextlib.closing(flow):
+            while not isinstance(step := _resume(flow, result, error), _Done):
                 try:
-                    step = flow.throw(error) if error is not None else flow.send(result)
-                except StopIteration as done:
-                    value: T = done.value
-                    return value
-                result, error = None, None
-                try:
-                    result = await self._perform(step)
-                except Exception as exc:  # handed to the flow, which raises it unless it handles it
-                    error = exc
-        finally:
-            flow.close()
+                    result, error = await self._perform(step), None
+                except Exception as exc:  # thrown into the flow, which raises it unless it handles it
+                    result, error = None, exc
+            return step.value
 
     async def _perform(self, step: Step) -> Any:
         if isinstance(step, Send):

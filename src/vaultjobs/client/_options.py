@@ -28,7 +28,15 @@ Format = Literal["json", "xml"]
 class ClientOptions:
     """Where the Vault is, how to log in, and how politely to poll it.
 
-    Validated when a client is built from it. Share one between a `VaultClient` and an
+    Log in with ``username`` and ``password`` (the client logs in on first use, and once more whenever
+    Vault says INVALID_SESSION_ID) or with a ``session_id`` (an expired one raises `SessionExpired`).
+    Give both to start from a saved session and fall back to the credentials.
+
+    Status calls for one job are spaced ``poll_interval + poll_margin`` seconds apart (see `PollPolicy`);
+    ``poll_interval`` may not go below ``min_poll_interval`` (Vault's 10 s; lower it only for a vaultjobs
+    server with a shorter ``VAULTJOBS_STATUS_WINDOW``).
+
+    Checked when a client is built from it. Share one between a `VaultClient` and an
     `AsyncVaultClient`, or derive variants with ``dataclasses.replace``. The password and session id
     are left out of ``repr``.
     """
