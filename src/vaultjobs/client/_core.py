@@ -119,6 +119,7 @@ class ClientCore:
         )
         headers = {
             "Accept": "application/xml" if options.format == "xml" else "application/json",
+            "Accept-Encoding": "gzip, deflate",
             "User-Agent": USER_AGENT,
             "X-VaultAPI-ClientID": validate_client_id(options.client_id),
         }

@@ -114,6 +114,7 @@ class SyncDriver:
 
     def _perform(self, step: Step) -> Any:
         if isinstance(step, Send):
+            self.http.cookies.set_cookie_header(step.request)  # as httpx's own build_request does
             try:
                 return self.http.send(step.request)
             except httpx.TransportError as exc:
@@ -146,6 +147,7 @@ class AsyncDriver:
 
     async def _perform(self, step: Step) -> Any:
         if isinstance(step, Send):
+            self.http.cookies.set_cookie_header(step.request)  # as httpx's own build_request does
             try:
                 return await self.http.send(step.request)
             except httpx.TransportError as exc:

@@ -193,3 +193,18 @@ def test_logout_ends_the_session(client: VaultClient, vault: FakeVault) -> None:
     assert client.session is None
     assert vault.sessions == set()
     assert vault.requests[-1].method == "DELETE"
+
+
+def test_cookies_the_server_sets_are_sent_back(connect: Callable[..., VaultClient]) -> None:
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        body = {"responseStatus": "SUCCESS", "sessionId": "s"}
+        return httpx.Response(200, json=body, headers={"Set-Cookie": "lb=node-2; Path=/"})
+
+    with connect("https://x.veevavault.com", username="u", password="p",
+                 transport=httpx.MockTransport(handler)) as client:  # fmt: skip
+        client.login()
+        client.keep_alive()
+    assert seen == [None, "lb=node-2"]  # a load balancer's affinity cookie, as a browser would
