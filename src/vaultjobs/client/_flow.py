@@ -26,7 +26,7 @@ import httpx
 
 from ._errors import TransportError
 
-__all__ = ["AsyncDriver", "Exclusive", "Flow", "Send", "Sleep", "Step", "SyncDriver"]
+__all__ = ["AsyncDriver", "Exclusive", "Flow", "Send", "Sleep", "Step", "SyncDriver", "exclusive", "send", "sleep"]
 
 T = TypeVar("T")
 
