@@ -75,9 +75,12 @@ def login(core: ClientCore) -> Flow[Session]:
     return session
 
 
-def _login_unless_replaced(core: ClientCore, generation: int) -> Flow[None]:
-    if core.auth.current()[1] == generation:
-        yield from login(core)
+def _login_unless_replaced(core: ClientCore, generation: int) -> Flow[Session]:
+    """The session another caller set since ``generation``, or a new one; run under the lock."""
+    session, current = core.auth.current()
+    if session is None or current == generation:
+        session = yield from login(core)
+    return session
 
 
 def ensure_session(core: ClientCore) -> Flow[None]:
@@ -100,9 +103,7 @@ def send_authorized(core: ClientCore, request: httpx.Request) -> Flow[httpx.Resp
     response = yield from exchange(core, request)
     if not (core.auth.can_login and is_invalid_session(response)):
         return response
-    yield from exclusive(_login_unless_replaced(core, generation))
-    session = core.auth.session
-    assert session is not None
+    session = yield from exclusive(_login_unless_replaced(core, generation))
     request.headers["Authorization"] = session.session_id
     return (yield from exchange(core, request))
 
