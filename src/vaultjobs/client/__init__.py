@@ -52,6 +52,7 @@ from ._models import (
     VaultResponse,
     VaultWarning,
 )
+from ._options import ClientOptions
 from ._polling import PollGate
 from ._status import JobStatus, TaskState
 
@@ -65,6 +66,7 @@ __all__ = [
     "AuthenticationFailed",
     "BurstThrottle",
     "CancelOutcome",
+    "ClientOptions",
     "ErrorDetail",
     "HTTPError",
     "HTTPStatusError",

@@ -1,25 +1,21 @@
-"""What the sync and async clients share: configuration, request shapes and response interpretation.
+"""What every request shares: validated settings, request shapes and response interpretation.
 
-Nothing here does I/O; the clients send, sleep and await.
+Nothing here does I/O; the flows in `_operations` combine these halves, and the drivers send and sleep.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import time
+import ssl
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import httpx
 
 from ._auth import VaultAuth
 from ._config import (
-    DEFAULT_API_VERSION,
-    DEFAULT_CLIENT_ID,
-    DEFAULT_TIMEOUT,
-    VAULT_STATUS_INTERVAL,
     BurstThrottle,
     PollPolicy,
     validate_api_version,
@@ -45,14 +41,26 @@ from ._models import (
     VaultResponse,
     VaultWarning,
 )
+from ._options import ClientOptions
 from ._parse import as_dict, as_int, as_list, as_str, decode_body
 from ._polling import PollGate
 from ._status import JobStatus
 
 T = TypeVar("T")
 
-Format = Literal["json", "xml"]
 DateArg = dt.datetime | str | None
+
+
+class JobListFilters(TypedDict, total=False):
+    """Filters of Retrieve Job Histories and Retrieve Job Monitors, as method keywords."""
+
+    #: Aware datetime (sent in UTC) or a string as Vault takes it.
+    start_date: DateArg
+    end_date: DateArg
+    #: Sent in lower case.
+    status: JobStatus | str | None
+    #: 1 to 200 entries per page (Vault's ``limit``).
+    page_size: int | None
 
 #: Cancel Job takes at most this many ids per request.
 CANCEL_BATCH = 500
@@ -78,7 +86,7 @@ def base_url_from(url: str | None, dns: str | None) -> httpx.URL:
 
 @dataclasses.dataclass(kw_only=True)
 class ClientCore:
-    """Validated settings plus the sans-I/O halves of every endpoint."""
+    """Validated settings, the session, and the sans-I/O halves of every endpoint."""
 
     base_url: httpx.URL
     api_version: str
@@ -89,71 +97,79 @@ class ClientCore:
     gate: PollGate
     throttle: BurstThrottle
     clock: Callable[[], float]
+    verify: bool | ssl.SSLContext
     #: Telemetry of the last response received.
     rate_limit: RateLimitInfo | None = None
 
     @classmethod
-    def create(
-        cls,
-        url: str | None = None,
-        *,
-        dns: str | None = None,
-        username: str | None = None,
-        password: str | None = None,
-        session_id: str | None = None,
-        api_version: str = DEFAULT_API_VERSION,
-        client_id: str = DEFAULT_CLIENT_ID,
-        reference_id: str | None = None,
-        format: Format = "json",
-        timeout: httpx.Timeout | float | None = DEFAULT_TIMEOUT,
-        poll_interval: float = VAULT_STATUS_INTERVAL,
-        min_poll_interval: float = VAULT_STATUS_INTERVAL,
-        poll_margin: float = 0.1,
-        poll_jitter: float = 0.0,
-        poll_gate: PollGate | None = None,
-        throttle: BurstThrottle | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> ClientCore:
-        base_url = base_url_from(url, dns)
-        version = validate_api_version(api_version)
-        if format not in ("json", "xml"):
+    def from_options(cls, options: ClientOptions) -> ClientCore:
+        """Check ``options`` (raising ValueError) and derive what the requests need."""
+        base_url = base_url_from(options.url, options.dns)
+        version = validate_api_version(options.api_version)
+        if options.format not in ("json", "xml"):
             raise ValueError("format is 'json' or 'xml'")
+        timeout = options.timeout
         if timeout is None:
             raise ValueError("a timeout is required; Vault calls must not hang forever")
         poll = PollPolicy(
-            interval=poll_interval, min_interval=min_poll_interval, margin=poll_margin, jitter=poll_jitter
+            interval=options.poll_interval,
+            min_interval=options.min_poll_interval,
+            margin=options.poll_margin,
+            jitter=options.poll_jitter,
         )
         headers = {
-            "Accept": "application/xml" if format == "xml" else "application/json",
+            "Accept": "application/xml" if options.format == "xml" else "application/json",
+            "Accept-Encoding": "gzip, deflate",
             "User-Agent": USER_AGENT,
-            "X-VaultAPI-ClientID": validate_client_id(client_id),
+            "X-VaultAPI-ClientID": validate_client_id(options.client_id),
         }
-        if reference_id is not None:
-            headers["X-VaultAPI-ReferenceID"] = reference_id
-        core: ClientCore
-        auth = VaultAuth(
-            login_url=base_url.join(f"api/{version}/auth"),
-            username=username,
-            password=password,
-            session_id=session_id,
-            parse_login=lambda response: core.parse_login(response),
-        )
-        if poll_gate is None:
-            poll_gate = PollGate(poll.interval + poll.margin, jitter=poll.jitter, clock=clock)
-        elif poll_gate.interval < poll.min_interval:
+        if options.reference_id is not None:
+            headers["X-VaultAPI-ReferenceID"] = options.reference_id
+        auth = VaultAuth(username=options.username, password=options.password, session_id=options.session_id)
+        gate = options.poll_gate
+        if gate is None:
+            gate = PollGate(poll.interval + poll.margin, jitter=poll.jitter, clock=options.clock)
+        elif gate.interval < poll.min_interval:
             raise ValueError(f"the shared poll gate's interval is below {poll.min_interval} s")
-        core = cls(
+        return cls(
             base_url=base_url,
             api_version=version,
             auth=auth,
             headers=headers,
             timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
             poll=poll,
-            gate=poll_gate,
-            throttle=throttle or BurstThrottle(),
-            clock=clock,
+            gate=gate,
+            throttle=options.throttle or BurstThrottle(),
+            clock=options.clock,
+            verify=options.verify,
         )
-        return core
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def build_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+    ) -> httpx.Request:
+        """A request for ``path`` (relative to ``/api/{version}/``, or to the base URL when it starts
+        with ``api/``) with the client's headers and timeout; the session is added when it is sent."""
+        url = path if path.startswith("api/") else self.path(path)
+        return httpx.Request(
+            method,
+            self.base_url.join(url),
+            params=params,
+            json=json,
+            data=data,
+            headers=self.headers,
+            extensions={"timeout": self.timeout.as_dict()},
+        )
+
+    def login_request(self) -> httpx.Request:
+        return self.build_request("POST", "auth", data=self.auth.login_form())
 
     # -- paths -----------------------------------------------------------------------------------
 
@@ -225,6 +241,7 @@ class ClientCore:
         return error_class(vault)
 
     def parse_login(self, response: httpx.Response) -> Session:
+        """The session of an auth response, or the typed error it stands for."""
         vault = self.interpret(response)
         return _shape(response, lambda: _session(vault.body))
 
@@ -312,10 +329,10 @@ def query_date(value: DateArg) -> str | None:
 
 def list_params(
     *,
-    start_date: DateArg,
-    end_date: DateArg,
-    status: JobStatus | str | None,
-    page_size: int | None,
+    start_date: DateArg = None,
+    end_date: DateArg = None,
+    status: JobStatus | str | None = None,
+    page_size: int | None = None,
 ) -> dict[str, str]:
     params: dict[str, str] = {}
     if (start := query_date(start_date)) is not None:
@@ -347,3 +364,14 @@ def check_job_id(job_id: int) -> int:
 
 def processor_path(name: str) -> str:
     return f"services/jobs/processors/{urllib.parse.quote(name, safe='')}/actions/run"
+
+
+def flatten_job_ids(job_ids: Iterable[int | Iterable[int]]) -> list[int]:
+    """``cancel(1, 2)`` and ``cancel([1, 2])`` alike: every id checked, in order."""
+    flat: list[int] = []
+    for item in job_ids:
+        if isinstance(item, int):
+            flat.append(check_job_id(item))
+        else:
+            flat.extend(check_job_id(job_id) for job_id in item)
+    return flat

@@ -137,19 +137,27 @@ def test_invalid_client_ids_are_rejected(make_client: Callable[..., VaultClient]
         make_client(client_id=client_id)
 
 
-def test_default_timeouts_are_short() -> None:
-    with VaultClient("https://x.veevavault.com", session_id="s") as client:
-        timeout = client._http.timeout
-    assert timeout.connect == 5.0 and timeout.read == 30.0
+def test_default_timeouts_are_short(make_client: Callable[..., VaultClient], vault: FakeVault) -> None:
+    list(make_client().histories())
+    for request in vault.requests:
+        timeout = request.extensions["timeout"]
+        assert timeout["connect"] == 5.0 and timeout["read"] == 30.0
 
 
-def test_no_timeout_is_refused() -> None:
+def test_a_timeout_in_seconds_covers_every_phase(
+    make_client: Callable[..., VaultClient], vault: FakeVault
+) -> None:
+    list(make_client(timeout=7.5).histories())
+    assert set(vault.requests[-1].extensions["timeout"].values()) == {7.5}
+
+
+def test_no_timeout_is_refused(connect: Callable[..., VaultClient]) -> None:
     with pytest.raises(ValueError):
-        VaultClient("https://x.veevavault.com", session_id="s", timeout=None)
+        connect("https://x.veevavault.com", session_id="s", timeout=None)
 
 
-def test_dns_builds_an_https_url() -> None:
-    with VaultClient(dns="myvault.veevavault.com", session_id="s", api_version="26.1") as client:
+def test_dns_builds_an_https_url(connect: Callable[..., VaultClient]) -> None:
+    with connect(dns="myvault.veevavault.com", session_id="s", api_version="26.1") as client:
         assert client.base_url == "https://myvault.veevavault.com/"
         assert client.api_version == "v26.1"
 
@@ -158,21 +166,22 @@ def test_dns_builds_an_https_url() -> None:
     "kwargs",
     [{}, {"url": "https://a", "dns": "b"}, {"url": "ftp://a"}, {"url": "https://a", "api_version": "latest"}],
 )
-def test_bad_locations_are_rejected(kwargs: dict[str, str]) -> None:
+def test_bad_locations_are_rejected(connect: Callable[..., VaultClient], kwargs: dict[str, str]) -> None:
+    kwargs = dict(kwargs)  # the parameter is shared by the sync and the async run
     url = kwargs.pop("url", None)
     with pytest.raises(ValueError):
-        VaultClient(url, session_id="s", **kwargs)  # type: ignore[arg-type]
+        connect(url, session_id="s", **kwargs)
 
 
-def test_url_prefix_is_kept(vault: FakeVault) -> None:
+def test_url_prefix_is_kept(connect: Callable[..., VaultClient]) -> None:
     seen: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request.url.path)
         return httpx.Response(200, json={"responseStatus": "SUCCESS", "sessionId": "s"})
 
-    with VaultClient("https://proxy.example/vault", username="u", password="p",
-                     transport=httpx.MockTransport(handler)) as client:  # fmt: skip
+    with connect("https://proxy.example/vault", username="u", password="p",
+                 transport=httpx.MockTransport(handler)) as client:  # fmt: skip
         client.login()
         client.keep_alive()
     assert seen == ["/vault/api/v25.3/auth", "/vault/api/v25.3/keep-alive"]
@@ -184,3 +193,18 @@ def test_logout_ends_the_session(client: VaultClient, vault: FakeVault) -> None:
     assert client.session is None
     assert vault.sessions == set()
     assert vault.requests[-1].method == "DELETE"
+
+
+def test_cookies_the_server_sets_are_sent_back(connect: Callable[..., VaultClient]) -> None:
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        body = {"responseStatus": "SUCCESS", "sessionId": "s"}
+        return httpx.Response(200, json=body, headers={"Set-Cookie": "lb=node-2; Path=/"})
+
+    with connect("https://x.veevavault.com", username="u", password="p",
+                 transport=httpx.MockTransport(handler)) as client:  # fmt: skip
+        client.login()
+        client.keep_alive()
+    assert seen == [None, "lb=node-2"]  # a load balancer's affinity cookie, as a browser would

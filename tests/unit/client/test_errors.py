@@ -177,16 +177,17 @@ def test_vault_failure_body_on_http_error_status_is_still_typed(
 @pytest.mark.parametrize(
     "response",
     [
-        httpx.Response(200, text="<html><body>Login</body></html>", headers={"content-type": "text/html"}),
-        httpx.Response(200, json={"no": "status"}),
-        httpx.Response(200, json=[1, 2]),
+        lambda: httpx.Response(200, text="<html><body>Login</body></html>", headers={"content-type": "text/html"}),
+        lambda: httpx.Response(200, json={"no": "status"}),
+        lambda: httpx.Response(200, json=[1, 2]),
     ],
+    ids=["html", "no-status", "list"],
 )
 def test_success_that_is_not_a_vault_envelope(
-    client: VaultClient, vault: FakeVault, response: httpx.Response
+    client: VaultClient, vault: FakeVault, response: Callable[[], httpx.Response]
 ) -> None:
     client.login()
-    vault.fail_next_raw(response)
+    vault.fail_next_raw(response())  # a new response each run: a response is read only once
     with pytest.raises(UnexpectedResponse):
         client.request("GET", "services/jobs/histories")
 

@@ -83,17 +83,17 @@ def test_gate_is_shared_by_threads(clock: FakeClock) -> None:
 # -- the policy ------------------------------------------------------------------------------------
 
 
-def test_poll_intervals_under_ten_seconds_are_refused() -> None:
+def test_poll_intervals_under_ten_seconds_are_refused(connect: Callable[..., VaultClient]) -> None:
     with pytest.raises(ValueError, match="below the minimum"):
         PollPolicy(interval=5.0)
     with pytest.raises(ValueError):
-        VaultClient("https://x", session_id="s", poll_interval=9.99)
+        connect("https://x", session_id="s", poll_interval=9.99)
     assert PollPolicy(interval=0.5, min_interval=0.5).interval == 0.5  # vaultjobs with a short window
 
 
-def test_a_shared_gate_cannot_undercut_the_minimum() -> None:
+def test_a_shared_gate_cannot_undercut_the_minimum(connect: Callable[..., VaultClient]) -> None:
     with pytest.raises(ValueError):
-        VaultClient("https://x", session_id="s", poll_gate=PollGate(1.0))
+        connect("https://x", session_id="s", poll_gate=PollGate(1.0))
 
 
 def test_status_calls_for_one_job_are_ten_seconds_apart(
@@ -108,14 +108,14 @@ def test_status_calls_for_one_job_are_ten_seconds_apart(
 
 
 def test_default_margin_keeps_calls_clear_of_the_window(
-    make_client: Callable[..., VaultClient], vault: FakeVault, clock: FakeClock
+    make_client: Callable[..., VaultClient], connect: Callable[..., VaultClient], vault: FakeVault
 ) -> None:
     client = make_client(poll_margin=0.1)  # the default
     job_id = vault.add_job(["RUNNING"])
     for _ in range(3):
         client.status(job_id)
     assert vault.status_calls[job_id] == pytest.approx([1000.0, 1010.1, 1020.2])
-    with VaultClient("https://x", session_id="s") as default:
+    with connect("https://x", session_id="s") as default:
         assert default.poll_gate.interval == pytest.approx(10.1)
 
 
