@@ -4,6 +4,7 @@ import pytest
 
 from vaultjobs import errors
 from vaultjobs.accounts import Accounts, token_hash
+from vaultjobs.node import bootstrap_admin
 from vaultjobs.settings import Settings
 from vaultjobs.store import SqliteStore
 from vaultjobs.testing import ManualClock
@@ -122,3 +123,16 @@ def test_bad_user_details_are_refused(accounts: Accounts) -> None:
         accounts.add_user("bob", "long enough", timezone="Mars/Olympus")
     with pytest.raises(ValueError):
         accounts.add_user("bad name", "long enough")
+
+
+def test_bootstrap_takes_the_admin_another_node_created_meanwhile(
+    store: SqliteStore, clock: ManualClock, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = bootstrap_admin(Accounts(store, settings, clock), settings)
+    assert first is not None
+    saved = (settings.data_dir / "admin-password").read_text()
+    # A second node counted the users before the first committed admin, so it tries to create it too.
+    monkeypatch.setattr(store, "count_users", lambda: 0)
+    assert bootstrap_admin(Accounts(store, settings, clock), settings) is None
+    assert (settings.data_dir / "admin-password").read_text() == saved
+    assert Accounts(store, settings, clock).login("admin", first).user.is_admin
