@@ -21,7 +21,7 @@ def accounts(store: SqliteStore, clock: ManualClock, settings: Settings) -> Acco
         session_idle_timeout=60, session_max_age=600, auth_attempts_per_minute=5, lockout_attempts=3,
         lockout_seconds=120,
     )
-    a = Accounts(store, s, clock, sleep=clock.advance)  # a delayed login takes the clock's time
+    a = Accounts(store, s, clock, auth_delay=1.0, sleep=clock.advance)  # a delayed login takes the clock's time
     a.add_user("alice", "correct horse", timezone="Europe/Paris")
     return a
 
