@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -21,11 +22,12 @@ from vaultjobs.store import SqliteStore, Store, open_store
 from vaultjobs.testing import ADMIN_PASSWORD, LiveServer, run_demo
 
 NODES = 3
-VERSIONS = sorted(
-    int(p.name.split("_", 1)[0])
-    for p in resources.files("vaultjobs.store.migrations.sqlite").iterdir()
-    if p.name.endswith(".sql")
-)
+APPLIED = re.compile(r"applied schema migrations \[([0-9, ]*)\]")
+
+
+def versions(backend: str) -> list[int]:
+    folder = resources.files(f"vaultjobs.store.migrations.{backend}")
+    return sorted(int(p.name.split("_", 1)[0]) for p in folder.iterdir() if p.name.endswith(".sql"))
 
 HOURLY = """
 [[job]]
@@ -73,6 +75,11 @@ def nodes(
         for thread in threads:
             thread.join()
         assert not failures, "\n".join(str(f) for f in failures)
+        # every migration was applied once, by whichever node came first to it
+        logs = {server.stderr_path: server.log_text() for server in servers}
+        applied = [int(v) for text in logs.values() for found in APPLIED.finditer(text)
+                   for v in found.group(1).split(",")]
+        assert sorted(applied) == versions(backend), logs
         return servers
 
     yield start
@@ -148,7 +155,7 @@ def test_processes_migrating_one_sqlite_file_at_once(tmp_path: Path) -> None:
         go.touch()
         outcomes = [json.loads(process.communicate(timeout=60)[0]) for process in processes]
         assert all(isinstance(o, list) for o in outcomes), outcomes
-        assert sorted(v for o in outcomes for v in o) == VERSIONS, outcomes
+        assert sorted(v for o in outcomes for v in o) == versions("sqlite"), outcomes
         store = SqliteStore(path)
         assert store.migrate() == []
         store.close()
