@@ -24,7 +24,7 @@ from vaultjobs.definitions import DefinitionError, load_definitions
 from vaultjobs.engine import Engine
 from vaultjobs.registry import Registry
 from vaultjobs.settings import Settings
-from vaultjobs.store import Store, StoreError, open_store
+from vaultjobs.store import Store, StoreError, UserExists, open_store
 from vaultjobs.timeutil import Clock, SystemClock
 
 logger = logging.getLogger(__name__)
@@ -60,12 +60,22 @@ def open_migrated_store(settings: Settings) -> Store:
 
 
 def bootstrap_admin(accounts: Accounts, settings: Settings) -> str | None:
-    """Create ``admin`` on first start; return the password when it was generated here."""
+    """Create ``admin`` on first start; return the password when it was generated here.
+
+    Nodes that start together on one empty store all find no user and all try; the first to
+    commit creates ``admin`` and the others take the user it made, so every replica comes up.
+    """
     if accounts.store.count_users():
         return None
     generated = settings.admin_password is None
     password = settings.admin_password or secrets.token_urlsafe(18)
-    accounts.add_user(ADMIN_USERNAME, password, timezone="UTC", is_admin=True)
+    try:
+        accounts.add_user(ADMIN_USERNAME, password, timezone="UTC", is_admin=True)
+    except UserExists:
+        if accounts.store.get_user_by_name(ADMIN_USERNAME) is None:
+            raise
+        logger.info("user '%s' was created by another node starting at the same time", ADMIN_USERNAME)
+        return None
     if not generated:
         return None
     path = settings.data_dir / "admin-password"

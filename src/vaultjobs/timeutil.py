@@ -51,6 +51,18 @@ def maybe_from_ms(value: int | None) -> datetime | None:
     return None if value is None else from_ms(value)
 
 
+def fixed_window(now: datetime, seconds: float) -> tuple[datetime, datetime]:
+    """Start and end of the fixed window of ``seconds`` that holds ``now``, counted from the epoch.
+
+    Vault's limits count in such windows (one minute for auth), not over the last ``seconds``.
+    """
+    size = int(round(seconds * 1000))
+    if size <= 0:
+        raise ValueError(f"a window must be at least 1 ms long, not {seconds!r} s")
+    start = to_ms(now) // size * size
+    return from_ms(start), from_ms(start + size)
+
+
 def zone(name: str) -> ZoneInfo:
     """The IANA zone called ``name``; ``ValueError`` when there is no such zone."""
     try:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from vaultjobs.accounts import AUTH_DELAY_SECONDS, AUTH_WINDOW_SECONDS
 from vaultjobs.testing import Envelope, LiveServer, V, run_demo
 from vaultjobs.testing import read_envelope as read
+from vaultjobs.timeutil import fixed_window
 
 FORMATS = {"json": "application/json", "xml": "application/xml"}
 
@@ -218,11 +221,26 @@ def test_locked_out_user(http: httpx.Client, server: LiveServer, request: pytest
     auth_failure(http, name, "locked-password", "USER_LOCKED_OUT")
 
 
+def start_of_a_fresh_auth_window(needed: float) -> datetime:
+    """The auth limit counts in fixed minutes: wait for the next one unless ``needed`` s are left."""
+    start, end = fixed_window(datetime.now(UTC), AUTH_WINDOW_SECONDS)
+    left = (end - datetime.now(UTC)).total_seconds()
+    if left < needed:
+        time.sleep(left + 0.01)
+        start, _ = fixed_window(datetime.now(UTC), AUTH_WINDOW_SECONDS)
+    return start
+
+
 def test_auth_burst_limit(live_server_factory: object) -> None:
     server = live_server_factory(auth_attempts_per_minute=3)  # type: ignore[operator]
     with server.client() as http:
+        window = start_of_a_fresh_auth_window(needed=15)
+        began = time.monotonic()
         for _ in range(3):
             read(http.post(f"/api/{V}/auth", data={"username": "admin", "password": "wrong-password"}))
         refused = http.post(f"/api/{V}/auth", data={"username": "admin", "password": server.admin_password})
+        assert fixed_window(datetime.now(UTC), AUTH_WINDOW_SECONDS)[0] == window, "the calls took 15 s or more"
         check(refused, "API_LIMIT_EXCEEDED")
         assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        # the second and third calls reached half the limit: each was held back
+        assert time.monotonic() - began >= 2 * AUTH_DELAY_SECONDS

@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from vaultjobs import errors
-from vaultjobs.accounts import Accounts, token_hash
+from vaultjobs.accounts import Accounts, AuthBurstLimit, token_hash
+from vaultjobs.node import bootstrap_admin
 from vaultjobs.settings import Settings
 from vaultjobs.store import SqliteStore
 from vaultjobs.testing import ManualClock
+from vaultjobs.timeutil import fixed_window
 
 
 @pytest.fixture
@@ -15,7 +21,7 @@ def accounts(store: SqliteStore, clock: ManualClock, settings: Settings) -> Acco
         session_idle_timeout=60, session_max_age=600, auth_attempts_per_minute=5, lockout_attempts=3,
         lockout_seconds=120,
     )
-    a = Accounts(store, s, clock)
+    a = Accounts(store, s, clock, auth_delay=1.0, sleep=clock.advance)  # a delayed login takes the clock's time
     a.add_user("alice", "correct horse", timezone="Europe/Paris")
     return a
 
@@ -104,9 +110,65 @@ def test_auth_attempts_are_limited_per_username_per_minute(accounts: Accounts, c
         accounts.login("alice", "correct horse")
     with pytest.raises(errors.ApiLimitExceeded) as refused:
         accounts.login("alice", "correct horse")
-    assert refused.value.retry_after is not None and 1 <= refused.value.retry_after <= 60
-    clock.advance(60)
+    assert refused.value.retry_after == 57  # three of the five were held back a second each
+    with pytest.raises(errors.UsernameOrPasswordIncorrect):  # other names have their own count
+        accounts.login("bob", "whatever1")
+    clock.advance(57)
     accounts.login("alice", "correct horse")
+
+
+def test_auth_calls_are_delayed_from_half_the_limit_and_refusals_are_not(
+    accounts: Accounts, clock: ManualClock
+) -> None:
+    taken = []
+    for _ in range(5):  # the limit is 5: the third call reaches half of it
+        before = clock.monotonic()
+        accounts.login("alice", "correct horse")
+        taken.append(clock.monotonic() - before)
+    assert taken == [0, 0, 1, 1, 1]
+    before = clock.monotonic()
+    with pytest.raises(errors.ApiLimitExceeded):
+        accounts.login("alice", "correct horse")
+    assert clock.monotonic() == before
+    # unknown users are counted too, whatever the case of their name
+    with pytest.raises(errors.UsernameOrPasswordIncorrect):
+        accounts.login("Nobody", "whatever1")
+    assert accounts.auth_limit.admit("nobody") == 0
+    assert accounts.auth_limit.admit("NOBODY") == 1
+
+
+@pytest.mark.parametrize("phase", [0.0, 29.5, 59.0, 59.999])
+def test_auth_windows_are_fixed_minutes_wherever_the_calls_start(
+    store: SqliteStore, settings: Settings, phase: float
+) -> None:
+    """Vault's rule: calls on either side of a minute boundary count in two windows."""
+    clock = ManualClock(datetime(2026, 3, 1, 9, 41, tzinfo=UTC) + timedelta(seconds=phase))
+    limit = AuthBurstLimit(store, 3, clock, delay=0)
+    for _ in range(3):
+        limit.admit("alice")
+    with pytest.raises(errors.ApiLimitExceeded) as refused:
+        limit.admit("alice")
+    assert refused.value.retry_after == max(1, math.ceil(60 - phase))
+    clock.advance(60 - phase - 0.001)  # the last millisecond of the window: still refused
+    with pytest.raises(errors.ApiLimitExceeded) as refused:
+        limit.admit("alice")
+    assert refused.value.retry_after == 1
+    clock.advance(0.001)  # the next window begins: a full limit again
+    for _ in range(3):
+        limit.admit("alice")
+    with pytest.raises(errors.ApiLimitExceeded) as refused:
+        limit.admit("alice")
+    assert refused.value.retry_after == 60
+
+
+def test_fixed_windows_count_from_the_epoch() -> None:
+    now = datetime(2026, 3, 1, 9, 41, 59, 999_000, tzinfo=UTC)
+    assert fixed_window(now, 60) == (datetime(2026, 3, 1, 9, 41, tzinfo=UTC), datetime(2026, 3, 1, 9, 42, tzinfo=UTC))
+    assert fixed_window(now + timedelta(milliseconds=1), 60)[0] == datetime(2026, 3, 1, 9, 42, tzinfo=UTC)
+    paris = now.astimezone(ZoneInfo("Europe/Paris"))
+    assert fixed_window(paris, 60) == fixed_window(now, 60)
+    with pytest.raises(ValueError):
+        fixed_window(now, 0)
 
 
 @pytest.mark.parametrize("header", [None, "", "Bearer ", "not-a-session", "Bearer 00"])
@@ -122,3 +184,16 @@ def test_bad_user_details_are_refused(accounts: Accounts) -> None:
         accounts.add_user("bob", "long enough", timezone="Mars/Olympus")
     with pytest.raises(ValueError):
         accounts.add_user("bad name", "long enough")
+
+
+def test_bootstrap_takes_the_admin_another_node_created_meanwhile(
+    store: SqliteStore, clock: ManualClock, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = bootstrap_admin(Accounts(store, settings, clock), settings)
+    assert first is not None
+    saved = (settings.data_dir / "admin-password").read_text()
+    # A second node counted the users before the first committed admin, so it tries to create it too.
+    monkeypatch.setattr(store, "count_users", lambda: 0)
+    assert bootstrap_admin(Accounts(store, settings, clock), settings) is None
+    assert (settings.data_dir / "admin-password").read_text() == saved
+    assert Accounts(store, settings, clock).login("admin", first).user.is_admin

@@ -99,8 +99,17 @@ class SqliteStore(SqliteHistoryQueries, SqliteContentQueries, SqlWorkQueries, Sq
             if version in applied:
                 continue
             sql = script.read_text(encoding="utf-8")
-            conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\n;INSERT INTO schema_migrations VALUES ({version}, "
-                               f"CAST(strftime('%s','now') AS INTEGER) * 1000);\nCOMMIT;")
+            # The version row goes first: a process that started at the same moment and applied
+            # this script while we waited for the write lock makes it fail at once, and we skip.
+            try:
+                conn.executescript(f"BEGIN IMMEDIATE;\nINSERT INTO schema_migrations VALUES ({version}, "
+                                   f"CAST(strftime('%s','now') AS INTEGER) * 1000);\n{sql}\n;COMMIT;")
+            except sqlite3.IntegrityError:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
+                    continue
+                raise
             done.append(version)
         return done
 
