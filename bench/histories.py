@@ -6,7 +6,7 @@
    among three users, 90 % SUCCESS.
 2. Store level: ``job_histories`` pages (limit 50) at offset 0 and at the deep offset (default
    1,000,000), interleaved, median and p95 — and the same through plain ``COUNT``/``OFFSET``
-   (``SqlHistoryQueries``) for comparison. Also a user's page, a status filter and a date range, and
+   (``PlainHistory``) for comparison. Also a user's page, a status filter and a date range, and
    monitors over a backlog of unfinished jobs (default 20,000) at offset 0 and near its end.
 3. HTTP: a real ``vaultjobs serve`` on that database (retention 100 years, so nothing is purged meanwhile),
    ``GET …/services/jobs/histories?limit=50&offset=…`` as the admin (every job), same measurements.
@@ -34,8 +34,8 @@ import httpx
 from vaultjobs.models import Page
 from vaultjobs.status import JobStatus
 from vaultjobs.store import SqliteStore
-from vaultjobs.store.sqlite_history import SqlHistoryQueries
-from vaultjobs.testing import LiveServer, V
+from vaultjobs.store.history import PlainHistory
+from vaultjobs.testing import LiveServer, V, execute
 from vaultjobs.timeutil import from_ms, to_ms
 
 #: The first job finishes 22 days ago: 2 million jobs at this pace end before now.
@@ -59,7 +59,7 @@ def finish_times(count: int, rng: random.Random) -> list[int]:
 def fill(store: SqliteStore, count: int, batch: int = 100_000) -> float:
     rng = random.Random(1)
     times = finish_times(count, rng)
-    conn = store._conn()
+    conn = store.dialect.connection()
     started = time.perf_counter()
     for first in range(0, count, batch):
         rows = []
@@ -91,7 +91,7 @@ def add_backlog(store: SqliteStore, count: int) -> None:
         rows.append((status, rng.choice((1, 2, 3)), created, created,
                      created + 86_400_000 if status == "SCHEDULED" else None,
                      created + 1_000 if status == "RUNNING" else None))
-    conn = store._conn()
+    conn = store.dialect.connection()
     conn.execute("BEGIN")
     conn.executemany(
         "INSERT INTO jobs (processor, parameters, status, created_by, created_at, modified_by, modified_at, "
@@ -134,7 +134,7 @@ def report(title: str, times: dict[str, list[float]], pair: tuple[str, str] | No
 def histories(store: Any, **kw: Any) -> Page:
     args: dict[str, Any] = {"created_by": None, "status": None, "start": None, "end": None, "limit": 50}
     args.update(kw)
-    page: Page = store.job_histories(**args)
+    page: Page = store.history.job_histories(**args)
     return page
 
 
@@ -153,7 +153,7 @@ def main() -> int:
 
     store = SqliteStore(db)
     store.migrate()
-    existing = int(store.execute("SELECT count(*) FROM jobs WHERE run_end IS NOT NULL OR status = 'CANCELLED'")[0][0])
+    existing = int(execute(store, "SELECT count(*) FROM jobs WHERE run_end IS NOT NULL OR status = 'CANCELLED'")[0][0])
     if existing < args.jobs:
         if existing:
             raise SystemExit(f"{db} holds {existing:,} jobs, fewer than --jobs; use another --data-dir")
@@ -161,11 +161,11 @@ def main() -> int:
         seconds = fill(store, args.jobs)
         print(f"inserted {args.jobs:,} jobs in {seconds:.0f} s ({args.jobs / seconds:,.0f} jobs/s, triggers and "
               "indexes included)")
-    backlog = store.job_monitors(created_by=None, statuses=None, start=None, end=None, limit=1, offset=0).total
+    backlog = store.history.job_monitors(created_by=None, statuses=None, start=None, end=None, limit=1, offset=0).total
     if backlog < args.backlog:
         add_backlog(store, args.backlog - backlog)
         backlog = args.backlog
-    counts_rows = int(store.execute("SELECT count(*) FROM job_history_counts")[0][0])
+    counts_rows = int(execute(store, "SELECT count(*) FROM job_history_counts")[0][0])
     size = db.stat().st_size / 2**20
     print(f"database {size:,.0f} MiB; {args.jobs:,} finished jobs, {backlog:,} unfinished; "
           f"{counts_rows:,} bucket-count rows")
@@ -173,8 +173,8 @@ def main() -> int:
     total = histories(store, offset=0).total
     assert total >= args.jobs, total
     first, last = histories(store, offset=0), histories(store, offset=deep)
-    plain = SqlHistoryQueries.job_histories
-    assert [j.id for j in plain(store, created_by=None, status=None, start=None, end=None, limit=50,
+    plain = PlainHistory(store.dialect).job_histories
+    assert [j.id for j in plain(created_by=None, status=None, start=None, end=None, limit=50,
                                 offset=deep).items] == [j.id for j in last.items]
     print(f"offset {deep:,}: job ids {last.items[0].id}…{last.items[-1].id}; first page {first.items[0].id}…")
 
@@ -200,16 +200,16 @@ def main() -> int:
         ("admin offset 0", f"admin offset {deep:,}"),
     )
     monitors: dict[str, Callable[[], Any]] = {
-        f"monitors offset {off:,}": (lambda off=off: store.job_monitors(
+        f"monitors offset {off:,}": (lambda off=off: store.history.job_monitors(
             created_by=None, statuses=None, start=None, end=None, limit=50, offset=off))
         for off in (0, max(0, backlog - 100))
     }
-    monitors["monitors status=scheduled"] = lambda: store.job_monitors(
+    monitors["monitors status=scheduled"] = lambda: store.history.job_monitors(
         created_by=None, statuses=frozenset({JobStatus.SCHEDULED}), start=None, end=None, limit=50, offset=0)
     report(f"\nstore.job_monitors over {backlog:,} unfinished jobs, limit 50, {args.repeat} rounds",
            measure(monitors, args.repeat))
     report(
-        f"\nplain COUNT + OFFSET (SqlHistoryQueries) for comparison, {max(5, args.repeat // 20)} rounds",
+        f"\nplain COUNT + OFFSET (PlainHistory) for comparison, {max(5, args.repeat // 20)} rounds",
         measure(
             {
                 "admin offset 0": lambda: plain(store, created_by=None, status=None, start=None, end=None,

@@ -65,7 +65,7 @@ def load_store(data_dir: Path, jobs: int) -> float:
         admin = Accounts(store, Settings(data_dir=data_dir), SystemClock()).add_user(
             "admin", ADMIN_PASSWORD, is_admin=True
         )
-        conn = store._conn()  # raw SQL on the store's own connection, for speed
+        conn = store.dialect.connection()  # raw SQL on the store's own connection, for speed
         conn.execute("PRAGMA synchronous=OFF")
         # Indexes are built faster once, sorted, than row by row: drop them for the load (triggers stay).
         indexes = conn.execute(

@@ -61,7 +61,7 @@ import status_api  # noqa: E402 - the load generator, from this folder
 from vaultjobs.accounts import Accounts  # noqa: E402
 from vaultjobs.settings import Settings  # noqa: E402
 from vaultjobs.store import open_store  # noqa: E402
-from vaultjobs.testing import ADMIN_PASSWORD, LiveServer, PostgresServer, V  # noqa: E402
+from vaultjobs.testing import ADMIN_PASSWORD, LiveServer, PostgresServer, V, execute  # noqa: E402
 from vaultjobs.timeutil import SystemClock  # noqa: E402
 
 # -- loading the database ------------------------------------------------------------------------
@@ -89,8 +89,8 @@ def load_database(url: str, jobs: int, scratch: Path) -> str:
     store = open_store(url, pool_size=2)
     try:
         store.migrate()
-        if store.count_users():
-            (ready,) = store.execute(
+        if store.users.count_users():
+            (ready,) = execute(store, 
                 "SELECT count(*) FROM jobs JOIN users ON users.id = jobs.created_by "
                 "WHERE users.username = 'admin' AND jobs.status = 'SUCCESS' AND jobs.id <= ?",
                 (jobs,),

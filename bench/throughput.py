@@ -34,7 +34,7 @@ from pathlib import Path
 
 import httpx
 
-from vaultjobs.testing import LiveServer, V
+from vaultjobs.testing import LiveServer, V, execute
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -122,11 +122,11 @@ def drain_rate(server: LiveServer, jobs: int, workers: int, processes: int = 1) 
     procs = [server.start_worker("--concurrency", str(workers), "--log-level", "warning") for _ in range(processes)]
     try:
         while True:
-            (left,) = store.execute("SELECT count(*) FROM jobs WHERE status != 'SUCCESS'")[0]
+            (left,) = execute(store, "SELECT count(*) FROM jobs WHERE status != 'SUCCESS'")[0]
             if left == 0:
                 break
             time.sleep(0.5)
-        (last_end,) = store.execute("SELECT max(run_end) FROM jobs")[0]
+        (last_end,) = execute(store, "SELECT max(run_end) FROM jobs")[0]
     finally:
         for proc in procs:
             proc.terminate()

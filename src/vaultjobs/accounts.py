@@ -106,7 +106,7 @@ class AuthBurstLimit:
         """Count one auth call for ``username``; return how long it was held back, in seconds."""
         now = self.clock.now()
         start, end = fixed_window(now, AUTH_WINDOW_SECONDS)
-        attempts = self.store.count_auth_attempt(username, start)
+        attempts = self.store.users.count_auth_attempt(username, start)
         if attempts > self.limit:
             retry = math.ceil((end - now).total_seconds())
             raise errors.ApiLimitExceeded(
@@ -148,7 +148,7 @@ class Accounts:
     # -- users -----------------------------------------------------------------------------
 
     def add_user(self, username: str, password: str, *, timezone: str = "UTC", is_admin: bool = False) -> User:
-        return self.store.create_user(
+        return self.store.users.create_user(
             username=check_username(username),
             password_hash=hash_password(check_password(password)),
             timezone=check_timezone(timezone),
@@ -157,7 +157,7 @@ class Accounts:
         )
 
     def set_password(self, user: User, password: str) -> None:
-        self.store.set_password(user.id, hash_password(check_password(password)), self.clock.now())
+        self.store.users.set_password(user.id, hash_password(check_password(password)), self.clock.now())
 
     # -- login and sessions ----------------------------------------------------------------
 
@@ -174,24 +174,24 @@ class Accounts:
             raise errors.UsernameOrPasswordIncorrect("Authentication failed for that user.") from None
         self.auth_limit.admit(username)
         now = self.clock.now()
-        user = self.store.get_user_by_name(username)
+        user = self.store.users.get_user_by_name(username)
         if user is None:
             verify_password(_DUMMY_HASH, password)
             raise errors.UsernameOrPasswordIncorrect(f"Authentication failed for user: {username}.")
         if user.locked_until is not None and user.locked_until > now:
             raise errors.UserLockedOut()
         if len(password) > MAX_PASSWORD_LENGTH or not verify_password(
-            self.store.get_password_hash(user.id), password
+            self.store.users.get_password_hash(user.id), password
         ):
-            self.store.record_login_failure(
+            self.store.users.record_login_failure(
                 user.id, now, self.settings.lockout_attempts, self.settings.lockout_seconds
             )
             raise errors.UsernameOrPasswordIncorrect(f"Authentication failed for user: {username}.")
         if not user.active:
             raise errors.InactiveUser()
-        self.store.record_login_success(user.id)
+        self.store.users.record_login_success(user.id)
         token = new_session_token()
-        self.store.create_session(token_hash(token), user.id, now)
+        self.store.users.create_session(token_hash(token), user.id, now)
         return Login(token=token, user=user)
 
     def session_user(self, authorization: str | None) -> tuple[User, bytes]:
@@ -202,7 +202,7 @@ class Accounts:
         if not token:
             raise errors.InvalidSessionId()
         hashed = token_hash(token)
-        found = self.store.get_session(hashed)
+        found = self.store.users.get_session(hashed)
         if found is None:
             raise errors.InvalidSessionId()
         session, user = found
@@ -212,13 +212,13 @@ class Accounts:
             or now - session.last_seen > timedelta(seconds=self.settings.session_idle_timeout)
             or now - session.created_at > timedelta(seconds=self.settings.session_max_age)
         ):
-            self.store.delete_session(hashed)
+            self.store.users.delete_session(hashed)
             raise errors.InvalidSessionId()
         if now - session.last_seen >= self._touch_every:
-            self.store.touch_session(hashed, now)
+            self.store.users.touch_session(hashed, now)
         return user, hashed
 
     def logout(self, hashed: bytes) -> None:
-        self.store.delete_session(hashed)
+        self.store.users.delete_session(hashed)
 
 

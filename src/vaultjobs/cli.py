@@ -174,7 +174,7 @@ def _accounts(data_dir: Path | None, database_url: str | None) -> Accounts:
 
 
 def _user(accounts: Accounts, name: str) -> Any:
-    user = accounts.store.get_user_by_name(name)
+    user = accounts.store.users.get_user_by_name(name)
     if user is None:
         raise click.ClickException(f"no user called {name!r}")
     return user
@@ -204,7 +204,7 @@ def users_add(data_dir: Path | None, database_url: str | None, name: str, passwo
 def users_list(data_dir: Path | None, database_url: str | None, as_json: bool) -> None:
     """List users."""
     accounts = _accounts(data_dir, database_url)
-    listed = accounts.store.list_users()
+    listed = accounts.store.users.list_users()
     if as_json:
         import orjson
 
@@ -241,7 +241,7 @@ def users_set_password(data_dir: Path | None, database_url: str | None, name: st
 def users_deactivate(data_dir: Path | None, database_url: str | None, name: str) -> None:
     """Deactivate a user and end their sessions."""
     accounts = _accounts(data_dir, database_url)
-    accounts.store.set_active(_user(accounts, name).id, False)
+    accounts.store.users.set_active(_user(accounts, name).id, False)
     click.echo(f"{name} is deactivated; their sessions have ended")
 
 
@@ -251,7 +251,7 @@ def users_deactivate(data_dir: Path | None, database_url: str | None, name: str)
 def users_activate(data_dir: Path | None, database_url: str | None, name: str) -> None:
     """Activate a user again."""
     accounts = _accounts(data_dir, database_url)
-    accounts.store.set_active(_user(accounts, name).id, True)
+    accounts.store.users.set_active(_user(accounts, name).id, True)
     click.echo(f"{name} is active")
 
 
@@ -282,10 +282,10 @@ def definitions_list(data_dir: Path | None, database_url: str | None, as_json: b
     """List job definitions with their schedules and next instance."""
     accounts = _accounts(data_dir, database_url)
     store = accounts.store
-    users = {u.id: u.username for u in store.list_users()}
+    users = {u.id: u.username for u in store.users.list_users()}
     rows: list[dict[str, Any]] = []
-    for d in store.list_definitions():
-        nxt = store.next_instance_time(d.name)
+    for d in store.schedules.list_definitions():
+        nxt = store.schedules.next_instance_time(d.name)
         rows.append({
             "name": d.name,
             "processor": d.processor,
@@ -309,7 +309,7 @@ def definitions_list(data_dir: Path | None, database_url: str | None, as_json: b
 
 def _set_enabled(data_dir: Path | None, database_url: str | None, name: str, enabled: bool) -> None:
     accounts = _accounts(data_dir, database_url)
-    if not accounts.store.set_definition_enabled(name, enabled, SystemClock().now()):
+    if not accounts.store.schedules.set_definition_enabled(name, enabled, SystemClock().now()):
         raise click.ClickException(f"no definition called {name!r}")
     click.echo(f"{name} is {'enabled' if enabled else 'disabled'}")
 

@@ -143,7 +143,7 @@ def read_definitions(path: Path, store: Store) -> list[Definition]:
     entries = document.get("job", [])
     if set(document) - {"job"} or not isinstance(entries, list):
         raise DefinitionError(f"{path}: expected only [[job]] entries")
-    owners = {u.username: u.id for u in store.list_users() if u.active}
+    owners = {u.username: u.id for u in store.users.list_users() if u.active}
     definitions = [parse_definition(entry, owners) for entry in entries]
     names = [d.name for d in definitions]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -155,11 +155,11 @@ def read_definitions(path: Path, store: Store) -> list[Definition]:
 def load_definitions(path: Path, store: Store, now: datetime) -> LoadReport:
     definitions = read_definitions(path, store)
     for definition in definitions:
-        store.upsert_definition(definition, now, keep_enabled=True)
+        store.schedules.upsert_definition(definition, now, keep_enabled=True)
     present = {d.name for d in definitions}
     disabled = [
-        d.name for d in store.list_definitions() if d.name not in present and d.enabled
+        d.name for d in store.schedules.list_definitions() if d.name not in present and d.enabled
     ]
     for name in disabled:
-        store.set_definition_enabled(name, False, now)
+        store.schedules.set_definition_enabled(name, False, now)
     return LoadReport(loaded=sorted(present), disabled=disabled)

@@ -163,7 +163,7 @@ class Jobs:
         title = check_title(request.title)
         now = self.clock.now()
         scheduled_for = self._scheduled_for(request.schedule_at, user, now)
-        job = self.store.create_job(
+        job = self.store.jobs.create_job(
             NewJob(
                 processor=spec.name,
                 parameters=parameters,
@@ -221,7 +221,7 @@ class Jobs:
                 parameters = self.validated_parameters(definition.processor, parameters)
             except InvalidData:
                 pass  # kept as they are, to fail when the instance is due
-        return self.store.create_job(
+        return self.store.jobs.create_job(
             NewJob(
                 processor=definition.processor,
                 parameters=parameters,
@@ -244,7 +244,7 @@ class Jobs:
 
     def get(self, user: User, job_id: int) -> Job:
         """Job ``job_id`` when ``user`` may see it (:func:`require_access`)."""
-        return require_access(user, job_id, self.store.get_job(job_id))
+        return require_access(user, job_id, self.store.jobs.get_job(job_id))
 
     def start_now(self, user: User, job_id: int) -> None:
         """Run a SCHEDULED job now (Vault's Start Job): it moves to QUEUEING, where the scheduler checks
@@ -254,11 +254,11 @@ class Jobs:
         while this ran (the status named is the one it has now).
         """
         job = self.get(user, job_id)
-        if job.status is not JobStatus.SCHEDULED or not self.store.transition_job(
+        if job.status is not JobStatus.SCHEDULED or not self.store.jobs.transition_job(
             job.id, JobStatus.SCHEDULED, JobStatus.QUEUEING, self.clock.now(), by=user.id,
             log=f"started now by user {user.id}",
         ):
-            raise JobNotScheduled(job.id, self.store.job_status(job.id) or job.status)
+            raise JobNotScheduled(job.id, self.store.jobs.job_status(job.id) or job.status)
         self.notify()
 
     def cancel(self, user: User, job_id: int) -> None:
@@ -269,11 +269,11 @@ class Jobs:
         whose processor is not ``admin_cancellable``; :class:`JobEnded` when it has ended already.
         Cancel Job reports these per job, so a request naming several jobs goes on past one refusal.
         """
-        job = self.store.get_job(job_id)
+        job = self.store.jobs.get_job(job_id)
         if job is None:
             raise JobNotFound(job_id, f"Job [{job_id}] is not found")
         require_access(user, job_id, job)
-        accepted, status = self.store.cancel_job(job_id, user.id, self.clock.now())
+        accepted, status = self.store.jobs.cancel_job(job_id, user.id, self.clock.now())
         if accepted:
             self.notify()
             return

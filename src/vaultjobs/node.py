@@ -65,14 +65,14 @@ def bootstrap_admin(accounts: Accounts, settings: Settings) -> str | None:
     Nodes that start together on one empty store all find no user and all try; the first to
     commit creates ``admin`` and the others take the user it made, so every replica comes up.
     """
-    if accounts.store.count_users():
+    if accounts.store.users.count_users():
         return None
     generated = settings.admin_password is None
     password = settings.admin_password or secrets.token_urlsafe(18)
     try:
         accounts.add_user(ADMIN_USERNAME, password, timezone="UTC", is_admin=True)
     except UserExists:
-        if accounts.store.get_user_by_name(ADMIN_USERNAME) is None:
+        if accounts.store.users.get_user_by_name(ADMIN_USERNAME) is None:
             raise
         logger.info("user '%s' was created by another node starting at the same time", ADMIN_USERNAME)
         return None

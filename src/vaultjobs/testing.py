@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +29,9 @@ from typing import Any
 import httpx
 import pytest
 
+from vaultjobs.models import Job, Task
+from vaultjobs.status import JobStatus, TaskState
+from vaultjobs.store import FinishedTask, JobEnd, Started, Store, StoreError, TaskOutcome, TaskPlan
 from vaultjobs.timeutil import require_aware
 
 ADMIN_PASSWORD = "admin-password-for-tests"
@@ -102,6 +105,83 @@ class ManualClock:
         with self._lock:
             self._now += timedelta(seconds=seconds)
             self._mono += seconds
+
+
+# -- store conveniences: one unit of work at a time, as tests drive a store step by step ---------
+
+
+def execute(store: Store, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Run raw SQL on the store's database (``?`` placeholders); its rows."""
+    return [tuple(row) for row in store.dialect.connection().execute(sql, params).fetchall()]
+
+
+def claim_job(store: Store, worker_id: str, now: datetime) -> Job | None:
+    claimed = store.work.claim_jobs(worker_id, now, 1)
+    return claimed[0] if claimed else None
+
+
+def claim_task(store: Store, worker_id: str, now: datetime) -> Task | None:
+    claimed = store.work.claim_tasks(worker_id, now, 1)
+    return claimed[0] if claimed else None
+
+
+def start_tasks(
+    store: Store,
+    job_id: int,
+    worker_id: str,
+    chunks: list[str],
+    now: datetime,
+    *,
+    claim_first: bool = False,
+    logs: Sequence[tuple[datetime, str]] = (),
+) -> Started:
+    """``store.work.start_tasks_of`` for one job; raises when the worker no longer initialises it."""
+    plan = TaskPlan(job_id=job_id, chunks=chunks, logs=logs, claim_first=claim_first)
+    (started,) = store.work.start_tasks_of(worker_id, [plan], now)
+    if started is None:
+        raise StoreError(f"job {job_id} is no longer being initialised by this worker")
+    return started
+
+
+def finish_tasks(store: Store, worker_id: str, finished: Sequence[FinishedTask], now: datetime) -> set[int]:
+    """The jobs whose last task this was (which ``worker_id`` now holds in their complete phase)."""
+    return set(store.work.finish_tasks_counted(worker_id, finished, now))
+
+
+def finish_task(
+    store: Store,
+    job_id: int,
+    seq: int,
+    worker_id: str,
+    outcome: TaskOutcome,
+    now: datetime,
+    *,
+    logs: Sequence[tuple[datetime, str]] = (),
+) -> bool:
+    """:func:`finish_tasks` for one task: True when this worker now completes its job."""
+    finished = FinishedTask(job_id=job_id, seq=seq, outcome=outcome, logs=logs)
+    return job_id in finish_tasks(store, worker_id, [finished], now)
+
+
+def finish_job(
+    store: Store,
+    job_id: int,
+    worker_id: str,
+    status: JobStatus,
+    now: datetime,
+    result: dict[str, Any] | None = None,
+    log: str | None = None,
+    *,
+    logs: Sequence[tuple[datetime, str]] = (),
+) -> bool:
+    """``store.work.finish_jobs`` for one job, with an optional last log line."""
+    end = JobEnd(job_id=job_id, status=status, result=result, logs=[*logs, *([(now, log)] if log else [])])
+    return job_id in store.work.finish_jobs(worker_id, [end], now)
+
+
+def task_counts(store: Store, job_id: int) -> dict[TaskState, int]:
+    found = store.jobs.statuses_and_task_counts([job_id])
+    return found[job_id][1] if job_id in found else {}
 
 
 class PostgresServer:

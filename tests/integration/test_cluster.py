@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from vaultjobs.store.postgres import PostgresStore
-from vaultjobs.testing import LiveServer, PostgresServer, V
+from vaultjobs.testing import LiveServer, PostgresServer, V, execute
 
 HERE = Path(__file__).parent
 TERMINAL = ("SUCCESS", "ERRORS_ENCOUNTERED", "COMPLETED_DUE_TO_INACTIVITY", "TIMEOUT", "CANCELLED")
@@ -63,19 +63,19 @@ def test_two_api_servers_three_workers_and_a_kill(tmp_path: Path, postgres_serve
         store = PostgresStore(url, pool_size=2)
         try:
             deadline = time.monotonic() + 60
-            while store.execute("SELECT count(*) FROM jobs WHERE status IN " + str(TERMINAL))[0][0] < 100:
+            while execute(store, "SELECT count(*) FROM jobs WHERE status IN " + str(TERMINAL))[0][0] < 100:
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
             workers[0].send_signal(signal.SIGKILL)
             workers[0].wait()
             deadline = time.monotonic() + 120
             while True:
-                statuses = dict(store.execute("SELECT status, count(*) FROM jobs GROUP BY status"))
+                statuses = dict(execute(store, "SELECT status, count(*) FROM jobs GROUP BY status"))
                 if sum(statuses.get(s, 0) for s in TERMINAL) == 500:
                     break
                 assert time.monotonic() < deadline, statuses
                 time.sleep(0.2)
-            ended = store.execute(
+            ended = execute(store, 
                 "SELECT job_id, count(*) FROM job_log WHERE message LIKE 'job ended%' "
                 "OR message LIKE '%ends COMPLETED_DUE_TO_INACTIVITY%' GROUP BY job_id"
             )
@@ -145,13 +145,13 @@ def test_another_node_takes_over_scheduling_when_the_scheduler_dies(
     store = PostgresStore(url, pool_size=2)
     try:
         def finished() -> int:
-            return int(store.execute("SELECT count(*) FROM jobs WHERE status = 'SUCCESS'")[0][0])
+            return int(execute(store, "SELECT count(*) FROM jobs WHERE status = 'SUCCESS'")[0][0])
 
         deadline = time.monotonic() + 30
         while finished() < 2:
             assert time.monotonic() < deadline
             time.sleep(0.2)
-        (leader,) = store.execute("SELECT holder FROM leases WHERE name = 'scheduler'")[0]
+        (leader,) = execute(store, "SELECT holder FROM leases WHERE name = 'scheduler'")[0]
         index = next(n for n, node in enumerate(nodes) if f"-{node.process.pid}-" in leader)  # type: ignore[union-attr]
         nodes[index].kill()
         before = finished()
@@ -160,10 +160,10 @@ def test_another_node_takes_over_scheduling_when_the_scheduler_dies(
         while finished() < before + 3:
             assert time.monotonic() < deadline, "no node took over the scheduler"
             time.sleep(0.2)
-        (holder,) = store.execute("SELECT holder FROM leases WHERE name = 'scheduler'")[0]
+        (holder,) = execute(store, "SELECT holder FROM leases WHERE name = 'scheduler'")[0]
         assert holder != leader
         # never two SCHEDULED instances of the definition at once
-        assert store.execute("SELECT count(*) FROM jobs WHERE status = 'SCHEDULED'")[0][0] <= 1
+        assert execute(store, "SELECT count(*) FROM jobs WHERE status = 'SCHEDULED'")[0][0] <= 1
     finally:
         store.close()
         for node in nodes:

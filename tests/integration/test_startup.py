@@ -104,7 +104,7 @@ def every_node_serves(servers: list[LiveServer], password: str) -> None:
             job_id = run_demo(http, token, items=2, item_seconds=0)
         assert server.wait_for_status(token, job_id, lambda s: s == "SUCCESS")["status"] == "SUCCESS"
     with store_of(servers[0]) as store:
-        assert [u.username for u in store.list_users()] == ["admin"]
+        assert [u.username for u in store.users.list_users()] == ["admin"]
 
 
 def test_nodes_started_together_with_one_admin_password(
@@ -116,7 +116,7 @@ def test_nodes_started_together_with_one_admin_password(
     every_node_serves(servers, ADMIN_PASSWORD)
     assert not any("Created user" in "".join(s.output) for s in servers)
     with store_of(servers[0]) as store:
-        assert [d.name for d in store.list_definitions()] == ["hourly"]
+        assert [d.name for d in store.schedules.list_definitions()] == ["hourly"]
 
 
 def test_nodes_started_together_generate_one_admin_password(nodes: Callable[..., list[LiveServer]]) -> None:

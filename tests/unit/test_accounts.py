@@ -11,7 +11,7 @@ from vaultjobs.accounts import Accounts, AuthBurstLimit, token_hash
 from vaultjobs.node import bootstrap_admin
 from vaultjobs.settings import Settings
 from vaultjobs.store import SqliteStore
-from vaultjobs.testing import ManualClock
+from vaultjobs.testing import ManualClock, execute
 from vaultjobs.timeutil import fixed_window
 
 
@@ -36,13 +36,13 @@ def test_login_gives_a_session_that_identifies_the_user(accounts: Accounts) -> N
 
 def test_session_tokens_are_stored_hashed(accounts: Accounts, store: SqliteStore) -> None:
     login = accounts.login("alice", "correct horse")
-    stored = [row[0] for row in store.execute("SELECT token_hash FROM sessions")]
+    stored = [row[0] for row in execute(store, "SELECT token_hash FROM sessions")]
     assert login.token.encode() not in stored
     assert token_hash(login.token) in stored
 
 
 def test_passwords_are_stored_as_argon2(store: SqliteStore, accounts: Accounts) -> None:
-    (stored,) = store.execute("SELECT password_hash FROM users WHERE username = 'alice'")[0]
+    (stored,) = execute(store, "SELECT password_hash FROM users WHERE username = 'alice'")[0]
     assert stored.startswith("$argon2id$") and "correct horse" not in stored
 
 
@@ -88,7 +88,7 @@ def test_password_change_and_deactivation_end_sessions(accounts: Accounts, store
     with pytest.raises(errors.InvalidSessionId):
         accounts.session_user(token)
     token = accounts.login("alice", "battery staple").token
-    store.set_active(user.id, False)
+    store.users.set_active(user.id, False)
     with pytest.raises(errors.InvalidSessionId):
         accounts.session_user(token)
     with pytest.raises(errors.InactiveUser):
@@ -193,7 +193,7 @@ def test_bootstrap_takes_the_admin_another_node_created_meanwhile(
     assert first is not None
     saved = (settings.data_dir / "admin-password").read_text()
     # A second node counted the users before the first committed admin, so it tries to create it too.
-    monkeypatch.setattr(store, "count_users", lambda: 0)
+    monkeypatch.setattr(store.users, "count_users", lambda: 0)
     assert bootstrap_admin(Accounts(store, settings, clock), settings) is None
     assert (settings.data_dir / "admin-password").read_text() == saved
     assert Accounts(store, settings, clock).login("admin", first).user.is_admin

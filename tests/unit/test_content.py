@@ -77,7 +77,7 @@ def test_staging_paths(tmp_path: Path) -> None:
 
 def test_documents_versions_and_permissions(repo: ContentRepository, clock: ManualClock) -> None:
     stored = repo.save_file(io.BytesIO(b"v1"), "v1.txt", "text/plain")
-    doc_id = repo.store.content_create_document(
+    doc_id = repo.store.content.create_document(
         binder=False, fields={"name__v": "D"}, file=stored, major=0, minor=1, roles={"viewer__v": [3]},
         created_by=2, now=clock.now(),
     )
@@ -87,12 +87,12 @@ def test_documents_versions_and_permissions(repo: ContentRepository, clock: Manu
     assert repo.document(doc_id, 4, True).id == doc_id
     with pytest.raises(NotFound):
         repo.document(doc_id, 2, False, binder=True)
-    second = repo.store.content_add_version(doc_id, updates={"status__v": "Final"}, file=None, keep_file=True,
+    second = repo.store.content.add_version(doc_id, updates={"status__v": "Final"}, file=None, keep_file=True,
                                             number=(1, 0), created_by=2, now=clock.now())
     assert second is not None and second.file == stored and second.fields == {"name__v": "D", "status__v": "Final"}
-    assert repo.store.content_add_version(doc_id, updates={}, file=None, keep_file=True, number=(0, 5),
+    assert repo.store.content.add_version(doc_id, updates={}, file=None, keep_file=True, number=(0, 5),
                                           created_by=2, now=clock.now()) is None
-    assert [v.number for v in repo.store.content_versions(doc_id)] == ["0.1", "1.0"]
+    assert [v.number for v in repo.store.content.versions(doc_id)] == ["0.1", "1.0"]
 
 
 def test_document_readable_by() -> None:
@@ -105,24 +105,24 @@ def test_document_readable_by() -> None:
 
 def test_binder_tree_and_binding_rules(repo: ContentRepository, clock: ManualClock) -> None:
     now = clock.now()
-    doc = repo.store.content_create_document(binder=False, fields={"name__v": "D"}, file=None, major=0, minor=1,
+    doc = repo.store.content.create_document(binder=False, fields={"name__v": "D"}, file=None, major=0, minor=1,
                                              roles={}, created_by=1, now=now)
-    repo.store.content_add_version(doc, updates={}, file=None, keep_file=False, number=(1, 0), created_by=1, now=now)
-    repo.store.content_add_version(doc, updates={}, file=None, keep_file=False, number=None, created_by=1, now=now)
-    binder = repo.store.content_create_document(binder=True, fields={"name__v": "B"}, file=None, major=0, minor=1,
+    repo.store.content.add_version(doc, updates={}, file=None, keep_file=False, number=(1, 0), created_by=1, now=now)
+    repo.store.content.add_version(doc, updates={}, file=None, keep_file=False, number=None, created_by=1, now=now)
+    binder = repo.store.content.create_document(binder=True, fields={"name__v": "B"}, file=None, major=0, minor=1,
                                                 roles={}, created_by=1, now=now)
-    section = repo.store.content_add_node(binder, 0, 1, parent_id=ROOT_NODE, kind="section", name="S", order=None,
+    section = repo.store.content.add_node(binder, 0, 1, parent_id=ROOT_NODE, kind="section", name="S", order=None,
                                           now=now, section_number="2")
     assert section is not None
     rules = {}
     for rule in ("default", "steady-state", "specific"):
-        node = repo.store.content_add_node(binder, 0, 1, parent_id=section.node_id, kind="document", name=rule,
+        node = repo.store.content.add_node(binder, 0, 1, parent_id=section.node_id, kind="document", name=rule,
                                            order=None, now=now, document_id=doc, binding_rule=rule,
                                            doc_major=0 if rule == "specific" else None,
                                            doc_minor=1 if rule == "specific" else None)
         assert node is not None
         rules[rule] = node
-    assert repo.store.content_add_node(binder, 0, 1, parent_id="no-such", kind="section", name="x", order=None,
+    assert repo.store.content.add_node(binder, 0, 1, parent_id="no-such", kind="section", name="x", order=None,
                                        now=now) is None
     tree = repo.tree(binder, 0, 1)
     assert [(path, n.name) for path, n in walk(tree)] == [
@@ -136,18 +136,18 @@ def test_binder_tree_and_binding_rules(repo: ContentRepository, clock: ManualClo
 def test_results_and_requests(repo: ContentRepository, sqlite_store: SqliteStore, clock: ManualClock) -> None:
     from vaultjobs.store import NewJob
 
-    job = sqlite_store.create_job(NewJob(processor="export_documents", parameters={}, created_by=1), clock.now())
-    request = repo.store.content_save_request(1, [{"id": 5}], clock.now())
-    assert repo.store.content_request(request) == [{"id": 5}]
-    repo.store.content_put_results(job.id, [(1, 0, {"n": "b"}), (0, 1, {"n": "a2"}), (0, 0, {"n": "a1"})])
-    repo.store.content_put_results(job.id, [(1, 0, {"n": "b again"})])
-    assert [r["n"] for r in repo.store.content_results(job.id)] == ["a1", "a2", "b again"]
+    job = sqlite_store.jobs.create_job(NewJob(processor="export_documents", parameters={}, created_by=1), clock.now())
+    request = repo.store.content.save_request(1, [{"id": 5}], clock.now())
+    assert repo.store.content.request(request) == [{"id": 5}]
+    repo.store.content.put_results(job.id, [(1, 0, {"n": "b"}), (0, 1, {"n": "a2"}), (0, 0, {"n": "a1"})])
+    repo.store.content.put_results(job.id, [(1, 0, {"n": "b again"})])
+    assert [r["n"] for r in repo.store.content.results(job.id)] == ["a1", "a2", "b again"]
 
 
 def test_submission_claims(repo: ContentRepository, clock: ManualClock) -> None:
-    assert repo.store.content_claim_submission("S1", 1, clock.now())
-    repo.store.content_set_submission("S1", job_id=None)
-    assert repo.store.content_claim_submission("S1", 1, clock.now())  # no job yet: may be claimed again
-    repo.store.content_set_submission("S1", binder_id=None)
-    repo.store.content_release_submission("S1")
-    assert repo.store.content_get_submission("S1") is None
+    assert repo.store.content.claim_submission("S1", 1, clock.now())
+    repo.store.content.set_submission("S1", job_id=None)
+    assert repo.store.content.claim_submission("S1", 1, clock.now())  # no job yet: may be claimed again
+    repo.store.content.set_submission("S1", binder_id=None)
+    repo.store.content.release_submission("S1")
+    assert repo.store.content.get_submission("S1") is None

@@ -63,24 +63,24 @@ def test_bad_entries_are_named(entry: dict[str, object], message: str) -> None:
 def test_load_upserts_keeps_enabled_flag_and_disables_removed(
     tmp_path: Path, store: SqliteStore, clock: ManualClock
 ) -> None:
-    store.create_user(username="admin", password_hash="x", timezone="UTC", is_admin=True, now=clock.now())
+    store.users.create_user(username="admin", password_hash="x", timezone="UTC", is_admin=True, now=clock.now())
     path = tmp_path / "jobs.toml"
     path.write_text('[[job]]\nname = "a"\nprocessor = "demo"\ninterval = "1h"\n'
                     '[[job]]\nname = "b"\nprocessor = "demo"\ncron = "0 2 * * *"\nenabled = false\n')
     report = load_definitions(path, store, clock.now())
     assert report.loaded == ["a", "b"]
-    assert {d.name: d.enabled for d in store.list_definitions()} == {"a": True, "b": False}
-    store.set_definition_enabled("b", True, clock.now())
+    assert {d.name: d.enabled for d in store.schedules.list_definitions()} == {"a": True, "b": False}
+    store.schedules.set_definition_enabled("b", True, clock.now())
     path.write_text('[[job]]\nname = "b"\nprocessor = "demo"\ncron = "0 3 * * *"\nenabled = false\n')
     report = load_definitions(path, store, clock.now())
     assert report.disabled == ["a"]
-    defs = {d.name: d for d in store.list_definitions()}
+    defs = {d.name: d for d in store.schedules.list_definitions()}
     assert defs["b"].enabled is True and defs["b"].cron == "0 3 * * *"  # the CLI's flag wins
     assert defs["a"].enabled is False
 
 
 def test_duplicate_names_and_broken_files(tmp_path: Path, store: SqliteStore, clock: ManualClock) -> None:
-    store.create_user(username="admin", password_hash="x", timezone="UTC", is_admin=True, now=clock.now())
+    store.users.create_user(username="admin", password_hash="x", timezone="UTC", is_admin=True, now=clock.now())
     path = tmp_path / "jobs.toml"
     path.write_text('[[job]]\nname = "a"\nprocessor = "demo"\ninterval = "1h"\n' * 2)
     with pytest.raises(DefinitionError, match="defined twice"):
@@ -88,4 +88,4 @@ def test_duplicate_names_and_broken_files(tmp_path: Path, store: SqliteStore, cl
     path.write_text("[[job]\n")
     with pytest.raises(DefinitionError, match="cannot read"):
         load_definitions(path, store, clock.now())
-    assert store.list_definitions() == []
+    assert store.schedules.list_definitions() == []

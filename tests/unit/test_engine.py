@@ -17,6 +17,7 @@ from vaultjobs.sdk import JobContext, JobResult, ProcessorError, Task, processor
 from vaultjobs.settings import Settings
 from vaultjobs.status import JobStatus, TaskState
 from vaultjobs.store import NewJob, SqliteStore
+from vaultjobs.testing import task_counts
 from vaultjobs.timeutil import SystemClock
 
 COMPLETED: list[JobResult] = []
@@ -94,10 +95,10 @@ def engine(store: SqliteStore, settings: Settings) -> Iterator[Engine]:
 
 def submit(engine: Engine, name: str, parameters: dict[str, Any] | None = None) -> int:
     store = engine.store
-    user = store.get_user_by_name("u") or store.create_user(
+    user = store.users.get_user_by_name("u") or store.users.create_user(
         username="u", password_hash="x", timezone="UTC", is_admin=False, now=engine.clock.now()
     )
-    job = store.create_job(
+    job = store.jobs.create_job(
         NewJob(processor=name, parameters=parameters or {}, created_by=user.id), engine.clock.now()
     )
     engine.notify()
@@ -107,23 +108,23 @@ def submit(engine: Engine, name: str, parameters: dict[str, Any] | None = None) 
 def wait_terminal(engine: Engine, job_id: int, timeout: float = 20) -> Job:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = engine.store.get_job(job_id)
+        job = engine.store.jobs.get_job(job_id)
         assert job is not None
         if job.status.is_terminal:
             return job
         time.sleep(0.02)
-    raise AssertionError(f"job {job_id} did not finish: {engine.store.get_job(job_id)}")
+    raise AssertionError(f"job {job_id} did not finish: {engine.store.jobs.get_job(job_id)}")
 
 
 def log_of(engine: Engine, job_id: int) -> str:
-    return "\n".join(line.message for line in engine.store.read_log(job_id))
+    return "\n".join(line.message for line in engine.store.jobs.read_log(job_id))
 
 
 def test_demo_succeeds_with_tasks_in_parallel(engine: Engine) -> None:
     params = Demo().validate({"items": 12, "chunk_size": 2, "item_seconds": 0.02})
     job = wait_terminal(engine, submit(engine, "demo", params))
     assert job.status is JobStatus.SUCCESS
-    assert engine.store.task_counts(job.id) == {TaskState.SUCCESS: 6}
+    assert task_counts(engine.store, job.id) == {TaskState.SUCCESS: 6}
     assert job.run_start is not None and job.run_end is not None and job.run_end >= job.run_start
     assert job.result == {"tasks": 6, "succeeded": 6, "failed": 0}
     assert "job ended SUCCESS" in log_of(engine, job.id)
@@ -133,7 +134,7 @@ def test_demo_failing_items_end_errors_encountered(engine: Engine) -> None:
     params = Demo().validate({"items": 10, "item_seconds": 0, "fail_items": [7]})
     job = wait_terminal(engine, submit(engine, "demo", params))
     assert job.status is JobStatus.ERRORS_ENCOUNTERED
-    assert engine.store.task_counts(job.id) == {TaskState.SUCCESS: 1, TaskState.ERRORS_ENCOUNTERED: 1}
+    assert task_counts(engine.store, job.id) == {TaskState.SUCCESS: 1, TaskState.ERRORS_ENCOUNTERED: 1}
     assert "Task2 failed: items [7] failed" in log_of(engine, job.id)
 
 
@@ -155,7 +156,7 @@ def test_more_than_5000_tasks_is_refused(engine: Engine) -> None:
     job = wait_terminal(engine, submit(engine, "too_many_tasks"))
     assert job.status is JobStatus.ERRORS_ENCOUNTERED
     assert "5000 tasks" in log_of(engine, job.id)
-    assert engine.store.task_counts(job.id) == {}
+    assert task_counts(engine.store, job.id) == {}
 
 
 def test_exception_in_complete_ends_errors_encountered(engine: Engine) -> None:
@@ -193,19 +194,19 @@ def test_a_slow_unit_does_not_hold_back_the_units_claimed_with_it(store: SqliteS
     try:
         for job_id in [submit(engine, "nap") for _ in range(60)]:  # quick batches: the claim size grows
             assert wait_terminal(engine, job_id).status is JobStatus.SUCCESS
-        user = store.get_user_by_name("u")
+        user = store.users.get_user_by_name("u")
         assert user is not None
 
         def create(seconds: float) -> int:
             new = NewJob(processor="nap", parameters={"seconds": seconds}, created_by=user.id, idempotent=True)
-            return store.create_job(new, engine.clock.now()).id
+            return store.jobs.create_job(new, engine.clock.now()).id
 
         slow = create(4)
         quick = [create(0) for _ in range(6)]
         engine.notify()  # one thread takes the slow job and, likely, the quick ones behind it
         for job_id in quick:
             assert wait_terminal(engine, job_id, timeout=3).status is JobStatus.SUCCESS
-        assert store.job_status(slow) is JobStatus.RUNNING
+        assert store.jobs.job_status(slow) is JobStatus.RUNNING
         assert wait_terminal(engine, slow).status is JobStatus.SUCCESS
     finally:
         engine.stop()

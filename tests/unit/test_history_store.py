@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from vaultjobs.status import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, JobStatus
 from vaultjobs.store import NewJob, SqliteStore, Store
-from vaultjobs.store.sqlite_history import FINISHED_AT, LEVELS, SqliteHistoryQueries, _HistoryFilter, split_range
-from vaultjobs.testing import ManualClock
+from vaultjobs.store.history import FINISHED_AT, LEVELS, CountedHistory, _HistoryFilter, split_range
+from vaultjobs.testing import ManualClock, claim_job, execute, finish_job
 from vaultjobs.timeutil import from_ms, to_ms
 
 T0 = to_ms(datetime(2026, 1, 1, tzinfo=UTC))
@@ -51,9 +51,9 @@ def sqlite_store(tmp_path: Path) -> Iterator[SqliteStore]:
 def one_transaction(store: Store) -> Iterator[None]:
     """Bulk inserts in one transaction on SQLite (PostgreSQL's pooled autocommit is fast enough)."""
     if isinstance(store, SqliteStore):
-        store.execute("BEGIN")
+        execute(store, "BEGIN")
         yield
-        store.execute("COMMIT")
+        execute(store, "COMMIT")
     else:
         yield
 
@@ -79,7 +79,7 @@ def insert_job(
     scheduled_for: int | None = None,
     title: str | None = None,
 ) -> int:
-    rows = store.execute(
+    rows = execute(store, 
         "INSERT INTO jobs (processor, title, parameters, status, created_by, created_at, modified_by, modified_at, "
         "run_start, run_end, scheduled_for) VALUES ('demo', ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (title, str(status), created_by, created_at, created_by, modified_at or created_at, run_start, run_end,
@@ -95,11 +95,11 @@ def history_ids(store: Store, **kw: object) -> list[int]:
     kw.setdefault("end", None)
     kw.setdefault("limit", 200)
     kw.setdefault("offset", 0)
-    return [job.id for job in store.job_histories(**kw).items]  # type: ignore[arg-type]
+    return [job.id for job in store.history.job_histories(**kw).items]  # type: ignore[arg-type]
 
 
 def counts_rows(store: Store) -> int:
-    return int(store.execute("SELECT count(*) FROM job_history_counts")[0][0])
+    return int(execute(store, "SELECT count(*) FROM job_history_counts")[0][0])
 
 
 def check_counts_match_jobs(store: Store) -> None:
@@ -107,7 +107,7 @@ def check_counts_match_jobs(store: Store) -> None:
     if not isinstance(store, SqliteStore):
         return
     expected: dict[tuple[int, int, int, str], int] = {}
-    for created_by, finished_at, status in store.execute(
+    for created_by, finished_at, status in execute(store, 
         "SELECT created_by, COALESCE(run_end, modified_at), status FROM jobs WHERE status IN "
         f"({','.join(repr(s.value) for s in FINISHED)})"
     ):
@@ -115,7 +115,7 @@ def check_counts_match_jobs(store: Store) -> None:
             for who in (created_by, 0):
                 key = (level, who, finished_at // width, status)
                 expected[key] = expected.get(key, 0) + 1
-    actual = {(r[0], r[1], r[2], r[3]): r[4] for r in store.execute("SELECT * FROM job_history_counts")}
+    actual = {(r[0], r[1], r[2], r[3]): r[4] for r in execute(store, "SELECT * FROM job_history_counts")}
     assert actual == expected
 
 
@@ -175,7 +175,7 @@ def history(
         insert_rows(store, rng, times)
     rows = [
         Row(*r)
-        for r in store.execute(
+        for r in execute(store, 
             "SELECT id, status, created_by, created_at, COALESCE(run_end, modified_at) FROM jobs"
         )
         if JobStatus(r[1]).is_terminal
@@ -229,7 +229,7 @@ def test_histories_match_a_brute_force_reading(history: tuple[Store, list[Row]])
         expected = oracle(rows, who=who, status=status, lo=lo, hi=hi)
         limit = rng.choice((1, 7, 50, 200))
         offset = rng.choice((0, rng.randrange(len(expected) + 2), max(0, len(expected) - 3), len(expected)))
-        page = store.job_histories(
+        page = store.history.job_histories(
             created_by=who, status=status, start=None if lo is None else from_ms(lo),
             end=None if hi is None else from_ms(hi), limit=limit, offset=offset,
         )
@@ -248,16 +248,17 @@ def test_every_offset_of_a_burst_lands_on_the_right_row(history: tuple[Store, li
 def test_a_page_skips_less_than_one_bucket_by_offset(history: tuple[Store, list[Row]]) -> None:
     """Keyset underneath: whatever the offset, the counts bring the page to within one 8-second bucket."""
     store, rows = history
-    if not isinstance(store, SqliteHistoryQueries):
+    history = store.history
+    if not isinstance(history, CountedHistory):
         pytest.skip("the bucket counts are SQLite's")
     flt = _HistoryFilter(who=0, status=None, lo=None, hi=None)
-    conn = store._conn()
-    pieces = [(piece, store._count(conn, flt, piece)) for piece in split_range(None, None)]
+    conn = store.dialect.connection()
+    pieces = [(piece, history._count(conn, flt, piece)) for piece in split_range(None, None)]
     per_bucket: dict[int, int] = {}
     for r in rows:
         per_bucket[r.finished_at // LEVELS[0][1]] = per_bucket.get(r.finished_at // LEVELS[0][1], 0) + 1
     for offset in range(0, len(rows), 13):
-        hi, skip = store._seek(conn, flt, pieces, offset)
+        hi, skip = history._seek(conn, flt, pieces, offset)
         assert hi is not None and hi % LEVELS[0][1] == 0
         assert skip < per_bucket[hi // LEVELS[0][1] - 1]
 
@@ -267,7 +268,7 @@ def test_histories_hold_finished_jobs_only_with_their_fields(store: Store, clock
                      run_end=T0 + 9_000, title="Nightly export")
     insert_job(store, status="RUNNING", created_at=T0 + 1, run_start=T0 + 2)
     insert_job(store, status="SCHEDULED", created_at=T0 + 2, scheduled_for=T0 + 10**6)
-    page = store.job_histories(created_by=None, status=None, start=None, end=None, limit=50, offset=0)
+    page = store.history.job_histories(created_by=None, status=None, start=None, end=None, limit=50, offset=0)
     assert page.total == 1
     (job,) = page.items
     assert (job.id, job.title, job.status) == (ran, "Nightly export", JobStatus.SUCCESS)
@@ -296,7 +297,7 @@ def test_newest_finished_first_then_highest_id(store: Store) -> None:
 def test_users_see_their_own_jobs_and_admins_everyones(store: Store) -> None:
     mine = [insert_job(store, status="SUCCESS", created_by=5, run_end=T0 + i) for i in range(3)]
     theirs = [insert_job(store, status="SUCCESS", created_by=6, run_end=T0 + 10 + i) for i in range(2)]
-    page = store.job_histories(created_by=5, status=None, start=None, end=None, limit=50, offset=0)
+    page = store.history.job_histories(created_by=5, status=None, start=None, end=None, limit=50, offset=0)
     assert page.total == 3 and [j.id for j in page.items] == mine[::-1]
     assert history_ids(store) == (mine + theirs)[::-1]
 
@@ -312,24 +313,24 @@ def test_status_filter(store: Store) -> None:
 
 def test_counts_follow_jobs_through_the_lifecycle(sqlite_store: SqliteStore, clock: ManualClock) -> None:
     store = sqlite_store
-    user = store.create_user(username="u", password_hash="x", timezone="UTC", is_admin=False, now=clock.now()).id
+    user = store.users.create_user(username="u", password_hash="x", timezone="UTC", is_admin=False, now=clock.now()).id
     new = NewJob(processor="demo", parameters={}, created_by=user)
-    done = store.create_job(new, clock.now()).id
-    cancelled = store.create_job(new, clock.now()).id
+    done = store.jobs.create_job(new, clock.now()).id
+    cancelled = store.jobs.create_job(new, clock.now()).id
     assert counts_rows(store) == 0
     clock.advance(5)
-    job = store.claim_job("w", clock.now())
+    job = claim_job(store, "w", clock.now())
     assert job is not None and job.id == done
     clock.advance(5)
-    assert store.finish_job(done, "w", JobStatus.SUCCESS, clock.now())
-    assert store.transition_job(cancelled, JobStatus.QUEUED, JobStatus.CANCELLED, clock.now())
+    assert finish_job(store, done, "w", JobStatus.SUCCESS, clock.now())
+    assert store.jobs.transition_job(cancelled, JobStatus.QUEUED, JobStatus.CANCELLED, clock.now())
     check_counts_match_jobs(store)
-    page = store.job_histories(created_by=user, status=None, start=None, end=None, limit=50, offset=0)
+    page = store.history.job_histories(created_by=user, status=None, start=None, end=None, limit=50, offset=0)
     assert page.total == 2 and [j.id for j in page.items] == [cancelled, done]
     # a finished job whose counted fields change moves between buckets
-    store.execute("UPDATE jobs SET run_end = run_end + 86400000 WHERE id = ?", (done,))
+    execute(store, "UPDATE jobs SET run_end = run_end + 86400000 WHERE id = ?", (done,))
     check_counts_match_jobs(store)
-    store.execute("DELETE FROM jobs")
+    execute(store, "DELETE FROM jobs")
     assert counts_rows(store) == 0
 
 
@@ -351,7 +352,8 @@ def test_the_migration_counts_jobs_finished_before_it(tmp_path: Path) -> None:
     store = SqliteStore(path)
     assert 3 in store.migrate()
     check_counts_match_jobs(store)
-    assert store.job_histories(created_by=None, status=None, start=None, end=None, limit=5, offset=0).total == 13
+    page = store.history.job_histories(created_by=None, status=None, start=None, end=None, limit=5, offset=0)
+    assert page.total == 13
     store.close()
 
 
@@ -366,7 +368,7 @@ def test_pages_read_the_history_indexes_without_sorting(
     terms, params = flt.job_terms()
     plan = " ".join(
         str(r[3])
-        for r in store.execute(
+        for r in execute(store, 
             f"EXPLAIN QUERY PLAN SELECT id FROM jobs INDEXED BY {flt.index()} WHERE {terms} AND {FINISHED_AT} >= ? "
             f"AND {FINISHED_AT} < ? ORDER BY {FINISHED_AT} DESC, id DESC LIMIT 50 OFFSET 3",
             (*params, T0, T0 + 10**6),
@@ -385,13 +387,13 @@ def monitor_ids(store: Store, **kw: object) -> list[int]:
     kw.setdefault("end", None)
     kw.setdefault("limit", 200)
     kw.setdefault("offset", 0)
-    return [job.id for job in store.job_monitors(**kw).items]  # type: ignore[arg-type]
+    return [job.id for job in store.history.job_monitors(**kw).items]  # type: ignore[arg-type]
 
 
 def test_monitors_list_unfinished_jobs_newest_created_first(store: Store) -> None:
     ids = {s: insert_job(store, status=s, created_at=T0 + i * 1_000) for i, s in enumerate(UNFINISHED)}
     insert_job(store, status="SUCCESS", created_at=T0 + 10**6, run_end=T0 + 10**6)
-    page = store.job_monitors(created_by=None, statuses=None, start=None, end=None, limit=2, offset=1)
+    page = store.history.job_monitors(created_by=None, statuses=None, start=None, end=None, limit=2, offset=1)
     assert page.total == len(UNFINISHED)
     newest_first = [ids[s] for s in UNFINISHED][::-1]
     assert [j.id for j in page.items] == newest_first[1:3]
@@ -408,12 +410,12 @@ def test_monitors_filter_on_the_created_date_and_the_owner(store: Store) -> None
     assert monitor_ids(store, start=from_ms(T0 + 1)) == [late]
     assert monitor_ids(store, end=from_ms(T0 + 60_000)) == [early]
     assert monitor_ids(store, created_by=1) == [early]
-    assert store.job_monitors(created_by=3, statuses=None, start=None, end=None, limit=5, offset=0).total == 0
+    assert store.history.job_monitors(created_by=3, statuses=None, start=None, end=None, limit=5, offset=0).total == 0
 
 
 def test_monitors_offset_past_the_end_is_an_empty_page(store: Store) -> None:
     insert_job(store, status="RUNNING")
-    page = store.job_monitors(created_by=None, statuses=None, start=None, end=None, limit=5, offset=5)
+    page = store.history.job_monitors(created_by=None, statuses=None, start=None, end=None, limit=5, offset=5)
     assert page.total == 1 and page.items == []
 
 
@@ -422,24 +424,24 @@ def test_monitors_offset_past_the_end_is_an_empty_page(store: Store) -> None:
 
 def add_children(store: Store, job_id: int, tasks: int = 3, logs: int = 2) -> None:
     for seq in range(1, tasks + 1):
-        store.execute("INSERT INTO tasks (job_id, seq, state, payload) VALUES (?, ?, 'SUCCESS', '[]')", (job_id, seq))
+        execute(store, "INSERT INTO tasks (job_id, seq, state, payload) VALUES (?, ?, 'SUCCESS', '[]')", (job_id, seq))
     for n in range(logs):
-        store.execute("INSERT INTO job_log (job_id, at, message) VALUES (?, ?, ?)", (job_id, T0, f"line {n}"))
-    store.execute("INSERT INTO status_polls (job_id, polled_at) VALUES (?, ?)", (job_id, T0))
+        execute(store, "INSERT INTO job_log (job_id, at, message) VALUES (?, ?, ?)", (job_id, T0, f"line {n}"))
+    execute(store, "INSERT INTO status_polls (job_id, polled_at) VALUES (?, ?)", (job_id, T0))
 
 
 def rows_of(store: Store, job_id: int) -> tuple[int, int, int, int]:
     return (
-        int(store.execute("SELECT count(*) FROM jobs WHERE id = ?", (job_id,))[0][0]),
-        int(store.execute("SELECT count(*) FROM tasks WHERE job_id = ?", (job_id,))[0][0]),
-        int(store.execute("SELECT count(*) FROM job_log WHERE job_id = ?", (job_id,))[0][0]),
-        int(store.execute("SELECT count(*) FROM status_polls WHERE job_id = ?", (job_id,))[0][0]),
+        int(execute(store, "SELECT count(*) FROM jobs WHERE id = ?", (job_id,))[0][0]),
+        int(execute(store, "SELECT count(*) FROM tasks WHERE job_id = ?", (job_id,))[0][0]),
+        int(execute(store, "SELECT count(*) FROM job_log WHERE job_id = ?", (job_id,))[0][0]),
+        int(execute(store, "SELECT count(*) FROM status_polls WHERE job_id = ?", (job_id,))[0][0]),
     )
 
 
 def purge_all(store: Store, before: datetime, **kw: int) -> int:
     calls = 0
-    while store.purge_finished_jobs(before, **kw):
+    while store.history.purge_finished_jobs(before, **kw):
         calls += 1
         assert calls < 1000
     return calls
@@ -471,29 +473,30 @@ def test_purge_works_in_bounded_batches_oldest_first(store: Store) -> None:
     for job_id in jobs:
         add_children(store, job_id, tasks=4, logs=1)
     # at most 3 jobs per call: the oldest three go first
-    assert store.purge_finished_jobs(from_ms(T0 + 100), max_jobs=3, max_rows=1_000) == 3 * (1 + 4 + 1 + 1)
+    assert store.history.purge_finished_jobs(from_ms(T0 + 100), max_jobs=3, max_rows=1_000) == 3 * (1 + 4 + 1 + 1)
     assert [rows_of(store, j)[0] for j in jobs] == [0, 0, 0] + [1] * 7
     # a row budget smaller than one job's tasks: the tasks go over several calls, then the job
     big = insert_job(store, status="ERRORS_ENCOUNTERED", run_end=T0 - 1)
     add_children(store, big, tasks=25, logs=0)
-    assert store.purge_finished_jobs(from_ms(T0 + 100), max_jobs=1, max_rows=10) == 10
+    assert store.history.purge_finished_jobs(from_ms(T0 + 100), max_jobs=1, max_rows=10) == 10
     assert rows_of(store, big) == (1, 15, 0, 1)
     calls = purge_all(store, from_ms(T0 + 100), max_jobs=2, max_rows=10)
     assert calls >= 7
-    assert store.execute("SELECT count(*) FROM jobs")[0][0] == 0
-    assert store.execute("SELECT count(*) FROM tasks")[0][0] == 0
+    assert execute(store, "SELECT count(*) FROM jobs")[0][0] == 0
+    assert execute(store, "SELECT count(*) FROM tasks")[0][0] == 0
     check_counts_match_jobs(store)
 
 
 def test_purge_with_nothing_to_do_returns_zero(store: Store) -> None:
     insert_job(store, status="QUEUED", created_at=T0 - 10**10)
-    assert store.purge_finished_jobs(from_ms(T0)) == 0
+    assert store.history.purge_finished_jobs(from_ms(T0)) == 0
 
 
 def test_history_dates_are_aware(store: Store) -> None:
     insert_job(store, status="SUCCESS", run_end=T0)
     with pytest.raises(ValueError):
-        store.job_histories(created_by=None, status=None, start=datetime(2026, 1, 1), end=None, limit=1, offset=0)
+        store.history.job_histories(created_by=None, status=None, start=datetime(2026, 1, 1), end=None, limit=1,
+                                    offset=0)
     assert timedelta(0) == from_ms(T0).utcoffset()
 
 
@@ -541,13 +544,13 @@ def test_retention_zero_keeps_everything(store: Store, clock: ManualClock) -> No
     ret = Retention(store=store, settings=Settings(retention_days=0), clock=clock)
     assert not ret.enabled and ret.purge() == 0
     ret.run(threading.Event())  # returns at once
-    assert store.job_histories(created_by=None, status=None, start=None, end=None, limit=1, offset=0).total == 1
+    assert store.history.job_histories(created_by=None, status=None, start=None, end=None, limit=1, offset=0).total == 1
 
 
 def test_queries_spell_the_conditions_of_the_partial_indexes(sqlite_store: SqliteStore) -> None:
-    from vaultjobs.store.sqlite_history import FINISHED, UNFINISHED
+    from vaultjobs.store.history import FINISHED, UNFINISHED
 
-    schema = dict(sqlite_store.execute("SELECT name, sql FROM sqlite_schema WHERE name LIKE 'jobs_%'"))
+    schema = dict(execute(sqlite_store, "SELECT name, sql FROM sqlite_schema WHERE name LIKE 'jobs_%'"))
     for name in ("jobs_history", "jobs_history_status", "jobs_history_user", "jobs_history_user_status"):
         assert schema[name].endswith(f"WHERE {FINISHED}")
     assert schema["jobs_monitor"].endswith(f"WHERE {UNFINISHED}")

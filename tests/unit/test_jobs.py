@@ -15,6 +15,7 @@ from vaultjobs.registry import Registry
 from vaultjobs.sdk import JobContext, ParameterError, ParameterReader, Task, processor
 from vaultjobs.status import JobStatus
 from vaultjobs.store import NewJob, Store, StoreError
+from vaultjobs.store.jobs import Jobs as StoreJobs
 from vaultjobs.testing import ManualClock
 
 GRACE = 15 * 60.0
@@ -47,16 +48,28 @@ class Stubborn:
         pass
 
 
-class RecordingStore:
-    """The real store, keeping each NewJob it was asked to create (a Job does not show its timeouts)."""
+class RecordingJobs:
+    """The real store's jobs, keeping each NewJob it was asked to create (a Job does not show its timeouts)."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, jobs: StoreJobs) -> None:
+        self._jobs = jobs
         self.created: list[NewJob] = []
 
     def create_job(self, new: NewJob, now: datetime) -> Job:
         self.created.append(new)
-        return self._store.create_job(new, now)
+        return self._jobs.create_job(new, now)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._jobs, name)
+
+
+class RecordingStore:
+    """The real store, its jobs recorded."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.jobs = RecordingJobs(store.jobs)
+        self.created = self.jobs.created
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -92,7 +105,7 @@ def jobs(recording: RecordingStore, clock: ManualClock, wakeups: Wakeups) -> Job
 
 
 def _user(store: Store, clock: ManualClock, name: str, *, admin: bool = False, timezone: str = "UTC") -> User:
-    return store.create_user(username=name, password_hash="x", timezone=timezone, is_admin=admin, now=clock.now())
+    return store.users.create_user(username=name, password_hash="x", timezone=timezone, is_admin=admin, now=clock.now())
 
 
 @pytest.fixture
@@ -127,7 +140,7 @@ def test_enqueue_queues_a_job_with_the_processors_spec_and_validated_parameters(
     [new] = recording.created
     assert (new.timeout, new.inactivity_timeout) == (2 * 3600.0, 600.0)
     assert wakeups.count == 1
-    assert recording.get_job(job.id) == job
+    assert recording.jobs.get_job(job.id) == job
 
 
 def test_enqueue_without_validate_stores_the_parameters_as_given(jobs: Jobs, alice: User) -> None:
@@ -284,7 +297,7 @@ def test_start_now_moves_a_scheduled_job_to_queueing_and_wakes_the_engine(
     clock.advance(5)
     jobs.start_now(alice, job.id)
 
-    started = recording.get_job(job.id)
+    started = recording.jobs.get_job(job.id)
     assert started is not None
     assert (started.status, started.modified_by, started.modified_at) == (JobStatus.QUEUEING, alice.id, clock.now())
     assert wakeups.count == 2  # once for scheduling, once for starting
@@ -303,7 +316,7 @@ def test_start_now_refuses_a_job_that_is_not_scheduled_and_names_its_status(
     scheduled = jobs.enqueue(alice, JobRequest(processor="counted", schedule_at=clock.now() + timedelta(days=1)))
     with pytest.raises(errors.JobAccessDenied):
         jobs.start_now(bob, scheduled.id)
-    assert recording.job_status(scheduled.id) is JobStatus.SCHEDULED
+    assert recording.jobs.job_status(scheduled.id) is JobStatus.SCHEDULED
 
 
 # -- cancel ----------------------------------------------------------------------------------------------
@@ -318,8 +331,8 @@ def test_cancel_ends_a_job_that_has_not_started_and_wakes_the_engine(
     jobs.cancel(alice, queued.id)
     jobs.cancel(admin, scheduled.id)  # an admin may cancel anyone's job
 
-    assert recording.job_status(queued.id) is JobStatus.CANCELLED
-    cancelled = recording.get_job(scheduled.id)
+    assert recording.jobs.job_status(queued.id) is JobStatus.CANCELLED
+    cancelled = recording.jobs.get_job(scheduled.id)
     assert cancelled is not None and (cancelled.status, cancelled.modified_by) == (JobStatus.CANCELLED, admin.id)
     assert wakeups.count == 4
 
@@ -330,17 +343,17 @@ def test_cancel_of_a_running_job_depends_on_its_processor(
     cancellable = jobs.enqueue(alice, JobRequest(processor="counted"))
     stubborn = jobs.enqueue(alice, JobRequest(processor="stubborn"))
     for job in (cancellable, stubborn):
-        assert recording.transition_job(job.id, JobStatus.QUEUED, JobStatus.RUNNING, clock.now())
+        assert recording.jobs.transition_job(job.id, JobStatus.QUEUED, JobStatus.RUNNING, clock.now())
 
     jobs.cancel(alice, cancellable.id)  # no worker holds it, so it ends at once
-    assert recording.job_status(cancellable.id) is JobStatus.CANCELLED
+    assert recording.jobs.job_status(cancellable.id) is JobStatus.CANCELLED
 
     with pytest.raises(errors.JobNotCancellable) as caught:
         jobs.cancel(alice, stubborn.id)
     assert (caught.value.type, caught.value.message) == (
         "OPERATION_NOT_ALLOWED", f"Job [{stubborn.id}] is RUNNING and its processor cannot be cancelled"
     )
-    assert recording.job_status(stubborn.id) is JobStatus.RUNNING
+    assert recording.jobs.job_status(stubborn.id) is JobStatus.RUNNING
 
 
 def test_cancel_refuses_an_ended_a_missing_and_someone_elses_job(
@@ -350,7 +363,7 @@ def test_cancel_refuses_an_ended_a_missing_and_someone_elses_job(
 
     with pytest.raises(errors.JobAccessDenied):
         jobs.cancel(bob, job.id)
-    assert recording.job_status(job.id) is JobStatus.QUEUED
+    assert recording.jobs.job_status(job.id) is JobStatus.QUEUED
 
     jobs.cancel(alice, job.id)
     with pytest.raises(errors.JobEnded) as ended:

@@ -7,17 +7,18 @@ import threading
 from vaultjobs.engine.batch import BatchSize, HandBack, HeldUnits, job_key, task_key
 from vaultjobs.status import JobStatus, TaskState
 from vaultjobs.store import FinishedTask, JobEnd, NewJob, Store, TaskOutcome, TaskPlan
-from vaultjobs.testing import ManualClock
+from vaultjobs.testing import ManualClock, finish_tasks, start_tasks, task_counts
 
 
 def make_user(store: Store, clock: ManualClock) -> int:
-    return store.create_user(username="alice", password_hash="x", timezone="UTC", is_admin=False, now=clock.now()).id
+    user = store.users.create_user(username="alice", password_hash="x", timezone="UTC", is_admin=False, now=clock.now())
+    return user.id
 
 
 def make_jobs(store: Store, clock: ManualClock, user: int, count: int) -> list[int]:
     """``count`` QUEUED jobs of an idempotent processor (any number of them may share a batch)."""
     return [
-        store.create_job(NewJob(processor="demo", parameters={}, created_by=user, idempotent=True), clock.now()).id
+        store.jobs.create_job(NewJob(processor="demo", parameters={}, created_by=user, idempotent=True), clock.now()).id
         for _ in range(count)
     ]
 
@@ -28,20 +29,20 @@ def ok(output: dict[str, object] | None = None) -> TaskOutcome:
 
 def test_claim_jobs_takes_up_to_the_limit_oldest_first(store: Store, clock: ManualClock) -> None:
     ids = make_jobs(store, clock, make_user(store, clock), 5)
-    first = store.claim_jobs("w1", clock.now(), 3)
+    first = store.work.claim_jobs("w1", clock.now(), 3)
     assert [j.id for j in first] == ids[:3]
     assert all(j.status is JobStatus.RUNNING and j.phase == "init" and j.worker_id == "w1" for j in first)
-    assert [j.id for j in store.claim_jobs("w2", clock.now(), 3)] == ids[3:]
-    assert store.claim_jobs("w3", clock.now(), 3) == []
+    assert [j.id for j in store.work.claim_jobs("w2", clock.now(), 3)] == ids[3:]
+    assert store.work.claim_jobs("w3", clock.now(), 3) == []
 
 
 def test_claim_jobs_mixes_unheld_running_jobs_in_by_age(store: Store, clock: ManualClock) -> None:
     user = make_user(store, clock)
     older = make_jobs(store, clock, user, 2)
-    store.claim_jobs("w1", clock.now(), 2)
-    store.release("w1", job_ids=older)
+    store.work.claim_jobs("w1", clock.now(), 2)
+    store.work.release("w1", job_ids=older)
     newer = make_jobs(store, clock, user, 2)
-    claimed = store.claim_jobs("w2", clock.now(), 3)
+    claimed = store.work.claim_jobs("w2", clock.now(), 3)
     assert [j.id for j in claimed] == [*older, newer[0]]
     # the handed-back jobs kept their status, phase and start; only the holder changed
     assert [(j.status, j.phase, j.worker_id) for j in claimed[:2]] == [(JobStatus.RUNNING, "init", "w2")] * 2
@@ -50,24 +51,24 @@ def test_claim_jobs_mixes_unheld_running_jobs_in_by_age(store: Store, clock: Man
 
 def test_released_tasks_go_back_on_the_queue_as_if_never_claimed(store: Store, clock: ManualClock) -> None:
     (job_id,) = make_jobs(store, clock, make_user(store, clock), 1)
-    store.claim_jobs("w1", clock.now(), 1)
-    store.start_tasks(job_id, "w1", ["[1]", "[2]", "[3]"], clock.now())
-    tasks = store.claim_tasks("w1", clock.now(), 2)
+    store.work.claim_jobs("w1", clock.now(), 1)
+    start_tasks(store, job_id, "w1", ["[1]", "[2]", "[3]"], clock.now())
+    tasks = store.work.claim_tasks("w1", clock.now(), 2)
     assert [(t.seq, t.attempts) for t in tasks] == [(1, 1), (2, 1)]
-    store.release("w1", tasks=[(job_id, 2)])
-    assert store.task_counts(job_id) == {TaskState.RUNNING: 1, TaskState.QUEUED: 2}
-    again = store.claim_tasks("w2", clock.now(), 5)
+    store.work.release("w1", tasks=[(job_id, 2)])
+    assert task_counts(store, job_id) == {TaskState.RUNNING: 1, TaskState.QUEUED: 2}
+    again = store.work.claim_tasks("w2", clock.now(), 5)
     assert [(t.seq, t.attempts, t.worker_id) for t in again] == [(2, 1, "w2"), (3, 1, "w2")]
     # another worker cannot hand back what it does not hold
-    store.release("w9", tasks=[(job_id, 1)])
-    assert store.task_counts(job_id) == {TaskState.RUNNING: 3}
+    store.work.release("w9", tasks=[(job_id, 1)])
+    assert task_counts(store, job_id) == {TaskState.RUNNING: 3}
 
 
 def test_start_tasks_of_answers_each_plan(store: Store, clock: ManualClock) -> None:
     with_tasks, without, cancelled = make_jobs(store, clock, make_user(store, clock), 3)
-    store.claim_jobs("w1", clock.now(), 3)
-    store.cancel_job(cancelled, 1, clock.now())  # RUNNING → CANCELLING while its init ran
-    answers = store.start_tasks_of(
+    store.work.claim_jobs("w1", clock.now(), 3)
+    store.jobs.cancel_job(cancelled, 1, clock.now())  # RUNNING → CANCELLING while its init ran
+    answers = store.work.start_tasks_of(
         "w1",
         [
             TaskPlan(job_id=with_tasks, chunks=["[1]", "[2]"], logs=[(clock.now(), "two tasks")]),
@@ -80,62 +81,62 @@ def test_start_tasks_of_answers_each_plan(store: Store, clock: ManualClock) -> N
     assert first is not None and first.first_task is not None and first.first_task.items == [1]
     assert empty is not None and empty.complete_now
     assert lost is None
-    assert store.task_counts(with_tasks) == {TaskState.RUNNING: 1, TaskState.QUEUED: 1}
-    assert store.task_counts(cancelled) == {}
-    assert [line.message for line in store.read_log(with_tasks)] == ["two tasks"]
-    assert store.read_log(cancelled)[-1].message != "not written"
-    held = store.get_jobs([with_tasks, without])
+    assert task_counts(store, with_tasks) == {TaskState.RUNNING: 1, TaskState.QUEUED: 1}
+    assert task_counts(store, cancelled) == {}
+    assert [line.message for line in store.jobs.read_log(with_tasks)] == ["two tasks"]
+    assert store.jobs.read_log(cancelled)[-1].message != "not written"
+    held = store.jobs.get_jobs([with_tasks, without])
     assert (held[with_tasks].phase, held[with_tasks].worker_id) == ("process", None)
     assert (held[without].phase, held[without].worker_id) == ("complete", "w1")
 
 
 def test_finish_tasks_hands_each_finished_job_to_its_last_finisher(store: Store, clock: ManualClock) -> None:
     a, b = make_jobs(store, clock, make_user(store, clock), 2)
-    store.claim_jobs("w1", clock.now(), 2)
-    store.start_tasks_of("w1", [TaskPlan(job_id=a, chunks=["[1]"]), TaskPlan(job_id=b, chunks=["[1]", "[2]"])],
+    store.work.claim_jobs("w1", clock.now(), 2)
+    store.work.start_tasks_of("w1", [TaskPlan(job_id=a, chunks=["[1]"]), TaskPlan(job_id=b, chunks=["[1]", "[2]"])],
                          clock.now())
-    done = store.finish_tasks(
+    done = finish_tasks(store, 
         "w1",
         [FinishedTask(job_id=a, seq=1, outcome=ok({"n": 1}), logs=[(clock.now(), "a1 done")]),
          FinishedTask(job_id=b, seq=1, outcome=TaskOutcome(state=TaskState.ERRORS_ENCOUNTERED, message="bad"))],
         clock.now(),
     )
     assert done == {a}
-    job_a = store.get_job(a)
+    job_a = store.jobs.get_job(a)
     assert job_a is not None and (job_a.phase, job_a.worker_id) == ("complete", "w1")
-    assert [line.message for line in store.read_log(a)] == ["a1 done"]
-    (task,) = store.claim_tasks("w2", clock.now(), 5)
+    assert [line.message for line in store.jobs.read_log(a)] == ["a1 done"]
+    (task,) = store.work.claim_tasks("w2", clock.now(), 5)
     # the worker that now completes the job learns its status and task counts with it
-    assert store.finish_tasks_counted("w2", [FinishedTask(job_id=b, seq=task.seq, outcome=ok())], clock.now()) == {
+    assert store.work.finish_tasks_counted("w2", [FinishedTask(job_id=b, seq=task.seq, outcome=ok())], clock.now()) == {
         b: (JobStatus.RUNNING, {TaskState.SUCCESS: 1, TaskState.ERRORS_ENCOUNTERED: 1})
     }
-    found = store.statuses_and_task_counts([a, b, 999])
+    found = store.jobs.statuses_and_task_counts([a, b, 999])
     assert found == {
         a: (JobStatus.RUNNING, {TaskState.SUCCESS: 1}),
         b: (JobStatus.RUNNING, {TaskState.SUCCESS: 1, TaskState.ERRORS_ENCOUNTERED: 1}),
     }
-    assert [t.message for t in store.failed_tasks(b)] == ["bad"]
+    assert [t.message for t in store.jobs.failed_tasks(b)] == ["bad"]
 
 
 def test_a_task_of_a_job_that_left_running_ends_cancelled(store: Store, clock: ManualClock) -> None:
     (job_id,) = make_jobs(store, clock, make_user(store, clock), 1)
-    store.claim_jobs("w1", clock.now(), 1)
-    store.start_tasks_of("w1", [TaskPlan(job_id=job_id, chunks=["[1]", "[2]"])], clock.now())
-    store.cancel_job(job_id, 1, clock.now())
+    store.work.claim_jobs("w1", clock.now(), 1)
+    store.work.start_tasks_of("w1", [TaskPlan(job_id=job_id, chunks=["[1]", "[2]"])], clock.now())
+    store.jobs.cancel_job(job_id, 1, clock.now())
     outcome = TaskOutcome(state=TaskState.ERRORS_ENCOUNTERED, message="ignored", output={"x": 1})
     # the cancel dropped the queued task, so this was the last one: w1 now ends the job (CANCELLED)
-    assert store.finish_tasks("w1", [FinishedTask(job_id=job_id, seq=1, outcome=outcome)], clock.now()) == {job_id}
-    assert store.task_counts(job_id) == {TaskState.CANCELLED: 2}
-    assert store.failed_tasks(job_id) == []
-    assert store.read_log(job_id)[-1].message == "Task1 stopped: the job is CANCELLING"
+    assert finish_tasks(store, "w1", [FinishedTask(job_id=job_id, seq=1, outcome=outcome)], clock.now()) == {job_id}
+    assert task_counts(store, job_id) == {TaskState.CANCELLED: 2}
+    assert store.jobs.failed_tasks(job_id) == []
+    assert store.jobs.read_log(job_id)[-1].message == "Task1 stopped: the job is CANCELLING"
 
 
 def test_finish_jobs_ends_what_it_holds_and_leaves_the_rest(store: Store, clock: ManualClock) -> None:
     done, cancelled, other = make_jobs(store, clock, make_user(store, clock), 3)
-    store.claim_jobs("w1", clock.now(), 2)
-    store.claim_jobs("w2", clock.now(), 1)
-    store.cancel_job(cancelled, 1, clock.now())  # while w1 holds it
-    ended = store.finish_jobs(
+    store.work.claim_jobs("w1", clock.now(), 2)
+    store.work.claim_jobs("w2", clock.now(), 1)
+    store.jobs.cancel_job(cancelled, 1, clock.now())  # while w1 holds it
+    ended = store.work.finish_jobs(
         "w1",
         [JobEnd(job_id=done, status=JobStatus.SUCCESS, result={"tasks": 0}, logs=[(clock.now(), "ok")]),
          JobEnd(job_id=cancelled, status=JobStatus.SUCCESS, logs=[(clock.now(), "not written")]),
@@ -143,20 +144,20 @@ def test_finish_jobs_ends_what_it_holds_and_leaves_the_rest(store: Store, clock:
         clock.now(),
     )
     assert ended == {done}
-    jobs = store.get_jobs([done, cancelled, other])
+    jobs = store.jobs.get_jobs([done, cancelled, other])
     assert jobs[done].status is JobStatus.SUCCESS and jobs[done].result == {"tasks": 0}
     assert jobs[cancelled].status is JobStatus.CANCELLING and jobs[other].status is JobStatus.RUNNING
-    assert [line.message for line in store.read_log(done)] == ["ok"]
-    assert "not written" not in [line.message for line in store.read_log(cancelled)]
+    assert [line.message for line in store.jobs.read_log(done)] == ["ok"]
+    assert "not written" not in [line.message for line in store.jobs.read_log(cancelled)]
 
 
 def test_two_workers_ending_a_jobs_last_tasks_at_once_complete_it_once(store: Store, clock: ManualClock) -> None:
     ids = make_jobs(store, clock, make_user(store, clock), 40)
-    store.claim_jobs("w0", clock.now(), len(ids))
-    store.start_tasks_of("w0", [TaskPlan(job_id=i, chunks=["[1]", "[2]"], claim_first=False) for i in ids],
+    store.work.claim_jobs("w0", clock.now(), len(ids))
+    store.work.start_tasks_of("w0", [TaskPlan(job_id=i, chunks=["[1]", "[2]"], claim_first=False) for i in ids],
                          clock.now())
-    held = {"w1": store.claim_tasks("w1", clock.now(), len(ids)),
-            "w2": store.claim_tasks("w2", clock.now(), 2 * len(ids))}
+    held = {"w1": store.work.claim_tasks("w1", clock.now(), len(ids)),
+            "w2": store.work.claim_tasks("w2", clock.now(), 2 * len(ids))}
     assert sorted(t.job_id for tasks in held.values() for t in tasks) == sorted(ids * 2)
     completions: dict[str, set[int]] = {}
     barrier = threading.Barrier(2)
@@ -164,7 +165,7 @@ def test_two_workers_ending_a_jobs_last_tasks_at_once_complete_it_once(store: St
     def finish(worker: str) -> None:
         barrier.wait()
         ends = [FinishedTask(job_id=t.job_id, seq=t.seq, outcome=ok()) for t in held[worker]]
-        completions[worker] = store.finish_tasks(worker, ends, clock.now())
+        completions[worker] = finish_tasks(store, worker, ends, clock.now())
 
     threads = [threading.Thread(target=finish, args=(w,)) for w in held]
     for t in threads:
@@ -177,7 +178,7 @@ def test_two_workers_ending_a_jobs_last_tasks_at_once_complete_it_once(store: St
 
 def test_hand_back_gives_units_waiting_behind_a_slow_one_to_others(store: Store, clock: ManualClock) -> None:
     slow, waiting_job, queued_job = make_jobs(store, clock, make_user(store, clock), 3)
-    store.claim_jobs("w1", clock.now(), 2)
+    store.work.claim_jobs("w1", clock.now(), 2)
     handed: list[int] = []
     hand_back = HandBack(store, "w1", hold=0.5, clock=clock, on_handed_back=lambda: handed.append(1))
     held = HeldUnits(clock)
@@ -191,7 +192,7 @@ def test_hand_back_gives_units_waiting_behind_a_slow_one_to_others(store: Store,
     hand_back.release(keys)
     assert handed == [1]
     assert not held.start(job_key(waiting_job))  # the batch skips it now
-    claimed = store.claim_jobs("w2", clock.now(), 5)
+    claimed = store.work.claim_jobs("w2", clock.now(), 5)
     assert [(j.id, j.status, j.worker_id) for j in claimed] == [
         (waiting_job, JobStatus.RUNNING, "w2"), (queued_job, JobStatus.RUNNING, "w2")
     ]
@@ -227,26 +228,26 @@ def test_a_non_idempotent_job_or_task_comes_only_first_in_a_batch(store: Store, 
 
     def job(idempotent: bool) -> int:
         new = NewJob(processor="demo", parameters={}, created_by=user, idempotent=idempotent)
-        return store.create_job(new, clock.now()).id
+        return store.jobs.create_job(new, clock.now()).id
 
     a, b, c, d, e = job(False), job(True), job(True), job(False), job(True)
     # a worker that dies is taken to have run every non-idempotent unit it held: it holds one at most
-    assert [j.id for j in store.claim_jobs("w1", clock.now(), 5)] == [a, b, c]
-    assert [j.id for j in store.claim_jobs("w2", clock.now(), 5)] == [d, e]
-    store.start_tasks_of("w1", [TaskPlan(job_id=a, chunks=["[1]", "[2]"], claim_first=False),
+    assert [j.id for j in store.work.claim_jobs("w1", clock.now(), 5)] == [a, b, c]
+    assert [j.id for j in store.work.claim_jobs("w2", clock.now(), 5)] == [d, e]
+    store.work.start_tasks_of("w1", [TaskPlan(job_id=a, chunks=["[1]", "[2]"], claim_first=False),
                                 TaskPlan(job_id=b, chunks=["[1]", "[2]"], claim_first=False)], clock.now())
-    assert [(t.job_id, t.seq) for t in store.claim_tasks("w3", clock.now(), 5)] == [(a, 1)]
-    assert [(t.job_id, t.seq) for t in store.claim_tasks("w3", clock.now(), 5)] == [(a, 2), (b, 1), (b, 2)]
+    assert [(t.job_id, t.seq) for t in store.work.claim_tasks("w3", clock.now(), 5)] == [(a, 1)]
+    assert [(t.job_id, t.seq) for t in store.work.claim_tasks("w3", clock.now(), 5)] == [(a, 2), (b, 1), (b, 2)]
 
 
 def test_job_and_task_counts_reads_both_at_once(store: Store, clock: ManualClock) -> None:
     with_tasks, without = make_jobs(store, clock, make_user(store, clock), 2)
-    store.claim_jobs("w1", clock.now(), 1)
-    store.start_tasks(with_tasks, "w1", ["[1]", "[2]", "[3]"], clock.now(), claim_first=True)
-    found = store.job_and_task_counts(with_tasks)
+    store.work.claim_jobs("w1", clock.now(), 1)
+    start_tasks(store, with_tasks, "w1", ["[1]", "[2]", "[3]"], clock.now(), claim_first=True)
+    found = store.jobs.job_and_task_counts(with_tasks)
     assert found is not None
     job, counts = found
-    assert job == store.get_job(with_tasks)
+    assert job == store.jobs.get_job(with_tasks)
     assert counts == {TaskState.RUNNING: 1, TaskState.QUEUED: 2}
-    assert store.job_and_task_counts(without) == (store.get_job(without), {})
-    assert store.job_and_task_counts(999) is None
+    assert store.jobs.job_and_task_counts(without) == (store.jobs.get_job(without), {})
+    assert store.jobs.job_and_task_counts(999) is None

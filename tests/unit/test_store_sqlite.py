@@ -7,16 +7,25 @@ import pytest
 
 from vaultjobs.status import JobStatus, TaskState
 from vaultjobs.store import NewJob, SqliteStore, StoreError, TaskOutcome, UserExists
-from vaultjobs.testing import ManualClock
+from vaultjobs.testing import (
+    ManualClock,
+    claim_job,
+    claim_task,
+    execute,
+    finish_job,
+    finish_task,
+    start_tasks,
+    task_counts,
+)
 
 
 def make_user(store: SqliteStore, clock: ManualClock, name: str = "alice") -> int:
-    return store.create_user(username=name, password_hash="x", timezone="UTC", is_admin=False, now=clock.now()).id
+    return store.users.create_user(username=name, password_hash="x", timezone="UTC", is_admin=False, now=clock.now()).id
 
 
 def make_job(store: SqliteStore, clock: ManualClock, user: int, **kw: object) -> int:
     new = NewJob(processor="demo", parameters={"items": 1}, created_by=user, **kw)  # type: ignore[arg-type]
-    return store.create_job(new, clock.now()).id
+    return store.jobs.create_job(new, clock.now()).id
 
 
 def test_migrate_is_idempotent(store: SqliteStore) -> None:
@@ -32,17 +41,17 @@ def test_usernames_are_unique_case_insensitively(store: SqliteStore, clock: Manu
 def test_job_ids_are_never_reused(store: SqliteStore, clock: ManualClock) -> None:
     user = make_user(store, clock)
     first = make_job(store, clock, user)
-    store.execute("DELETE FROM jobs WHERE id = ?", (first,))
+    execute(store, "DELETE FROM jobs WHERE id = ?", (first,))
     assert make_job(store, clock, user) == first + 1
 
 
 def test_transition_is_conditional(store: SqliteStore, clock: ManualClock) -> None:
     user = make_user(store, clock)
     job_id = make_job(store, clock, user)
-    assert store.transition_job(job_id, JobStatus.QUEUED, JobStatus.CANCELLED, clock.now())
+    assert store.jobs.transition_job(job_id, JobStatus.QUEUED, JobStatus.CANCELLED, clock.now())
     # a second mover expecting the old state loses
-    assert not store.transition_job(job_id, JobStatus.QUEUED, JobStatus.CANCELLED, clock.now())
-    job = store.get_job(job_id)
+    assert not store.jobs.transition_job(job_id, JobStatus.QUEUED, JobStatus.CANCELLED, clock.now())
+    job = store.jobs.get_job(job_id)
     # it never ran, so it has no run dates
     assert job is not None and job.status is JobStatus.CANCELLED and job.run_start is None and job.run_end is None
 
@@ -51,31 +60,31 @@ def test_illegal_transition_is_refused(store: SqliteStore, clock: ManualClock) -
     user = make_user(store, clock)
     job_id = make_job(store, clock, user)
     with pytest.raises(StoreError):
-        store.transition_job(job_id, JobStatus.QUEUED, JobStatus.SUCCESS, clock.now())
+        store.jobs.transition_job(job_id, JobStatus.QUEUED, JobStatus.SUCCESS, clock.now())
 
 
 def test_a_queued_job_waits_behind_an_older_jobs_queued_tasks(store: SqliteStore, clock: ManualClock) -> None:
     user = make_user(store, clock)
     older = make_job(store, clock, user)
-    store.claim_job("w1", clock.now())
-    store.start_tasks(older, "w1", ["[]"], clock.now())
+    claim_job(store, "w1", clock.now())
+    start_tasks(store, older, "w1", ["[]"], clock.now())
     make_job(store, clock, user)
-    assert store.claim_job("w2", clock.now()) is None
-    task = store.claim_task("w2", clock.now())
+    assert claim_job(store, "w2", clock.now()) is None
+    task = claim_task(store, "w2", clock.now())
     assert task is not None and task.job_id == older
-    assert store.claim_job("w2", clock.now()) is not None
+    assert claim_job(store, "w2", clock.now()) is not None
 
 
 def test_claim_takes_oldest_queued_job_once(store: SqliteStore, clock: ManualClock) -> None:
     user = make_user(store, clock)
     first = make_job(store, clock, user)
     second = make_job(store, clock, user)
-    claimed = store.claim_job("w1", clock.now())
+    claimed = claim_job(store, "w1", clock.now())
     assert claimed is not None and claimed.id == first and claimed.status is JobStatus.RUNNING
     assert claimed.phase == "init" and claimed.run_start is not None
-    again = store.claim_job("w2", clock.now())
+    again = claim_job(store, "w2", clock.now())
     assert again is not None and again.id == second
-    assert store.claim_job("w3", clock.now()) is None
+    assert claim_job(store, "w3", clock.now()) is None
 
 
 def test_concurrent_claims_never_share_a_job(store: SqliteStore, clock: ManualClock) -> None:
@@ -85,7 +94,7 @@ def test_concurrent_claims_never_share_a_job(store: SqliteStore, clock: ManualCl
     lock = threading.Lock()
 
     def claimer(name: str) -> None:
-        while (job := store.claim_job(name, clock.now())) is not None:
+        while (job := claim_job(store, name, clock.now())) is not None:
             with lock:
                 claimed.append(job.id)
 
@@ -99,69 +108,69 @@ def test_concurrent_claims_never_share_a_job(store: SqliteStore, clock: ManualCl
 
 def run_tasks(store: SqliteStore, clock: ManualClock, worker: str, fail: set[int] = frozenset()) -> list[bool]:  # type: ignore[assignment]
     lasts = []
-    while (task := store.claim_task(worker, clock.now())) is not None:
+    while (task := claim_task(store, worker, clock.now())) is not None:
         state = TaskState.ERRORS_ENCOUNTERED if task.seq in fail else TaskState.SUCCESS
-        lasts.append(store.finish_task(task.job_id, task.seq, worker, TaskOutcome(state=state), clock.now()))
+        lasts.append(finish_task(store, task.job_id, task.seq, worker, TaskOutcome(state=state), clock.now()))
     return lasts
 
 
 def test_tasks_flow_and_last_task_hands_over_completion(store: SqliteStore, clock: ManualClock) -> None:
     user = make_user(store, clock)
     job_id = make_job(store, clock, user)
-    store.claim_job("w1", clock.now())
-    assert store.start_tasks(job_id, "w1", ['[{"n":1}]', '[{"n":2}]', '[{"n":3}]'], clock.now()).complete_now is False
-    assert store.task_counts(job_id) == {TaskState.QUEUED: 3}
+    claim_job(store, "w1", clock.now())
+    assert start_tasks(store, job_id, "w1", ['[{"n":1}]', '[{"n":2}]', '[{"n":3}]'], clock.now()).complete_now is False
+    assert task_counts(store, job_id) == {TaskState.QUEUED: 3}
     assert run_tasks(store, clock, "w2", fail={2}) == [False, False, True]
-    job = store.get_job(job_id)
+    job = store.jobs.get_job(job_id)
     assert job is not None and job.phase == "complete" and job.worker_id == "w2"
-    assert store.task_counts(job_id) == {TaskState.SUCCESS: 2, TaskState.ERRORS_ENCOUNTERED: 1}
-    assert [t.seq for t in store.failed_tasks(job_id)] == [2]
-    assert store.finish_job(job_id, "w2", JobStatus.ERRORS_ENCOUNTERED, clock.now(), {"failed": 1})
-    job = store.get_job(job_id)
+    assert task_counts(store, job_id) == {TaskState.SUCCESS: 2, TaskState.ERRORS_ENCOUNTERED: 1}
+    assert [t.seq for t in store.jobs.failed_tasks(job_id)] == [2]
+    assert finish_job(store, job_id, "w2", JobStatus.ERRORS_ENCOUNTERED, clock.now(), {"failed": 1})
+    job = store.jobs.get_job(job_id)
     assert job is not None and job.status is JobStatus.ERRORS_ENCOUNTERED and job.result == {"failed": 1}
 
 
 def test_job_without_items_goes_straight_to_complete(store: SqliteStore, clock: ManualClock) -> None:
     user = make_user(store, clock)
     job_id = make_job(store, clock, user)
-    store.claim_job("w1", clock.now())
-    assert store.start_tasks(job_id, "w1", [], clock.now()).complete_now is True
+    claim_job(store, "w1", clock.now())
+    assert start_tasks(store, job_id, "w1", [], clock.now()).complete_now is True
 
 
 def test_start_tasks_can_hand_the_first_task_to_the_initialising_worker(store: SqliteStore, clock: ManualClock) -> None:
     user = make_user(store, clock)
     job_id = make_job(store, clock, user)
-    store.claim_job("w1", clock.now())
-    started = store.start_tasks(job_id, "w1", ['[{"n":1}]', '[{"n":2}]'], clock.now(), claim_first=True,
+    claim_job(store, "w1", clock.now())
+    started = start_tasks(store, job_id, "w1", ['[{"n":1}]', '[{"n":2}]'], clock.now(), claim_first=True,
                                 logs=[(clock.now(), "two tasks")])
     assert started.first_task is not None and started.first_task.items == [{"n": 1}]
-    assert store.task_counts(job_id) == {TaskState.RUNNING: 1, TaskState.QUEUED: 1}
-    assert [line.message for line in store.read_log(job_id)] == ["two tasks"]
-    other = store.claim_task("w2", clock.now())
+    assert task_counts(store, job_id) == {TaskState.RUNNING: 1, TaskState.QUEUED: 1}
+    assert [line.message for line in store.jobs.read_log(job_id)] == ["two tasks"]
+    other = claim_task(store, "w2", clock.now())
     assert other is not None and other.seq == 2
 
 
 def test_list_tasks_pages(store: SqliteStore, clock: ManualClock) -> None:
     user = make_user(store, clock)
     job_id = make_job(store, clock, user)
-    store.claim_job("w1", clock.now())
-    store.start_tasks(job_id, "w1", ["[]"] * 7, clock.now())
-    page = store.list_tasks(job_id, limit=3, offset=3)
+    claim_job(store, "w1", clock.now())
+    start_tasks(store, job_id, "w1", ["[]"] * 7, clock.now())
+    page = store.jobs.list_tasks(job_id, limit=3, offset=3)
     assert page.total == 7
     assert [t.task_id for t in page.items] == ["Task4", "Task5", "Task6"]
 
 
 def test_status_window_gives_one_success_per_window(store: SqliteStore, clock: ManualClock) -> None:
-    assert store.open_status_window(1, clock.now(), 10) is None
+    assert store.jobs.open_status_window(1, clock.now(), 10) is None
     clock.advance(4)
-    assert store.open_status_window(1, clock.now(), 10) == pytest.approx(6)
+    assert store.jobs.open_status_window(1, clock.now(), 10) == pytest.approx(6)
     clock.advance(3)
     # a refused call did not move the window
-    assert store.open_status_window(1, clock.now(), 10) == pytest.approx(3)
+    assert store.jobs.open_status_window(1, clock.now(), 10) == pytest.approx(3)
     # other jobs have their own windows
-    assert store.open_status_window(2, clock.now(), 10) is None
+    assert store.jobs.open_status_window(2, clock.now(), 10) is None
     clock.advance(3)
-    assert store.open_status_window(1, clock.now(), 10) is None
+    assert store.jobs.open_status_window(1, clock.now(), 10) is None
 
 
 def test_status_window_under_concurrency(store: SqliteStore, clock: ManualClock) -> None:
@@ -170,7 +179,7 @@ def test_status_window_under_concurrency(store: SqliteStore, clock: ManualClock)
 
     def poll() -> None:
         barrier.wait()
-        results.append(store.open_status_window(42, clock.now(), 10))
+        results.append(store.jobs.open_status_window(42, clock.now(), 10))
 
     threads = [threading.Thread(target=poll) for _ in range(20)]
     for t in threads:
@@ -182,50 +191,50 @@ def test_status_window_under_concurrency(store: SqliteStore, clock: ManualClock)
 
 def test_recover_dead_worker_requeues_idempotent_and_ends_others(store: SqliteStore, clock: ManualClock) -> None:
     user = make_user(store, clock)
-    store.register_worker("dead", "h", 1, clock.now())
+    store.nodes.register_worker("dead", "h", 1, clock.now())
     idem = make_job(store, clock, user, idempotent=True)
     other = make_job(store, clock, user, idempotent=False)
     for _ in (idem, other):
-        store.claim_job("dead", clock.now())
+        claim_job(store, "dead", clock.now())
     for job_id in (idem, other):
-        store.start_tasks(job_id, "dead", ["[]", "[]"], clock.now())
+        start_tasks(store, job_id, "dead", ["[]", "[]"], clock.now())
     # the dead worker was running the first task of each job
-    assert store.claim_task("dead", clock.now()) is not None
-    store.claim_task("dead", clock.now())
-    store.claim_task("dead", clock.now())
+    assert claim_task(store, "dead", clock.now()) is not None
+    claim_task(store, "dead", clock.now())
+    claim_task(store, "dead", clock.now())
     clock.advance(60)
-    assert store.dead_workers(clock.now(), timeout=30) == ["dead"]
-    report = store.recover_worker("dead", clock.now())
+    assert store.nodes.dead_workers(clock.now(), timeout=30) == ["dead"]
+    report = store.nodes.recover_worker("dead", clock.now())
     assert report.requeued_jobs == [idem]
     assert report.ended_jobs == [other]
-    assert store.task_counts(idem) == {TaskState.QUEUED: 2}
-    ended = store.get_job(other)
+    assert task_counts(store, idem) == {TaskState.QUEUED: 2}
+    ended = store.jobs.get_job(other)
     assert ended is not None and ended.status is JobStatus.COMPLETED_DUE_TO_INACTIVITY
-    assert "not idempotent" in store.read_log(other)[-1].message
-    assert store.dead_workers(clock.now(), timeout=30) == []
+    assert "not idempotent" in store.jobs.read_log(other)[-1].message
+    assert store.nodes.dead_workers(clock.now(), timeout=30) == []
 
 
 def test_stopped_worker_is_dead_at_once(store: SqliteStore, clock: ManualClock) -> None:
-    store.register_worker("w", "h", 1, clock.now())
-    assert store.dead_workers(clock.now(), timeout=30) == []
-    store.stop_worker("w", clock.now())
-    assert store.dead_workers(clock.now(), timeout=30) == ["w"]
+    store.nodes.register_worker("w", "h", 1, clock.now())
+    assert store.nodes.dead_workers(clock.now(), timeout=30) == []
+    store.nodes.stop_worker("w", clock.now())
+    assert store.nodes.dead_workers(clock.now(), timeout=30) == ["w"]
 
 
 def test_sessions(store: SqliteStore, clock: ManualClock) -> None:
     user = make_user(store, clock)
-    store.create_session(b"h1", user, clock.now())
-    found = store.get_session(b"h1")
+    store.users.create_session(b"h1", user, clock.now())
+    found = store.users.get_session(b"h1")
     assert found is not None and found[1].id == user
-    store.set_password(user, "new", clock.now())
-    assert store.get_session(b"h1") is None
+    store.users.set_password(user, "new", clock.now())
+    assert store.users.get_session(b"h1") is None
 
 
 def test_scheduled_jobs_due(store: SqliteStore, clock: ManualClock) -> None:
     user = make_user(store, clock)
     later = clock.now() + timedelta(seconds=30)
     job_id = make_job(store, clock, user, status=JobStatus.SCHEDULED, scheduled=True, scheduled_for=later)
-    assert store.due_scheduled_jobs(clock.now()) == []
-    assert store.next_scheduled_time() == later
+    assert store.schedules.due_scheduled_jobs(clock.now()) == []
+    assert store.schedules.next_scheduled_time() == later
     clock.advance(30)
-    assert [j.id for j in store.due_scheduled_jobs(clock.now())] == [job_id]
+    assert [j.id for j in store.schedules.due_scheduled_jobs(clock.now())] == [job_id]

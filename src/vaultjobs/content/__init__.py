@@ -2,5 +2,5 @@
 
 :mod:`~vaultjobs.content.repository` holds the rules, :mod:`~vaultjobs.content.files` the bytes on
 disk, :mod:`~vaultjobs.content.models` the records; the SQL is in
-:mod:`vaultjobs.store.sqlite_content`.
+:mod:`vaultjobs.store.content`.
 """

@@ -34,7 +34,7 @@ class Engine:
         self.registry = registry
         self.settings = settings
         self.clock = clock
-        self.wakeup = Wakeup(remote=store.notify_work)
+        self.wakeup = Wakeup(remote=store.nodes.notify_work)
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.run_scheduler = run_scheduler
         self.scheduler = Scheduler(store=store, registry=registry, settings=settings, clock=clock, wakeup=self.wakeup)
@@ -59,8 +59,8 @@ class Engine:
         self.wakeup.notify()
 
     def start(self) -> None:
-        self.store.register_worker(self.worker_id, socket.gethostname(), os.getpid(), self.clock.now())
-        self.store.listen(self.wakeup.notify_local)
+        self.store.nodes.register_worker(self.worker_id, socket.gethostname(), os.getpid(), self.clock.now())
+        self.store.nodes.listen(self.wakeup.notify_local)
         # Resolve what a previous run left behind before taking new work.
         self.sweeper.tick()
         self._spawn("heartbeat", self._heartbeat_loop)
@@ -83,7 +83,7 @@ class Engine:
         clean = self.pool.stop(self.settings.shutdown_grace) if self.settings.workers else True
         for thread in self._threads:
             thread.join(5.0)
-        self.store.stop_worker(self.worker_id, self.clock.now())
+        self.store.nodes.stop_worker(self.worker_id, self.clock.now())
         logger.info("engine %s stopped%s", self.worker_id, "" if clean else " (work left for the sweeper)")
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
@@ -94,7 +94,7 @@ class Engine:
     def _heartbeat_loop(self) -> None:
         while not self._stop.wait(self.settings.heartbeat_interval):
             try:
-                self.store.heartbeat_worker(self.worker_id, self.clock.now())
+                self.store.nodes.heartbeat_worker(self.worker_id, self.clock.now())
             except Exception:
                 logger.exception("heartbeat failed")
 
@@ -119,7 +119,8 @@ class Engine:
             delay = self.settings.poll_interval
             try:
                 now = self.clock.now()
-                was_leader, leader = leader, self.store.acquire_lease("scheduler", self.worker_id, now, self.lease_ttl)
+                was_leader = leader
+                leader = self.store.nodes.acquire_lease("scheduler", self.worker_id, now, self.lease_ttl)
                 if leader != was_leader:
                     logger.info("node %s %s the scheduler", self.worker_id, "is now" if leader else "is no longer")
                 if leader:
@@ -131,4 +132,4 @@ class Engine:
                 break
             self.wakeup.wait(delay, seen)
         if leader:
-            self.store.release_lease("scheduler", self.worker_id)
+            self.store.nodes.release_lease("scheduler", self.worker_id)

@@ -130,7 +130,7 @@ class HandBack:
             return
         jobs = [key[1] for key in keys if key[0] == "job"]
         tasks = [(key[1], key[2]) for key in keys if key[0] == "task"]
-        self.store.release(self.worker_id, jobs, tasks)
+        self.store.work.release(self.worker_id, jobs, tasks)
         logger.debug("handed back %d units", len(keys))
         self.on_handed_back()
 

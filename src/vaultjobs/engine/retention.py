@@ -53,7 +53,7 @@ class Retention:
         cutoff = self.clock.now() - timedelta(days=self.settings.retention_days)
         deleted = 0
         while stop is None or not stop.is_set():
-            rows = self.store.purge_finished_jobs(cutoff, max_jobs=BATCH_JOBS, max_rows=BATCH_ROWS)
+            rows = self.store.history.purge_finished_jobs(cutoff, max_jobs=BATCH_JOBS, max_rows=BATCH_ROWS)
             if not rows:
                 break
             deleted += rows

@@ -42,22 +42,22 @@ class Scheduler:
     def tick(self) -> int:
         """Schedule, queue and check; return how many instances were queued."""
         now = self.clock.now()
-        definitions = {d.name: d for d in self.store.list_definitions()}
+        definitions = {d.name: d for d in self.store.schedules.list_definitions()}
         for definition in definitions.values():
             if definition.enabled:
                 self._schedule_next(definition, now)
-        for job in self.store.due_scheduled_jobs(now, limit=1000):
+        for job in self.store.schedules.due_scheduled_jobs(now, limit=1000):
             assert job.scheduled_for is not None
             if now - job.scheduled_for > self.grace:
-                self.store.transition_job(
+                self.store.jobs.transition_job(
                     job.id, JobStatus.SCHEDULED, JobStatus.MISSED_SCHEDULE, now,
                     log=f"missed its scheduled time {job.scheduled_for.isoformat()} by more than the "
                     f"{self.settings.schedule_grace:g} s schedule grace (no scheduler was running)",
                 )
             else:
-                self.store.transition_job(job.id, JobStatus.SCHEDULED, JobStatus.QUEUEING, now)
+                self.store.jobs.transition_job(job.id, JobStatus.SCHEDULED, JobStatus.QUEUEING, now)
         queued = 0
-        for job in self.store.queueing_jobs():
+        for job in self.store.jobs.queueing_jobs():
             if self._queue(job, definitions.get(job.definition or ""), now):
                 queued += 1
         if queued:
@@ -66,9 +66,9 @@ class Scheduler:
         return queued
 
     def _schedule_next(self, definition: Definition, now: datetime) -> None:
-        if self.store.definition_has_instance(definition.name, frozenset({JobStatus.SCHEDULED})):
+        if self.store.schedules.definition_has_instance(definition.name, frozenset({JobStatus.SCHEDULED})):
             return
-        last = self.store.last_instance_time(definition.name)
+        last = self.store.schedules.last_instance_time(definition.name)
         try:
             self.jobs.schedule_instance(definition, next_run(definition, max(last, now) if last else now, last))
         except StoreError:
@@ -76,7 +76,7 @@ class Scheduler:
 
     def _queue(self, job: Job, definition: Definition | None, now: datetime) -> bool:
         def fail(reason: str) -> bool:
-            self.store.transition_job(job.id, JobStatus.QUEUEING, JobStatus.FAILED_TO_RUN, now, log=reason)
+            self.store.jobs.transition_job(job.id, JobStatus.QUEUEING, JobStatus.FAILED_TO_RUN, now, log=reason)
             return False
 
         try:
@@ -88,21 +88,21 @@ class Scheduler:
         if (
             definition is not None
             and definition.single_instance
-            and self.store.definition_has_instance(definition.name, SINGLE_INSTANCE_BUSY)
+            and self.store.schedules.definition_has_instance(definition.name, SINGLE_INSTANCE_BUSY)
         ):
             due = job.scheduled_for or job.created_at
             if now - due > self.grace:
-                self.store.transition_job(
+                self.store.jobs.transition_job(
                     job.id, JobStatus.QUEUEING, JobStatus.MISSED_SCHEDULE, now,
                     log=f"another instance of single-instance definition [{definition.name}] was still "
                     f"queued or running {self.settings.schedule_grace:g} s after this one was due",
                 )
             return False
-        return self.store.transition_job(job.id, JobStatus.QUEUEING, JobStatus.QUEUED, now)
+        return self.store.jobs.transition_job(job.id, JobStatus.QUEUEING, JobStatus.QUEUED, now)
 
     def seconds_until_next(self) -> float:
         """How long the scheduler may sleep before something becomes due."""
-        nxt = self.store.next_scheduled_time()
+        nxt = self.store.schedules.next_scheduled_time()
         if nxt is None:
             return self.settings.poll_interval
         return max(0.0, min(self.settings.poll_interval, (nxt - self.clock.now()).total_seconds()))

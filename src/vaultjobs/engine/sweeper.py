@@ -26,10 +26,10 @@ class Sweeper:
         now = self.clock.now()
         self.end_overdue_jobs(now)
         recoveries = []
-        for worker_id in self.store.dead_workers(now, self.settings.heartbeat_timeout):
+        for worker_id in self.store.nodes.dead_workers(now, self.settings.heartbeat_timeout):
             if worker_id == self.own_worker_id:
                 continue
-            report = self.store.recover_worker(worker_id, now)
+            report = self.store.nodes.recover_worker(worker_id, now)
             recoveries.append(report)
             if report.requeued_jobs or report.ended_jobs:
                 logger.warning(
@@ -41,8 +41,8 @@ class Sweeper:
                 )
         if any(r.requeued_jobs for r in recoveries):
             self.wakeup.notify()
-        self.store.settle_cancelling(now)
-        self.store.purge_sessions(
+        self.store.jobs.settle_cancelling(now)
+        self.store.users.purge_sessions(
             idle_before=now - timedelta(seconds=self.settings.session_idle_timeout),
             created_before=now - timedelta(seconds=self.settings.session_max_age),
         )
@@ -54,11 +54,11 @@ class Sweeper:
         The workers running their tasks see ``ctx.cancelled`` and stop; what they finish afterwards
         is recorded as CANCELLED.
         """
-        for job, status in self.store.overdue_jobs(now):
+        for job, status in self.store.jobs.overdue_jobs(now):
             if status is JobStatus.TIMEOUT:
                 reason = "ran past its timeout"
             else:
                 reason = "made no progress (no task finished, no heartbeat) for its inactivity timeout"
-            if self.store.transition_job(job.id, JobStatus.RUNNING, status, now, log=f"job ended {status.value}: "
+            if self.store.jobs.transition_job(job.id, JobStatus.RUNNING, status, now, log=f"job ended {status.value}: "
                                          f"it {reason}"):
                 logger.warning("job %s ended %s: it %s", job.id, status.value, reason)

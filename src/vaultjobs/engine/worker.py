@@ -147,8 +147,8 @@ class WorkerPool:
 
     def _run_batch(self, size: BatchSize) -> bool:
         now = self.clock.now()
-        jobs = self.store.claim_jobs(self.worker_id, now, size.size)
-        tasks = self.store.claim_tasks(self.worker_id, now, size.size - len(jobs)) if len(jobs) < size.size else []
+        jobs = self.store.work.claim_jobs(self.worker_id, now, size.size)
+        tasks = self.store.work.claim_tasks(self.worker_id, now, size.size - len(jobs)) if len(jobs) < size.size else []
         if not jobs and not tasks:
             return False
         batch = _Batch(self, jobs, tasks)
@@ -179,7 +179,7 @@ class WorkerPool:
             now = self.clock.monotonic()
             if not checked[1] and now - float(checked[0]) >= 0.5:
                 checked[0] = now
-                checked[1] = self.store.job_status(job_id) is not JobStatus.RUNNING
+                checked[1] = self.store.jobs.job_status(job_id) is not JobStatus.RUNNING
             return bool(checked[1])
 
         return stop_requested
@@ -193,7 +193,7 @@ class WorkerPool:
             now = self.clock.monotonic()
             if now - last_beat[0] >= 1.0:
                 last_beat[0] = now
-                self.store.touch_job_progress(job_id, self.clock.now())
+                self.store.jobs.touch_job_progress(job_id, self.clock.now())
 
         content = self._content()
         spec = self.registry.spec(job.processor)
@@ -256,7 +256,7 @@ class _Batch:
     def run(self) -> None:
         by_id = {job.id: job for job in self.jobs}
         if self.tasks:
-            by_id.update(self.store.get_jobs(sorted({t.job_id for t in self.tasks} - set(by_id))))
+            by_id.update(self.store.jobs.get_jobs(sorted({t.job_id for t in self.tasks} - set(by_id))))
         runnable = [(t, by_id[t.job_id]) for t in self.tasks if t.job_id in by_id]
         first_tasks, completing = self._init([j for j in self.jobs if j.phase == "init"])
         completing += self._process(runnable + first_tasks)
@@ -294,9 +294,9 @@ class _Batch:
             planned.append((job, chunks))
         self.held.pause()
         plans = [TaskPlan(job_id=job.id, chunks=chunks, logs=self._context(job)[1].take()) for job, chunks in planned]
-        answers = self.store.start_tasks_of(self.worker_id, plans, self.clock.now())
+        answers = self.store.work.start_tasks_of(self.worker_id, plans, self.clock.now())
         lost = [job for (job, _), started in zip(planned, answers, strict=True) if started is None]
-        statuses = self.store.job_statuses([job.id for job in lost])
+        statuses = self.store.jobs.job_statuses([job.id for job in lost])
         first_tasks: list[tuple[TaskRecord, Job]] = []
         complete_now: list[Job] = []
         more = False
@@ -306,7 +306,7 @@ class _Batch:
                     self._context(job)[1].restore(plan.logs)
                     ends.append((job, JobStatus.CANCELLED, "job ended CANCELLED before its tasks started", None))
                 else:  # timed out or ended while init ran; the sweeper logged why
-                    self.store.append_logs(job.id, plan.logs)
+                    self.store.jobs.append_logs(job.id, plan.logs)
             elif started.complete_now:
                 complete_now.append(job)
                 self._known[job.id] = (JobStatus.RUNNING, {})
@@ -374,7 +374,7 @@ class _Batch:
             FinishedTask(job_id=f.job_id, seq=f.seq, outcome=f.outcome, logs=self._contexts[f.job_id][1].take())
             for f, _ in ended
         ]
-        done = self.store.finish_tasks_counted(self.worker_id, finished, self.clock.now())
+        done = self.store.work.finish_tasks_counted(self.worker_id, finished, self.clock.now())
         self._known.update(done)
         jobs = {job.id: job for _, job in ended}
         completing = [jobs[job_id] for job_id in sorted(done)]
@@ -387,7 +387,7 @@ class _Batch:
         if not jobs:
             return
         found = dict(self._known)
-        found.update(self.store.statuses_and_task_counts([job.id for job in jobs if job.id not in found]))
+        found.update(self.store.jobs.statuses_and_task_counts([job.id for job in jobs if job.id not in found]))
         ends: list[tuple[Job, JobStatus, str, dict[str, Any] | None]] = []
         for job in jobs:
             if job.id not in found or not self._start(job_key(job.id)):
@@ -407,7 +407,7 @@ class _Batch:
         total = sum(counts.values())
         failed = counts.get(TaskState.ERRORS_ENCOUNTERED, 0)
         failures = [
-            TaskFailure(task_id=t.task_id, message=t.message or "failed") for t in self.store.failed_tasks(job.id)
+            TaskFailure(task_id=t.task_id, message=t.message or "failed") for t in self.store.jobs.failed_tasks(job.id)
         ] if failed else []
         result = JobResult(
             tasks_total=total,
@@ -438,15 +438,15 @@ class _Batch:
                    logs=[*self._context(job)[1].take(), (now, message)])
             for job, status, message, result in ends
         ]
-        ended = self.store.finish_jobs(self.worker_id, records, now)
+        ended = self.store.work.finish_jobs(self.worker_id, records, now)
         lost = [record for record in records if record.job_id not in ended]
-        statuses = self.store.job_statuses([record.job_id for record in lost])
+        statuses = self.store.jobs.job_statuses([record.job_id for record in lost])
         cancelled = [
             JobEnd(job_id=record.job_id, status=JobStatus.CANCELLED, result=record.result,
                    logs=[*record.logs[:-1], (now, "job ended CANCELLED")])
             for record in lost if statuses.get(record.job_id) is JobStatus.CANCELLING
         ]
-        self.store.finish_jobs(self.worker_id, cancelled, now)
+        self.store.work.finish_jobs(self.worker_id, cancelled, now)
         for record in lost:
             if statuses.get(record.job_id) is not JobStatus.CANCELLING:
                 logger.info("job %s was resolved elsewhere before this worker could end it", record.job_id)
@@ -487,4 +487,4 @@ class BufferedLog:
     def flush(self) -> None:
         lines = self.take()
         if lines:
-            self.store.append_logs(self.job_id, lines)
+            self.store.jobs.append_logs(self.job_id, lines)

@@ -75,13 +75,13 @@ class BinderExport:
         p = ctx.parameters
         tree = repo.tree(int(p["binder_id"]), int(p["major"]), int(p["minor"]))
         if p.get("submission"):
-            submission = repo.store.content_get_submission(str(p["submission"]))
+            submission = repo.store.content.get_submission(str(p["submission"]))
             found = None if submission is None or submission.section_id is None else _find(tree, submission.section_id)
             if found is None:
                 raise RuntimeError(f"submission [{p['submission']}] is no longer in binder [{p['binder_id']}]")
             tree = [found]
         if p.get("nodes") is not None:
-            wanted = repo.store.content_request(int(p["nodes"])) or []
+            wanted = repo.store.content.request(int(p["nodes"])) or []
             tree = _select(tree, {str(n) for n in wanted})
         return tree
 
@@ -105,7 +105,7 @@ class BinderExport:
 
     def process(self, ctx: JobContext, task: Task) -> None:
         repo = _repo(ctx)
-        user = repo.store.get_user(ctx.created_by)
+        user = repo.store.users.get_user(ctx.created_by)
         is_admin = user is not None and user.is_admin
         rows: list[tuple[int, int, dict[str, Any]]] = []
         failed: list[str] = []
@@ -117,7 +117,7 @@ class BinderExport:
             if row["responseStatus"] != "SUCCESS":
                 failed.append(f"{item['document_id']}: {row['errors'][0]['message']}")
                 ctx.log(f"document {item['document_id']} left out of the zip: {row['errors'][0]['message']}")
-        repo.store.content_put_results(ctx.job_id, rows)
+        repo.store.content.put_results(ctx.job_id, rows)
         if failed:
             task.fail(f"{len(failed)} of {len(task.items)} documents failed: " + "; ".join(failed)[:2000])
 
@@ -143,7 +143,7 @@ class BinderExport:
                 files.append({"name": _with_suffix(version.file.filename, suffix), "sha256": version.file.sha256,
                               "size": version.file.size, "version": version.number, "fields": version.fields})
             if p["renditiontype"]:
-                found = [r for r in repo.store.content_renditions(doc_id, version.major, version.minor)
+                found = [r for r in repo.store.content.renditions(doc_id, version.major, version.minor)
                          if r.rendition_type == p["renditiontype"]]
                 if not found:
                     problems.append(f"version {version.number} has no rendition {p['renditiontype']}")
@@ -163,9 +163,9 @@ class BinderExport:
     def _versions(repo: ContentRepository, node: BinderNode, docversion: str | None) -> list[Version]:
         assert node.document_id is not None
         if docversion == "major_minor":
-            return repo.store.content_versions(node.document_id)
+            return repo.store.content.versions(node.document_id)
         if docversion == "major":
-            majors = [v for v in repo.store.content_versions(node.document_id) if v.minor == 0 and v.major > 0]
+            majors = [v for v in repo.store.content.versions(node.document_id) if v.minor == 0 and v.major > 0]
             if not majors:
                 raise ContentError(f"document {node.document_id} has no major version")
             return majors
@@ -177,7 +177,7 @@ class BinderExport:
     def complete(self, ctx: JobContext, result: JobResult) -> None:
         repo = _repo(ctx)
         p = ctx.parameters
-        rows = [r for r in repo.store.content_results(ctx.job_id) if r.get("kind") == "document"]
+        rows = [r for r in repo.store.content.results(ctx.job_id) if r.get("kind") == "document"]
         relative = f"/{ctx.job_id}/{p['binder_id']}/{p['major']}_{p['minor']}/{p['zip']}"
         assert ctx.files is not None
         folders = {(*path, section_folder(node)) for path, node in walk(self._tree(ctx)) if node.kind == "section"}
@@ -204,7 +204,7 @@ class BinderExport:
                 writer.writerows(metadata)
                 archive.writestr(self._unique("metadata.csv", 0, used), text.getvalue().encode("utf-8"))
         failed = sum(1 for r in rows if r["responseStatus"] != "SUCCESS")
-        repo.store.content_put_results(ctx.job_id, [(0, 0, {
+        repo.store.content.put_results(ctx.job_id, [(0, 0, {
             "kind": "binder",
             "responseStatus": "SUCCESS",
             "job_id": ctx.job_id,

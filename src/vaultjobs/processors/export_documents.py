@@ -41,7 +41,7 @@ class ExportDocuments:
 
     def init(self, ctx: JobContext) -> list[dict[str, Any]]:
         repo, _ = _needs(ctx)
-        request = repo.store.content_request(int(ctx.parameters["request"]))
+        request = repo.store.content.request(int(ctx.parameters["request"]))
         if not isinstance(request, list):
             raise RuntimeError(f"the export request [{ctx.parameters['request']}] is missing")
         p = ctx.parameters
@@ -54,7 +54,7 @@ class ExportDocuments:
 
     def process(self, ctx: JobContext, task: Task) -> None:
         repo, staging = _needs(ctx)
-        user = repo.store.get_user(ctx.created_by)
+        user = repo.store.users.get_user(ctx.created_by)
         is_admin = user is not None and user.is_admin
         rows: list[tuple[int, int, dict[str, Any]]] = []
         copies: list[tuple[Path, str]] = []
@@ -71,7 +71,7 @@ class ExportDocuments:
                 if "file" in row or "renditions" in row:
                     row.update(responseStatus="FAILURE",
                                errors=[{"type": "INVALID_DATA", "message": f"could not be written: {exc}"}])
-        repo.store.content_put_results(ctx.job_id, rows)
+        repo.store.content.put_results(ctx.job_id, rows)
         failed = [f"{row['id']}: {row['errors'][0]['message']}" for _, _, row in rows
                   if row["responseStatus"] != "SUCCESS"]
         for line in failed:
@@ -91,7 +91,7 @@ class ExportDocuments:
             if "major" in item:
                 versions = [repo.version(doc_id, int(item["major"]), int(item["minor"]))]
             elif ctx.parameters["allversions"]:
-                versions = repo.store.content_versions(doc_id)
+                versions = repo.store.content.versions(doc_id)
             else:
                 versions = [repo.version(doc_id, None, None)]
         except ContentError as exc:
@@ -118,7 +118,7 @@ class ExportDocuments:
                 copies.append((repo.file_path(version.file), path))
                 row["file"] = path
         if ctx.parameters["renditions"]:
-            renditions = repo.store.content_renditions(version.document_id, version.major, version.minor)
+            renditions = repo.store.content.renditions(version.document_id, version.major, version.minor)
             if not renditions:
                 problems.append(f"version {version.number} of document {version.document_id} has no renditions")
             exported = []
@@ -136,7 +136,7 @@ class ExportDocuments:
 
     def complete(self, ctx: JobContext, result: JobResult) -> None:
         repo, _ = _needs(ctx)
-        rows = repo.store.content_results(ctx.job_id)
+        rows = repo.store.content.results(ctx.job_id)
         ok = sum(1 for r in rows if r["responseStatus"] == "SUCCESS")
         ctx.log(
             f"export finished: {ok} of {len(rows)} versions exported to /u{ctx.created_by}/{ctx.job_id}/, "

@@ -93,13 +93,13 @@ class ImportSubmission:
         sid, folder = str(p["submission_id"]), str(p["folder"])
         entries = self._entries(_source(repo, ctx), str(p["kind"]), folder)
         now = repo.clock.now()
-        binder_id = repo.store.content_create_document(
+        binder_id = repo.store.content.create_document(
             binder=True,
             fields={"name__v": folder[:100], "type__v": "Submission", "lifecycle__v": "Submission Lifecycle",
                     "status__v": "Imported", "submission__v": sid},
             file=None, major=0, minor=1, roles={}, created_by=ctx.created_by, now=now,
         )
-        root = repo.store.content_add_node(binder_id, 0, 1, parent_id=ROOT_NODE, kind="section", name=folder,
+        root = repo.store.content.add_node(binder_id, 0, 1, parent_id=ROOT_NODE, kind="section", name=folder,
                                            order=0, now=now)
         assert root is not None
         # Siblings (sub-folders and files together) in name order, as the folder tree lists them.
@@ -112,11 +112,11 @@ class ImportSubmission:
                  for i, name in enumerate(sorted(names))}
         sections: dict[tuple[str, ...], str] = {(): root.node_id}
         for parent, name in sorted((k for k in order if (*k[0], k[1]) in children), key=lambda k: (len(k[0]), k)):
-            node = repo.store.content_add_node(binder_id, 0, 1, parent_id=sections[parent], kind="section",
+            node = repo.store.content.add_node(binder_id, 0, 1, parent_id=sections[parent], kind="section",
                                                name=name, order=order[(parent, name)], now=now)
             assert node is not None
             sections[(*parent, name)] = node.node_id
-        repo.store.content_set_submission(sid, binder_id=binder_id, section_id=root.node_id)
+        repo.store.content.set_submission(sid, binder_id=binder_id, section_id=root.node_id)
         items: list[dict[str, Any]] = []
         for n, (entry, parts, size, why) in enumerate(entries, start=1):
             item: dict[str, Any] = {"n": n, "entry": entry, "size": size}
@@ -143,7 +143,7 @@ class ImportSubmission:
 
     def process(self, ctx: JobContext, task: Task) -> None:
         repo = _repo(ctx)
-        submission = repo.store.content_get_submission(str(ctx.parameters["submission_id"]))
+        submission = repo.store.content.get_submission(str(ctx.parameters["submission_id"]))
         assert submission is not None and submission.binder_id is not None
         rows: list[tuple[int, int, dict[str, Any]]] = []
         failed: list[str] = []
@@ -156,7 +156,7 @@ class ImportSubmission:
                 if row["responseStatus"] != "SUCCESS":
                     failed.append(f"{item['entry']}: {row['errors'][0]['message']}")
                     ctx.log(f"{item['entry']} not imported: {row['errors'][0]['message']}")
-        repo.store.content_put_results(ctx.job_id, rows)
+        repo.store.content.put_results(ctx.job_id, rows)
         if failed:
             task.fail(f"{len(failed)} of {len(task.items)} files failed: " + "; ".join(failed)[:2000])
 
@@ -175,29 +175,29 @@ class ImportSubmission:
             return {**row, "responseStatus": "FAILURE",
                     "errors": [{"type": "INVALID_DATA", "message": f"cannot be read: {exc}"}]}
         now = repo.clock.now()
-        doc_id = repo.store.content_create_document(
+        doc_id = repo.store.content.create_document(
             binder=False,
             fields={"name__v": filename[:100], "type__v": "Submission Document",
                     "lifecycle__v": "Submission Lifecycle", "status__v": "Imported",
                     "submission__v": str(ctx.parameters["submission_id"])},
             file=stored, major=0, minor=1, roles={}, created_by=ctx.created_by, now=now,
         )
-        repo.store.content_add_node(binder_id, 0, 1, parent_id=item["section"], kind="document",
+        repo.store.content.add_node(binder_id, 0, 1, parent_id=item["section"], kind="document",
                                     name=filename[:100], order=int(item["order"]), now=now, document_id=doc_id,
                                     binding_rule="default")
         return {**row, "document_id": doc_id}
 
     def complete(self, ctx: JobContext, result: JobResult) -> None:
         repo = _repo(ctx)
-        submission = repo.store.content_get_submission(str(ctx.parameters["submission_id"]))
+        submission = repo.store.content.get_submission(str(ctx.parameters["submission_id"]))
         assert submission is not None and submission.binder_id is not None
         version = repo.version(submission.binder_id, None, None)
         # Vault's quirk, kept: the binder's version numbers are strings here.
-        repo.store.content_put_results(ctx.job_id, [(0, 0, {
+        repo.store.content.put_results(ctx.job_id, [(0, 0, {
             "kind": "binder", "responseStatus": "SUCCESS", "id": submission.binder_id,
             "major_version_number__v": str(version.major), "minor_version_number__v": str(version.minor),
         })])
-        rows = [r for r in repo.store.content_results(ctx.job_id) if r.get("kind") == "file"]
+        rows = [r for r in repo.store.content.results(ctx.job_id) if r.get("kind") == "file"]
         ok = sum(1 for r in rows if r["responseStatus"] == "SUCCESS")
         ctx.log(f"submission {ctx.parameters['submission_id']} imported into binder {submission.binder_id}: "
                 f"{ok} of {len(rows)} files, {len(rows) - ok} failed")

@@ -4,26 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vaultjobs.store.base import (
-    FinishedTask,
-    JobEnd,
-    NewJob,
-    Recovery,
-    Started,
-    Store,
-    StoreError,
-    TaskOutcome,
-    TaskPlan,
-    UnknownUser,
-    UserExists,
-)
+from vaultjobs.store.composition import SqlStore, Store
+from vaultjobs.store.errors import StoreError, UnknownUser, UserExists
+from vaultjobs.store.jobs import NewJob
+from vaultjobs.store.nodes import Recovery
 from vaultjobs.store.sqlite import SqliteStore
+from vaultjobs.store.work import FinishedTask, JobEnd, Started, TaskOutcome, TaskPlan
 
 __all__ = [
     "FinishedTask",
     "JobEnd",
     "NewJob",
     "Recovery",
+    "SqlStore",
     "SqliteStore",
     "Started",
     "Store",

@@ -3,7 +3,7 @@
 A psycopg 3 connection pool serves every thread; statements outside transactions run in
 autocommit. Claims use ``FOR UPDATE SKIP LOCKED``; work wake-ups travel between nodes with
 ``NOTIFY vaultjobs_work`` / ``LISTEN``; migrations run under an advisory lock so nodes starting
-together never race. The SQL itself is shared with SQLite (:mod:`vaultjobs.store.sql`).
+together never race. The SQL itself is shared with SQLite (the query modules of :mod:`vaultjobs.store`).
 """
 
 from __future__ import annotations
@@ -14,15 +14,13 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
-from typing import Any, ClassVar
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from vaultjobs.store.sql import SqlStore
-from vaultjobs.store.sql_work import SqlWorkQueries
-from vaultjobs.store.sqlite_content import SqliteContentQueries
-from vaultjobs.store.sqlite_history import SqlHistoryQueries
+from vaultjobs.store.composition import SqlStore
+from vaultjobs.store.history import PlainHistory
 
 logger = logging.getLogger(__name__)
 
@@ -91,12 +89,12 @@ class _Autocommit:
             return _Result(_Transaction(conn).executemany(sql, params))
 
 
-class PostgresStore(SqlHistoryQueries, SqliteContentQueries, SqlWorkQueries, SqlStore):
-    """Store on a PostgreSQL database (the history and content queries are plain SQL, shared too)."""
+class PostgresDialect:
+    """PostgreSQL: a connection pool, ``?`` placeholders translated, arrays bound in binary."""
 
-    integrity_errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.errors.IntegrityError,)
-    skip_locked: ClassVar[str] = " FOR UPDATE SKIP LOCKED"
-    row_lock: ClassVar[str] = " FOR UPDATE"
+    integrity_errors: tuple[type[Exception], ...] = (psycopg.errors.IntegrityError,)
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+    row_lock = " FOR UPDATE"
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
@@ -112,58 +110,58 @@ class PostgresStore(SqlHistoryQueries, SqliteContentQueries, SqlWorkQueries, Sql
         self._listeners: list[threading.Thread] = []
         self._stop = threading.Event()
 
-    def _conn(self) -> _Autocommit:
+    def connection(self) -> _Autocommit:
         return self._autocommit
 
     @contextlib.contextmanager
-    def _tx(self, durable: bool = False) -> Iterator[_Transaction]:
+    def write(self, durable: bool = False) -> Iterator[_Transaction]:
         """One transaction; PostgreSQL's commit is durable already (``synchronous_commit``)."""
         with self.pool.connection() as conn, conn.transaction():
             yield _Transaction(conn)
 
-    def _write(self, sql: str, params: tuple[Any, ...] = ()) -> _Result:
+    def write_one(self, sql: str, params: Sequence[Any] = ()) -> _Result:
         return self._autocommit.execute(sql, params)
 
-    # -- batches (see vaultjobs.store.sql_work) --------------------------------------------
+    def read(self) -> contextlib.AbstractContextManager[_Transaction]:
+        return self.write()
 
     @contextlib.contextmanager
-    def _batch_tx(self) -> Iterator[_Transaction]:
+    def batch(self) -> Iterator[_Transaction]:
         """A pipelined transaction: BEGIN, and statements whose results nobody reads yet, travel
         with the next statement whose results are read (``fetchall``), and COMMIT with the last."""
         with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
             yield _Transaction(conn)
 
-    def _claim(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    def claim(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """Claim in a transaction that rules out bitmap scans: the queue changes faster than the
         planner's statistics, and with a bitmap scan a claim of 16 reads and sorts every queued row
         instead of the first 16 of the ``(status, id)`` index."""
-        with self._batch_tx() as tx:
+        with self.batch() as tx:
             tx.execute("SET LOCAL enable_bitmapscan = off")
             rows: list[Any] = tx.execute(sql, params).fetchall()
             return rows
 
-    def _in(self, column: str, values: Sequence[int]) -> tuple[str, tuple[Any, ...]]:
+    def any_of(self, column: str, values: Sequence[int]) -> tuple[str, tuple[Any, ...]]:
         return f"{column} = ANY(CAST(? AS bigint[]))", (list(values),)
 
-    def _rows(self, types: Sequence[str], rows: Sequence[Sequence[Any]]) -> tuple[str, tuple[Any, ...]]:
+    def rows(self, types: Sequence[str], rows: Sequence[Sequence[Any]]) -> tuple[str, tuple[Any, ...]]:
         arrays = ", ".join(f"CAST(? AS {sql_type}[])" for sql_type in types)
         names = ", ".join(f"column{n}" for n in range(1, len(types) + 1))
         return f"unnest({arrays}) AS v({names})", tuple(list(column) for column in zip(*rows, strict=True))
 
-    def _insert(self, conn: Any, into: str, types: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def insert(self, conn: Any, into: str, types: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if rows:
-            source, params = self._rows(types, rows)
+            source, params = self.rows(types, rows)
             conn.execute(f"INSERT INTO {into} SELECT * FROM {source}", params)
+
+    def hint(self, index: str) -> str:
+        return ""
 
     def close(self) -> None:
         self._stop.set()
         for thread in self._listeners:
             thread.join(5.0)
         self.pool.close()
-
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """Run raw SQL (benchmarks and tests only)."""
-        return self._autocommit.execute(sql, params).fetchall()
 
     def migrate(self) -> list[int]:
         """Apply the PostgreSQL migrations not applied yet, under an advisory lock."""
@@ -195,7 +193,7 @@ class PostgresStore(SqlHistoryQueries, SqliteContentQueries, SqlWorkQueries, Sql
     # -- wake-ups across nodes -------------------------------------------------------------
 
     def notify_work(self) -> None:
-        self._write("SELECT pg_notify(?, '')", (CHANNEL,))
+        self.write_one("SELECT pg_notify(?, '')", (CHANNEL,))
 
     def listen(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` whenever any node notifies that work was enqueued."""
@@ -215,3 +213,12 @@ class PostgresStore(SqlHistoryQueries, SqliteContentQueries, SqlWorkQueries, Sql
                 if not self._stop.is_set():
                     logger.warning("lost the LISTEN connection; reconnecting", exc_info=True)
                     self._stop.wait(1.0)
+
+
+class PostgresStore(SqlStore):
+    """Store on a PostgreSQL database; histories in plain SQL (``COUNT`` and ``OFFSET``)."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        dialect = PostgresDialect(url, pool_size=pool_size)
+        super().__init__(dialect, PlainHistory(dialect))

@@ -1,7 +1,7 @@
 """The store on an embedded SQLite file (WAL), one connection per thread.
 
 Writes that must be atomic together run in ``BEGIN IMMEDIATE`` transactions, queued on a lock in
-this process; the SQL itself is shared with PostgreSQL (:mod:`vaultjobs.store.sql`).
+this process; the SQL itself is shared with PostgreSQL (the query modules of :mod:`vaultjobs.store`).
 """
 
 from __future__ import annotations
@@ -9,23 +9,23 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
+from vaultjobs.store.composition import SqlStore
+from vaultjobs.store.dialect import marks
 from vaultjobs.store.group_sync import GroupSync
-from vaultjobs.store.sql import SqlStore
-from vaultjobs.store.sql_work import SqlWorkQueries
-from vaultjobs.store.sqlite_content import SqliteContentQueries
-from vaultjobs.store.sqlite_history import SqliteHistoryQueries
+from vaultjobs.store.history import CountedHistory
 
 
-class SqliteStore(SqliteHistoryQueries, SqliteContentQueries, SqlWorkQueries, SqlStore):
-    """Store on one SQLite database file."""
+class SqliteDialect:
+    """SQLite: a connection per thread, writers queued on a lock, group commit for durable writes."""
 
-    integrity_errors: ClassVar[tuple[type[Exception], ...]] = (sqlite3.IntegrityError,)
-    jobs_by_status: ClassVar[str] = " INDEXED BY jobs_status"
+    integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+    skip_locked = ""
+    row_lock = ""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -36,9 +36,7 @@ class SqliteStore(SqliteHistoryQueries, SqliteContentQueries, SqlWorkQueries, Sq
         self._group_sync = GroupSync(path)
         self._write_lock = threading.Lock()
 
-    # -- connections and transactions ------------------------------------------------------
-
-    def _conn(self) -> sqlite3.Connection:
+    def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
@@ -52,13 +50,13 @@ class SqliteStore(SqliteHistoryQueries, SqliteContentQueries, SqlWorkQueries, Sq
         return conn
 
     @contextlib.contextmanager
-    def _tx(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
+    def write(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
         """One write transaction; ``durable`` waits until the commit is on disk (group commit).
 
         Writers of this process queue on a lock rather than in SQLite's busy handler, which
         sleeps up to 100 ms at a time when it finds the database locked.
         """
-        conn = self._conn()
+        conn = self.connection()
         with self._write_lock:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -70,11 +68,50 @@ class SqliteStore(SqliteHistoryQueries, SqliteContentQueries, SqlWorkQueries, Sq
         if durable:
             self._group_sync.sync()
 
-    def _write(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+    def write_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         """One autocommitted writing statement, queued like transactions."""
-        conn = self._conn()
+        conn = self.connection()
         with self._write_lock:
             return conn.execute(sql, params)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction (WAL: it blocks no writer)."""
+        conn = self.connection()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def batch(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return self.write()
+
+    def claim(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return list(self.write_one(sql, params).fetchall())
+
+    def any_of(self, column: str, values: Sequence[int]) -> tuple[str, tuple[Any, ...]]:
+        return f"{column} IN ({marks(len(values))})", tuple(values)
+
+    def rows(self, types: Sequence[str], rows: Sequence[Sequence[Any]]) -> tuple[str, tuple[Any, ...]]:
+        one = "(" + marks(len(types)) + ")"
+        return f"(VALUES {', '.join([one] * len(rows))}) AS v", tuple(value for row in rows for value in row)
+
+    def insert(self, conn: Any, into: str, types: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            conn.executemany(f"INSERT INTO {into} VALUES ({marks(len(types))})", rows)
+
+    def hint(self, index: str) -> str:
+        # After ``FROM jobs``: SQLite's planner, once ANALYZE has seen a store of finished jobs, would
+        # otherwise scan the whole table inside the claims' write transaction, and pick a full scan
+        # over the partial indexes the histories and monitors are built on.
+        return f" INDEXED BY {index}"
+
+    def notify_work(self) -> None:
+        """Nothing to do: other processes on the same file poll."""
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        """Nothing to listen to: other processes on the same file are polled."""
 
     def close(self) -> None:
         with self._lock:
@@ -86,7 +123,7 @@ class SqliteStore(SqliteHistoryQueries, SqliteContentQueries, SqlWorkQueries, Sq
 
     def migrate(self) -> list[int]:
         """Apply the migrations not applied yet, in order; return the versions applied now."""
-        conn = self._conn()
+        conn = self.connection()
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER)"
         )
@@ -113,6 +150,11 @@ class SqliteStore(SqliteHistoryQueries, SqliteContentQueries, SqlWorkQueries, Sq
             done.append(version)
         return done
 
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """Run raw SQL (benchmarks and tests only)."""
-        return list(self._conn().execute(sql, params))
+
+class SqliteStore(SqlStore):
+    """Store on one SQLite database file; histories count on the buckets of migration 0003."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        dialect = SqliteDialect(path)
+        super().__init__(dialect, CountedHistory(dialect))

@@ -117,7 +117,7 @@ class BinderRoutes(ContentRoutes):
                 raise errors.ParameterRequired.named(name)
         values.fields.setdefault("status__v", "Draft")
         major, minor = values.number or (0, 1)
-        binder_id = self.repo.store.content_create_document(
+        binder_id = self.repo.store.content.create_document(
             binder=True, fields=values.fields, file=None, major=major, minor=minor, roles=values.roles,
             created_by=user.id, now=self.s.clock.now(),
         )
@@ -126,7 +126,7 @@ class BinderRoutes(ContentRoutes):
     def create_version(self, call: Call) -> dict[str, Any]:
         """Create Binder Version: a new draft whose structure starts as a copy of the latest's."""
         binder, user, _ = self._writable(call)
-        created = self.repo.store.content_add_version(
+        created = self.repo.store.content.add_version(
             binder.id, updates={}, file=None, keep_file=False, number=None, created_by=user.id,
             now=self.s.clock.now(),
         )
@@ -141,7 +141,7 @@ class BinderRoutes(ContentRoutes):
         base = str(call.request.base_url).rstrip("/") + f"/api/{call.version}/objects/binders/{binder.id}"
         return [
             {"number": v.number, "value": f"{base}/versions/{v.major}/{v.minor}"}
-            for v in self.repo.store.content_versions(binder.id)
+            for v in self.repo.store.content.versions(binder.id)
         ]
 
     def retrieve(self, call: Call) -> dict[str, Any]:
@@ -175,7 +175,7 @@ class BinderRoutes(ContentRoutes):
         return None if raw in (None, "") else parse_number(raw, "order__v")
 
     def _check_size(self, binder_id: int, version: Version) -> None:
-        if len(self.repo.store.content_nodes(binder_id, version.major, version.minor)) >= MAX_NODES:
+        if len(self.repo.store.content.nodes(binder_id, version.major, version.minor)) >= MAX_NODES:
             raise errors.OperationNotAllowed(f"Binder [{binder_id}] has reached its limit of {MAX_NODES} nodes")
 
     def add_section(self, call: Call) -> dict[str, Any]:
@@ -193,7 +193,7 @@ class BinderRoutes(ContentRoutes):
             raise errors.InvalidData("Invalid value for [name__v]: up to 255 characters, no slashes")
         number = (call.form.get("section_number__v") or "").strip() or None
         self._check_size(binder.id, version)
-        node = self.repo.store.content_add_node(
+        node = self.repo.store.content.add_node(
             binder.id, version.major, version.minor, parent_id=self._parent(call.form), kind="section", name=name,
             order=self._order(call.form), now=self.s.clock.now(), section_number=number,
         )
@@ -228,11 +228,11 @@ class BinderRoutes(ContentRoutes):
                     raise errors.ParameterRequired.named(key)
             doc_major = parse_number(form["major_version_number__v"], "major_version_number__v")
             doc_minor = parse_number(form["minor_version_number__v"], "minor_version_number__v")
-            if self.repo.store.content_version(doc_id, doc_major, doc_minor) is None:
+            if self.repo.store.content.version(doc_id, doc_major, doc_minor) is None:
                 raise errors.InvalidData(f"Version [{doc_major}.{doc_minor}] of document [{doc_id}] does not exist")
         latest = self.repo.version(doc_id, None, None)
         self._check_size(binder.id, version)
-        node = self.repo.store.content_add_node(
+        node = self.repo.store.content.add_node(
             binder.id, version.major, version.minor, parent_id=self._parent(form), kind="document",
             name=latest.name, order=self._order(form), now=self.s.clock.now(), document_id=doc_id,
             binding_rule=rule, doc_major=doc_major, doc_minor=doc_minor,
@@ -294,7 +294,7 @@ class BinderRoutes(ContentRoutes):
         if submission_id is not None:
             if not SUBMISSION_ID.match(submission_id):
                 raise errors.InvalidData(f"Invalid value for parameter [submission]: [{submission_id[:100]}]")
-            submission = self.repo.store.content_get_submission(submission_id)
+            submission = self.repo.store.content.get_submission(submission_id)
             if submission is None or submission.binder_id != binder.id or submission.section_id is None:
                 raise errors.InvalidData(f"Submission [{submission_id}] was not imported into binder [{binder.id}]")
         docfield = parse_bool(q, "docfield", submission_id is None)
@@ -303,7 +303,7 @@ class BinderRoutes(ContentRoutes):
         nodes = self._node_subset(call)
         request_id = None
         if nodes is not None:
-            request_id = self.repo.store.content_save_request(user.id, nodes, self.s.clock.now())
+            request_id = self.repo.store.content.save_request(user.id, nodes, self.s.clock.now())
         zip_name = safe_filename(f"{version.name}.zip", default=f"binder-{binder.id}.zip")
         job = self.start_job(
             call, user, BINDER_EXPORT, "Export Submission" if submission_id else "Binder Export",
@@ -320,7 +320,7 @@ class BinderRoutes(ContentRoutes):
     def export_results(self, call: Call) -> dict[str, Any]:
         """Retrieve Binder Export Results: one flat object (no ``data``), as Vault answers."""
         job, _ = self.finished_job(call, frozenset({BINDER_EXPORT}), "a Binder Export")
-        rows = self.repo.store.content_results(job.id)
+        rows = self.repo.store.content.results(job.id)
         summary = next((r for r in rows if r.get("kind") == "binder"), None)
         if summary is None:
             raise errors.InvalidData(f"Job [{job.id}] ended {job.status.value} without exporting its binder")

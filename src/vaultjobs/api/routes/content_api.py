@@ -218,7 +218,7 @@ class ContentRoutes:
         """The job of a results endpoint: one of ``processors``, readable by the caller, no longer active."""
         user = call.require_user()
         job_id = parse_id(str(call.path_params["job_id"]))
-        job = self.s.store.get_job(job_id)
+        job = self.s.store.jobs.get_job(job_id)
         if job is None or job.processor not in processors:
             raise errors.InvalidData(f"[{job_id}] is not the id of {what} job")
         require_access(user, job_id, job)

@@ -112,7 +112,7 @@ class DocumentRoutes(ContentRoutes):
         base = self._base(call)
         return [
             {"number": v.number, "value": f"{base}/objects/{kind}/{doc.id}/versions/{v.major}/{v.minor}"}
-            for v in self.repo.store.content_versions(doc.id)
+            for v in self.repo.store.content.versions(doc.id)
         ]
 
     def _renditions_map(self, call: Call, doc: Document, version: Version, latest: bool) -> dict[str, str]:
@@ -121,7 +121,7 @@ class DocumentRoutes(ContentRoutes):
             base += f"/versions/{version.major}/{version.minor}"
         return {
             r.rendition_type: f"{base}/renditions/{r.rendition_type}"
-            for r in self.repo.store.content_renditions(doc.id, version.major, version.minor)
+            for r in self.repo.store.content.renditions(doc.id, version.major, version.minor)
         }
 
     def _save_upload_file(self, upload_file: Any) -> StoredFile:
@@ -135,7 +135,7 @@ class DocumentRoutes(ContentRoutes):
     def _check_roles(self, roles: dict[str, list[int]]) -> None:
         for role, users in roles.items():
             for user_id in users:
-                if self.s.store.get_user(user_id) is None:
+                if self.s.store.users.get_user(user_id) is None:
                     raise errors.InvalidData(f"Invalid value for [{role}.users]: user [{user_id}] does not exist")
 
     # -- create and version ----------------------------------------------------------------
@@ -155,7 +155,7 @@ class DocumentRoutes(ContentRoutes):
         finally:
             upload.close()
         major, minor = values.number or (0, 1)
-        doc_id = self.repo.store.content_create_document(
+        doc_id = self.repo.store.content.create_document(
             binder=False, fields=values.fields, file=stored, major=major, minor=minor, roles=values.roles,
             created_by=user.id, now=self.s.clock.now(),
         )
@@ -182,7 +182,7 @@ class DocumentRoutes(ContentRoutes):
             stored = self._save_upload_file(upload.file) if mode == "uploadedContent" else None
         finally:
             upload.close()
-        created = self.repo.store.content_add_version(
+        created = self.repo.store.content.add_version(
             doc.id, updates=values.fields, file=stored, keep_file=mode == "latestContent", number=values.number,
             created_by=user.id, now=self.s.clock.now(),
         )
@@ -264,7 +264,7 @@ class DocumentRoutes(ContentRoutes):
             stored = self._save_upload_file(upload.file)
         finally:
             upload.close()
-        self.repo.store.content_put_rendition(
+        self.repo.store.content.put_rendition(
             doc.id, version.major, version.minor, Rendition(rendition_type=rendition_type, file=stored),
             self.s.clock.now(),
         )
@@ -274,7 +274,7 @@ class DocumentRoutes(ContentRoutes):
         doc, _ = self._readable(call)
         rendition_type = self._rendition_type(call)
         version = self._version(call, doc)
-        for rendition in self.repo.store.content_renditions(doc.id, version.major, version.minor):
+        for rendition in self.repo.store.content.renditions(doc.id, version.major, version.minor):
             if rendition.rendition_type == rendition_type:
                 return self._file_response(rendition.file)
         raise errors.InvalidData(
@@ -295,7 +295,7 @@ class DocumentRoutes(ContentRoutes):
         roles = {k: list(v) for k, v in doc.roles.items()}
         for role, users in values.roles.items():
             roles[role] = sorted(set(roles.get(role, [])) | set(users))
-        self.repo.store.content_set_roles(doc.id, roles)
+        self.repo.store.content.set_roles(doc.id, roles)
         return {
             "responseMessage": "Document roles updated",
             "updatedRoles": {role: {"users": users} for role, users in sorted(values.roles.items())},
@@ -338,7 +338,7 @@ class DocumentRoutes(ContentRoutes):
         if not source and not renditions:
             raise errors.InvalidData("Nothing to export: [source] and [renditions] are both false")
         items = self._export_body(call, versions)
-        request_id = self.repo.store.content_save_request(user.id, items, self.s.clock.now())
+        request_id = self.repo.store.content.save_request(user.id, items, self.s.clock.now())
         job = self.start_job(
             call, user, EXPORT_DOCUMENTS, "Export Documents",
             {
@@ -357,4 +357,4 @@ class DocumentRoutes(ContentRoutes):
 
     def export_results(self, call: Call) -> dict[str, Any]:
         job, _ = self.finished_job(call, frozenset({EXPORT_DOCUMENTS}), "an Export Documents")
-        return {"data": self.repo.store.content_results(job.id)}
+        return {"data": self.repo.store.content.results(job.id)}

@@ -22,7 +22,7 @@ Decisions where Vault's documentation leaves room (spec sections 2.3 and 2.4):
   endpoint: UTC, or the caller's time zone for jobs that came from a schedule.
 * Admins see every job; other users see the jobs they created (the status endpoint's rule).
 * ``url`` is the page asked for; ``next_page``/``previous_page`` are relative, carry the same filters,
-  and are omitted where there is no such page. ``total`` is exact (see ``store/sqlite_history.py`` for
+  and are omitted where there is no such page. ``total`` is exact (see ``store/history.py`` for
   how it stays cheap at millions of jobs).
 """
 
@@ -157,7 +157,7 @@ class HistoryRoutes:
     def histories(self, call: Call) -> dict[str, Any]:
         user = call.require_user()
         q = ListQuery(call, HISTORY_STATUSES)
-        page = self.s.store.job_histories(
+        page = self.s.store.history.job_histories(
             created_by=visible_creator(user),
             status=None if q.status is None else HISTORY_STATUSES[q.status],
             start=q.start,
@@ -171,7 +171,7 @@ class HistoryRoutes:
     def monitors(self, call: Call) -> dict[str, Any]:
         user = call.require_user()
         q = ListQuery(call, MONITOR_STATUSES)
-        page = self.s.store.job_monitors(
+        page = self.s.store.history.job_monitors(
             created_by=visible_creator(user),
             statuses=None if q.status is None else MONITOR_STATUSES[q.status],
             start=q.start,

@@ -96,12 +96,12 @@ class JobRoutes:
     def status(self, call: Call) -> dict[str, Any]:
         user = call.require_user()
         job_id = parse_id(str(call.path_params["job_id"]))
-        found = self.s.store.job_and_task_counts(job_id)  # one query: the job and its task counts
+        found = self.s.store.jobs.job_and_task_counts(job_id)  # one query: the job and its task counts
         job = require_access(user, job_id, found[0] if found else None)
         counts = found[1] if found else {}
         window = self.s.settings.status_window
         if window > 0:
-            wait = self.s.store.open_status_window(job.id, self.s.clock.now(), window)
+            wait = self.s.store.jobs.open_status_window(job.id, self.s.clock.now(), window)
             if wait is not None:
                 retry_after = max(1, math.ceil(wait))
                 raise errors.ApiLimitExceeded(
@@ -115,7 +115,7 @@ class JobRoutes:
         job = self._readable_job(call)
         limit = int_param(call.query, "limit", 50, 1, 1000)
         offset = int_param(call.query, "offset", 0, 0, 10**9)
-        page = self.s.store.list_tasks(job.id, limit, offset)
+        page = self.s.store.jobs.list_tasks(job.id, limit, offset)
         url, details = page_details(f"/api/{call.version}/services/jobs/{job.id}/tasks", page.total, limit, offset)
         return {
             "url": url,
@@ -126,7 +126,7 @@ class JobRoutes:
 
     def log(self, call: Call) -> Response:
         job = self._readable_job(call)
-        lines = [f"{render_datetime(line.at)} {line.message}\n" for line in self.s.store.read_log(job.id)]
+        lines = [f"{render_datetime(line.at)} {line.message}\n" for line in self.s.store.jobs.read_log(job.id)]
         return Response("".join(lines), media_type="text/plain;charset=UTF-8")
 
     def processors(self, call: Call) -> dict[str, Any]:

@@ -75,7 +75,7 @@ class SubmissionRoutes(ContentRoutes):
             folder_name = submission_folder_name(disk)
         except (zipfile.BadZipFile, OSError) as exc:
             raise errors.InvalidData(f"Invalid value for [file]: [{path[:200]}] cannot be read: {exc}") from exc
-        if not self.repo.store.content_claim_submission(sid, user.id, self.s.clock.now()):
+        if not self.repo.store.content.claim_submission(sid, user.id, self.s.clock.now()):
             raise errors.OperationNotAllowed(
                 f"Submission [{sid}] was imported already or its import is still running"
             )
@@ -88,9 +88,9 @@ class SubmissionRoutes(ContentRoutes):
                 },
             )
         except BaseException:
-            self.repo.store.content_release_submission(sid)
+            self.repo.store.content.release_submission(sid)
             raise
-        self.repo.store.content_set_submission(sid, job_id=job.id)
+        self.repo.store.content.set_submission(sid, job_id=job.id)
         payload: dict[str, Any] = {}
         if folder_name != sid:
             payload["warnings"] = [
@@ -108,7 +108,7 @@ class SubmissionRoutes(ContentRoutes):
         job, _ = self.finished_job(call, frozenset({IMPORT_SUBMISSION}), "an Import Submission")
         if job.parameters.get("submission_id") != sid:
             raise errors.InvalidData(f"Job [{job.id}] did not import submission [{sid}]")
-        rows = self.repo.store.content_results(job.id)
+        rows = self.repo.store.content.results(job.id)
         binder = [{k: v for k, v in r.items() if k != "kind"} for r in rows if r.get("kind") == "binder"]
         failed = [r for r in rows if r.get("kind") == "file" and r["responseStatus"] != "SUCCESS"]
         payload: dict[str, Any] = {"data": binder}

@@ -1,5 +1,5 @@
-"""Histories, monitors and the retention purge: :class:`SqliteHistoryQueries`, mixed into
-:class:`SqliteStore`, and :class:`SqlHistoryQueries`, the same in plain SQL for any store.
+"""Histories, monitors and the retention purge: :class:`CountedHistory`, the SQLite store's, and
+:class:`PlainHistory`, the same in plain SQL for any store (the PostgreSQL store's).
 
 Histories (finished jobs) are listed newest *finished* first and their date filter is on the same
 instant: ``finished_at = COALESCE(run_end, modified_at)``, the end of the run or, for a job that ended
@@ -34,17 +34,15 @@ upsert four small rows, and the four history indexes gain (or lose) an entry eac
 
 from __future__ import annotations
 
-import contextlib
 import re
-import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from vaultjobs.models import Job, Page
 from vaultjobs.status import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, JobStatus
-from vaultjobs.store.sql import _JOB_COLUMNS, _job_from_row
+from vaultjobs.store.dialect import Connection, Dialect
+from vaultjobs.store.rows import JOB_COLUMNS, job_from_row
 from vaultjobs.timeutil import to_ms
 
 
@@ -132,37 +130,39 @@ class _HistoryFilter:
         return " AND ".join(terms), params
 
 
-class SqlHistoryQueries:
+class History(Protocol):
+    """Histories (finished jobs), monitors (unfinished jobs) and the retention purge."""
+
+    def job_histories(
+        self, *, created_by: int | None, status: JobStatus | None, start: datetime | None, end: datetime | None,
+        limit: int, offset: int,
+    ) -> Page: ...
+    def job_monitors(
+        self, *, created_by: int | None, statuses: frozenset[JobStatus] | None, start: datetime | None,
+        end: datetime | None, limit: int, offset: int,
+    ) -> Page: ...
+    def purge_finished_jobs(self, finished_before: datetime, *, max_jobs: int = ..., max_rows: int = ...) -> int: ...
+
+
+class PlainHistory:
     """Histories, monitors and the purge in plain SQL (``COUNT`` and ``OFFSET``), for any SQL store.
 
     Correct everywhere, but a page costs time in proportion to its offset and ``total`` in proportion
-    to the matching history: fine for thousands of jobs, not for millions. :class:`SqliteHistoryQueries`
+    to the matching history: fine for thousands of jobs, not for millions. :class:`CountedHistory`
     replaces histories with the bucket counts; a PostgreSQL store can use this class as it is until it
-    gets the same counts (migration and triggers of its own). Needs the store's ``_tx``.
+    gets the same counts (migration and triggers of its own).
     """
 
-    if TYPE_CHECKING:
-
-        @contextlib.contextmanager
-        def _tx(self, durable: bool = False) -> Iterator[Any]: ...
-
-    def _hint(self, index: str) -> str:
-        """An index hint for ``FROM jobs`` (SQLite's ``INDEXED BY``); none in plain SQL."""
-        return ""
-
-    @contextlib.contextmanager
-    def _snapshot(self) -> Iterator[Any]:
-        """The connection for the reads of one page, in one transaction."""
-        with self._tx() as conn:
-            yield conn
+    def __init__(self, db: Dialect) -> None:
+        self.db = db
 
     @staticmethod
-    def _jobs_by_id(conn: Any, ids: list[int]) -> list[Job]:
+    def _jobs_by_id(conn: Connection, ids: list[int]) -> list[Job]:
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        rows = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id IN ({marks})", ids).fetchall()
-        by_id = {row[0]: _job_from_row(row) for row in rows}
+        rows = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id IN ({marks})", ids).fetchall()
+        by_id = {row[0]: job_from_row(row) for row in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     @staticmethod
@@ -181,7 +181,7 @@ class SqlHistoryQueries:
     def _history_where(self, flt: _HistoryFilter, lo: int | None, hi: int | None) -> tuple[str, list[Any]]:
         """``FROM jobs … WHERE …`` of the finished jobs matching ``flt`` that finished in ``[lo, hi)``."""
         terms, params = flt.job_terms()
-        sql = f"FROM jobs {self._hint(flt.index())} WHERE {terms}"
+        sql = f"FROM jobs{self.db.hint(flt.index())} WHERE {terms}"
         if lo is not None:
             sql += f" AND {FINISHED_AT} >= ?"
             params.append(lo)
@@ -191,7 +191,7 @@ class SqlHistoryQueries:
         return sql, params
 
     def _history_ids(
-        self, conn: Any, flt: _HistoryFilter, hi: int | None, skip: int, limit: int
+        self, conn: Connection, flt: _HistoryFilter, hi: int | None, skip: int, limit: int
     ) -> list[int]:
         where, params = self._history_where(flt, flt.lo, hi)
         sql = f"SELECT id {where} ORDER BY {FINISHED_AT} DESC, id DESC LIMIT ? OFFSET ?"
@@ -212,7 +212,7 @@ class SqlHistoryQueries:
         """Finished jobs, newest finished first (then highest id), finished in ``[start, end)``;
         ``created_by`` None = everyone's."""
         flt = self._history_filter(created_by, status, start, end)
-        with self._snapshot() as conn:
+        with self.db.read() as conn:
             where, params = self._history_where(flt, flt.lo, flt.hi)
             total = int(conn.execute(f"SELECT count(*) {where}", params).fetchone()[0])
             ids = self._history_ids(conn, flt, flt.hi, offset, limit) if offset < total else []
@@ -254,8 +254,8 @@ class SqlHistoryQueries:
         if end is not None:
             terms.append("created_at < ?")
             params.append(to_ms(end))
-        where = f"FROM jobs {self._hint('jobs_monitor')} WHERE {' AND '.join(terms)}"
-        with self._snapshot() as conn:
+        where = f"FROM jobs{self.db.hint('jobs_monitor')} WHERE {' AND '.join(terms)}"
+        with self.db.read() as conn:
             total = int(conn.execute(f"SELECT count(*) {where}", params).fetchone()[0])
             ids: list[int] = []
             if offset < total:
@@ -277,11 +277,11 @@ class SqlHistoryQueries:
         """
         cutoff = to_ms(finished_before)
         deleted = 0
-        with self._tx() as conn:
+        with self.db.write() as conn:
             ids = [
                 row[0]
                 for row in conn.execute(
-                    f"SELECT id FROM jobs {self._hint('jobs_history')} WHERE {FINISHED} "
+                    f"SELECT id FROM jobs{self.db.hint('jobs_history')} WHERE {FINISHED} "
                     f"AND {FINISHED_AT} < ? ORDER BY {FINISHED_AT}, id LIMIT ?",
                     (cutoff, max_jobs),
                 )
@@ -306,26 +306,9 @@ class SqlHistoryQueries:
         return deleted
 
 
-class SqliteHistoryQueries(SqlHistoryQueries):
+class CountedHistory(PlainHistory):
     """Histories on the bucket counts of migration 0003 (see the module docstring); monitors and the
-    purge as in plain SQL, with SQLite's index hints. Needs the store's ``_conn`` and ``_tx``."""
-
-    if TYPE_CHECKING:
-
-        def _conn(self) -> sqlite3.Connection: ...
-
-    def _hint(self, index: str) -> str:
-        return f"INDEXED BY {index}"
-
-    @contextlib.contextmanager
-    def _snapshot(self) -> Iterator[Any]:
-        """A read transaction (WAL: it blocks no writer), so ``total`` and the rows agree."""
-        conn = self._conn()
-        conn.execute("BEGIN")
-        try:
-            yield conn
-        finally:
-            conn.execute("COMMIT")
+    purge as in plain SQL (with SQLite's index hints, from the dialect)."""
 
     def job_histories(
         self,
@@ -344,7 +327,7 @@ class SqliteHistoryQueries(SqlHistoryQueries):
         (see the module docstring).
         """
         flt = self._history_filter(created_by, status, start, end)
-        with self._snapshot() as conn:
+        with self.db.read() as conn:
             pieces = [(piece, self._count(conn, flt, piece)) for piece in split_range(flt.lo, flt.hi)]
             total = sum(n for _, n in pieces)
             ids: list[int] = []
@@ -354,7 +337,7 @@ class SqliteHistoryQueries(SqlHistoryQueries):
             jobs = self._jobs_by_id(conn, ids)
         return Page(items=jobs, total=total, limit=limit, offset=offset)
 
-    def _count(self, conn: sqlite3.Connection, flt: _HistoryFilter, piece: _Piece) -> int:
+    def _count(self, conn: Connection, flt: _HistoryFilter, piece: _Piece) -> int:
         if piece.level == 0:
             where, params = self._history_where(flt, piece.lo, piece.hi)
             return int(conn.execute(f"SELECT count(*) {where}", params).fetchone()[0])
@@ -378,7 +361,7 @@ class SqliteHistoryQueries(SqlHistoryQueries):
         return sql, params
 
     def _seek(
-        self, conn: sqlite3.Connection, flt: _HistoryFilter, pieces: list[tuple[_Piece, int]], offset: int
+        self, conn: Connection, flt: _HistoryFilter, pieces: list[tuple[_Piece, int]], offset: int
     ) -> tuple[int | None, int]:
         """Where the row at ``offset`` is: an upper bound on finish times, and how many rows below it to
         skip — fewer than one level-1 bucket (8 s of finishes) holds."""

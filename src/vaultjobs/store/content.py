@@ -1,23 +1,23 @@
 """The content repository's SQL: documents, versions, renditions, binder nodes, submissions, and the
 requests and per-item results of document jobs.
 
-A mixin of :class:`~vaultjobs.store.sqlite.SqliteStore`; it uses only the host's ``_conn``, ``_tx``
-and ``_write`` and portable SQL (``?`` placeholders, ``ON CONFLICT``, ``RETURNING``), so a
-PostgreSQL store can take it over unchanged. File bytes are not here: rows point at files stored
-under ``<data_dir>/files/`` by :mod:`vaultjobs.content.files`.
+Portable SQL (``?`` placeholders, ``ON CONFLICT``, ``RETURNING``) on a
+:class:`~vaultjobs.store.dialect.Dialect`, the same for SQLite and PostgreSQL. File bytes are not
+here: rows point at files stored under ``<data_dir>/files/`` by :mod:`vaultjobs.content.files`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from vaultjobs.content.models import ROOT_NODE, BinderNode, Document, Rendition, StoredFile, Submission, Version
+from vaultjobs.store.dialect import Connection, Dialect
+from vaultjobs.store.rows import dumps
 from vaultjobs.timeutil import from_ms, to_ms
 
 _VERSION_COLUMNS = "document_id, major, minor, fields, filename, sha256, size, mime, created_by, created_at"
@@ -26,18 +26,6 @@ _NODE_COLUMNS = (
 )
 _TERMINAL = "('SUCCESS','ERRORS_ENCOUNTERED','TIMEOUT','COMPLETED_DUE_TO_INACTIVITY','MISSED_SCHEDULE'," \
     "'CANCELLED','FAILED_TO_RUN')"
-
-
-class _Host(Protocol):
-    """What the mixin needs from the store it is mixed into."""
-
-    def _conn(self) -> Any: ...
-    def _tx(self, durable: bool = False) -> contextlib.AbstractContextManager[Any]: ...
-    def _write(self, sql: str, params: tuple[Any, ...] = ()) -> Any: ...
-
-
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 def _version_from_row(row: Sequence[Any]) -> Version:
@@ -75,21 +63,24 @@ def new_node_id(now: datetime) -> str:
     return f"{to_ms(now)}:{secrets.randbelow(2**31)}"
 
 
-class SqliteContentQueries:
+class Content:
     """Content repository queries; every method is one unit of work."""
+
+    def __init__(self, db: Dialect) -> None:
+        self.db = db
 
     # -- files -----------------------------------------------------------------------------
 
-    def content_add_file(self: _Host, sha256: str, size: int, now: datetime) -> None:
-        self._write(
+    def add_file(self, sha256: str, size: int, now: datetime) -> None:
+        self.db.write_one(
             "INSERT INTO content_files (sha256, size, created_at) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
             (sha256, size, to_ms(now)),
         )
 
     # -- documents and versions ------------------------------------------------------------
 
-    def content_create_document(
-        self: _Host,
+    def create_document(
+        self,
         *,
         binder: bool,
         fields: dict[str, Any],
@@ -102,17 +93,17 @@ class SqliteContentQueries:
     ) -> int:
         """Insert a document (or binder) and its first version; return its id."""
         ms = to_ms(now)
-        with self._tx() as conn:
+        with self.db.write() as conn:
             row = conn.execute(
                 "INSERT INTO documents (binder, created_by, created_at, roles) VALUES (?, ?, ?, ?) RETURNING id",
-                (int(binder), created_by, ms, _dumps(roles)),
+                (int(binder), created_by, ms, dumps(roles)),
             ).fetchone()
             document_id = int(row[0])
             _insert_version(conn, document_id, major, minor, fields, file, created_by, ms)
         return document_id
 
-    def content_add_version(
-        self: _Host,
+    def add_version(
+        self,
         document_id: int,
         *,
         updates: dict[str, Any],
@@ -129,7 +120,7 @@ class SqliteContentQueries:
         None when ``number`` is not after the latest version (or the document is gone).
         """
         ms = to_ms(now)
-        with self._tx() as conn:
+        with self.db.write() as conn:
             row = conn.execute(
                 f"SELECT {_VERSION_COLUMNS} FROM document_versions WHERE document_id = ? "
                 "ORDER BY major DESC, minor DESC LIMIT 1",
@@ -156,8 +147,8 @@ class SqliteContentQueries:
             created_by=created_by, created_at=from_ms(ms),
         )
 
-    def content_get_document(self: _Host, document_id: int) -> Document | None:
-        row = self._conn().execute(
+    def get_document(self, document_id: int) -> Document | None:
+        row = self.db.connection().execute(
             "SELECT id, binder, created_by, created_at, roles FROM documents WHERE id = ?", (document_id,)
         ).fetchone()
         if row is None:
@@ -167,25 +158,25 @@ class SqliteContentQueries:
             roles=orjson.loads(row[4]),
         )
 
-    def content_set_roles(self: _Host, document_id: int, roles: dict[str, list[int]]) -> None:
-        self._write("UPDATE documents SET roles = ? WHERE id = ?", (_dumps(roles), document_id))
+    def set_roles(self, document_id: int, roles: dict[str, list[int]]) -> None:
+        self.db.write_one("UPDATE documents SET roles = ? WHERE id = ?", (dumps(roles), document_id))
 
-    def content_versions(self: _Host, document_id: int) -> list[Version]:
-        rows = self._conn().execute(
+    def versions(self, document_id: int) -> list[Version]:
+        rows = self.db.connection().execute(
             f"SELECT {_VERSION_COLUMNS} FROM document_versions WHERE document_id = ? ORDER BY major, minor",
             (document_id,),
         ).fetchall()
         return [_version_from_row(r) for r in rows]
 
-    def content_version(self: _Host, document_id: int, major: int, minor: int) -> Version | None:
-        row = self._conn().execute(
+    def version(self, document_id: int, major: int, minor: int) -> Version | None:
+        row = self.db.connection().execute(
             f"SELECT {_VERSION_COLUMNS} FROM document_versions WHERE document_id = ? AND major = ? AND minor = ?",
             (document_id, major, minor),
         ).fetchone()
         return None if row is None else _version_from_row(row)
 
-    def content_latest_version(self: _Host, document_id: int) -> Version | None:
-        row = self._conn().execute(
+    def latest_version(self, document_id: int) -> Version | None:
+        row = self.db.connection().execute(
             f"SELECT {_VERSION_COLUMNS} FROM document_versions WHERE document_id = ? "
             "ORDER BY major DESC, minor DESC LIMIT 1",
             (document_id,),
@@ -194,12 +185,12 @@ class SqliteContentQueries:
 
     # -- renditions ------------------------------------------------------------------------
 
-    def content_put_rendition(
-        self: _Host, document_id: int, major: int, minor: int, rendition: Rendition, now: datetime
+    def put_rendition(
+        self, document_id: int, major: int, minor: int, rendition: Rendition, now: datetime
     ) -> bool:
         """Add or replace a rendition of a version; False when the version does not exist."""
         f = rendition.file
-        with self._tx() as conn:
+        with self.db.write() as conn:
             exists = conn.execute(
                 "SELECT 1 FROM document_versions WHERE document_id = ? AND major = ? AND minor = ?",
                 (document_id, major, minor),
@@ -216,8 +207,8 @@ class SqliteContentQueries:
             )
         return True
 
-    def content_renditions(self: _Host, document_id: int, major: int, minor: int) -> list[Rendition]:
-        rows = self._conn().execute(
+    def renditions(self, document_id: int, major: int, minor: int) -> list[Rendition]:
+        rows = self.db.connection().execute(
             "SELECT rendition_type, filename, sha256, size, mime FROM renditions "
             "WHERE document_id = ? AND major = ? AND minor = ? ORDER BY rendition_type",
             (document_id, major, minor),
@@ -229,8 +220,8 @@ class SqliteContentQueries:
 
     # -- binders ---------------------------------------------------------------------------
 
-    def content_add_node(
-        self: _Host,
+    def add_node(
+        self,
         binder_id: int,
         major: int,
         minor: int,
@@ -248,7 +239,7 @@ class SqliteContentQueries:
     ) -> BinderNode | None:
         """Add a node under ``parent_id`` (a section, or ``rootNode``); None when that parent is no section
         of this binder version. Without ``order`` the node goes below its siblings."""
-        with self._tx() as conn:
+        with self.db.write() as conn:
             if parent_id != ROOT_NODE:
                 parent = conn.execute(
                     "SELECT kind FROM binder_nodes WHERE binder_id = ? AND major = ? AND minor = ? AND node_id = ?",
@@ -276,9 +267,9 @@ class SqliteContentQueries:
             )
         return node
 
-    def content_nodes(self: _Host, binder_id: int, major: int, minor: int) -> list[BinderNode]:
+    def nodes(self, binder_id: int, major: int, minor: int) -> list[BinderNode]:
         """Every node of a binder version, siblings in order."""
-        rows = self._conn().execute(
+        rows = self.db.connection().execute(
             f"SELECT {_NODE_COLUMNS} FROM binder_nodes WHERE binder_id = ? AND major = ? AND minor = ? "
             "ORDER BY parent_id, ord, node_id",
             (binder_id, major, minor),
@@ -287,17 +278,17 @@ class SqliteContentQueries:
 
     # -- submissions -----------------------------------------------------------------------
 
-    def content_get_submission(self: _Host, submission_id: str) -> Submission | None:
-        row = self._conn().execute(
+    def get_submission(self, submission_id: str) -> Submission | None:
+        row = self.db.connection().execute(
             "SELECT id, created_by, binder_id, section_id, job_id FROM submissions WHERE id = ?", (submission_id,)
         ).fetchone()
         if row is None:
             return None
         return Submission(id=row[0], created_by=row[1], binder_id=row[2], section_id=row[3], job_id=row[4])
 
-    def content_claim_submission(self: _Host, submission_id: str, created_by: int, now: datetime) -> bool:
+    def claim_submission(self, submission_id: str, created_by: int, now: datetime) -> bool:
         """Reserve a submission for an import: True unless it was imported or an import of it is unfinished."""
-        cur = self._write(
+        cur = self.db.write_one(
             "INSERT INTO submissions (id, created_by, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE "
             "SET created_by = excluded.created_by, created_at = excluded.created_at, job_id = NULL "
             "WHERE submissions.binder_id IS NULL AND (submissions.job_id IS NULL OR "
@@ -306,19 +297,21 @@ class SqliteContentQueries:
         )
         return bool(cur.rowcount == 1)
 
-    def content_release_submission(self: _Host, submission_id: str) -> None:
+    def release_submission(self, submission_id: str) -> None:
         """Give up a reservation whose import job could not be created."""
-        self._write("DELETE FROM submissions WHERE id = ? AND binder_id IS NULL AND job_id IS NULL", (submission_id,))
+        self.db.write_one(
+            "DELETE FROM submissions WHERE id = ? AND binder_id IS NULL AND job_id IS NULL", (submission_id,)
+        )
 
-    def content_set_submission(
-        self: _Host,
+    def set_submission(
+        self,
         submission_id: str,
         *,
         job_id: int | None = None,
         binder_id: int | None = None,
         section_id: str | None = None,
     ) -> None:
-        with self._tx() as conn:
+        with self.db.write() as conn:
             if job_id is not None:
                 conn.execute("UPDATE submissions SET job_id = ? WHERE id = ?", (job_id, submission_id))
             if binder_id is not None:
@@ -329,39 +322,39 @@ class SqliteContentQueries:
 
     # -- requests and results of document jobs ---------------------------------------------
 
-    def content_save_request(self: _Host, created_by: int, body: Any, now: datetime) -> int:
-        with self._tx(durable=True) as conn:
+    def save_request(self, created_by: int, body: Any, now: datetime) -> int:
+        with self.db.write(durable=True) as conn:
             row = conn.execute(
                 "INSERT INTO content_requests (created_by, created_at, body) VALUES (?, ?, ?) RETURNING id",
-                (created_by, to_ms(now), _dumps(body)),
+                (created_by, to_ms(now), dumps(body)),
             ).fetchone()
         return int(row[0])
 
-    def content_request(self: _Host, request_id: int) -> Any:
-        row = self._conn().execute("SELECT body FROM content_requests WHERE id = ?", (request_id,)).fetchone()
+    def request(self, request_id: int) -> Any:
+        row = self.db.connection().execute("SELECT body FROM content_requests WHERE id = ?", (request_id,)).fetchone()
         return None if row is None else orjson.loads(row[0])
 
-    def content_put_results(self: _Host, job_id: int, rows: Sequence[tuple[int, int, dict[str, Any]]]) -> None:
+    def put_results(self, job_id: int, rows: Sequence[tuple[int, int, dict[str, Any]]]) -> None:
         """Record item outcomes; a re-run of the same item replaces its row."""
         if not rows:
             return
-        with self._tx() as conn:
+        with self.db.write() as conn:
             for n, k, data in rows:
                 conn.execute(
                     "INSERT INTO content_job_results (job_id, n, k, data) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT (job_id, n, k) DO UPDATE SET data = excluded.data",
-                    (job_id, n, k, _dumps(data)),
+                    (job_id, n, k, dumps(data)),
                 )
 
-    def content_results(self: _Host, job_id: int) -> list[dict[str, Any]]:
-        rows = self._conn().execute(
+    def results(self, job_id: int) -> list[dict[str, Any]]:
+        rows = self.db.connection().execute(
             "SELECT data FROM content_job_results WHERE job_id = ? ORDER BY n, k", (job_id,)
         ).fetchall()
         return [orjson.loads(r[0]) for r in rows]
 
 
 def _insert_version(
-    conn: Any,
+    conn: Connection,
     document_id: int,
     major: int,
     minor: int,
@@ -373,7 +366,7 @@ def _insert_version(
     conn.execute(
         f"INSERT INTO document_versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            document_id, major, minor, _dumps(fields),
+            document_id, major, minor, dumps(fields),
             None if file is None else file.filename,
             None if file is None else file.sha256,
             None if file is None else file.size,

@@ -1,0 +1,60 @@
+"""The store: one query module per concern, each on the same :class:`~vaultjobs.store.dialect.Dialect`.
+
+Callers reach a concern through its attribute (``store.jobs.get_job(…)``). Every method is one
+atomic unit of work, and every change of a job's status goes through
+:mod:`vaultjobs.store.job_status`, so that two nodes can never both move the same job.
+
+A new concern is a module with a class taking the dialect: one attribute in :class:`Store` and one
+line in :meth:`SqlStore.__init__`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from vaultjobs.store.content import Content
+from vaultjobs.store.dialect import Dialect
+from vaultjobs.store.history import History
+from vaultjobs.store.jobs import Jobs
+from vaultjobs.store.nodes import Nodes
+from vaultjobs.store.schedules import Schedules
+from vaultjobs.store.users import Users
+from vaultjobs.store.work import Work
+
+
+class Store(Protocol):
+    """What the engine and the API need from a store, whichever database is behind it."""
+
+    dialect: Dialect
+    users: Users
+    jobs: Jobs
+    work: Work
+    schedules: Schedules
+    nodes: Nodes
+    history: History
+    content: Content
+
+    def migrate(self) -> list[int]: ...
+    def close(self) -> None: ...
+
+
+class SqlStore:
+    """The query modules on one dialect; :class:`~vaultjobs.store.sqlite.SqliteStore` and
+    :class:`~vaultjobs.store.postgres.PostgresStore` choose the dialect and the histories."""
+
+    def __init__(self, dialect: Dialect, history: History) -> None:
+        self.dialect = dialect
+        self.users = Users(dialect)
+        self.jobs = Jobs(dialect)
+        self.work = Work(dialect)
+        self.schedules = Schedules(dialect)
+        self.nodes = Nodes(dialect)
+        self.history = history
+        self.content = Content(dialect)
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations not applied yet, in order; return the versions applied now."""
+        return self.dialect.migrate()
+
+    def close(self) -> None:
+        self.dialect.close()

@@ -1,0 +1,101 @@
+"""What differs between SQLite and PostgreSQL, so that every query module has one SQL text for both.
+
+A :class:`Dialect` hands out connections and transactions, translates nothing the query modules see
+(placeholders are ``?`` everywhere; the PostgreSQL dialect rewrites them), binds lists of ids and rows
+(an ``IN``/``VALUES`` list on SQLite, one array parameter on PostgreSQL, so the statement text stays
+the same for any number of rows) and supplies the locking and index-hint clauses. The two dialects
+live beside their stores: :mod:`vaultjobs.store.sqlite` and :mod:`vaultjobs.store.postgres`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
+
+
+class Cursor(Protocol):
+    """What the query modules use of a cursor (a DB-API cursor, or a buffered result)."""
+
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """A connection taking ``?`` placeholders."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]], /) -> Any: ...
+
+
+def marks(count: int) -> str:
+    """``?, ?, …`` for ``count`` parameters."""
+    return ", ".join("?" * count)
+
+
+class Dialect(Protocol):
+    #: Exceptions the driver raises for constraint violations.
+    integrity_errors: tuple[type[Exception], ...]
+    #: Appended to the sub-selects that pick rows to claim (PostgreSQL: ``FOR UPDATE SKIP LOCKED``).
+    skip_locked: str
+    #: Appended to a select that locks rows until the transaction ends (SQLite's writers hold the
+    #: whole database anyway).
+    row_lock: str
+
+    def connection(self) -> Connection:
+        """A connection whose statements commit one by one (reads, mostly)."""
+        ...
+
+    def write_one(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        """One writing statement, committed at once (SQLite: queued behind this process's writers)."""
+        ...
+
+    def write(self, durable: bool = False) -> contextlib.AbstractContextManager[Connection]:
+        """One write transaction; ``durable`` returns only once the commit is on disk."""
+        ...
+
+    def read(self) -> contextlib.AbstractContextManager[Connection]:
+        """One read transaction, so that several reads see the same data."""
+        ...
+
+    def batch(self) -> contextlib.AbstractContextManager[Connection]:
+        """The transaction of a batch's writes (PostgreSQL: pipelined, so read results with ``fetchall``
+        and only once they are needed)."""
+        ...
+
+    def claim(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """Run a claiming ``UPDATE … RETURNING`` on its own; its rows."""
+        ...
+
+    def any_of(self, column: str, values: Sequence[int]) -> tuple[str, tuple[Any, ...]]:
+        """``column IN (…)`` over integer ``values``, and its parameters."""
+        ...
+
+    def rows(self, types: Sequence[str], rows: Sequence[Sequence[Any]]) -> tuple[str, tuple[Any, ...]]:
+        """A row source named ``v`` with columns ``column1`` … (SQL ``types`` each), and its parameters."""
+        ...
+
+    def insert(self, conn: Connection, into: str, types: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """``INSERT INTO into`` each of ``rows`` (SQL ``types`` per column)."""
+        ...
+
+    def hint(self, index: str) -> str:
+        """An index hint to put after ``FROM jobs`` (SQLite's `` INDEXED BY …``; none on PostgreSQL)."""
+        ...
+
+    def notify_work(self) -> None:
+        """Tell other nodes that work was enqueued (SQLite: other processes poll)."""
+        ...
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when another node enqueues work."""
+        ...
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations not applied yet, in order; return the versions applied now."""
+        ...
+
+    def close(self) -> None: ...

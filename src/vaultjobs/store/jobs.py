@@ -1,0 +1,302 @@
+"""Jobs, their tasks as the API shows them, their log lines and their status windows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from vaultjobs.models import Job, LogLine, Page, Task
+from vaultjobs.status import JobStatus, TaskState
+from vaultjobs.store.dialect import Connection, Dialect
+from vaultjobs.store.errors import StoreError
+from vaultjobs.store.job_status import set_status
+from vaultjobs.store.rows import JOB_COLUMNS, dumps, job_from_row, ms_or_none
+from vaultjobs.timeutil import from_ms, to_ms
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewJob:
+    processor: str
+    parameters: dict[str, Any]
+    created_by: int
+    title: str | None = None
+    method: str | None = "POST"
+    status: JobStatus = JobStatus.QUEUED
+    scheduled: bool = False
+    scheduled_for: datetime | None = None
+    idempotent: bool = False
+    timeout: float | None = None
+    inactivity_timeout: float | None = None
+    definition: str | None = None
+    cancellable: bool = True
+
+
+def status_in(conn: Connection, job_id: int) -> JobStatus | None:
+    row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return None if row is None else JobStatus(row[0])
+
+
+def settle_if_idle(db: Dialect, conn: Connection, job_id: int, ms: int) -> bool:
+    """End a CANCELLING job as CANCELLED when no worker holds it or any of its tasks."""
+    busy = conn.execute(
+        "SELECT 1 FROM jobs WHERE id = ? AND (worker_id IS NOT NULL OR EXISTS "
+        "(SELECT 1 FROM tasks WHERE state = 'RUNNING' AND job_id = ?))",
+        (job_id, job_id),
+    ).fetchone()
+    if busy is not None:
+        return False
+    return set_status(db, conn, job_id, JobStatus.CANCELLING, JobStatus.CANCELLED, ms, log="job ended CANCELLED")
+
+
+def insert_logs(db: Dialect, conn: Connection, logs: Sequence[tuple[int, Sequence[tuple[datetime, str]]]]) -> None:
+    """Log lines of several jobs, in one statement."""
+    rows = [(job_id, to_ms(at), message) for job_id, lines in logs for at, message in lines]
+    db.insert(conn, "job_log (job_id, at, message)", ("bigint", "bigint", "text"), rows)
+
+
+class Jobs:
+    """Jobs and what the API reads of them; every method is one unit of work."""
+
+    def __init__(self, db: Dialect) -> None:
+        self.db = db
+
+    def create_job(self, new: NewJob, now: datetime) -> Job:
+        """Insert a job; the commit is on disk before this returns (its id may be acknowledged).
+
+        ``StoreError`` when the job would be a second SCHEDULED instance of its definition.
+        """
+        try:
+            return self._insert_job(new, now)
+        except self.db.integrity_errors as exc:
+            raise StoreError(f"definition [{new.definition}] has a scheduled instance already") from exc
+
+    def _insert_job(self, new: NewJob, now: datetime) -> Job:
+        with self.db.write(durable=True) as conn:
+            row = conn.execute(
+                "INSERT INTO jobs (processor, title, parameters, status, method, scheduled, created_by, "
+                "created_at, modified_by, modified_at, scheduled_for, idempotent, timeout_ms, "
+                "inactivity_timeout_ms, definition, cancellable) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                f"RETURNING {JOB_COLUMNS}",
+                (
+                    new.processor,
+                    new.title,
+                    dumps(new.parameters),
+                    new.status.value,
+                    new.method,
+                    int(new.scheduled),
+                    new.created_by,
+                    to_ms(now),
+                    new.created_by,
+                    to_ms(now),
+                    None if new.scheduled_for is None else to_ms(new.scheduled_for),
+                    int(new.idempotent),
+                    ms_or_none(new.timeout),
+                    ms_or_none(new.inactivity_timeout),
+                    new.definition,
+                    int(new.cancellable),
+                ),
+            ).fetchone()
+        return job_from_row(row)
+
+    def get_job(self, job_id: int) -> Job | None:
+        row = self.db.connection().execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else job_from_row(row)
+
+    def get_jobs(self, job_ids: Sequence[int]) -> dict[int, Job]:
+        if not job_ids:
+            return {}
+        where, params = self.db.any_of("id", job_ids)
+        rows = self.db.connection().execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE {where}", params).fetchall()
+        return {row[0]: job_from_row(row) for row in rows}
+
+    def job_status(self, job_id: int) -> JobStatus | None:
+        row = self.db.connection().execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else JobStatus(row[0])
+
+    def job_statuses(self, job_ids: Sequence[int]) -> dict[int, JobStatus]:
+        if not job_ids:
+            return {}
+        where, params = self.db.any_of("id", job_ids)
+        rows = self.db.connection().execute(f"SELECT id, status FROM jobs WHERE {where}", params).fetchall()
+        return {job_id: JobStatus(status) for job_id, status in rows}
+
+    def transition_job(
+        self,
+        job_id: int,
+        expected: JobStatus,
+        new: JobStatus,
+        now: datetime,
+        *,
+        log: str | None = None,
+        by: int | None = None,
+    ) -> bool:
+        """Move a job from ``expected`` to ``new``; False when it was not in ``expected`` any more."""
+        with self.db.write() as conn:
+            return set_status(self.db, conn, job_id, expected, new, to_ms(now), log=log, by=by)
+
+    def cancel_job(self, job_id: int, by: int, now: datetime) -> tuple[bool, JobStatus]:
+        """Cancel a job: at once when it has not started, cooperatively (CANCELLING) when it runs.
+
+        Returns whether the cancel was accepted and the job's status afterwards. A RUNNING job whose
+        processor is not cancellable, and a finished job, are left as they are.
+        """
+        ms = to_ms(now)
+        with self.db.write() as conn:
+            row = conn.execute("SELECT status, cancellable FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no job with id {job_id}")
+            status = JobStatus(row[0])
+            if status is JobStatus.CANCELLING:
+                return True, status
+            if status in (JobStatus.SCHEDULED, JobStatus.QUEUEING, JobStatus.QUEUED):
+                set_status(self.db, conn, job_id, status, JobStatus.CANCELLED, ms, by=by,
+                                 log=f"cancelled by user {by} while {status.value}")
+                return True, JobStatus.CANCELLED
+            if status is not JobStatus.RUNNING or not row[1]:
+                return False, status
+            set_status(self.db, conn, job_id, status, JobStatus.CANCELLING, ms, by=by,
+                             log=f"cancel requested by user {by}; running tasks are asked to stop")
+            if settle_if_idle(self.db, conn, job_id, ms):
+                return True, JobStatus.CANCELLED
+            return True, JobStatus.CANCELLING
+
+    def settle_cancelling(self, now: datetime) -> list[int]:
+        """Every CANCELLING job nobody works on any more becomes CANCELLED; returns their ids."""
+        ids = [r[0] for r in self.db.connection().execute("SELECT id FROM jobs WHERE status = 'CANCELLING'")]
+        settled = []
+        for job_id in ids:
+            with self.db.write() as conn:
+                if settle_if_idle(self.db, conn, job_id, to_ms(now)):
+                    settled.append(job_id)
+        return settled
+
+    def overdue_jobs(self, now: datetime) -> list[tuple[Job, JobStatus]]:
+        """RUNNING jobs past their timeout (→ TIMEOUT) or idle past their inactivity timeout while a
+        worker holds them or one of their tasks (→ COMPLETED_DUE_TO_INACTIVITY)."""
+        ms = to_ms(now)
+        conn = self.db.connection()
+        timed_out = conn.execute(
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'RUNNING' AND timeout_ms IS NOT NULL "
+            "AND run_start + timeout_ms < ?",
+            (ms,),
+        ).fetchall()
+        inactive = conn.execute(
+            f"SELECT {JOB_COLUMNS} FROM jobs j WHERE status = 'RUNNING' AND inactivity_timeout_ms IS NOT NULL "
+            "AND progress_at + inactivity_timeout_ms < ? AND (worker_id IS NOT NULL OR EXISTS "
+            "(SELECT 1 FROM tasks t WHERE t.state = 'RUNNING' AND t.job_id = j.id))",
+            (ms,),
+        ).fetchall()
+        found: dict[int, tuple[Job, JobStatus]] = {}
+        for row in inactive:
+            job = job_from_row(row)
+            found[job.id] = (job, JobStatus.COMPLETED_DUE_TO_INACTIVITY)
+        for row in timed_out:
+            job = job_from_row(row)
+            found[job.id] = (job, JobStatus.TIMEOUT)
+        return list(found.values())
+
+    def queueing_jobs(self) -> list[Job]:
+        rows = self.db.connection().execute(
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'QUEUEING' ORDER BY id"
+        ).fetchall()
+        return [job_from_row(r) for r in rows]
+
+    def touch_job_progress(self, job_id: int, now: datetime) -> None:
+        self.db.write_one("UPDATE jobs SET progress_at = ? WHERE id = ?", (to_ms(now), job_id))
+
+    # -- tasks and log lines ---------------------------------------------------------------
+
+    def statuses_and_task_counts(self, job_ids: Sequence[int]) -> dict[int, tuple[JobStatus, dict[TaskState, int]]]:
+        """Each job's status and its tasks per state (a job without tasks has ``{}``; a job that is
+        gone is left out), in one query."""
+        if not job_ids:
+            return {}
+        where, params = self.db.any_of("j.id", job_ids)
+        rows = self.db.connection().execute(
+            f"SELECT j.id, j.status, t.state, count(t.seq) FROM jobs j LEFT JOIN tasks t ON t.job_id = j.id "
+            f"WHERE {where} GROUP BY j.id, j.status, t.state",
+            params,
+        ).fetchall()
+        found: dict[int, tuple[JobStatus, dict[TaskState, int]]] = {}
+        for job_id, status, state, count in rows:
+            counts = found.setdefault(job_id, (JobStatus(status), {}))[1]
+            if state is not None:
+                counts[TaskState(state)] = count
+        return found
+
+    def job_and_task_counts(self, job_id: int) -> tuple[Job, dict[TaskState, int]] | None:
+        """A job and its tasks per state in one query (what Retrieve Job Status shows)."""
+        rows = self.db.connection().execute(
+            f"SELECT {', '.join('j.' + c for c in JOB_COLUMNS.split(', '))}, t.state, t.n FROM jobs j "
+            "LEFT JOIN (SELECT state, count(*) AS n FROM tasks WHERE job_id = ? GROUP BY state) t ON 1 = 1 "
+            "WHERE j.id = ?",
+            (job_id, job_id),
+        ).fetchall()
+        if not rows:
+            return None
+        width = len(rows[0]) - 2
+        counts = {TaskState(row[width]): row[width + 1] for row in rows if row[width] is not None}
+        return job_from_row(rows[0][:width]), counts
+
+    def list_tasks(self, job_id: int, limit: int, offset: int) -> Page:
+        conn = self.db.connection()
+        total = conn.execute("SELECT count(*) FROM tasks WHERE job_id = ?", (job_id,)).fetchone()[0]
+        rows = conn.execute(
+            "SELECT seq, state, attempts, message FROM tasks WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (job_id, offset, limit),
+        ).fetchall()
+        items = [
+            Task(job_id=job_id, seq=seq, state=TaskState(state), attempts=attempts, message=message)
+            for seq, state, attempts, message in rows
+        ]
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    def failed_tasks(self, job_id: int) -> list[Task]:
+        rows = self.db.connection().execute(
+            "SELECT seq, state, attempts, message FROM tasks WHERE job_id = ? AND state = 'ERRORS_ENCOUNTERED' "
+            "ORDER BY seq",
+            (job_id,),
+        ).fetchall()
+        return [
+            Task(job_id=job_id, seq=seq, state=TaskState(state), attempts=attempts, message=message)
+            for seq, state, attempts, message in rows
+        ]
+
+    def append_log(self, job_id: int, message: str, now: datetime) -> None:
+        self.db.write_one(
+            "INSERT INTO job_log (job_id, at, message) VALUES (?, ?, ?)", (job_id, to_ms(now), message)
+        )
+
+    def append_logs(self, job_id: int, logs: Sequence[tuple[datetime, str]]) -> None:
+        if logs:
+            with self.db.batch() as conn:
+                insert_logs(self.db, conn, [(job_id, logs)])
+
+    def read_log(self, job_id: int) -> list[LogLine]:
+        rows = self.db.connection().execute(
+            "SELECT at, message FROM job_log WHERE job_id = ? ORDER BY id", (job_id,)
+        ).fetchall()
+        return [LogLine(at=from_ms(at), message=message) for at, message in rows]
+
+    def open_status_window(self, job_id: int, now: datetime, window: float) -> float | None:
+        """Open the job's status window; None on success, else seconds until it opens again.
+
+        One conditional upsert, so concurrent callers on any number of connections (or replicas)
+        get exactly one success per window, and a refused call never moves the window.
+        """
+        ms = to_ms(now)
+        window_ms = int(window * 1000)
+        conn = self.db.connection()
+        cur = self.db.write_one(
+            "INSERT INTO status_polls (job_id, polled_at) VALUES (?, ?) ON CONFLICT (job_id) "
+            "DO UPDATE SET polled_at = excluded.polled_at WHERE status_polls.polled_at <= ?",
+            (job_id, ms, ms - window_ms),
+        )
+        if cur.rowcount == 1:
+            return None
+        row = conn.execute("SELECT polled_at FROM status_polls WHERE job_id = ?", (job_id,)).fetchone()
+        polled_at = ms if row is None else int(row[0])
+        return max(0.0, (polled_at + window_ms - ms) / 1000.0)
+
