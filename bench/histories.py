@@ -183,7 +183,7 @@ def main() -> int:
     week = {"start": from_ms(BASE + 3 * 86_400_000 + 1_234), "end": from_ms(BASE + 10 * 86_400_000 + 567)}
     week_total = histories(store, offset=0, **week).total
     store_ratio = report(
-        f"\nstore.job_histories, limit 50, {args.repeat} rounds",
+        f"\nstore.history.job_histories, limit 50, {args.repeat} rounds",
         measure(
             {
                 "admin offset 0": lambda: histories(store, offset=0),
@@ -206,7 +206,7 @@ def main() -> int:
     }
     monitors["monitors status=scheduled"] = lambda: store.history.job_monitors(
         created_by=None, statuses=frozenset({JobStatus.SCHEDULED}), start=None, end=None, limit=50, offset=0)
-    report(f"\nstore.job_monitors over {backlog:,} unfinished jobs, limit 50, {args.repeat} rounds",
+    report(f"\nstore.history.job_monitors over {backlog:,} unfinished jobs, limit 50, {args.repeat} rounds",
            measure(monitors, args.repeat))
     report(
         f"\nplain COUNT + OFFSET (PlainHistory) for comparison, {max(5, args.repeat // 20)} rounds",

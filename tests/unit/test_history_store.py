@@ -26,18 +26,6 @@ FINISHED = sorted(TERMINAL_JOB_STATUSES)
 UNFINISHED = sorted(ACTIVE_JOB_STATUSES)
 
 
-def missing_history_queries(store: Store) -> bool:
-    return not hasattr(store, "job_histories")
-
-
-@pytest.fixture
-def store(store: Store) -> Store:
-    """The suite's store on each backend (a backend without these queries yet is skipped)."""
-    if missing_history_queries(store):
-        pytest.skip(f"{type(store).__name__} has no history queries yet")
-    return store
-
-
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[SqliteStore]:
     """For what only SQLite has: the bucket counts, their triggers and index plans."""
@@ -161,9 +149,6 @@ def history(
 
         store = PostgresStore(vaultjobs_new_database())
     store.migrate()
-    if missing_history_queries(store):
-        store.close()
-        pytest.skip(f"{type(store).__name__} has no history queries yet")
     rng = random.Random(7)
     times: list[int] = []
     times += [T0 + 3_000 + rng.randrange(4_000) for _ in range(600)]  # one 8 s bucket
@@ -517,7 +502,7 @@ def test_retention_purges_what_is_past_the_period_in_batches(store: Store, clock
         add_children(store, job_id, tasks=2, logs=1)
     ret = Retention(store=store, settings=Settings(retention_days=30), clock=clock)
     batches: list[int] = []
-    real = store.purge_finished_jobs
+    real = store.history.purge_finished_jobs
 
     def counting(before: datetime, **kw: int) -> int:
         assert before == clock.now() - timedelta(days=30)
@@ -526,7 +511,7 @@ def test_retention_purges_what_is_past_the_period_in_batches(store: Store, clock
         batches.append(rows)
         return rows
 
-    store.purge_finished_jobs = counting  # type: ignore[method-assign]
+    store.history.purge_finished_jobs = counting  # type: ignore[method-assign]
     assert ret.purge() == 7 * (1 + 2 + 1 + 1)
     assert batches == [15, 15, 5, 0]
     assert history_ids(store) == [kept] and monitor_ids(store) == [queued]

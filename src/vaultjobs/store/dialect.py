@@ -1,7 +1,7 @@
 """What differs between SQLite and PostgreSQL, so that every query module has one SQL text for both.
 
-A :class:`Dialect` hands out connections and transactions, translates nothing the query modules see
-(placeholders are ``?`` everywhere; the PostgreSQL dialect rewrites them), binds lists of ids and rows
+A :class:`Dialect` hands out connections and transactions with ``?`` placeholders (the PostgreSQL
+dialect rewrites them for psycopg), binds lists of ids and rows
 (an ``IN``/``VALUES`` list on SQLite, one array parameter on PostgreSQL, so the statement text stays
 the same for any number of rows) and supplies the locking and index-hint clauses. The two dialects
 live beside their stores: :mod:`vaultjobs.store.sqlite` and :mod:`vaultjobs.store.postgres`.

@@ -213,11 +213,17 @@ class PlainHistory:
         ``created_by`` None = everyone's."""
         flt = self._history_filter(created_by, status, start, end)
         with self.db.read() as conn:
-            where, params = self._history_where(flt, flt.lo, flt.hi)
-            total = int(conn.execute(f"SELECT count(*) {where}", params).fetchone()[0])
-            ids = self._history_ids(conn, flt, flt.hi, offset, limit) if offset < total else []
+            total, found = self._locate(conn, flt, offset)
+            ids = self._history_ids(conn, flt, *found, limit) if found is not None else []
             jobs = self._jobs_by_id(conn, ids)
         return Page(items=jobs, total=total, limit=limit, offset=offset)
+
+    def _locate(self, conn: Connection, flt: _HistoryFilter, offset: int) -> tuple[int, tuple[int | None, int] | None]:
+        """The total, and where the row at ``offset`` is (an upper bound on finish times and how many
+        rows below it to skip; None past the total)."""
+        where, params = self._history_where(flt, flt.lo, flt.hi)
+        total = int(conn.execute(f"SELECT count(*) {where}", params).fetchone()[0])
+        return total, (flt.hi, offset) if offset < total else None
 
     # -- monitors --------------------------------------------------------------------------
 
@@ -310,32 +316,12 @@ class CountedHistory(PlainHistory):
     """Histories on the bucket counts of migration 0003 (see the module docstring); monitors and the
     purge as in plain SQL (with SQLite's index hints, from the dialect)."""
 
-    def job_histories(
-        self,
-        *,
-        created_by: int | None,
-        status: JobStatus | None,
-        start: datetime | None,
-        end: datetime | None,
-        limit: int,
-        offset: int,
-    ) -> Page:
-        """Finished jobs, newest finished first (then highest id), finished in ``[start, end)``;
-        ``created_by`` None = everyone's.
-
-        ``total`` is exact; the cost does not grow with ``offset`` or with the size of the history
-        (see the module docstring).
-        """
-        flt = self._history_filter(created_by, status, start, end)
-        with self.db.read() as conn:
-            pieces = [(piece, self._count(conn, flt, piece)) for piece in split_range(flt.lo, flt.hi)]
-            total = sum(n for _, n in pieces)
-            ids: list[int] = []
-            if offset < total:
-                hi, skip = self._seek(conn, flt, pieces, offset)
-                ids = self._history_ids(conn, flt, hi, skip, limit)
-            jobs = self._jobs_by_id(conn, ids)
-        return Page(items=jobs, total=total, limit=limit, offset=offset)
+    def _locate(self, conn: Connection, flt: _HistoryFilter, offset: int) -> tuple[int, tuple[int | None, int] | None]:
+        """As in plain SQL, but ``total`` sums bucket counts and the offset is found by walking them:
+        the cost does not grow with ``offset`` or with the size of the history (see the module docstring)."""
+        pieces = [(piece, self._count(conn, flt, piece)) for piece in split_range(flt.lo, flt.hi)]
+        total = sum(n for _, n in pieces)
+        return total, self._seek(conn, flt, pieces, offset) if offset < total else None
 
     def _count(self, conn: Connection, flt: _HistoryFilter, piece: _Piece) -> int:
         if piece.level == 0:

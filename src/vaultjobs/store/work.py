@@ -215,8 +215,14 @@ class Work:
     def finish_tasks_counted(
         self, worker_id: str, finished: Sequence[FinishedTask], now: datetime
     ) -> dict[int, tuple[JobStatus, dict[TaskState, int]]]:
-        """:meth:`finish_tasks`, with what completing each job needs: its status and its tasks per
-        state (read in the same transaction, which saves the worker a query)."""
+        """Record the ends of tasks this worker ran; return the jobs whose last task this was, which
+        this worker now holds in their complete phase, with what completing each needs: its status and
+        its tasks per state (read in the same transaction, which saves the worker a query).
+
+        A task whose job left RUNNING while it ran (cancelled, timed out) ends CANCELLED whatever it
+        did, with a log line saying so. A task no longer RUNNING under this worker (the sweeper
+        resolved it) is left as it is.
+        """
         if not finished:
             return {}
         ms = to_ms(now)
