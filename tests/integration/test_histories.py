@@ -24,14 +24,6 @@ FAST = {"status_window": 0.1, "heartbeat_interval": 0.2, "heartbeat_timeout": 1.
         "shutdown_grace": 0.2}
 
 
-def skip_without_history_queries(backend: str) -> None:
-    if backend == "postgres":
-        from vaultjobs.store.postgres import PostgresStore
-
-        if not hasattr(PostgresStore, "job_histories"):
-            pytest.skip("the PostgreSQL store has no history queries yet")
-
-
 def run(http: httpx.Client, token: str, *, title: str | None = None, schedule_at: datetime | None = None,
         **parameters: Any) -> int:
     body: dict[str, Any] = {"parameters": {"item_seconds": 0, **parameters}}
@@ -66,7 +58,6 @@ def ids(body: dict[str, Any]) -> list[int]:
 def server(
     tmp_path_factory: pytest.TempPathFactory, backend: str, vaultjobs_new_database: Callable[[], str]
 ) -> Iterator[LiveServer]:
-    skip_without_history_queries(backend)
     srv = LiveServer(
         Path(tmp_path_factory.mktemp("histories")),
         database_url=vaultjobs_new_database(),
@@ -368,7 +359,6 @@ def test_monitors_in_xml(http: httpx.Client, jobs: Jobs) -> None:
 def test_finished_jobs_are_purged_after_the_retention_period(
     tmp_path: Path, backend: str, vaultjobs_new_database: Callable[[], str]
 ) -> None:
-    skip_without_history_queries(backend)
     retention_seconds = 2.0
     srv = LiveServer(tmp_path / "retention", database_url=vaultjobs_new_database(),
                      retention_days=retention_seconds / 86_400, **FAST)
