@@ -1,4 +1,11 @@
-"""Where jobs, users and sessions live: SQLite by default, PostgreSQL for clusters."""
+"""Where jobs, users and sessions live: SQLite by default, PostgreSQL for clusters.
+
+:mod:`~vaultjobs.store.composition` puts the store together: a dialect per engine
+(:mod:`~vaultjobs.store.sqlite`, :mod:`~vaultjobs.store.postgres`) under one query module per concern
+(:mod:`~vaultjobs.store.users`, :mod:`~vaultjobs.store.jobs`, :mod:`~vaultjobs.store.work`,
+:mod:`~vaultjobs.store.schedules`, :mod:`~vaultjobs.store.nodes`, :mod:`~vaultjobs.store.history`,
+:mod:`~vaultjobs.store.content`), each with one SQL text for both engines.
+"""
 
 from __future__ import annotations
 
