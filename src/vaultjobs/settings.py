@@ -103,14 +103,20 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then ``VAULTJOBS_*`` variables, then ``overrides`` that are not None."""
+        values = cls.read_env(environ)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @classmethod
+    def read_env(cls, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The fields set by non-empty ``VAULTJOBS_*`` variables, each parsed by its field's type."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             raw = environ.get(env_var(f.name))
             if raw is not None and raw != "":
                 values[f.name] = _cast(f.name, raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        return values
 
 
 def env_var(name: str) -> str:

@@ -11,7 +11,6 @@ one value (``settings: Settings``, ``connection: Connection``) built by `option_
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
@@ -107,18 +106,20 @@ def setting_option(setting: str, *decls: str, **attrs: Any) -> Decorator:
     return click.option(*flags, setting, cls=SettingOption, setting=setting, **attrs)
 
 
-def _build_settings(**values: Any) -> Settings:
-    overrides = {name: None if value == () else value for name, value in values.items()}
-    try:
-        settings = Settings.from_env(**overrides)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
+def _build_settings(**flags: Any) -> Settings:
     ctx = click.get_current_context()
+    given = {name: value for name, value in flags.items() if value is not None and value != ()}
+    try:
+        from_env = Settings.read_env()
+    except ValueError as exc:
+        raise click.UsageError(str(exc), ctx) from exc
     for param in ctx.command.params:
-        from_env = param.name in overrides and overrides[str(param.name)] is None
-        if isinstance(param, SettingOption) and from_env and os.environ.get(str(param.envvar)):
-            param.check(getattr(settings, param.setting), ctx)
-    return settings
+        if isinstance(param, SettingOption) and param.name not in given and param.setting in from_env:
+            param.check(from_env[param.setting], ctx)
+    try:
+        return Settings(**{**from_env, **given})
+    except ValueError as exc:
+        raise click.UsageError(str(exc), ctx) from exc
 
 
 def settings_options(*options: Decorator) -> Callable[[F], F]:
