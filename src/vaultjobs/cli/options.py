@@ -1,6 +1,6 @@
 """Options the commands share, declared once, and how a group of them reaches a command as one value.
 
-Server options set a `Settings` field: `Settings.from_env` reads their environment variable
+Server options set a `Settings` field: `Settings.read_env` reads their environment variable
 (``VAULTJOBS_*``), the option only names it in ``--help``, so each value is parsed by one rule. A
 value that came from the environment is then checked against the option's type, so that
 ``VAULTJOBS_WORKERS=-1`` is refused exactly as ``--workers -1`` is. Client options read their
@@ -66,7 +66,7 @@ class SettingOption(click.Option):
     """An option that sets a `Settings` field; `Settings`, not click, reads its environment variable."""
 
     def __init__(self, param_decls: Sequence[str], *, setting: str, **attrs: Any) -> None:
-        if setting not in {f for f in Settings.__dataclass_fields__}:
+        if setting not in Settings.__dataclass_fields__:
             raise TypeError(f"{setting!r} is not a field of Settings")
         attrs.setdefault("help", settings_module.describe(setting))
         super().__init__(param_decls, envvar=settings_module.env_var(setting), show_envvar=True, **attrs)
