@@ -1,10 +1,12 @@
 """``vaultjobs worker`` as a process on a live server's store: ``--workers``, and ``--concurrency``,
-its deprecated old name."""
+its deprecated old name. The server runs no workers (``VAULTJOBS_WORKERS=0``, as on an API node) and
+the worker shares its environment: the flag wins over that variable."""
 
 from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -32,11 +34,16 @@ def worker_log(server: LiveServer, *args: str, expect: str) -> str:
     return text
 
 
-def test_worker_threads_from_workers(live_server: LiveServer) -> None:
-    text = worker_log(live_server, "--workers", "3", expect="running 3 threads")
+@pytest.fixture
+def api_node(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    return live_server_factory(workers=0)
+
+
+def test_worker_threads_from_workers(api_node: LiveServer) -> None:
+    text = worker_log(api_node, "--workers", "3", expect="running 3 threads")
     assert "deprecated" not in text
 
 
-def test_concurrency_still_sets_the_threads_and_says_it_is_deprecated(live_server: LiveServer) -> None:
-    text = worker_log(live_server, "--concurrency", "2", expect="running 2 threads")
+def test_concurrency_still_sets_the_threads_and_says_it_is_deprecated(api_node: LiveServer) -> None:
+    text = worker_log(api_node, "--concurrency", "2", expect="running 2 threads")
     assert "'concurrency' is deprecated" in text and "--workers" in text

@@ -100,22 +100,32 @@ def shown_default(value: Any) -> str:
     return str(value)
 
 
-def setting_option(setting: str, *decls: str, **attrs: Any) -> Decorator:
-    """``--<setting>`` (or ``decls``) for the `Settings` field ``setting``."""
+def setting_option(setting: str, *decls: str, name: str | None = None, **attrs: Any) -> Decorator:
+    """``--<setting>`` (or ``decls``) for the `Settings` field ``setting``; ``name`` tells apart two
+    options of one setting (a flag and its old name)."""
     flags = decls or (f"--{setting.replace('_', '-')}",)
-    return click.option(*flags, setting, cls=SettingOption, setting=setting, **attrs)
+    return click.option(*flags, name or setting, cls=SettingOption, setting=setting, **attrs)
 
 
 def _build_settings(**flags: Any) -> Settings:
     ctx = click.get_current_context()
-    given = {name: value for name, value in flags.items() if value is not None and value != ()}
+    options = [p for p in ctx.command.params if isinstance(p, SettingOption) and p.name in flags]
+    given: dict[str, Any] = {}
+    for option in options:
+        value = flags[str(option.name)]
+        if value is None or value == ():
+            continue
+        if option.setting in given:
+            names = " or ".join(o.opts[0] for o in options if o.setting == option.setting)
+            raise click.UsageError(f"give {names}, not both", ctx)
+        given[option.setting] = value
     try:
         from_env = Settings.read_env()
     except ValueError as exc:
         raise click.UsageError(str(exc), ctx) from exc
-    for param in ctx.command.params:
-        if isinstance(param, SettingOption) and param.name not in given and param.setting in from_env:
-            param.check(from_env[param.setting], ctx)
+    for option in options:
+        if option.setting not in given and option.setting in from_env:
+            option.check(from_env[option.setting], ctx)
     try:
         return Settings(**{**from_env, **given})
     except ValueError as exc:

@@ -87,17 +87,13 @@ def serve(settings: Settings, no_workers: bool) -> None:
 @settings_options(
     *STORE,
     setting_option("workers", type=click.IntRange(min=1), help="Worker threads in this process."),
+    setting_option("workers", "--concurrency", name="concurrency", type=click.IntRange(min=1),
+                   deprecated="Use --workers.", help="Worker threads: the old name of --workers."),
     PROCESSORS,
     LOG_LEVEL,
 )
-@click.option("--concurrency", type=click.IntRange(min=1), deprecated="Use --workers.",
-              help="Worker threads: the old name of --workers.")
-def worker(settings: Settings, concurrency: int | None) -> None:
+def worker(settings: Settings) -> None:
     """Run only workers, taking jobs from the shared store."""
-    if concurrency is not None:
-        if click.get_current_context().get_parameter_source("workers") is click.core.ParameterSource.COMMANDLINE:
-            raise click.UsageError("give --workers or its old name --concurrency, not both")
-        settings = settings.evolve(workers=concurrency)
     with server_imports("worker"):
         from vaultjobs.node import run_worker
 

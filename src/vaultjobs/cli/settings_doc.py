@@ -82,8 +82,6 @@ def _meaning(option: click.Option, extra: dict[str, Any]) -> str:
         text += f" One of: {', '.join(str(c) for c in option.type.choices)}."
     if extra.get("range"):
         text += f" Range: {extra['range']}."
-    if option.deprecated:
-        text += f" Deprecated: {option.deprecated if isinstance(option.deprecated, str) else 'yes'}"
     return _cell(text)
 
 
