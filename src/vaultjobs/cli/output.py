@@ -1,7 +1,7 @@
 """What commands print: tables and messages through rich, JSON through orjson, one way each.
 
-A table piped to a file or another program is never wrapped: off a terminal the console is as wide
-as the longest line, so each row stays one line for ``grep``, ``cut`` and ``awk``.
+A table piped to a file or another program is never wrapped: off a terminal the console is wider
+than any row we print, so each row stays one line for ``grep``, ``cut`` and ``awk``.
 """
 
 from __future__ import annotations
