@@ -24,6 +24,8 @@ Tree::
         └── UserLockedOut                 USER_LOCKED_OUT
 
 The message defaults to the class docstring; Vault says messages are not contractual, types are.
+Each class owns the exit code of a ``vaultjobs`` command it ends, the client's code for the same
+case: 4 for authentication and sessions, 5 for API_LIMIT_EXCEEDED, 1 for the rest.
 
 The indented classes are the errors of the job domain (:mod:`vaultjobs.jobs`). Each is a kind of its
 Vault type, so the API answers it as that type with no mapping of its own, while a front end that is
@@ -45,6 +47,8 @@ class VaultError(Exception):
     type: ClassVar[str] = "UNEXPECTED_ERROR"
     #: ``errorType`` added to the envelope, when the class sets it.
     error_type: ClassVar[str | None] = None
+    #: Process exit code of a ``vaultjobs`` command that this error ends.
+    exit_code: ClassVar[int] = 1
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or (self.__doc__ or self.type).strip()
@@ -55,6 +59,7 @@ class InvalidSessionId(VaultError):
     """Invalid or expired session ID."""
 
     type = "INVALID_SESSION_ID"
+    exit_code = 4
 
 
 class InvalidData(VaultError):
@@ -128,6 +133,7 @@ class ApiLimitExceeded(VaultError):
     """API limit exceeded."""
 
     type = "API_LIMIT_EXCEEDED"
+    exit_code = 5
 
     def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
         super().__init__(message)
@@ -161,6 +167,7 @@ class AuthenticationFailed(VaultError):
     """Authentication failed."""
 
     error_type = "AUTHENTICATION_FAILED"
+    exit_code = 4
 
 
 class UsernameOrPasswordIncorrect(AuthenticationFailed):

@@ -1,67 +1,81 @@
 """Every knob of the service in one frozen value, read once from flags and the environment.
 
 Each field has an environment variable ``VAULTJOBS_<FIELD>``; command-line flags win over it.
-Durations are seconds (tests shorten them to keep the suite fast).
+`Settings.from_env` is the only reader of those variables: the CLI passes its flags as overrides
+and never reads them itself, so one rule parses each value (lists split on commas or whitespace).
+Durations are seconds (tests shorten them to keep the suite fast). Each field's ``doc`` (its
+metadata) is the text of ``--help`` and of ``docs/settings.md``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ENV_PREFIX = "VAULTJOBS_"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+_T = TypeVar("_T")
+
+
+def _setting(default: _T, doc: str) -> _T:
+    """A field with its default and the one sentence that documents it."""
+    return dataclasses.field(default=default, metadata={"doc": doc})
 
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    data_dir: Path = Path("vaultjobs-data")
-    host: str = "127.0.0.1"
-    port: int = 8080
-    #: Worker threads in this process (0 = API only).
-    workers: int = 4
-    #: ``sqlite:///path`` or ``postgresql://…``; empty means ``<data_dir>/vaultjobs.db``.
-    database_url: str = ""
-    #: Connections each node keeps to PostgreSQL at most.
-    database_pool_size: int = 10
-    admin_password: str | None = None
-    #: Length of the job-status rate-limit window (Vault: 10 s).
-    status_window: float = 10.0
-    #: Session inactivity expiry and hard maximum age.
-    session_idle_timeout: float = 20 * 60.0
-    session_max_age: float = 48 * 3600.0
-    #: Auth attempts per username per minute (Vault's auth burst limit).
-    auth_attempts_per_minute: int = 20
-    #: Consecutive failed logins that lock a user out, and for how long.
-    lockout_attempts: int = 10
-    lockout_seconds: float = 15 * 60.0
-    #: How often a worker process writes its heartbeat, and after how long silence it counts as dead.
-    heartbeat_interval: float = 5.0
-    heartbeat_timeout: float = 30.0
-    #: How often idle workers and the scheduler look at the store when nobody woke them.
-    poll_interval: float = 1.0
-    #: Most units of work (jobs to start or complete, tasks) a worker thread claims at once.
-    claim_batch: int = 32
-    #: How long one unit of a batch may run before the units claimed with it and not started yet
-    #: are handed back for other threads and workers to take.
-    batch_hold: float = 0.2
-    #: How long a SCHEDULED instance may be late before it is MISSED_SCHEDULE.
-    schedule_grace: float = 15 * 60.0
-    #: How long in-flight tasks may finish on shutdown before the process leaves them.
-    shutdown_grace: float = 10.0
-    #: "vault": every processed request answers HTTP 200, as Vault does; "rest": failures map to 4xx.
-    http_status_codes: str = "vault"
-    #: Modules whose processors are loaded in addition to the entry-point group.
-    processors: tuple[str, ...] = ()
-    #: Finished jobs, their tasks and logs are purged this many days after they ended.
-    retention_days: float = 30.0
-    #: Job definitions (schedules) file, TOML; reloaded on SIGHUP.
-    definitions: Path | None = None
-    #: Largest request body accepted, in bytes.
-    max_body_bytes: int = 1024 * 1024
+    data_dir: Path = _setting(Path("vaultjobs-data"), "Where vaultjobs keeps its database and files.")
+    host: str = _setting("127.0.0.1", "Address to listen on.")
+    port: int = _setting(8080, "Port, 0 for any free one.")
+    workers: int = _setting(4, "Worker threads in this process (0: API only).")
+    database_url: str = _setting(
+        "", "sqlite:///path/file.db or postgresql://user@host/db; empty means <data dir>/vaultjobs.db."
+    )
+    database_pool_size: int = _setting(10, "Connections each node keeps to PostgreSQL at most.")
+    admin_password: str | None = _setting(
+        None, "Password of the admin user created on first start; random and saved in the data dir when unset."
+    )
+    status_window: float = _setting(10.0, "Job-status rate-limit window in seconds (Vault: 10).")
+    session_idle_timeout: float = _setting(20 * 60.0, "Seconds without a request after which a session ends.")
+    session_max_age: float = _setting(48 * 3600.0, "Seconds after which a session ends whatever its use.")
+    auth_attempts_per_minute: int = _setting(20, "Auth calls per username per minute (Vault's auth burst limit).")
+    lockout_attempts: int = _setting(10, "Consecutive failed logins that lock a user out.")
+    lockout_seconds: float = _setting(15 * 60.0, "How long a locked-out user stays locked out.")
+    heartbeat_interval: float = _setting(5.0, "How often a worker process writes its heartbeat.")
+    heartbeat_timeout: float = _setting(30.0, "Silence after which a worker process counts as dead.")
+    poll_interval: float = _setting(
+        1.0, "How often idle workers and the scheduler look at the store when nobody woke them."
+    )
+    claim_batch: int = _setting(
+        32, "Most units of work (jobs to start or complete, tasks) a worker thread claims at once."
+    )
+    batch_hold: float = _setting(
+        0.2,
+        "How long one unit of a batch may run before the units claimed with it and not started yet"
+        " are handed back for other threads and workers to take.",
+    )
+    schedule_grace: float = _setting(
+        15 * 60.0, "How long a SCHEDULED instance may be late before it is MISSED_SCHEDULE."
+    )
+    shutdown_grace: float = _setting(
+        10.0, "How long in-flight tasks may finish on shutdown before the process leaves them."
+    )
+    http_status_codes: str = _setting(
+        "vault", "vault: every processed request answers HTTP 200, as Vault does; rest: failures as 4xx/429/500."
+    )
+    processors: tuple[str, ...] = _setting(
+        (), "Modules whose @processor classes are loaded besides the entry-point group (comma or space separated)."
+    )
+    retention_days: float = _setting(30.0, "Purge finished jobs, their tasks and logs this many days after they ended.")
+    definitions: Path | None = _setting(None, "TOML file of job definitions (schedules); reloaded on SIGHUP.")
+    max_body_bytes: int = _setting(1024 * 1024, "Largest request body accepted, in bytes.")
+    log_level: str = _setting("info", "Logging level: debug, info, warning or error.")
 
     def __post_init__(self) -> None:
         if self.http_status_codes not in ("vault", "rest"):
@@ -74,6 +88,8 @@ class Settings:
             raise ValueError("claim_batch must be at least 1")
         if self.batch_hold <= 0:
             raise ValueError("batch_hold must be positive")
+        if self.log_level.lower() not in LOG_LEVELS:
+            raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
 
     @property
     def resolved_database_url(self) -> str:
@@ -87,27 +103,54 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then ``VAULTJOBS_*`` variables, then ``overrides`` that are not None."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            raw = environ.get(ENV_PREFIX + f.name.upper())
-            if raw is not None and raw != "":
-                values[f.name] = _cast(f.name, f.type, raw)
+        values = cls.read_env(environ)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
+    @classmethod
+    def read_env(cls, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The fields set by non-empty ``VAULTJOBS_*`` variables, each parsed by its field's type."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(env_var(f.name))
+            if raw is not None and raw != "":
+                values[f.name] = _cast(f.name, raw)
+        return values
 
-def _cast(name: str, type_name: Any, raw: str) -> Any:
-    text = str(type_name)
+
+def env_var(name: str) -> str:
+    """The environment variable of setting ``name``."""
+    return ENV_PREFIX + name.upper()
+
+
+def describe(name: str) -> str:
+    """The documentation sentence of setting ``name``."""
+    return str(_FIELDS[name].metadata["doc"])
+
+
+def default(name: str) -> Any:
+    """The default value of setting ``name``."""
+    return _FIELDS[name].default
+
+
+def split_list(raw: str) -> tuple[str, ...]:
+    """The list rule of every list setting: items separated by commas or whitespace."""
+    return tuple(part for part in raw.replace(",", " ").split() if part)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_TYPES = typing.get_type_hints(Settings)
+
+
+def _cast(name: str, raw: str) -> Any:
+    kind = _TYPES[name]
+    options = [t for t in typing.get_args(kind) if t is not type(None)] if typing.get_origin(kind) else []
+    if typing.get_origin(kind) is tuple:
+        return split_list(raw)
+    if options:  # X | None
+        kind = options[0]
     try:
-        if "Path" in text:
-            return Path(raw)
-        if "tuple" in text:
-            return tuple(part for part in raw.replace(",", " ").split() if part)
-        if text == "int":
-            return int(raw)
-        if text == "float":
-            return float(raw)
-        return raw
+        return kind(raw)
     except ValueError as exc:
-        raise ValueError(f"{ENV_PREFIX}{name.upper()}: cannot read {raw!r} as {text}") from exc
+        raise ValueError(f"{env_var(name)}: cannot read {raw!r} as {kind.__name__}") from exc

@@ -13,6 +13,9 @@ import pytest
 from vaultjobs.client import VaultClient
 from vaultjobs.testing import LiveServer
 
+#: ``vaultjobs`` as a client-only install runs it: the [server] extra's packages cannot be imported.
+CLIENT_ONLY = Path(__file__).parents[1] / "client_only.py"
+
 
 @pytest.fixture
 def env(live_server: LiveServer, tmp_path: Path) -> dict[str, str]:
@@ -111,3 +114,13 @@ def test_unknown_job_exits_1(env: dict[str, str]) -> None:
     result = vaultjobs(env, "status", "987654321", "--json")
     assert result.returncode == 1
     assert orjson.loads(result.stdout)["errors"][0]["type"] == "INVALID_DATA"
+
+
+def test_wait_and_tasks_in_a_client_only_install(live_server: LiveServer, env: dict[str, str]) -> None:
+    job_id = demo(live_server, items=2, chunk_size=1, item_seconds=0.01)
+    for args in (["wait", str(job_id), "--json"], ["tasks", str(job_id), "--json"]):
+        result = subprocess.run(
+            [sys.executable, str(CLIENT_ONLY), *args], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+    assert orjson.loads(result.stdout) == [{"id": f"Task{n}", "state": "SUCCESS"} for n in (1, 2)]

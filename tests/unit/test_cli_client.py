@@ -1,3 +1,5 @@
+"""The client commands of ``vaultjobs`` against the client's offline fake Vault."""
+
 from __future__ import annotations
 
 import os
@@ -9,15 +11,37 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 
-from vaultjobs.client.cli import TEST_OVERRIDES, register_commands
+from vaultjobs.cli import client, main
+from vaultjobs.cli.client import TEST_OVERRIDES
 from vaultjobs.client.testing import FakeClock, FakeVault
 
 URL = "https://fake.vault"
 CREDENTIALS = {"VAULT_URL": URL, "VAULT_USERNAME": "user", "VAULT_PASSWORD": "pass"}
 
 
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """No VAULT_* setting of the developer's shell leaks into a test; config lives in tmp."""
+    for name in list(os.environ):
+        if name.startswith(("VAULT_", "VAULTJOBS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def vault(clock: FakeClock) -> FakeVault:
+    return FakeVault(clock=clock)
+
+
 @pytest.fixture
 def cli(vault: FakeVault, clock: FakeClock) -> click.Group:
+    """The commands of ``vaultjobs``, with the fake Vault's transport and clock injected."""
+
     @click.group()
     @click.pass_context
     def group(ctx: click.Context) -> None:
@@ -28,7 +52,9 @@ def cli(vault: FakeVault, clock: FakeClock) -> click.Group:
             "poll_margin": 0.0,
         }
 
-    register_commands(group)
+    for command in client.COMMANDS:
+        assert main.commands[str(command.name)] is command
+        group.add_command(command)
     return group
 
 
@@ -251,3 +277,18 @@ def test_vault_dns_and_api_version_from_the_environment(cli: click.Group, vault:
 def test_unknown_job_exits_1_with_the_vault_error(cli: click.Group) -> None:
     result = run(cli, "status", "424242")
     assert result.exit_code == 1 and "INVALID_DATA" in result.stderr
+
+
+def test_tables_piped_elsewhere_keep_each_row_on_one_line(cli: click.Group, vault: FakeVault) -> None:
+    title = "A long title " * 20  # far wider than any terminal's 80 columns
+    job_id = vault.add_job(["ERRORS_ENCOUNTERED"], title=title.strip())
+    lines = run(cli, "history").stdout.splitlines()
+    [row] = [line for line in lines if title.strip() in line]
+    assert str(job_id) in row and "ERRORS_ENCOUNTERED" in row
+
+
+def test_status_table_of_a_long_link_is_not_wrapped(cli: click.Group, vault: FakeVault) -> None:
+    href = "/api/v25.3/services/jobs/1/" + "x" * 200
+    job_id = vault.add_job(["SUCCESS"], links=[{"rel": "artifacts", "href": href, "method": "GET"}])
+    assert any(href in line for line in run(cli, "status", str(job_id)).stdout.splitlines())
+

@@ -1,0 +1,119 @@
+"""The commands that run the service: ``serve``, ``worker`` and ``migrate``.
+
+The server (uvicorn, starlette, the stores) is imported only when one of them runs, so that
+``vaultjobs --help`` and the client commands work where only the client is installed; there these
+commands say which install command adds the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from vaultjobs.settings import LOG_LEVELS, Settings
+
+from .errors import ServerNotInstalled, reporting
+from .options import setting_option, settings_options
+
+__all__ = ["COMMANDS", "LOG_LEVEL", "PROCESSORS", "STORE", "server_failures", "server_imports"]
+
+#: Where the store is: every command that opens it takes these.
+STORE = (
+    setting_option("data_dir", type=click.Path(file_okay=False, path_type=Path)),
+    setting_option("database_url"),
+)
+PROCESSORS = setting_option("processors", multiple=True, help="Module with @processor classes to load (repeatable).")
+LOG_LEVEL = setting_option("log_level", type=click.Choice(LOG_LEVELS, case_sensitive=False))
+
+
+@contextmanager
+def server_imports(command: str) -> Iterator[None]:
+    """Around imports of the server's modules: a missing dependency names the install command."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        raise ServerNotInstalled(command, exc.name) from exc
+
+
+def server_failures() -> tuple[type[BaseException], ...]:
+    """What the server's commands expect to fail with; each reaches the user as a message and exit code."""
+    from vaultjobs.definitions import DefinitionError
+    from vaultjobs.errors import VaultError
+    from vaultjobs.store import StoreError
+
+    return (StoreError, DefinitionError, VaultError, OSError, ImportError)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.command()
+@settings_options(
+    *STORE,
+    setting_option("host"),
+    setting_option("port", type=int),
+    setting_option("workers", type=click.IntRange(min=0)),
+    setting_option("status_window", type=click.FloatRange(min=0)),
+    PROCESSORS,
+    setting_option("definitions", type=click.Path(dir_okay=False, exists=True, path_type=Path)),
+    setting_option("retention_days", type=click.FloatRange(min=0, min_open=True)),
+    LOG_LEVEL,
+)
+@click.option("--no-workers", is_flag=True, help="Run only the API and the scheduler (as --workers 0).")
+def serve(settings: Settings, no_workers: bool) -> None:
+    """Run the API server, the scheduler and a worker pool in one process."""
+    with server_imports("serve"):
+        from vaultjobs.node import serve as run_serve
+
+        failures = server_failures()
+    configure_logging(settings.log_level)
+    if no_workers:
+        settings = settings.evolve(workers=0)
+    with reporting(*failures):
+        run_serve(settings)
+
+
+@click.command()
+@settings_options(
+    *STORE,
+    setting_option("workers", type=click.IntRange(min=1), help="Worker threads in this process."),
+    setting_option("workers", "--concurrency", name="concurrency", type=click.IntRange(min=1),
+                   deprecated="Use --workers.", help="Worker threads: the old name of --workers."),
+    PROCESSORS,
+    LOG_LEVEL,
+)
+def worker(settings: Settings) -> None:
+    """Run only workers, taking jobs from the shared store."""
+    with server_imports("worker"):
+        from vaultjobs.node import run_worker
+
+        failures = server_failures()
+    configure_logging(settings.log_level)
+    with reporting(*failures):
+        run_worker(settings)
+
+
+@click.command()
+@settings_options(*STORE)
+def migrate(settings: Settings) -> None:
+    """Apply the store's schema migrations (servers also do this when they start)."""
+    with server_imports("migrate"):
+        from vaultjobs.node import open_migrated_store
+
+        failures = server_failures()
+    with reporting(*failures):
+        open_migrated_store(settings).close()
+    click.echo("the schema is up to date")
+
+
+COMMANDS: tuple[click.Command, ...] = (serve, worker, migrate)
