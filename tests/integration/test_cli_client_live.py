@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -15,6 +16,23 @@ from vaultjobs.testing import LiveServer
 
 #: ``vaultjobs`` as a client-only install runs it: the [server] extra's packages cannot be imported.
 CLIENT_ONLY = Path(__file__).parents[1] / "client_only.py"
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, vaultjobs_new_database: Callable[[], str]
+) -> Iterator[LiveServer]:
+    """Every command here signs in afresh, more often than Vault's 20 a minute: lift that limit so
+    no test depends on which minute the module runs in (tests/integration/test_errors.py tests it)."""
+    server = LiveServer(
+        tmp_path_factory.mktemp("cli-client"),
+        status_window=0.5,
+        database_url=vaultjobs_new_database(),
+        auth_attempts_per_minute=1000,
+    )
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
