@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from vaultjobs.store.objects import ObjectQueries
 from vaultjobs.store.sql import SqlStore
 from vaultjobs.store.sql_work import SqlWorkQueries
 from vaultjobs.store.sqlite_content import SqliteContentQueries
@@ -91,7 +92,7 @@ class _Autocommit:
             return _Result(_Transaction(conn).executemany(sql, params))
 
 
-class PostgresStore(SqlHistoryQueries, SqliteContentQueries, SqlWorkQueries, SqlStore):
+class PostgresStore(ObjectQueries, SqlHistoryQueries, SqliteContentQueries, SqlWorkQueries, SqlStore):
     """Store on a PostgreSQL database (the history and content queries are plain SQL, shared too)."""
 
     integrity_errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.errors.IntegrityError,)

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from vaultjobs.store.group_sync import GroupSync
+from vaultjobs.store.objects import ObjectQueries
 from vaultjobs.store.sql import SqlStore
 from vaultjobs.store.sql_work import SqlWorkQueries
 from vaultjobs.store.sqlite_content import SqliteContentQueries
 from vaultjobs.store.sqlite_history import SqliteHistoryQueries
 
 
-class SqliteStore(SqliteHistoryQueries, SqliteContentQueries, SqlWorkQueries, SqlStore):
+class SqliteStore(ObjectQueries, SqliteHistoryQueries, SqliteContentQueries, SqlWorkQueries, SqlStore):
     """Store on one SQLite database file."""
 
     integrity_errors: ClassVar[tuple[type[Exception], ...]] = (sqlite3.IntegrityError,)
