@@ -64,15 +64,17 @@ class StoredCatalog:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CatalogChange:
-    """What one MDL execution changed, for the records: objects renamed or dropped, fields dropped."""
+    """What one MDL execution changed, for the records: objects renamed or dropped, fields renamed or
+    dropped (renames are applied in order: objects first, then fields under the objects' new names)."""
 
     created: Sequence[str] = ()
     modified: Sequence[str] = ()
     renamed: Sequence[tuple[str, str]] = ()
     dropped: Sequence[str] = ()
-    #: ``(object, field)``: its unique values and references go (the values stay in the JSON,
-    #: unread, until the record is next written).
+    #: ``(object, field)``: its values, unique values and references go.
     dropped_fields: Sequence[tuple[str, str]] = ()
+    #: ``(object, old field, new field)``: values, unique values and references follow the new name.
+    renamed_fields: Sequence[tuple[str, str, str]] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -170,6 +172,23 @@ def _record_params(row: RecordRow) -> tuple[Any, ...]:
     )
 
 
+def _rename_field(conn: Any, object_name: str, old: str, new: str | None) -> None:
+    """Move ``old``'s values to ``new`` (or drop them, when None) in every record of the object. The
+    JSON is rewritten here, in Python: the two engines' JSON functions differ, and this is rare."""
+    rows = conn.execute("SELECT id, data FROM object_records WHERE object = ?", (object_name,)).fetchall()
+    for record_id, text in rows:
+        data = orjson.loads(text)
+        if old in data:
+            value = data.pop(old)
+            if new is not None:
+                data[new] = value
+            conn.execute("UPDATE object_records SET data = ? WHERE id = ?", (orjson.dumps(data).decode(), record_id))
+    if new is None:
+        return
+    for table in ("object_unique_values", "object_references"):
+        conn.execute(f"UPDATE {table} SET field = ? WHERE object = ? AND field = ?", (new, object_name, old))
+
+
 class ObjectQueries:
     """Object catalog, record and object-job queries; every method is one unit of work."""
 
@@ -226,10 +245,13 @@ class ObjectQueries:
                     ("object_stamps", "name"),
                 ):
                     conn.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new, old))
+            for name, old, new in change.renamed_fields:
+                _rename_field(conn, name, old, new)
             for name in change.dropped:
                 conn.execute("DELETE FROM object_records WHERE object = ?", (name,))
                 conn.execute("DELETE FROM object_stamps WHERE name = ?", (name,))
             for name, field in change.dropped_fields:
+                _rename_field(conn, name, field, None)
                 conn.execute("DELETE FROM object_unique_values WHERE object = ? AND field = ?", (name, field))
                 conn.execute("DELETE FROM object_references WHERE object = ? AND field = ?", (name, field))
             for name in change.created:
