@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,41 +16,8 @@ import pytest
 from vaultjobs.testing import LiveServer, V
 from vaultjobs.testing import read_envelope as read
 
-TREE_MDL = """
-RECREATE Picklist color__c (
-   label('Color'),
-   Picklistentry red__c (value('Red'), order(1)),
-   Picklistentry blue__c (value('Blue'), order(2)),
-   Picklistentry old__c (value('Old'), order(3), active(false))
-);
-CREATE Object product__c (
-   label('Product'), label_plural('Products'),
-   Field internal_name__c (label('Internal Name'), type('String'), required(true), unique(true), max_length(20)),
-   Field color__c (label('Color'), type('Picklist'), picklist('Picklist.color__c'), multi_value(true)),
-   Field price__c (label('Price'), type('Number'), scale(2), min_value(0), max_value(1000)),
-   Field secret__c (label('Secret'), type('String'), no_copy(true))
-);
-CREATE Object batch__c (
-   label('Batch'), label_plural('Batches'),
-   Field product__c (label('Product'), type('Object'), object('product__c'), relationship_type('parent'),
-      relationship_deletion('cascade'), required(true)),
-   Field code__c (label('Code'), type('String'), unique(true), no_copy(true)),
-   Field made__c (label('Made'), type('Date'))
-);
-CREATE Object sample__c (
-   label('Sample'), label_plural('Samples'),
-   Field batch__c (label('Batch'), type('Object'), object('batch__c'), relationship_type('parent'),
-      relationship_deletion('cascade')),
-   Field favourite_product__c (label('Favourite'), type('Object'), object('product__c'),
-      relationship_deletion('setnull'), relationship_inbound_name('fans__cr')),
-   Field checked__c (label('Checked'), type('Boolean'))
-);
-CREATE Object audit__c (
-   label('Audit'), label_plural('Audits'),
-   Field audited_product__c (label('Audited Product'), type('Object'), object('product__c'),
-      relationship_deletion('block'), relationship_inbound_name('audits__cr'))
-);
-"""
+#: Three levels (product → batch → sample) and references with each deletion rule.
+TREE_MDL = Path(__file__).with_name("objects_tree.mdl").read_text()
 
 
 @pytest.fixture(scope="module")
