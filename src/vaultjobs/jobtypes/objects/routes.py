@@ -97,8 +97,15 @@ class ObjectRoutes:
         except UnicodeDecodeError as exc:
             raise errors.InvalidData("The MDL script is not UTF-8") from exc
         execution = self.catalogs.execute(script, user.id)
-        return render_execution(execution.results, vault=call.request.url.hostname or "localhost",
+        body = render_execution(execution.results, vault=call.request.url.hostname or "localhost",
                                 execution_time=execution.seconds)
+        failed = [r for r in execution.results if not r.success]
+        if failed:
+            # Every FAILURE envelope carries errors (DESIGN): the first failed statement, and how many.
+            body["errors"] = [{"type": errors.InvalidData.type,
+                               "message": f"{len(failed)} of {len(execution.results)} statements failed; "
+                                          f"statement {failed[0].statement}: {failed[0].reason}"}]
+        return body
 
     # -- records ---------------------------------------------------------------------------------
 
