@@ -331,3 +331,38 @@ def test_xml_answers_for_records(admin: httpx.Client) -> None:
     response = admin.get(f"/api/{V}/vobjects/product__c/{record_id}", headers={"Accept": "application/xml"})
     assert response.text.startswith("<?xml") or response.text.startswith("<VaultResponse")
     assert f"<id>{record_id}</id>" in response.text
+
+
+# -- Execute MDL Script Asynchronously ------------------------------------------------------------------
+
+
+def wait_finished(server: LiveServer, client: httpx.Client, job_id: int) -> dict[str, Any]:
+    return server.wait_for_status(str(client.headers["Authorization"]), job_id,
+                                  lambda s: s in ("SUCCESS", "ERRORS_ENCOUNTERED"), timeout=60)
+
+
+def test_mdl_async_applies_in_a_job_with_results(server: LiveServer, admin: httpx.Client) -> None:
+    script = "CREATE Object async_thing__c (label('Async Thing'), label_plural('Async Things'));"
+    body = ok(admin.post("/api/mdl/execute_async", content=script))
+    assert body["script_execution"]["code"] == "GEN-S-0"
+    job_id = body["job_id"]
+    assert isinstance(job_id, int) and body["url"].endswith(f"/services/jobs/{job_id}")
+    status = wait_finished(server, admin, job_id)
+    assert status["status"] == "SUCCESS"
+    assert {"rel": "artifacts", "href": f"/api/mdl/execute_async/{job_id}/results", "method": "GET",
+            "accept": "application/json"} in status["links"]
+    results = ok(admin.get(f"/api/mdl/execute_async/{job_id}/results"))
+    assert [s["response"] for s in results["statement_execution"]] == ["SUCCESS"]
+    assert "async_thing__c" in {o["name"] for o in ok(admin.get(f"/api/{V}/metadata/vobjects"))["objects"]}
+    # the same script again: the statement fails, the job ends ERRORS_ENCOUNTERED, its results say why
+    again = ok(admin.post("/api/mdl/execute_async", content=script))["job_id"]
+    assert wait_finished(server, admin, again)["status"] == "ERRORS_ENCOUNTERED"
+    env = read(admin.get(f"/api/mdl/execute_async/{again}/results"))
+    assert env.response_status == "FAILURE" and "already exists" in env.body["statement_execution"][0]["message"]
+
+
+def test_mdl_async_checks_syntax_and_access_first(admin: httpx.Client, alice: httpx.Client) -> None:
+    assert "line 1" in fails(admin.post("/api/mdl/execute_async", content="CREATE Object (;"), "INVALID_DATA")
+    fails(alice.post("/api/mdl/execute_async", content="DROP Object product__c;"), "INSUFFICIENT_ACCESS")
+    fails(admin.get("/api/mdl/execute_async/abc/results"), "INVALID_DATA")
+    fails(admin.get("/api/mdl/execute_async/999999/results"), "INVALID_DATA")

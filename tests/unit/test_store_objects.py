@@ -136,3 +136,20 @@ def test_a_plan_is_written_once_and_results_keep_their_first_value(store: Store,
     assert store.object_results(job_id, "success") == [{"id": "P2"}, {"id": "C2"}]
     store.object_results_clear(job_id, "success")
     assert store.object_results(job_id, "success") == []
+
+
+def test_requests_keep_what_does_not_fit_in_parameters(store: Store, clock: ManualClock) -> None:
+    script = "CREATE Object big__c (label('Big'));\n" * 500
+    first = store.object_request_save(1, script, clock.now())
+    second = store.object_request_save(1, "x", clock.now())
+    assert first != second
+    assert store.object_request(first) == script and store.object_request(second) == "x"
+    assert store.object_request(second + 100) is None
+
+
+def test_active_jobs_of_a_processor_are_listed_until_they_end(store: Store, clock: ManualClock) -> None:
+    running = store.create_job(NewJob(processor="execute_mdl_async", parameters={}, created_by=1), clock.now())
+    store.create_job(NewJob(processor="demo", parameters={}, created_by=1), clock.now())
+    assert store.object_active_jobs("execute_mdl_async") == [running.id]
+    store.cancel_job(running.id, 1, clock.now())
+    assert store.object_active_jobs("execute_mdl_async") == []

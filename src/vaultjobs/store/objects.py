@@ -470,3 +470,25 @@ class ObjectQueries:
     def object_results_clear(self: _Host, job_id: int, outcome: str) -> None:
         with self._tx() as conn:
             conn.execute("DELETE FROM object_job_results WHERE job_id = ? AND outcome = ?", (job_id, outcome))
+
+    def object_request_save(self: _Host, created_by: int, body: str, now: datetime) -> int:
+        """Keep what a job is asked (an MDL script) outside its parameters; the request's id."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "INSERT INTO object_requests (created_by, created_at, body) VALUES (?, ?, ?) RETURNING id",
+                (created_by, to_ms(now), body),
+            ).fetchone()
+        return int(row[0])
+
+    def object_request(self: _Host, request_id: int) -> str | None:
+        row = self._conn().execute("SELECT body FROM object_requests WHERE id = ?", (request_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def object_active_jobs(self: _Host, processor: str) -> list[int]:
+        """Jobs of ``processor`` that have not ended (Vault lets one asynchronous MDL job wait at a time)."""
+        rows = self._conn().execute(
+            "SELECT id FROM jobs WHERE processor = ? AND status IN "
+            "('SCHEDULED','QUEUEING','QUEUED','RUNNING','CANCELLING') ORDER BY id",
+            (processor,),
+        ).fetchall()
+        return [int(r[0]) for r in rows]

@@ -9,6 +9,7 @@ unknown record ``INVALID_DATA`` "The resource [id] does not exist". The record c
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -21,8 +22,9 @@ from vaultjobs.api.endpoint import Call
 from vaultjobs.api.params import int_param, parse_id
 from vaultjobs.api.routes import jobs_of
 from vaultjobs.api.services import Services
+from vaultjobs.api.versions import NEWEST_VERSION
 from vaultjobs.jobs import JobRequest, require_access
-from vaultjobs.jobtypes.objects import cascade_delete, deep_copy
+from vaultjobs.jobtypes.objects import cascade_delete, deep_copy, mdl_async
 from vaultjobs.jobtypes.objects.access import require_admin, require_write
 from vaultjobs.jobtypes.objects.catalogs import CatalogService
 from vaultjobs.jobtypes.objects.records import Outcome, Record, Records, encode
@@ -34,7 +36,8 @@ from vaultjobs.jobtypes.objects.tables import (
     write_csv,
 )
 from vaultjobs.jobtypes.objects.trees import TreeTooLarge, cascade_tree, copy_tree
-from vaultjobs.objects.mdl import render_execution
+from vaultjobs.objects.mdl import MdlSyntaxError, parse, render_execution
+from vaultjobs.objects.mdl.results import script_execution
 from vaultjobs.objects.payloads import (
     collection_object,
     record_object,
@@ -105,6 +108,46 @@ class ObjectRoutes:
             body["errors"] = [{"type": errors.InvalidData.type,
                                "message": f"{len(failed)} of {len(execution.results)} statements failed; "
                                           f"statement {failed[0].statement}: {failed[0].reason}"}]
+        return body
+
+    def execute_mdl_async(self, call: Call) -> dict[str, Any]:
+        """Check the syntax now, apply in a job; one such job at a time, as in Vault."""
+        user = call.require_user()
+        require_admin(user, "execute MDL")
+        try:
+            script = call.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise errors.InvalidData("The MDL script is not UTF-8") from exc
+        started = time.perf_counter()
+        try:
+            statements = parse(script)
+        except MdlSyntaxError as exc:
+            raise errors.InvalidData(f"MDL syntax error: {exc}") from exc
+        active = self.s.store.object_active_jobs(mdl_async.PROCESSOR)
+        if active:
+            raise errors.OperationNotAllowed(f"Asynchronous MDL job [{active[0]}] has not ended yet; "
+                                             "one may be queued at a time")
+        request = self.s.store.object_request_save(user.id, script, self.s.clock.now())
+        job = self.jobs.enqueue(user, JobRequest(
+            processor=mdl_async.PROCESSOR,
+            parameters={"request": request, "vault": call.request.url.hostname or "localhost"},
+            title=f"Execute MDL ({len(statements)} statements)",
+        ))
+        checked = script_execution([], time.perf_counter() - started)
+        return {"script_execution": checked, "job_id": job.id, "url": f"/api/{NEWEST_VERSION}/services/jobs/{job.id}"}
+
+    def mdl_async_results(self, call: Call) -> dict[str, Any]:
+        user = call.require_user()
+        job_id = parse_id(call.path_params["job_id"])
+        job = require_access(user, job_id, self.s.store.get_job(job_id))
+        if job.processor != mdl_async.PROCESSOR:
+            raise errors.InvalidData(f"Job [{job_id}] is not an asynchronous MDL job")
+        if job.status in ACTIVE:
+            raise errors.OperationNotAllowed(f"Job [{job_id}] is still active")
+        found = self.s.store.object_results(job_id, mdl_async.RESULT)
+        if not found:
+            raise errors.OperationNotAllowed(f"Job [{job_id}] ended {job.status.value} without applying its script")
+        body: dict[str, Any] = found[0]
         return body
 
     # -- records ---------------------------------------------------------------------------------
@@ -325,6 +368,8 @@ def object_routes(route: RouteFactory, v: str, services: Services) -> list[Route
         (f"{v}/metadata/vobjects/{{object_name}}", "GET", r.object_metadata, None),
         (f"{v}/metadata/vobjects/{{object_name}}/fields/{{field_name}}", "GET", r.field_metadata, None),
         ("/api/mdl/execute", "POST", r.execute_mdl, "raw"),
+        ("/api/mdl/execute_async", "POST", r.execute_mdl_async, "raw"),
+        ("/api/mdl/execute_async/{job_id}/results", "GET", r.mdl_async_results, None),
         (f"{o}/deepcopy/results/{{object_name}}/{{job_status}}/{{job_id}}", "GET", r.deep_copy_results, None),
         (f"{o}/cascadedelete/results/{{object_name}}/{{job_status}}/{{job_id}}", "GET", r.cascade_delete_results,
          None),

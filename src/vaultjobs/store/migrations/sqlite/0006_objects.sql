@@ -76,3 +76,11 @@ CREATE TABLE object_job_results (
     data    TEXT NOT NULL,
     PRIMARY KEY (job_id, outcome, n)
 );
+
+-- What an object job was asked that does not fit its 8 KB of parameters (an MDL script).
+CREATE TABLE object_requests (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_by INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    body       TEXT NOT NULL
+);
