@@ -309,3 +309,53 @@ def test_a_server_killed_mid_copy_still_makes_exactly_one_tree(
             assert sum(1 for s in all_samples if s["batch__c"] in new_batches) == len(samples)
     finally:
         srv.stop()
+
+
+def test_create_edl_copies_the_template_once_and_applies_it_on_request(
+    server: LiveServer, admin: httpx.Client, alice: httpx.Client
+) -> None:
+    n = next(_names)
+    template = create(admin, "edl__v", [{"name__v": f"Template {n}", "template__v": True}])[0]
+    template_items = create(admin, "edl_item__v", [
+        {"name__v": f"Protocol {n}", "edl__v": template, "document_type__v": "Protocol", "required__v": True,
+         "expected_steady_state_count__v": 1},
+        {"name__v": f"Brochure {n}", "edl__v": template, "document_type__v": "Investigator Brochure"},
+        {"name__v": f"CV {n}", "edl__v": template, "document_type__v": "CV", "expected_steady_state_count__v": 3},
+    ])
+    study = create(admin, "study__v", [{"name__v": f"Study {n}", "template_edl__v": template}])[0]
+    url = f"/api/{V}/vobjects/study__v/{study}/actions/etmfcreateedl"
+
+    def run(query: str = "") -> dict[str, Any]:
+        response = admin.post(url + query, headers={"Accept": "text/csv"}, content=b"ignored,body\n1,2\n")
+        body = ok(response)  # JSON whatever the Accept
+        assert body["url"] == f"{server.url}/api/{V}/services/jobs/{body['job_id']}"  # absolute, Vault's quirk
+        status = finish(server, admin, int(body["job_id"]))
+        assert status["status"] == "SUCCESS"
+        assert [link["rel"] for link in status["links"]] == ["self", "log"]
+        return status
+
+    def study_items() -> dict[str, dict[str, Any]]:
+        edls = [e for e in records(admin, "edl__v", "id,study__v,template__v") if e["study__v"] == study]
+        assert len(edls) == 1 and edls[0]["template__v"] is False
+        items = records(admin, "edl_item__v", "id,name__v,edl__v,document_type__v,expected_steady_state_count__v")
+        return {i["name__v"]: i for i in items if i["edl__v"] == edls[0]["id"]}
+
+    run()
+    items = study_items()
+    assert set(items) == {f"Protocol {n}", f"Brochure {n}", f"CV {n}"}
+    assert items[f"CV {n}"]["expected_steady_state_count__v"] == 3
+    assert not set(i["id"] for i in items.values()) & set(template_items)
+    run("?applyWhereEdlItemsExist=false")
+    assert study_items() == items
+    ok(admin.request("DELETE", f"/api/{V}/vobjects/edl_item__v", json=[{"id": items[f"CV {n}"]["id"]}]))
+    run("?applyWhereEdlItemsExist=false")
+    assert set(study_items()) == {f"Protocol {n}", f"Brochure {n}"}
+    run("?applyWhereEdlItemsExist=true")
+    again = study_items()
+    assert set(again) == set(items) and again[f"Protocol {n}"] == items[f"Protocol {n}"]
+
+    fails(alice.post(url), "INSUFFICIENT_ACCESS")
+    fails(admin.post(url + "?applyWhereEdlItemsExist=maybe"), "INVALID_DATA")
+    bare = create(admin, "study__v", [{"name__v": f"Bare {n}"}])[0]
+    fails(admin.post(f"/api/{V}/vobjects/study__v/{bare}/actions/etmfcreateedl"), "OPERATION_NOT_ALLOWED")
+    fails(admin.post(f"/api/{V}/vobjects/study__v/{bare[:3]}999999999999/actions/etmfcreateedl"), "INVALID_DATA")

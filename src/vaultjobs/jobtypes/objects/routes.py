@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -24,7 +25,7 @@ from vaultjobs.api.routes import jobs_of
 from vaultjobs.api.services import Services
 from vaultjobs.api.versions import NEWEST_VERSION
 from vaultjobs.jobs import JobRequest, require_access
-from vaultjobs.jobtypes.objects import cascade_delete, deep_copy, mdl_async
+from vaultjobs.jobtypes.objects import cascade_delete, create_edl, deep_copy, mdl_async
 from vaultjobs.jobtypes.objects.access import require_admin, require_write
 from vaultjobs.jobtypes.objects.catalogs import CatalogService
 from vaultjobs.jobtypes.objects.records import Outcome, Record, Records, encode
@@ -284,6 +285,29 @@ class ObjectRoutes:
         ))
         return {"job_id": job.id, "url": f"/api/{call.version}/services/jobs/{job.id}"}
 
+    def start_create_edl(self, call: Call) -> Response:
+        """Create EDL: the body is ignored, the answer is JSON whatever ``Accept`` asks and its ``url``
+        is absolute — Vault's documented quirks."""
+        user = call.require_user()
+        catalog = self.catalogs.current()
+        definition = Records.definition(catalog, "study__v")
+        study = self.records.get(catalog, definition, call.path_params["record_id"])
+        raw = (call.query.get("applyWhereEdlItemsExist") or "false").lower()
+        if raw not in ("true", "false"):
+            raise errors.InvalidData("Invalid value for [applyWhereEdlItemsExist]: true or false")
+        if not study.values.get("template_edl__v"):
+            raise errors.OperationNotAllowed(f"Study [{study.id}] has no template EDL (template_edl__v)")
+        require_write(user, [o for o in catalog.objects if o.name in (create_edl.EDL, create_edl.ITEM)])
+        job = self.jobs.enqueue(user, JobRequest(
+            processor=create_edl.PROCESSOR,
+            parameters={"study": study.id, "apply_where_items_exist": raw == "true"},
+            title=f"Create EDL for study {study.id}",
+        ))
+        base = str(call.request.base_url).rstrip("/")
+        body = {"responseStatus": "SUCCESS", "url": f"{base}/api/{call.version}/services/jobs/{job.id}",
+                "job_id": job.id}
+        return Response(orjson.dumps(body), media_type="application/json")
+
     def deep_copy_results(self, call: Call) -> Response | dict[str, Any]:
         return self._results(call, deep_copy.PROCESSOR, deep_copy.results_csv, deep_copy.render_csv)
 
@@ -373,6 +397,7 @@ def object_routes(route: RouteFactory, v: str, services: Services) -> list[Route
         (f"{o}/deepcopy/results/{{object_name}}/{{job_status}}/{{job_id}}", "GET", r.deep_copy_results, None),
         (f"{o}/cascadedelete/results/{{object_name}}/{{job_status}}/{{job_id}}", "GET", r.cascade_delete_results,
          None),
+        (f"{o}/study__v/{{record_id}}/actions/etmfcreateedl", "POST", r.start_create_edl, "raw"),
         (f"{o}/{{object_name}}/{{record_id}}/actions/deepcopy", "POST", r.start_deep_copy, "raw"),
         (f"{o}/{{object_name}}/{{record_id}}/actions/cascadedelete", "POST", r.start_cascade_delete, "raw"),
         (o + "/{object_name}", "GET", r.collection, None),
