@@ -103,3 +103,20 @@ def test_rename_keeps_records_and_a_stale_service_reloads(store: Store, clock: M
     found = Records(store, stale, clock).get(catalog, Records.definition(catalog, "crate__c"), str(record_id))
     assert found.values["name__v"] == "kept" and found.object == "crate__c"
     assert store.object_ids_by_unique("crate__c", "code__c", ["K"]) == {"K": record_id}
+
+
+def test_a_field_made_unique_indexes_existing_values_or_refuses_duplicates(store: Store, clock: ManualClock) -> None:
+    catalogs = CatalogService(store, clock)
+    catalogs.execute(SCRIPT + "ALTER Object box__c (ADD Field tag__c (label('Tag'), type('String')));", 1)
+    records = Records(store, catalogs, clock)
+    user = admin(clock)
+    records.create(user, "box__c", [{"name__v": "a", "tag__c": "T1"}, {"name__v": "b", "tag__c": "T1"}], origin="json")
+    with pytest.raises(errors.OperationNotAllowed):
+        catalogs.execute("ALTER Object box__c (MODIFY Field tag__c (unique(true)));", 1)
+    assert not Records.definition(catalogs.current(), "box__c").field("tag__c").unique  # type: ignore[union-attr]
+    records.create(user, "box__c", [{"name__v": "c", "code__c": "C1"}], origin="json")
+    assert catalogs.execute("ALTER Object box__c (MODIFY Field code__c (unique(false)));", 1).succeeded
+    assert store.object_ids_by_unique("box__c", "code__c", ["C1"]) == {}
+    assert catalogs.execute("ALTER Object box__c (MODIFY Field code__c (unique(true)));", 1).succeeded
+    taken = records.create(user, "box__c", [{"name__v": "d", "code__c": "C1"}], origin="json")[0]
+    assert isinstance(taken.error, errors.OperationNotAllowed)

@@ -75,6 +75,11 @@ class CatalogChange:
     dropped_fields: Sequence[tuple[str, str]] = ()
     #: ``(object, old field, new field)``: values, unique values and references follow the new name.
     renamed_fields: Sequence[tuple[str, str, str]] = ()
+    #: ``(object, field)`` no longer unique: its unique values go.
+    not_unique: Sequence[tuple[str, str]] = ()
+    #: ``(object, field, value, record id)`` of fields that became unique; a value two records share
+    #: makes the save fail with :class:`RecordConflict`.
+    unique_rows: Sequence[tuple[str, str, str, str]] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -189,6 +194,60 @@ def _rename_field(conn: Any, object_name: str, old: str, new: str | None) -> Non
         conn.execute(f"UPDATE {table} SET field = ? WHERE object = ? AND field = ?", (new, object_name, old))
 
 
+def _save_catalog(
+    host: _Host, expected_revision: int, body: dict[str, Any], change: CatalogChange, by: int, now: datetime
+) -> bool:
+    ms = to_ms(now)
+    text = orjson.dumps(body).decode()
+    with host._tx() as conn:
+        if expected_revision == 0:
+            saved = conn.execute(
+                "INSERT INTO object_catalog (id, revision, body, modified_at) VALUES (1, 1, ?, ?) "
+                "ON CONFLICT (id) DO NOTHING RETURNING revision",
+                (text, ms),
+            ).fetchone()
+        else:
+            saved = conn.execute(
+                "UPDATE object_catalog SET revision = revision + 1, body = ?, modified_at = ? "
+                "WHERE id = 1 AND revision = ? RETURNING revision",
+                (text, ms, expected_revision),
+            ).fetchone()
+        if saved is None:
+            return False
+        for old, new in change.renamed:
+            for table, column in (
+                ("object_records", "object"),
+                ("object_unique_values", "object"),
+                ("object_references", "object"),
+                ("object_stamps", "name"),
+            ):
+                conn.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new, old))
+        for name, old, new in change.renamed_fields:
+            _rename_field(conn, name, old, new)
+        for name in change.dropped:
+            conn.execute("DELETE FROM object_records WHERE object = ?", (name,))
+            conn.execute("DELETE FROM object_stamps WHERE name = ?", (name,))
+        for name, field in change.dropped_fields:
+            _rename_field(conn, name, field, None)
+            conn.execute("DELETE FROM object_unique_values WHERE object = ? AND field = ?", (name, field))
+            conn.execute("DELETE FROM object_references WHERE object = ? AND field = ?", (name, field))
+        for name, field in change.not_unique:
+            conn.execute("DELETE FROM object_unique_values WHERE object = ? AND field = ?", (name, field))
+        if change.unique_rows:
+            conn.executemany(
+                "INSERT INTO object_unique_values (object, field, value, record_id) VALUES (?, ?, ?, ?)",
+                list(change.unique_rows),
+            )
+        for name in (*change.created, *change.modified):
+            conn.execute(
+                "INSERT INTO object_stamps (name, created_by, created_at, modified_by, modified_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET modified_by = excluded.modified_by, "
+                "modified_at = excluded.modified_at",
+                (name, by, ms, by, ms),
+            )
+    return True
+
+
 class ObjectQueries:
     """Object catalog, record and object-job queries; every method is one unit of work."""
 
@@ -220,55 +279,10 @@ class ObjectQueries:
         """Store ``body`` as the next revision when the catalog is still at ``expected_revision``
         (False when another writer got there first: nothing is written), and bring the records in
         line with ``change`` in the same transaction."""
-        ms = to_ms(now)
-        text = orjson.dumps(body).decode()
-        with self._tx() as conn:
-            if expected_revision == 0:
-                saved = conn.execute(
-                    "INSERT INTO object_catalog (id, revision, body, modified_at) VALUES (1, 1, ?, ?) "
-                    "ON CONFLICT (id) DO NOTHING RETURNING revision",
-                    (text, ms),
-                ).fetchone()
-            else:
-                saved = conn.execute(
-                    "UPDATE object_catalog SET revision = revision + 1, body = ?, modified_at = ? "
-                    "WHERE id = 1 AND revision = ? RETURNING revision",
-                    (text, ms, expected_revision),
-                ).fetchone()
-            if saved is None:
-                return False
-            for old, new in change.renamed:
-                for table, column in (
-                    ("object_records", "object"),
-                    ("object_unique_values", "object"),
-                    ("object_references", "object"),
-                    ("object_stamps", "name"),
-                ):
-                    conn.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new, old))
-            for name, old, new in change.renamed_fields:
-                _rename_field(conn, name, old, new)
-            for name in change.dropped:
-                conn.execute("DELETE FROM object_records WHERE object = ?", (name,))
-                conn.execute("DELETE FROM object_stamps WHERE name = ?", (name,))
-            for name, field in change.dropped_fields:
-                _rename_field(conn, name, field, None)
-                conn.execute("DELETE FROM object_unique_values WHERE object = ? AND field = ?", (name, field))
-                conn.execute("DELETE FROM object_references WHERE object = ? AND field = ?", (name, field))
-            for name in change.created:
-                conn.execute(
-                    "INSERT INTO object_stamps (name, created_by, created_at, modified_by, modified_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET modified_by = excluded.modified_by, "
-                    "modified_at = excluded.modified_at",
-                    (name, by, ms, by, ms),
-                )
-            for name in change.modified:
-                conn.execute(
-                    "INSERT INTO object_stamps (name, created_by, created_at, modified_by, modified_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET modified_by = excluded.modified_by, "
-                    "modified_at = excluded.modified_at",
-                    (name, by, ms, by, ms),
-                )
-        return True
+        try:
+            return _save_catalog(self, expected_revision, body, change, by, now)
+        except self.integrity_errors as exc:
+            raise RecordConflict(str(exc)) from exc
 
     # -- records -----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ in the same transaction: a renamed object or field keeps its values, a dropped o
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from vaultjobs.objects.mdl import MdlSyntaxError, StatementResult, apply, parse
 from vaultjobs.objects.mdl.syntax import Command, Statement, SubAction
 from vaultjobs.objects.payloads import AuditStamps
 from vaultjobs.store import Store
-from vaultjobs.store.objects import CatalogChange
+from vaultjobs.store.objects import CatalogChange, RecordConflict
 from vaultjobs.timeutil import Clock
 
 #: Compare-and-swap attempts before Execute MDL gives up on a catalog others keep changing.
@@ -70,8 +71,48 @@ def _change(before: Catalog, after: Catalog, statements: Sequence[Statement],
         for f in old[p].fields:
             if f.name not in kept and (new[p].name, f.name) not in moved:
                 dropped_fields.append((new[p].name, f.name))
+    not_unique: list[tuple[str, str]] = []
+    became_unique: list[tuple[str, str]] = []
+    for p in old.keys() & new.keys():
+        for f in new[p].fields:
+            before_field = old[p].field(f.name)
+            if before_field is None:
+                continue
+            if before_field.unique and not f.unique:
+                not_unique.append((new[p].name, f.name))
+            elif f.unique and not before_field.unique:
+                became_unique.append((new[p].name, f.name))
     return CatalogChange(created=created, modified=modified, renamed=renamed, dropped=dropped,
-                         dropped_fields=dropped_fields, renamed_fields=renamed_fields)
+                         dropped_fields=dropped_fields, renamed_fields=renamed_fields, not_unique=not_unique,
+                         unique_rows=[(o, f, "", "") for o, f in became_unique])
+
+
+def _unique_rows(store: Store, after: Catalog, change: CatalogChange) -> CatalogChange:
+    """``change`` with the unique values of the fields that became unique, read from the records
+    (``_change`` marks those fields with placeholder rows)."""
+    wanted = [(o, f) for o, f, _, _ in change.unique_rows]
+    if not wanted:
+        return change
+    # Late import: records imports this module.
+    from vaultjobs.jobtypes.objects.records import decode, unique_key
+
+    rows: list[tuple[str, str, str, str]] = []
+    for object_name, field_name in wanted:
+        definition = after.object(object_name)
+        field = definition.field(field_name) if definition else None
+        if field is None:
+            continue
+        offset = 0
+        while True:
+            _, page = store.object_page(object_name, sort="id", descending=False, limit=1000, offset=offset)
+            for row in page:
+                value = decode(field, row.data.get(field_name))
+                if value is not None:
+                    rows.append((object_name, field_name, unique_key(value), row.id))
+            if len(page) < 1000:
+                break
+            offset += 1000
+    return dataclasses.replace(change, unique_rows=rows)
 
 
 class CatalogService:
@@ -125,8 +166,15 @@ class CatalogService:
             after, results = apply(before, statements)
             if after == before:
                 return Execution(results=results, seconds=time.perf_counter() - started)
-            change = _change(before, after, statements, results)
-            if self.store.object_catalog_save(stored.revision, catalog_to_json(after), change, user_id,
-                                              self.clock.now()):
+            change = _unique_rows(self.store, after, _change(before, after, statements, results))
+            try:
+                saved = self.store.object_catalog_save(stored.revision, catalog_to_json(after), change, user_id,
+                                                       self.clock.now())
+            except RecordConflict as exc:
+                fields = ", ".join(f"{o}.{f}" for o, f in {(o, f) for o, f, _, _ in change.unique_rows})
+                raise errors.OperationNotAllowed(
+                    f"Field [{fields}] cannot become unique: records share a value; nothing was applied"
+                ) from exc
+            if saved:
                 return Execution(results=results, seconds=time.perf_counter() - started)
         raise errors.OperationNotAllowed("The object catalog is being changed by others; try again")
