@@ -245,6 +245,10 @@ def test_cascade_delete_refuses_while_a_block_reference_stands_then_deletes(
         fails(admin.get(f"/api/{V}/vobjects/{object_name}/{record_id}"), "INVALID_DATA")
     assert ok(admin.get(f"/api/{V}/vobjects/sample__c/{fan}"))["data"]["favourite_product__c"] is None
     ok(admin.get(f"/api/{V}/vobjects/product__c/{other_product}"))
+    deleted = ok(admin.get(f"/api/{V}/objects/deletions/vobjects/sample__c"))
+    listed = {d["id"]: d["date_deleted"] for d in deleted["data"]}
+    assert set(samples) <= set(listed) and deleted["responseDetails"]["limit"] == 1000
+    assert all(len(listed[s]) == 20 and listed[s].endswith("Z") for s in samples)
 
 
 def test_users_run_jobs_on_custom_objects_only_and_see_only_their_results(

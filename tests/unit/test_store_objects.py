@@ -95,7 +95,11 @@ def test_delete_clears_referrers_and_index_rows_in_one_go(store: Store, clock: M
                            references=[("ref__c", "P00000000000001")])
     store.object_insert([target, pointing])
     cleared = RecordWrite(row=row("C00000000000001", "c__c", "c", clock, ref__c=None))
-    assert store.object_delete(["P00000000000001", "P00000000000009"], [cleared]) == 1
+    assert store.object_delete(["P00000000000001", "P00000000000009"], [cleared], now=clock.now()) == 1
+    total, deleted = store.object_deletions("p__c", clock.now(), 10, 0)
+    assert total == 1 and deleted == [("P00000000000001", clock.now())]
+    clock.advance(1)
+    assert store.object_deletions("p__c", clock.now(), 10, 0) == (0, [])
     assert store.object_get(["C00000000000001"])["C00000000000001"].data["ref__c"] is None
     assert store.object_referrers(["P00000000000001"]) == []
     # The unique value went with its record: it may be used again.

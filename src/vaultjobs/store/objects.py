@@ -349,9 +349,11 @@ class ObjectQueries:
         except self.integrity_errors as exc:
             raise RecordConflict(str(exc)) from exc
 
-    def object_delete(self: _Host, ids: Sequence[str], updates: Sequence[RecordWrite] = ()) -> int:
+    def object_delete(
+        self: _Host, ids: Sequence[str], updates: Sequence[RecordWrite] = (), *, now: datetime
+    ) -> int:
         """Delete the records ``ids`` and replace ``updates`` (referrers whose field is cleared) in
-        one transaction; how many records were deleted."""
+        one transaction, noting each deletion; how many records were deleted."""
         deleted = 0
         with self._tx() as conn:
             for w in updates:
@@ -362,6 +364,11 @@ class ObjectQueries:
                 conn.execute("DELETE FROM object_references WHERE record_id = ?", (w.row.id,))
             _write_index_rows(conn, [RecordWrite(row=w.row, references=w.references) for w in updates])
             for chunk in _chunks(list(ids)):
+                conn.execute(
+                    f"INSERT INTO object_deletions (object, id, deleted_at) SELECT object, id, ? FROM object_records "
+                    f"WHERE id IN ({_marks(chunk)}) ON CONFLICT DO NOTHING",
+                    (to_ms(now), *chunk),
+                )
                 cursor = conn.execute(f"DELETE FROM object_records WHERE id IN ({_marks(chunk)})", tuple(chunk))
                 deleted += max(cursor.rowcount, 0)
         return deleted
@@ -506,3 +513,18 @@ class ObjectQueries:
             (processor,),
         ).fetchall()
         return [int(r[0]) for r in rows]
+
+    def object_deletions(
+        self: _Host, object_name: str, since: datetime, limit: int, offset: int
+    ) -> tuple[int, list[tuple[str, datetime]]]:
+        """``(id, deleted at)`` of the records of ``object_name`` deleted since ``since``, oldest
+        first, and their total."""
+        conn = self._conn()
+        total = int(conn.execute("SELECT COUNT(*) FROM object_deletions WHERE object = ? AND deleted_at >= ?",
+                                 (object_name, to_ms(since))).fetchone()[0])
+        rows = conn.execute(
+            "SELECT id, deleted_at FROM object_deletions WHERE object = ? AND deleted_at >= ? "
+            "ORDER BY deleted_at, id LIMIT ? OFFSET ?",
+            (object_name, to_ms(since), limit, offset),
+        ).fetchall()
+        return total, [(r[0], from_ms(r[1])) for r in rows]

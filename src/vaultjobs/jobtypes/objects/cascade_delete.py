@@ -137,8 +137,8 @@ class CascadeDeleteObjectRecord:
         if ctx.cancelled:
             return
         doomed = [row.source_id for row in plan if row.n not in failures]
-        store.object_delete(doomed, _clearing_writes(records, catalog, cleared, ctx.created_by,
-                                                     records.clock.now()))
+        now = records.clock.now()
+        store.object_delete(doomed, _clearing_writes(records, catalog, cleared, ctx.created_by, now), now=now)
         store.object_results_put(ctx.job_id, "failure", sorted(failures.items()))
         store.object_results_put(ctx.job_id, "success", [
             (row.n, {"object": row.object, "id": row.source_id}) for row in plan if row.n not in failures

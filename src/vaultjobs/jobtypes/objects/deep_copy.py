@@ -215,7 +215,7 @@ class DeepCopyObjectRecord:
                     f"{root[0].target_id if root else '(none)'}")
             return
         targets = [r.target_id for r in store.object_plan(ctx.job_id) if r.target_id]
-        removed = store.object_delete(targets)
+        removed = store.object_delete(targets, now=records.clock.now())
         store.object_results_clear(ctx.job_id, "success")
         ctx.log(f"deep copy failed for {len(failures)} records; the {removed} copies made were deleted, "
                 "so nothing of the copy remains (see the failure results)")

@@ -582,7 +582,7 @@ class Records:
             created_by, created_at = creation_of(record)
             updates.append(write_of(source, record.id, record.values, created_by=created_by, created_at=created_at,
                                     modified_by=user.id, modified_at=now))
-        self.store.object_delete(list(candidates), updates)
+        self.store.object_delete(list(candidates), updates, now=now)
         return outcomes
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -51,6 +52,8 @@ from vaultjobs.objects.values import to_csv_value, to_json_value
 from vaultjobs.status import JobStatus
 
 MAX_PAGE = 200
+MAX_DELETIONS = 1000
+DELETIONS_KEPT_DAYS = 30
 DEFAULT_FIELDS = ("id", "name__v")
 SORT_COLUMNS = {"id": "id", "name__v": "name", "created_date__v": "created_at", "modified_date__v": "modified_at"}
 #: Vault's limit on the records one deep copy or cascade delete may touch besides the root.
@@ -179,6 +182,19 @@ class ObjectRoutes:
         details["object"] = collection_object(definition, call.version)
         return {"responseDetails": details, "data": [{f: to_json_value(r.values.get(f)) for f in fields}
                                                      for r in records]}
+
+    def deletions(self, call: Call) -> dict[str, Any]:
+        """Retrieve Deleted Object Record ID: the records deleted in the last 30 days, oldest first."""
+        call.require_user()
+        definition = Records.definition(self.catalogs.current(), call.path_params["object_name"])
+        limit = int_param(call.query, "limit", MAX_DELETIONS, 1, MAX_DELETIONS)
+        offset = int_param(call.query, "offset", 0, 0, 10**12)
+        since = self.s.clock.now() - timedelta(days=DELETIONS_KEPT_DAYS)
+        total, rows = self.s.store.object_deletions(definition.name, since, limit, offset)
+        return {
+            "responseDetails": {"total": total, "size": len(rows), "limit": limit, "offset": offset},
+            "data": [{"id": record_id, "date_deleted": at.strftime("%Y-%m-%dT%H:%M:%SZ")} for record_id, at in rows],
+        }
 
     def record(self, call: Call) -> dict[str, Any]:
         call.require_user()
@@ -405,5 +421,6 @@ def object_routes(route: RouteFactory, v: str, services: Services) -> list[Route
         (o + "/{object_name}", "PUT", r.update, "raw"),
         (o + "/{object_name}", "DELETE", r.delete, "raw"),
         (o + "/{object_name}/{record_id}", "GET", r.record, None),
+        (f"{v}/objects/deletions/vobjects/{{object_name}}", "GET", r.deletions, None),
     ]
     return [route(path, method, handler, body=body) for path, method, handler, body in table]

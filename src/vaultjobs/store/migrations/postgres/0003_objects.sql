@@ -84,3 +84,11 @@ CREATE TABLE object_requests (
     created_at BIGINT NOT NULL,
     body       TEXT NOT NULL
 );
+
+-- Deleted record ids, for Retrieve Deleted Object Record ID (listed for 30 days).
+CREATE TABLE object_deletions (
+    object     TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    deleted_at BIGINT NOT NULL,
+    PRIMARY KEY (object, deleted_at, id)
+);
