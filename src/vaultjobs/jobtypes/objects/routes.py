@@ -32,6 +32,7 @@ from vaultjobs.jobtypes.objects.catalogs import CatalogService
 from vaultjobs.jobtypes.objects.records import Outcome, Record, Records, encode
 from vaultjobs.jobtypes.objects.tables import (
     CSV_MEDIA_TYPE,
+    is_csv,
     read_csv,
     read_records,
     wants_csv,
@@ -48,7 +49,7 @@ from vaultjobs.objects.payloads import (
     render_object_collection,
     render_object_metadata,
 )
-from vaultjobs.objects.values import to_csv_value, to_json_value
+from vaultjobs.objects.values import Origin, to_csv_value, to_json_value
 from vaultjobs.status import JobStatus
 
 MAX_PAGE = 200
@@ -382,21 +383,21 @@ def _id_param(call: Call) -> str | None:
     return value or None
 
 
-def _overrides(call: Call) -> tuple[dict[str, Any], Any]:
+def _overrides(call: Call) -> tuple[dict[str, Any], Origin]:
     """Deep copy's body: nothing, ``{}``, ``{…}``, ``[]``, ``[{…}]`` or one CSV line [U]."""
-    body = call.body
+    body = call.body.strip()
     content_type = call.request.headers.get("content-type")
-    if not body.strip():
+    if not body or body == b"[]":
         return {}, "json"
-    if content_type and "text/csv" in content_type.lower():
+    if is_csv(content_type):
         rows = read_csv(body)
         if len(rows) != 1:
             raise errors.InvalidData(f"The CSV body must hold exactly one data line, not {len(rows)}")
         return rows[0], "csv"
-    rows, origin = read_records(body, content_type) if body.strip() not in (b"[]",) else ([], "json")
+    rows, origin = read_records(body, content_type)
     if len(rows) > 1:
         raise errors.InvalidData(f"The body must hold exactly one record of overrides, not {len(rows)}")
-    return (rows[0] if rows else {}), origin
+    return rows[0], origin
 
 
 def object_routes(route: RouteFactory, v: str, services: Services) -> list[Route]:
