@@ -19,6 +19,7 @@ from vaultjobs.api.routes.content import content_routes
 from vaultjobs.api.routes.history import HistoryRoutes
 from vaultjobs.api.routes.jobs import JobRoutes
 from vaultjobs.api.services import Services
+from vaultjobs.jobtypes.objects.routes import object_routes
 
 HEALTH_BODY = b'{"responseStatus":"SUCCESS","status":"ok"}'
 
@@ -78,6 +79,7 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
         route(f"{v}/services/jobs/{{job_id}}/tasks", "GET", jobs.tasks),
         route(f"{v}/services/jobs/{{job_id}}/log", "GET", jobs.log),
         *content_routes(route, v, services),
+        *object_routes(route, v, services),
     ]
 
     async def http_error(request: Request, exc: Exception) -> Response:

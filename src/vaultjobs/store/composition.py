@@ -17,6 +17,7 @@ from vaultjobs.store.dialect import Dialect
 from vaultjobs.store.history import History
 from vaultjobs.store.jobs import Jobs
 from vaultjobs.store.nodes import Nodes
+from vaultjobs.store.objects import Objects
 from vaultjobs.store.schedules import Schedules
 from vaultjobs.store.users import Users
 from vaultjobs.store.work import Work
@@ -33,6 +34,7 @@ class Store(Protocol):
     nodes: Nodes
     history: History
     content: Content
+    objects: Objects
 
     def migrate(self) -> list[int]: ...
     def close(self) -> None: ...
@@ -51,6 +53,7 @@ class SqlStore:
         self.nodes = Nodes(dialect)
         self.history = history
         self.content = Content(dialect)
+        self.objects = Objects(dialect)
 
     def migrate(self) -> list[int]:
         """Apply the migrations not applied yet, in order; return the versions applied now."""
