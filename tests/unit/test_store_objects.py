@@ -136,6 +136,8 @@ def test_a_plan_is_written_once_and_results_keep_their_first_value(store: Store,
     assert not store.objects.plan_save(job_id, [PlanRow(n=0, object="x__c", source_id="X", target_id="Y")])
     assert store.objects.plan(job_id) == plan
     assert store.objects.plan(job_id, 1, 1) == plan[1:]
+    assert store.objects.planned(job_id, ["C1", "X", "P2", "C1"]) == {"C1"}  # sources only, of this plan
+    assert store.objects.planned(job(store, clock).id, ["P1", "C1"]) == set()
     store.objects.results_put(job_id, "success", [(1, {"id": "C2"}), (0, {"id": "P2"})])
     store.objects.results_put(job_id, "success", [(0, {"id": "changed"})])
     assert store.objects.results(job_id, "success") == [{"id": "P2"}, {"id": "C2"}]

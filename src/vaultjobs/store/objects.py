@@ -464,6 +464,18 @@ class Objects:
         return [PlanRow(n=int(r[0]), object=r[1], source_id=r[2], target_id=r[3],
                         parent_n=None if r[4] is None else int(r[4])) for r in rows]
 
+    def planned(self, job_id: int, source_ids: Sequence[str]) -> set[str]:
+        """Which of ``source_ids`` the plan of ``job_id`` holds: a few index-bounded lookups, where
+        reading the whole plan would cost every task of a 10,000-record job the whole plan."""
+        out: set[str] = set()
+        conn = self.db.connection()
+        for chunk in _chunks(list(dict.fromkeys(source_ids))):
+            out.update(r[0] for r in conn.execute(
+                f"SELECT source_id FROM object_job_plans WHERE job_id = ? AND source_id IN ({_marks(chunk)})",
+                (job_id, *chunk),
+            ).fetchall())
+        return out
+
     def results_put(self, job_id: int, outcome: str, rows: Sequence[tuple[int, dict[str, Any]]]) -> None:
         """Record per-record results; a result already recorded for ``(outcome, n)`` stays."""
         if not rows:
