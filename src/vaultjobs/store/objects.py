@@ -300,28 +300,31 @@ class Objects:
             return []
         try:
             with self.db.write() as conn:
-                inserted: list[str] = []
-                fresh: list[RecordWrite] = []
-                for w in writes:
-                    params = _record_params(w.row)
-                    if skip_existing:
-                        got = conn.execute(
-                            f"INSERT INTO object_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                            "ON CONFLICT (id) DO NOTHING RETURNING id",
-                            params,
-                        ).fetchone()
-                        if got is None:
-                            continue
-                    else:
-                        conn.execute(
-                            f"INSERT INTO object_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", params
-                        )
-                    inserted.append(w.row.id)
-                    fresh.append(w)
+                fresh = list(writes)
+                if skip_existing:
+                    # One lookup and one executemany rather than a statement per record: this is the
+                    # write of every deep copy task. ON CONFLICT still guards against a concurrent
+                    # writer; its index rows then clash, and the caller sees RecordConflict.
+                    taken: set[str] = set()
+                    for chunk in _chunks([w.row.id for w in writes]):
+                        taken.update(r[0] for r in conn.execute(
+                            f"SELECT id FROM object_records WHERE id IN ({_marks(chunk)})", tuple(chunk)
+                        ).fetchall())
+                    fresh = []
+                    for w in writes:
+                        if w.row.id not in taken:
+                            taken.add(w.row.id)
+                            fresh.append(w)
+                conflict = " ON CONFLICT (id) DO NOTHING" if skip_existing else ""
+                if fresh:
+                    conn.executemany(
+                        f"INSERT INTO object_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?){conflict}",
+                        [_record_params(w.row) for w in fresh],
+                    )
                 _write_index_rows(conn, fresh)
         except self.db.integrity_errors as exc:
             raise RecordConflict(str(exc)) from exc
-        return inserted
+        return [w.row.id for w in fresh]
 
     def replace(self, writes: Sequence[RecordWrite]) -> None:
         """Replace existing records (values, name, modified stamps) and their index rows, in one
