@@ -349,7 +349,7 @@ def main() -> int:
         if args.postgres and not url:
             from vaultjobs.testing import PostgresServer
 
-            pg = PostgresServer(folder / "pg").start()
+            pg = PostgresServer(Path(tempfile.mkdtemp(prefix="vaultjobs-bench-pg-"))).start()
             url = pg.create_database("objects")
         print(f"store: {'PostgreSQL' if url else 'SQLite'}")
         server = LiveServer(folder / "server", status_window=0, database_url=url)
@@ -361,6 +361,7 @@ def main() -> int:
     finally:
         if pg is not None:
             pg.stop()
+            shutil.rmtree(pg.folder, ignore_errors=True)
         shutil.rmtree(folder, ignore_errors=True)
     return 0
 
