@@ -33,6 +33,10 @@ class RecordConflict(StoreError):
     """A write would give two records of an object the same value of a unique field."""
 
 
+class _Raced(Exception):
+    """Another writer inserted a record between :meth:`Objects.insert`'s lookup and its insert."""
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ObjectStamps:
     """Who created and last changed an object's definition, and when."""
@@ -299,31 +303,54 @@ class Objects:
         if not writes:
             return []
         try:
-            with self.db.write() as conn:
-                fresh = list(writes)
-                if skip_existing:
-                    # One lookup and one executemany rather than a statement per record: this is the
-                    # write of every deep copy task. ON CONFLICT still guards against a concurrent
-                    # writer; its index rows then clash, and the caller sees RecordConflict.
-                    taken: set[str] = set()
-                    for chunk in _chunks([w.row.id for w in writes]):
-                        taken.update(r[0] for r in conn.execute(
-                            f"SELECT id FROM object_records WHERE id IN ({_marks(chunk)})", tuple(chunk)
-                        ).fetchall())
-                    fresh = []
-                    for w in writes:
-                        if w.row.id not in taken:
-                            taken.add(w.row.id)
-                            fresh.append(w)
-                conflict = " ON CONFLICT (id) DO NOTHING" if skip_existing else ""
-                if fresh:
-                    conn.executemany(
-                        f"INSERT INTO object_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?){conflict}",
-                        [_record_params(w.row) for w in fresh],
-                    )
-                _write_index_rows(conn, fresh)
+            try:
+                return self._insert_many(writes, skip_existing)
+            except _Raced:
+                return self._insert_one_by_one(writes)
         except self.db.integrity_errors as exc:
             raise RecordConflict(str(exc)) from exc
+
+    def _insert_many(self, writes: Sequence[RecordWrite], skip_existing: bool) -> list[str]:
+        """One lookup and one ``executemany`` rather than a statement per record (this is the write
+        of every deep copy task); :class:`_Raced`, nothing written, when a concurrent writer inserted
+        one of the ids between the lookup and the insert (PostgreSQL; SQLite writers queue)."""
+        with self.db.write() as conn:
+            fresh = list(writes)
+            if skip_existing:
+                taken: set[str] = set()
+                for chunk in _chunks([w.row.id for w in writes]):
+                    taken.update(r[0] for r in conn.execute(
+                        f"SELECT id FROM object_records WHERE id IN ({_marks(chunk)})", tuple(chunk)
+                    ).fetchall())
+                fresh = []
+                for w in writes:
+                    if w.row.id not in taken:
+                        taken.add(w.row.id)
+                        fresh.append(w)
+            if fresh:
+                conflict = " ON CONFLICT (id) DO NOTHING" if skip_existing else ""
+                cursor = conn.executemany(
+                    f"INSERT INTO object_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?){conflict}",
+                    [_record_params(w.row) for w in fresh],
+                )
+                if skip_existing and cursor.rowcount != len(fresh):
+                    raise _Raced
+            _write_index_rows(conn, fresh)
+        return [w.row.id for w in fresh]
+
+    def _insert_one_by_one(self, writes: Sequence[RecordWrite]) -> list[str]:
+        """``skip_existing`` record by record: each insert says whether it wrote its record."""
+        with self.db.write() as conn:
+            fresh: list[RecordWrite] = []
+            for w in writes:
+                got = conn.execute(
+                    f"INSERT INTO object_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO NOTHING RETURNING id",
+                    _record_params(w.row),
+                ).fetchone()
+                if got is not None:
+                    fresh.append(w)
+            _write_index_rows(conn, fresh)
         return [w.row.id for w in fresh]
 
     def replace(self, writes: Sequence[RecordWrite]) -> None:
