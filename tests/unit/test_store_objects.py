@@ -69,6 +69,17 @@ def test_skip_existing_makes_a_second_insert_of_the_same_ids_a_no_op(store: Stor
     assert store.objects.count("a__c") == 3
 
 
+def test_skip_existing_record_by_record_after_a_race_says_the_same(store: Store, clock: ManualClock) -> None:
+    """The path :meth:`Objects.insert` falls back to when another writer got an id in first."""
+    writes = [RecordWrite(row=row(f"A0000000000000{n}", "a__c", f"r{n}", clock), uniques=[("code__c", str(n))])
+              for n in range(1, 4)]
+    assert store.objects.insert([writes[1], writes[1]], skip_existing=True) == ["A00000000000002"]
+    assert store.objects._insert_one_by_one(writes) == ["A00000000000001", "A00000000000003"]
+    assert store.objects._insert_one_by_one(writes) == []
+    assert store.objects.ids_by_unique("a__c", "code__c", ["1", "2", "3"]) == {
+        "1": "A00000000000001", "2": "A00000000000002", "3": "A00000000000003"}
+
+
 def test_replace_moves_unique_values_and_references(store: Store, clock: ManualClock) -> None:
     parent = RecordWrite(row=row("P00000000000001", "p__c", "parent", clock))
     other = RecordWrite(row=row("P00000000000002", "p__c", "other", clock))
@@ -136,6 +147,8 @@ def test_a_plan_is_written_once_and_results_keep_their_first_value(store: Store,
     assert not store.objects.plan_save(job_id, [PlanRow(n=0, object="x__c", source_id="X", target_id="Y")])
     assert store.objects.plan(job_id) == plan
     assert store.objects.plan(job_id, 1, 1) == plan[1:]
+    assert store.objects.planned(job_id, ["C1", "X", "P2", "C1"]) == {"C1"}  # sources only, of this plan
+    assert store.objects.planned(job(store, clock).id, ["P1", "C1"]) == set()
     store.objects.results_put(job_id, "success", [(1, {"id": "C2"}), (0, {"id": "P2"})])
     store.objects.results_put(job_id, "success", [(0, {"id": "changed"})])
     assert store.objects.results(job_id, "success") == [{"id": "P2"}, {"id": "C2"}]

@@ -33,6 +33,10 @@ class RecordConflict(StoreError):
     """A write would give two records of an object the same value of a unique field."""
 
 
+class _Raced(Exception):
+    """Another writer inserted a record between :meth:`Objects.insert`'s lookup and its insert."""
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ObjectStamps:
     """Who created and last changed an object's definition, and when."""
@@ -299,29 +303,55 @@ class Objects:
         if not writes:
             return []
         try:
-            with self.db.write() as conn:
-                inserted: list[str] = []
-                fresh: list[RecordWrite] = []
-                for w in writes:
-                    params = _record_params(w.row)
-                    if skip_existing:
-                        got = conn.execute(
-                            f"INSERT INTO object_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                            "ON CONFLICT (id) DO NOTHING RETURNING id",
-                            params,
-                        ).fetchone()
-                        if got is None:
-                            continue
-                    else:
-                        conn.execute(
-                            f"INSERT INTO object_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", params
-                        )
-                    inserted.append(w.row.id)
-                    fresh.append(w)
-                _write_index_rows(conn, fresh)
+            try:
+                return self._insert_many(writes, skip_existing)
+            except _Raced:
+                return self._insert_one_by_one(writes)
         except self.db.integrity_errors as exc:
             raise RecordConflict(str(exc)) from exc
-        return inserted
+
+    def _insert_many(self, writes: Sequence[RecordWrite], skip_existing: bool) -> list[str]:
+        """One lookup and one ``executemany`` rather than a statement per record (this is the write
+        of every deep copy task); :class:`_Raced`, nothing written, when a concurrent writer inserted
+        one of the ids between the lookup and the insert (PostgreSQL; SQLite writers queue)."""
+        with self.db.write() as conn:
+            fresh = list(writes)
+            if skip_existing:
+                taken: set[str] = set()
+                for chunk in _chunks([w.row.id for w in writes]):
+                    taken.update(r[0] for r in conn.execute(
+                        f"SELECT id FROM object_records WHERE id IN ({_marks(chunk)})", tuple(chunk)
+                    ).fetchall())
+                fresh = []
+                for w in writes:
+                    if w.row.id not in taken:
+                        taken.add(w.row.id)
+                        fresh.append(w)
+            if fresh:
+                conflict = " ON CONFLICT (id) DO NOTHING" if skip_existing else ""
+                cursor = conn.executemany(
+                    f"INSERT INTO object_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?){conflict}",
+                    [_record_params(w.row) for w in fresh],
+                )
+                if skip_existing and cursor.rowcount != len(fresh):
+                    raise _Raced
+            _write_index_rows(conn, fresh)
+        return [w.row.id for w in fresh]
+
+    def _insert_one_by_one(self, writes: Sequence[RecordWrite]) -> list[str]:
+        """``skip_existing`` record by record: each insert says whether it wrote its record."""
+        with self.db.write() as conn:
+            fresh: list[RecordWrite] = []
+            for w in writes:
+                got = conn.execute(
+                    f"INSERT INTO object_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO NOTHING RETURNING id",
+                    _record_params(w.row),
+                ).fetchone()
+                if got is not None:
+                    fresh.append(w)
+            _write_index_rows(conn, fresh)
+        return [w.row.id for w in fresh]
 
     def replace(self, writes: Sequence[RecordWrite]) -> None:
         """Replace existing records (values, name, modified stamps) and their index rows, in one
@@ -463,6 +493,18 @@ class Objects:
         ).fetchall()
         return [PlanRow(n=int(r[0]), object=r[1], source_id=r[2], target_id=r[3],
                         parent_n=None if r[4] is None else int(r[4])) for r in rows]
+
+    def planned(self, job_id: int, source_ids: Sequence[str]) -> set[str]:
+        """Which of ``source_ids`` the plan of ``job_id`` holds: a few index-bounded lookups, where
+        reading the whole plan would cost every task of a 10,000-record job the whole plan."""
+        out: set[str] = set()
+        conn = self.db.connection()
+        for chunk in _chunks(list(dict.fromkeys(source_ids))):
+            out.update(r[0] for r in conn.execute(
+                f"SELECT source_id FROM object_job_plans WHERE job_id = ? AND source_id IN ({_marks(chunk)})",
+                (job_id, *chunk),
+            ).fetchall())
+        return out
 
     def results_put(self, job_id: int, outcome: str, rows: Sequence[tuple[int, dict[str, Any]]]) -> None:
         """Record per-record results; a result already recorded for ``(outcome, n)`` stays."""

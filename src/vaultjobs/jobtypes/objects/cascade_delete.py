@@ -116,11 +116,13 @@ class CascadeDeleteObjectRecord:
         catalog = records.catalogs.current()
         ns = [int(item["n"]) for item in task.items]
         plan = store.objects.plan(ctx.job_id, min(ns), max(ns))
-        in_tree = {row.source_id for row in store.objects.plan(ctx.job_id)}
         mine = {row.source_id: row for row in plan}
+        referrers = store.objects.referrers(list(mine))
+        in_tree = set(mine) | store.objects.planned(
+            ctx.job_id, [r.record_id for r in referrers if r.record_id not in mine])
         failures: dict[int, dict[str, Any]] = {}
         cleared: dict[str, Record] = {}
-        for referrer in store.objects.referrers(list(mine)):
+        for referrer in referrers:
             if referrer.record_id in in_tree:
                 continue
             rule = _rule(catalog, referrer.object, referrer.field)

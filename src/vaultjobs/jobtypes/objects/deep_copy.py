@@ -22,6 +22,7 @@ request (an empty string clears a field). References to other records are copied
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from vaultjobs import errors
@@ -113,6 +114,7 @@ class DeepCopyObjectRecord:
         writes: list[tuple[PlanRow, RecordWrite]] = []
         failures: list[tuple[int, dict[str, Any]]] = []
         claimed: dict[tuple[str, str], str] = {}
+        shapes: dict[str, _Shape] = {}
         for row in plan:
             if ctx.cancelled:
                 return
@@ -123,7 +125,8 @@ class DeepCopyObjectRecord:
                 problems.append(missing_record(row.source_id))
             else:
                 parent = parents.get(row.parent_n) if row.parent_n is not None else None
-                values = self._copy_values(ctx, definition, source.values, row, parent)
+                shape = shapes.get(definition.name) or shapes.setdefault(definition.name, _Shape.of(definition))
+                values = self._copy_values(ctx, definition, shape, source.values, row, parent)
                 problems.extend(self._problems(records, definition, values, row, claimed))
                 if not problems:
                     assert row.target_id is not None
@@ -144,22 +147,18 @@ class DeepCopyObjectRecord:
                       + "; ".join(f"{r['source']}: {r['errors'][0][1]}" for _, r in failures)[:2000])
 
     def _copy_values(
-        self, ctx: JobContext, definition: ObjectDefinition, source: dict[str, StoredValue], row: PlanRow,
-        parent: PlanRow | None,
+        self, ctx: JobContext, definition: ObjectDefinition, shape: _Shape, source: dict[str, StoredValue],
+        row: PlanRow, parent: PlanRow | None,
     ) -> dict[str, StoredValue]:
-        values: dict[str, StoredValue] = {
-            f.name: source.get(f.name)
-            for f in definition.fields
-            if f.name not in COLUMN_FIELDS and not f.no_copy and not f.system_managed
-        }
+        values: dict[str, StoredValue] = {name: source.get(name) for name in shape.copied}
         values["object_type__v"] = OBJECT_TYPE
         if row.n == 0:
             for name, raw in dict(ctx.parameters.get("overrides") or {}).items():
                 f = definition.field(name)
                 if f is not None:
                     values[name] = decode(f, raw)
-        if parent is not None and definition.parent_fields:
-            values[definition.parent_fields[0].name] = parent.target_id
+        if parent is not None and shape.parent is not None:
+            values[shape.parent] = parent.target_id
         return values
 
     def _problems(
@@ -222,6 +221,25 @@ class DeepCopyObjectRecord:
         if not failures and not result.succeeded:
             ctx.log("tasks failed without a per-record failure: " +
                     "; ".join(f.message for f in result.failures)[:2000])
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a copy of a record of one object takes, worked out once per task rather than per record."""
+
+    #: The fields copied from the source.
+    copied: tuple[str, ...]
+    #: The parent field that points at the parent's copy.
+    parent: str | None
+
+    @classmethod
+    def of(cls, definition: ObjectDefinition) -> _Shape:
+        parents = definition.parent_fields
+        return cls(
+            copied=tuple(f.name for f in definition.fields
+                         if f.name not in COLUMN_FIELDS and not f.no_copy and not f.system_managed),
+            parent=parents[0].name if parents else None,
+        )
 
 
 def _failure(row: PlanRow, problems: list[errors.VaultError]) -> dict[str, Any]:

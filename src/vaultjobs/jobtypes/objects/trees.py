@@ -37,14 +37,18 @@ def _walk(store: Store, catalog: Catalog, object_name: str, record_id: str, limi
     nodes = [Node(n=0, object=object_name, id=record_id)]
     where = {record_id: 0}
     frontier = [record_id]
+    followed: dict[tuple[str, str], bool] = {}  # per (object, field): thousands of referrers share a few
     while frontier:
         following: list[str] = []
         for referrer in store.objects.referrers(frontier):
             if referrer.record_id in where:
                 continue
-            source = catalog.object(referrer.object)
-            field = source.field(referrer.field) if source else None
-            if source is None or field is None or not follow(source, field):
+            key = (referrer.object, referrer.field)
+            if key not in followed:
+                source = catalog.object(referrer.object)
+                field = source.field(referrer.field) if source else None
+                followed[key] = source is not None and field is not None and follow(source, field)
+            if not followed[key]:
                 continue
             where[referrer.record_id] = len(nodes)
             nodes.append(Node(n=len(nodes), object=referrer.object, id=referrer.record_id,
