@@ -52,11 +52,23 @@ from ._models import (
     VaultResponse,
     VaultWarning,
 )
+from ._object_clients import AsyncObjects, Objects
+from ._object_operations import ResultOutcome
+from ._objects import FieldInfo, MdlExecution, MdlStatement, ObjectMetadata, ObjectSummary, RecordResult
 from ._options import ClientOptions
 from ._polling import PollGate
 from ._status import JobStatus, TaskState
 
 __all__ = [
+    "AsyncObjects",
+    "Objects",
+    "ResultOutcome",
+    "FieldInfo",
+    "MdlExecution",
+    "MdlStatement",
+    "ObjectMetadata",
+    "ObjectSummary",
+    "RecordResult",
     "DEFAULT_API_VERSION",
     "DEFAULT_CLIENT_ID",
     "DEFAULT_TIMEOUT",
