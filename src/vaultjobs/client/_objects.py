@@ -22,6 +22,13 @@ __all__ = [
 ]
 
 
+def _status(value: Any) -> str | None:
+    """Vault's ``status`` is a list (``["active__v"]``); its first entry, or a plain string as given."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return as_str(value)
+
+
 def _bool(value: Any) -> bool:
     """JSON booleans, and XML's ``"true"``/``"false"`` strings."""
     if isinstance(value, str):
@@ -51,7 +58,7 @@ class ObjectSummary:
             label=as_str(item.get("label")),
             label_plural=as_str(item.get("label_plural")),
             prefix=as_str(item.get("prefix")),
-            status=as_str(item.get("status")),
+            status=_status(item.get("status")),
             raw=dict(item),
         )
 
