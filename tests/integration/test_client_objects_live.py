@@ -90,7 +90,8 @@ def test_bulk_results_per_record_and_paging(client: VaultClient) -> None:
 def test_execute_mdl_sync_and_async(client: VaultClient) -> None:
     n = next(_names)
     execution = client.objects.execute_mdl(
-        f"CREATE Object note{n}__c (label('Note'), label_plural('Notes'), Field text__c (label('Text'), type('String')));"
+        f"CREATE Object note{n}__c (label('Note'), label_plural('Notes'),"
+        " Field text__c (label('Text'), type('String')));"
     )
     assert execution.ok and [s.component for s in execution.statements] == [f"Object.note{n}__c"]
     assert f"note{n}__c" in {o.name for o in client.objects.list()}
