@@ -41,6 +41,8 @@ wait_options = option_group(
     click.option("--min-poll-interval", type=float, default=VAULT_STATUS_INTERVAL, show_default=True,
                  envvar="VAULTJOBS_MIN_POLL_INTERVAL", show_envvar=True,
                  help="Lower the 10 s floor, only for a vaultjobs server with a shorter status window."),
+    click.option("--progress/--no-progress", "show_progress", default=None,
+                 help="With --wait: live progress bar on stderr (default: on unless --json)."),
     into="waiting",
     build=lambda **values: values,
 )  # fmt: skip
@@ -54,10 +56,10 @@ def _run_job(connection: Connection, waiting: dict[str, Any], start: Any) -> Non
             started: JobStarted = start(client)
             if not waiting["wait"]:
                 job = None
-            elif connection.json_output:
-                job = client.wait(started.job_id, timeout=waiting["timeout"])
-            else:
+            elif waiting["show_progress"] or (waiting["show_progress"] is None and not connection.json_output):
                 job = _wait_with_progress(client, started.job_id, waiting["timeout"])
+            else:
+                job = client.wait(started.job_id, timeout=waiting["timeout"])
     if job is not None:
         _show_job(connection, job)
     elif connection.json_output:
