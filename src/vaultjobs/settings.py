@@ -73,6 +73,9 @@ class Settings:
         (), "Modules whose @processor classes are loaded besides the entry-point group (comma or space separated)."
     )
     retention_days: float = _setting(30.0, "Purge finished jobs, their tasks and logs this many days after they ended.")
+    mdl: tuple[str, ...] = _setting(
+        (), "MDL scripts applied in order at start, after migrations; a CREATE of a component that exists is skipped."
+    )
     definitions: Path | None = _setting(None, "TOML file of job definitions (schedules); reloaded on SIGHUP.")
     max_body_bytes: int = _setting(1024 * 1024, "Largest request body accepted, in bytes.")
     log_level: str = _setting("info", "Logging level: debug, info, warning or error.")

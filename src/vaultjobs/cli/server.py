@@ -66,6 +66,9 @@ def configure_logging(level: str) -> None:
     setting_option("status_window", type=click.FloatRange(min=0)),
     PROCESSORS,
     setting_option("definitions", type=click.Path(dir_okay=False, exists=True, path_type=Path)),
+    setting_option("mdl", multiple=True, type=click.Path(dir_okay=False, exists=True),
+                   help="MDL script applied at start, after migrations (repeatable); a CREATE of a component"
+                        " that exists is skipped, so a restart with the same file does not fail."),
     setting_option("retention_days", type=click.FloatRange(min=0, min_open=True)),
     LOG_LEVEL,
 )
@@ -80,7 +83,32 @@ def serve(settings: Settings, no_workers: bool) -> None:
     if no_workers:
         settings = settings.evolve(workers=0)
     with reporting(*failures):
+        if settings.mdl:
+            apply_mdl_at_start(settings)
         run_serve(settings)
+
+
+def apply_mdl_at_start(settings: Settings) -> None:
+    """``serve --mdl``: apply the scripts before the server starts; a failed statement stops it."""
+    from vaultjobs.errors import InvalidData
+    from vaultjobs.node import open_migrated_store
+
+    from .mdl_files import apply_files
+
+    store = open_migrated_store(settings)
+    try:
+        outcomes = apply_files(store, settings.mdl)
+    finally:
+        store.close()
+    log = logging.getLogger("vaultjobs.mdl")
+    for outcome in outcomes:
+        for label in outcome.skipped:
+            log.info("%s: %s exists; CREATE skipped", outcome.path, label)
+        for result in outcome.results:
+            log.info("%s: %s %s", outcome.path, result.component, result.message)
+        if not outcome.succeeded:
+            failed = next(r for r in outcome.results if not r.success)
+            raise InvalidData(f"{outcome.path}: statement on {failed.component} failed: {failed.message}")
 
 
 @click.command()

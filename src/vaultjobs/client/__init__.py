@@ -52,6 +52,9 @@ from ._models import (
     VaultResponse,
     VaultWarning,
 )
+from ._object_clients import AsyncObjects, Objects
+from ._object_operations import ResultOutcome
+from ._objects import FieldInfo, MdlExecution, MdlStatement, ObjectMetadata, ObjectSummary, RecordResult
 from ._options import ClientOptions
 from ._polling import PollGate
 from ._status import JobStatus, TaskState
@@ -62,12 +65,14 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "VAULT_STATUS_INTERVAL",
     "AccessDenied",
+    "AsyncObjects",
     "AsyncVaultClient",
     "AuthenticationFailed",
     "BurstThrottle",
     "CancelOutcome",
     "ClientOptions",
     "ErrorDetail",
+    "FieldInfo",
     "HTTPError",
     "HTTPStatusError",
     "HistoryEntry",
@@ -78,7 +83,12 @@ __all__ = [
     "JobStarted",
     "JobStatus",
     "Link",
+    "MdlExecution",
+    "MdlStatement",
     "MonitorEntry",
+    "ObjectMetadata",
+    "ObjectSummary",
+    "Objects",
     "OperationNotAllowed",
     "Page",
     "PollGate",
@@ -87,6 +97,8 @@ __all__ = [
     "ProgressEntry",
     "RateLimitInfo",
     "RateLimited",
+    "RecordResult",
+    "ResultOutcome",
     "ServerError",
     "Session",
     "SessionExpired",

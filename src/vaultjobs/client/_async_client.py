@@ -24,6 +24,7 @@ from ._models import (
     Task,
     VaultResponse,
 )
+from ._object_clients import AsyncObjects
 from ._options import ClientOptionArgs, ClientOptions
 
 __all__ = ["AsyncVaultClient"]
@@ -52,6 +53,8 @@ class AsyncVaultClient(BaseClient):
         super().__init__(url, options, settings)
         self._http = httpx.AsyncClient(timeout=self._core.timeout, transport=transport, verify=self._core.verify)
         self._driver = AsyncDriver(self._http, sleep)
+        #: Vault objects: metadata, records, MDL and the object jobs.
+        self.objects = AsyncObjects(self._core, self._driver)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 

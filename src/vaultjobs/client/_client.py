@@ -24,6 +24,7 @@ from ._models import (
     Task,
     VaultResponse,
 )
+from ._object_clients import Objects
 from ._options import ClientOptionArgs, ClientOptions
 
 __all__ = ["VaultClient"]
@@ -52,6 +53,8 @@ class VaultClient(BaseClient):
         super().__init__(url, options, settings)
         self._http = httpx.Client(timeout=self._core.timeout, transport=transport, verify=self._core.verify)
         self._driver = SyncDriver(self._http, sleep)
+        #: Vault objects: metadata, records, MDL and the object jobs.
+        self.objects = Objects(self._core, self._driver)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 

@@ -154,6 +154,8 @@ class ClientCore:
         params: Mapping[str, str] | None = None,
         json: Any = None,
         data: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Request:
         """A request for ``path`` (relative to ``/api/{version}/``, or to the base URL when it starts
         with ``api/``) with the client's headers and timeout; the session is added when it is sent."""
@@ -164,7 +166,8 @@ class ClientCore:
             params=params,
             json=json,
             data=data,
-            headers=self.headers,
+            content=content,
+            headers={**self.headers, **headers} if headers else self.headers,
             extensions={"timeout": self.timeout.as_dict()},
         )
 

@@ -116,9 +116,11 @@ def call(
     params: dict[str, str] | None = None,
     json: Any = None,
     default_retry_after: float | None = None,
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Flow[tuple[httpx.Response, VaultResponse]]:
     """One API call: the response and its Vault envelope, or the typed error it stands for."""
-    request = core.build_request(method, path, params=params, json=json)
+    request = core.build_request(method, path, params=params, json=json, content=content, headers=headers)
     response = yield from send_authorized(core, request)
     return response, core.interpret(response, default_retry_after=default_retry_after)
 

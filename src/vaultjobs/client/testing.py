@@ -1,10 +1,10 @@
 """Test doubles for code that uses the client: fake clocks and an in-memory Vault Jobs backend.
 
 `FakeVault` answers the Jobs endpoints (auth, status with its rate window, tasks, histories, monitors,
-start_now, cancel, and vaultjobs' run-processor extension) in JSON or XML like Vault does — HTTP 200
-with a FAILURE envelope for errors — behind ``httpx.MockTransport``. Jobs follow a script of statuses,
-one step per successful status call. `FakeClock` replaces the monotonic clock and sleep, so waits run
-instantly::
+start_now, cancel, and vaultjobs' run-processor extension) and the object endpoints (`FakeObjects`) in
+JSON or XML like Vault does — HTTP 200 with a FAILURE envelope for errors — behind
+``httpx.MockTransport``. Jobs follow a script of statuses, one step per successful status call.
+`FakeClock` replaces the monotonic clock and sleep, so waits run instantly::
 
     clock = FakeClock()
     vault = FakeVault(clock=clock)
@@ -32,7 +32,9 @@ from typing import Any, TypeVar
 import httpx
 import orjson
 
-__all__ = ["FakeClock", "FakeJob", "FakeVault", "VirtualTime", "render_xml"]
+from ._fake_objects import FakeObjects
+
+__all__ = ["FakeClock", "FakeJob", "FakeObjects", "FakeVault", "VirtualTime", "render_xml"]
 
 T = TypeVar("T")
 
@@ -199,6 +201,8 @@ class FakeVault:
         self._window: dict[int, float] = {}
         self._faults: list[httpx.Response] = []
         self._lock = threading.RLock()
+        #: The object endpoints' catalog, records and jobs (see `FakeObjects`).
+        self.objects = FakeObjects(self)
 
     # -- control -----------------------------------------------------------------------------------
 
@@ -260,6 +264,10 @@ class FakeVault:
             if self._faults:
                 return self._faults.pop(0)
             xml = "xml" in request.headers.get("accept", "")
+            if request.url.path == "/api/mdl/execute" and request.method == "POST":
+                if request.headers.get("authorization", "").removeprefix("Bearer ") not in self.sessions:
+                    return self._reply(xml, self._failure("INVALID_SESSION_ID", "Invalid or expired session ID."))
+                return self._reply(xml, self.objects.route_mdl(request))
             match = re.match(r"^/api/(v\d+\.\d+)/(.*)$", request.url.path)
             if match is None:
                 return self._reply(xml, self._failure("MALFORMED_URL", "unknown path"))
@@ -332,6 +340,9 @@ class FakeVault:
             return self._tasks(request, version, int(m.group(1))), {}
         if m := re.fullmatch(r"services/jobs/(\d+)", rest):
             return self._status(version, int(m.group(1)))
+        answer = self.objects.route(request, version, rest)
+        if answer is not None:
+            return answer, {}
         return self._failure("MALFORMED_URL", f"unknown path {rest}"), {}
 
     def _status(self, version: str, job_id: int) -> tuple[dict[str, Any], dict[str, str]]:
