@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +37,11 @@ BASE_URL = "http://testserver"
 class PortalTransport(httpx.BaseTransport):
     """A synchronous httpx transport to an ASGI app running on ``portal``'s event loop.
 
-    Each request is read, handed to :class:`httpx.ASGITransport` on the loop, and its whole answer
-    read there, so any number of threads may use it at once, as clients of a real server would.
-    Closing a client leaves the transport (shared by every client of one app) open.
+    Each request's body is read here and handed, chunk by chunk as it was sent, to
+    :class:`httpx.ASGITransport` on the loop, whose whole answer is read there; any number of threads
+    may use it at once, as clients of a real server would. Closing a client leaves the transport
+    (shared by every client of one app) open. (Starlette's TestClient does the same, but wants the
+    ``httpx2`` fork from Starlette 1.x on.)
     """
 
     def __init__(self, app: Any, portal: anyio.from_thread.BlockingPortal) -> None:
@@ -47,10 +49,14 @@ class PortalTransport(httpx.BaseTransport):
         self._portal = portal
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        body = request.read()
+        chunks = list(request.stream)  # type: ignore[arg-type]
+
+        async def body() -> AsyncIterator[bytes]:
+            for chunk in chunks:
+                yield chunk
 
         async def send() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-            forwarded = httpx.Request(request.method, request.url, headers=request.headers, content=body)
+            forwarded = httpx.Request(request.method, request.url, headers=request.headers, content=body())
             response = await self._asgi.handle_async_request(forwarded)
             content = b"".join([chunk async for chunk in response.stream])  # type: ignore[union-attr]
             return response.status_code, response.headers.raw, content
@@ -158,6 +164,15 @@ class AppServer:
 AppServerFactory = Callable[..., AbstractContextManager[AppServer]]
 
 
+@contextmanager
+def asgi_client(app: Any, **kwargs: Any) -> Iterator[httpx.Client]:
+    """An httpx client of ``app`` run on an event loop of its own, for apps without a node."""
+    with anyio.from_thread.start_blocking_portal() as portal, httpx.Client(
+        transport=PortalTransport(app, portal), base_url=BASE_URL, **kwargs
+    ) as client:
+        yield client
+
+
 @pytest.fixture(scope="session", autouse=True)
 def cheap_password_hashing() -> Iterator[None]:
     """Argon2 with its lowest cost: these tests log in hundreds of times, and the hashing cost (tuned
@@ -207,8 +222,6 @@ def app_client(app_server: AppServer) -> Iterator[httpx.Client]:
 def content_server(app_server_factory: AppServerFactory) -> Callable[..., AbstractContextManager[AppServer]]:
     """``content_server(folder, status_window=…)``: a node with the document, binder and submission
     processors, and the users ``alice`` and ``bob`` besides ``admin``."""
-    from contextlib import contextmanager
-
     @contextmanager
     def make(folder: Path, **settings: Any) -> Iterator[AppServer]:
         with app_server_factory(folder, processors=CONTENT_PROCESSORS, **settings) as srv:
