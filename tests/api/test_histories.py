@@ -106,9 +106,12 @@ class Jobs:
             for job_id in (self.alice_running, self.alice_cancelling):
                 server.wait_for_status(self.alice, job_id, lambda s: s == "RUNNING")
             cancel(http, self.alice, self.alice_cancelling)  # stays CANCELLING while its task sleeps
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 60
             while get(http, self.admin, HISTORIES)["responseDetails"]["total"] < len(self.finished):
-                assert time.monotonic() < deadline, "the jobs did not finish"
+                if time.monotonic() > deadline:
+                    statuses = {n: http.get(f"/api/{V}/services/jobs/{n}", headers={"Authorization": self.admin})
+                                .json().get("data", {}).get("status") for n in sorted(self.finished)}
+                    raise AssertionError(f"the jobs did not finish: {statuses}")
                 time.sleep(0.1)
 
     @property
