@@ -19,6 +19,7 @@ from vaultjobs.testing import read_envelope as read
 
 from .conftest import AppServer, AppServerFactory
 
+FINISHED_STATUSES = {"SUCCESS", "ERRORS_ENCOUNTERED", "CANCELLED"}
 HISTORIES = f"/api/{V}/services/jobs/histories"
 MONITORS = f"/api/{V}/services/jobs/monitors"
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|[+-]\d{2}:\d{2})$")
@@ -111,7 +112,12 @@ class Jobs:
                 if time.monotonic() > deadline:
                     statuses = {n: http.get(f"/api/{V}/services/jobs/{n}", headers={"Authorization": self.admin})
                                 .json().get("data", {}).get("status") for n in sorted(self.finished)}
-                    raise AssertionError(f"the jobs did not finish: {statuses}")
+                    stuck = [n for n, status in statuses.items() if status not in FINISHED_STATUSES]
+                    details = {n: (http.get(f"/api/{V}/services/jobs/{n}/tasks", headers={"Authorization": self.admin})
+                                   .json().get("tasks"),
+                                   http.get(f"/api/{V}/services/jobs/{n}/log", headers={"Authorization": self.admin})
+                                   .text) for n in stuck}
+                    raise AssertionError(f"the jobs did not finish: {statuses}; stuck: {details}")
                 time.sleep(0.1)
 
     @property
