@@ -1,4 +1,5 @@
-"""Fixtures of the integration tests: the live server the content-job tests share."""
+"""Fixtures of the live integration tests: a real server with the content processors, for the
+object tests that kill it or restart it (tests/api has the in-process twin)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Retrieve Job Histories and Retrieve Job Monitors on a real server: filters, paging links, JSON and
+"""Retrieve Job Histories and Retrieve Job Monitors on a whole node in process: filters, paging links, JSON and
 XML, bad filters, who sees which jobs, time zones of scheduled jobs, and the retention purge."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,9 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
-from vaultjobs.testing import LiveServer, V
+from vaultjobs.testing import V
 from vaultjobs.testing import read_envelope as read
 
+from .conftest import AppServer, AppServerFactory
+
+FINISHED_STATUSES = {"SUCCESS", "ERRORS_ENCOUNTERED", "CANCELLED"}
 HISTORIES = f"/api/{V}/services/jobs/histories"
 MONITORS = f"/api/{V}/services/jobs/monitors"
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|[+-]\d{2}:\d{2})$")
@@ -56,26 +59,21 @@ def ids(body: dict[str, Any]) -> list[int]:
 
 @pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, backend: str, vaultjobs_new_database: Callable[[], str]
-) -> Iterator[LiveServer]:
-    srv = LiveServer(
-        Path(tmp_path_factory.mktemp("histories")),
-        database_url=vaultjobs_new_database(),
-        processors="sample_processors",
-        extra_env={"PYTHONPATH": str(Path(__file__).parent)},
-        **FAST,
-    )
-    srv.start()
-    srv.add_user("alice", "alice-password")
-    srv.add_user("bob", "bob-password", timezone="America/Los_Angeles")
-    yield srv
-    srv.stop()
+    tmp_path_factory: pytest.TempPathFactory, backend: str, app_server_factory: AppServerFactory,
+    sample_processors: str,
+) -> Iterator[AppServer]:
+    with app_server_factory(
+        Path(tmp_path_factory.mktemp("histories")), processors=(sample_processors,), **FAST
+    ) as srv:
+        srv.add_user("alice", "alice-password")
+        srv.add_user("bob", "bob-password", timezone="America/Los_Angeles")
+        yield srv
 
 
 class Jobs:
     """The jobs the tests look at, made once per module."""
 
-    def __init__(self, server: LiveServer) -> None:
+    def __init__(self, server: AppServer) -> None:
         self.admin = server.login()
         self.alice = server.login("alice", "alice-password")
         self.bob = server.login("bob", "bob-password")
@@ -100,9 +98,17 @@ class Jobs:
             for job_id in (self.alice_running, self.alice_cancelling):
                 server.wait_for_status(self.alice, job_id, lambda s: s == "RUNNING")
             cancel(http, self.alice, self.alice_cancelling)  # stays CANCELLING while its task sleeps
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 60
             while get(http, self.admin, HISTORIES)["responseDetails"]["total"] < len(self.finished):
-                assert time.monotonic() < deadline, "the jobs did not finish"
+                if time.monotonic() > deadline:
+                    statuses = {n: http.get(f"/api/{V}/services/jobs/{n}", headers={"Authorization": self.admin})
+                                .json().get("data", {}).get("status") for n in sorted(self.finished)}
+                    stuck = [n for n, status in statuses.items() if status not in FINISHED_STATUSES]
+                    details = {n: (http.get(f"/api/{V}/services/jobs/{n}/tasks", headers={"Authorization": self.admin})
+                                   .json().get("tasks"),
+                                   http.get(f"/api/{V}/services/jobs/{n}/log", headers={"Authorization": self.admin})
+                                   .text) for n in stuck}
+                    raise AssertionError(f"the jobs did not finish: {statuses}; stuck: {details}")
                 time.sleep(0.1)
 
     @property
@@ -115,12 +121,12 @@ class Jobs:
 
 
 @pytest.fixture(scope="module")
-def jobs(server: LiveServer) -> Jobs:
+def jobs(server: AppServer) -> Jobs:
     return Jobs(server)
 
 
 @pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
+def http(server: AppServer) -> Iterator[httpx.Client]:
     with server.client() as client:
         yield client
 
@@ -357,12 +363,10 @@ def test_monitors_in_xml(http: httpx.Client, jobs: Jobs) -> None:
 
 
 def test_finished_jobs_are_purged_after_the_retention_period(
-    tmp_path: Path, backend: str, vaultjobs_new_database: Callable[[], str]
+    tmp_path: Path, backend: str, app_server_factory: AppServerFactory
 ) -> None:
     retention_seconds = 2.0
-    srv = LiveServer(tmp_path / "retention", database_url=vaultjobs_new_database(),
-                     retention_days=retention_seconds / 86_400, **FAST)
-    with srv:
+    with app_server_factory(tmp_path / "retention", retention_days=retention_seconds / 86_400, **FAST) as srv:
         token = srv.login()
         with srv.client() as http:
             done = run(http, token, items=1)

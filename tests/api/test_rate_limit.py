@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
+from pathlib import Path
 
-from vaultjobs.testing import LiveServer, V, run_demo
+from vaultjobs.testing import ManualClock, V, run_demo
+
+from .conftest import AppServer, AppServerFactory
 
 
-def test_twenty_concurrent_pollers_get_one_success_per_window(live_server_factory: object) -> None:
-    server: LiveServer = live_server_factory(status_window=1.5)  # type: ignore[operator]
+def test_twenty_concurrent_pollers_get_one_success_per_window(
+    app_server_factory: AppServerFactory, tmp_path: Path
+) -> None:
+    clock = ManualClock()
+    with app_server_factory(tmp_path, clock=clock, status_window=1.5, workers=1) as server:
+        twenty_pollers(server, clock)
+
+
+def twenty_pollers(server: AppServer, clock: ManualClock) -> None:
     tokens = [server.login() for _ in range(4)]  # several sessions share one job's window
     with server.client() as http:
         job_id = run_demo(http, tokens[0], items=1, item_seconds=0)
@@ -46,20 +55,20 @@ def test_twenty_concurrent_pollers_get_one_success_per_window(live_server_factor
             t.join()
         assert Counter(outcomes) == {"SUCCESS": 1, "API_LIMIT_EXCEEDED": 19}, f"window {window}"
         assert all(1 <= r <= 2 for r in retry_afters)
-        time.sleep(1.6)
+        clock.advance(1.6)
 
 
-def test_unknown_jobs_are_not_rate_limited(live_server: LiveServer) -> None:
-    token = live_server.login()
-    with live_server.client(headers={"Authorization": token}) as http:
+def test_unknown_jobs_are_not_rate_limited(app_server: AppServer) -> None:
+    token = app_server.login()
+    with app_server.client(headers={"Authorization": token}) as http:
         for _ in range(3):
             body = http.get(f"/api/{V}/services/jobs/123456789").json()
             assert body["errors"][0]["type"] == "INVALID_DATA"
 
 
-def test_windows_are_per_job(live_server: LiveServer) -> None:
-    token = live_server.login()
-    with live_server.client(headers={"Authorization": token}) as http:
+def test_windows_are_per_job(app_server: AppServer) -> None:
+    token = app_server.login()
+    with app_server.client(headers={"Authorization": token}) as http:
         jobs = [run_demo(http, token, items=1, item_seconds=0) for _ in range(3)]
         for job_id in jobs:
             assert http.get(f"/api/{V}/services/jobs/{job_id}").json()["responseStatus"] == "SUCCESS"

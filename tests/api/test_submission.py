@@ -1,4 +1,4 @@
-"""Import Submission and Export Submission on a real server: an eCTD-style zip staged through the API,
+"""Import Submission and Export Submission on a whole node in process: an eCTD-style zip staged through the API,
 imported into a binder, exported again, and the round trip compared byte for byte."""
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from vaultjobs.testing import LiveServer, V
+from vaultjobs.testing import V
 from vaultjobs.testing import read_envelope as read
+
+from .conftest import AppServer
 
 FINISHED = {"SUCCESS", "ERRORS_ENCOUNTERED", "CANCELLED", "TIMEOUT", "COMPLETED_DUE_TO_INACTIVITY"}
 SUBMISSION = {
@@ -28,20 +30,19 @@ SUBMISSION = {
 @pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory,
-    vaultjobs_new_database: Callable[[], str],
-    content_server: Callable[..., AbstractContextManager[LiveServer]],
-) -> Iterator[LiveServer]:
-    with content_server(tmp_path_factory.mktemp("submissions"), vaultjobs_new_database(), status_window=0.2) as srv:
+    content_server: Callable[..., AbstractContextManager[AppServer]],
+) -> Iterator[AppServer]:
+    with content_server(tmp_path_factory.mktemp("submissions"), status_window=0.2) as srv:
         yield srv
 
 
-def client(server: LiveServer, name: str, password: str) -> tuple[httpx.Client, str]:
+def client(server: AppServer, name: str, password: str) -> tuple[httpx.Client, str]:
     token = server.login(name, password)
     return server.client(headers={"Authorization": token}), token
 
 
 @pytest.fixture(scope="module")
-def alice(server: LiveServer) -> Iterator[tuple[httpx.Client, str]]:
+def alice(server: AppServer) -> Iterator[tuple[httpx.Client, str]]:
     http, token = client(server, "alice", "alice-password")
     yield http, token
     http.close()
@@ -77,7 +78,7 @@ def link(status: dict[str, Any], rel: str) -> str:
     return str(href)
 
 
-def import_submission(server: LiveServer, http: httpx.Client, token: str, sid: str, path: str
+def import_submission(server: AppServer, http: httpx.Client, token: str, sid: str, path: str
                       ) -> tuple[dict[str, Any], dict[str, Any]]:
     start = ok(http.post(f"/api/{V}/vobjects/submission__v/{sid}/actions/import", data={"file": path}))
     assert isinstance(start["job_id"], int) and start["url"] == f"/api/{V}/services/jobs/{start['job_id']}"
@@ -85,7 +86,7 @@ def import_submission(server: LiveServer, http: httpx.Client, token: str, sid: s
     return start, status
 
 
-def test_import_then_export_submission_round_trip(server: LiveServer, alice: tuple[httpx.Client, str]) -> None:
+def test_import_then_export_submission_round_trip(server: AppServer, alice: tuple[httpx.Client, str]) -> None:
     http, token = alice
     stage(http, "/Submissions Archive Import/nda123456/0001.zip", make_zip(SUBMISSION))
     start, status = import_submission(server, http, token, "0001", "/Submissions Archive Import/nda123456/0001.zip")
@@ -116,7 +117,7 @@ def test_import_then_export_submission_round_trip(server: LiveServer, alice: tup
                     data={"file": "/Submissions Archive Import/nda123456/0001.zip"}), "OPERATION_NOT_ALLOWED")
 
 
-def test_import_from_a_folder_warns_on_a_name_mismatch(server: LiveServer, alice: tuple[httpx.Client, str]) -> None:
+def test_import_from_a_folder_warns_on_a_name_mismatch(server: AppServer, alice: tuple[httpx.Client, str]) -> None:
     http, token = alice
     for name, data in SUBMISSION.items():
         stage(http, f"/Submissions Archive Import/nda2/{name}", data)
@@ -127,7 +128,7 @@ def test_import_from_a_folder_warns_on_a_name_mismatch(server: LiveServer, alice
     assert status["status"] == "SUCCESS"
 
 
-def test_import_partial_failures(server: LiveServer, alice: tuple[httpx.Client, str]) -> None:
+def test_import_partial_failures(server: AppServer, alice: tuple[httpx.Client, str]) -> None:
     http, token = alice
     data = make_zip({**SUBMISSION, "0001/../../escape.pdf": b"evil", "0001/m1/corrupt.pdf": b"will be corrupted"})
     # flip a byte of one entry's data, so that it no longer inflates or matches its CRC
@@ -151,7 +152,7 @@ def test_import_partial_failures(server: LiveServer, alice: tuple[httpx.Client, 
     assert not (server.data_dir / "staging" / "escape.pdf").exists()
 
 
-def test_bad_import_requests(server: LiveServer, alice: tuple[httpx.Client, str]) -> None:
+def test_bad_import_requests(server: AppServer, alice: tuple[httpx.Client, str]) -> None:
     http, _ = alice
     base = f"/api/{V}/vobjects/submission__v"
     stage(http, "/not-a-zip.zip", b"plain text")
@@ -164,7 +165,7 @@ def test_bad_import_requests(server: LiveServer, alice: tuple[httpx.Client, str]
     fails(http.get(f"{base}/S1/actions/import/424242/results"), "INVALID_DATA")
 
 
-def test_other_users_cannot_read_import_results(server: LiveServer, alice: tuple[httpx.Client, str]) -> None:
+def test_other_users_cannot_read_import_results(server: AppServer, alice: tuple[httpx.Client, str]) -> None:
     http, token = alice
     stage(http, "/sub4/0004.zip", make_zip({"0004/a.pdf": b"a"}))
     _, status = import_submission(server, http, token, "0004", "/sub4/0004.zip")

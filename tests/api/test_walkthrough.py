@@ -1,20 +1,26 @@
-"""The README walk-through, for real: log in, run demo, follow it in JSON and XML, meet the limit."""
+"""The README walk-through on a whole node in process: log in, run demo, follow it in JSON and XML, meet
+the limit."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import xml.etree.ElementTree as ET
 
-from vaultjobs.testing import LiveServer, V, run_demo
+import pytest
+
+from vaultjobs.testing import V, run_demo
 from vaultjobs.testing import read_envelope as read
+
+from .conftest import AppServer
 
 DATETIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-def test_walkthrough(live_server: LiveServer) -> None:
-    with live_server.client() as http:
-        auth = http.post(f"/api/{V}/auth", data={"username": "admin", "password": live_server.admin_password})
+def test_walkthrough(app_server: AppServer) -> None:
+    with app_server.client() as http:
+        auth = http.post(f"/api/{V}/auth", data={"username": "admin", "password": app_server.admin_password})
         body = auth.json()
         assert body["responseStatus"] == "SUCCESS"
         assert set(body) == {"responseStatus", "sessionId", "userId", "vaultIds", "vaultId"}
@@ -46,7 +52,7 @@ def test_walkthrough(live_server: LiveServer) -> None:
         assert env.response_status == "FAILURE" and env.error_type == "API_LIMIT_EXCEEDED"
         assert int(refused.headers["Retry-After"]) >= 1
 
-        data = live_server.wait_for_status(token, job_id, lambda s: s == "SUCCESS")
+        data = app_server.wait_for_status(token, job_id, lambda s: s == "SUCCESS")
         assert data["progress"] == [{"status": "SUCCESS", "size": 3}]
         assert DATETIME.match(data["run_start_date"]) and DATETIME.match(data["run_end_date"])
         assert data["run_end_date"] >= data["run_start_date"] >= data["created_date"]
@@ -88,18 +94,18 @@ def test_walkthrough(live_server: LiveServer) -> None:
         assert all(DATETIME.match(line.split(" ", 1)[0]) for line in log.text.splitlines())
 
 
-def test_failing_items_end_errors_encountered(live_server: LiveServer) -> None:
-    token = live_server.login()
-    with live_server.client() as http:
+def test_failing_items_end_errors_encountered(app_server: AppServer) -> None:
+    token = app_server.login()
+    with app_server.client() as http:
         job_id = run_demo(http, token, items=4, chunk_size=1, item_seconds=0, fail_items=[2, 4])
-    data = live_server.wait_for_status(token, job_id, lambda s: s not in {"QUEUED", "RUNNING"})
+    data = app_server.wait_for_status(token, job_id, lambda s: s not in {"QUEUED", "RUNNING"})
     assert data["status"] == "ERRORS_ENCOUNTERED"
     assert data["progress"] == [{"status": "SUCCESS", "size": 2}, {"status": "ERRORS_ENCOUNTERED", "size": 2}]
 
 
-def test_session_endpoints(live_server: LiveServer) -> None:
-    token = live_server.login()
-    with live_server.client(headers={"Authorization": token}) as http:
+def test_session_endpoints(app_server: AppServer) -> None:
+    token = app_server.login()
+    with app_server.client(headers={"Authorization": token}) as http:
         assert read(http.post(f"/api/{V}/keep-alive")).response_status == "SUCCESS"
         me = http.get(f"/api/{V}/objects/users/me").json()
         assert me["users"][0]["user"]["user_name__v"] == "admin"
@@ -112,29 +118,30 @@ def test_session_endpoints(live_server: LiveServer) -> None:
         assert read(http.post(f"/api/{V}/keep-alive")).error_type == "INVALID_SESSION_ID"
 
 
-def test_links_carry_the_callers_version(live_server: LiveServer) -> None:
-    token = live_server.login()
-    with live_server.client(headers={"Authorization": token}) as http:
+def test_links_carry_the_callers_version(app_server: AppServer) -> None:
+    token = app_server.login()
+    with app_server.client(headers={"Authorization": token}) as http:
         job_id = run_demo(http, token, items=1, item_seconds=0)
         body = http.get(f"/api/v18.3/services/jobs/{job_id}").json()
         assert body["data"]["links"][0]["href"] == f"/api/v18.3/services/jobs/{job_id}"
 
 
-def test_processors_are_listed(live_server: LiveServer) -> None:
-    token = live_server.login()
-    with live_server.client(headers={"Authorization": token}) as http:
+def test_processors_are_listed(app_server: AppServer) -> None:
+    token = app_server.login()
+    with app_server.client(headers={"Authorization": token}) as http:
         body = http.get(f"/api/{V}/services/jobs/processors").json()
     demo = next(p for p in body["data"] if p["name"] == "demo")
     assert demo["chunk_size"] == 5 and demo["idempotent"] is True
 
 
-def test_health_needs_no_session(live_server: LiveServer) -> None:
-    with live_server.client() as http:
+def test_health_needs_no_session(app_server: AppServer) -> None:
+    with app_server.client() as http:
         assert http.get("/_vaultjobs/health").json()["status"] == "ok"
 
 
-def test_client_id_is_accepted(live_server: LiveServer) -> None:
-    token = live_server.login()
-    with live_server.client(headers={"Authorization": token, "X-VaultAPI-ClientID": "acme-tests_1.0"}) as http:
+def test_client_id_is_accepted(app_server: AppServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="vaultjobs.access")
+    token = app_server.login()
+    with app_server.client(headers={"Authorization": token, "X-VaultAPI-ClientID": "acme-tests_1.0"}) as http:
         assert read(http.post(f"/api/{V}/keep-alive", params={"client_id": "other"})).response_status == "SUCCESS"
-    assert "client_id=other" in live_server.log_text()
+    assert any("client_id=other" in record.getMessage() for record in caplog.records)

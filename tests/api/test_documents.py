@@ -1,4 +1,4 @@
-"""The content repository through real HTTP: documents, versions, renditions, roles, binders and file
+"""The content repository through the whole app in process: documents, versions, renditions, roles, binders and file
 staging, with the bytes checked on the way back, and Vault errors for bad input."""
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from vaultjobs.testing import LiveServer, V
+from vaultjobs.testing import V
 from vaultjobs.testing import read_envelope as read
+
+from .conftest import AppServer
 
 FIELDS = {"name__v": "Cholecap Brochure", "type__v": "Promotional Piece", "lifecycle__v": "General Lifecycle"}
 
@@ -20,27 +22,26 @@ FIELDS = {"name__v": "Cholecap Brochure", "type__v": "Promotional Piece", "lifec
 @pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory,
-    vaultjobs_new_database: Callable[[], str],
-    content_server: Callable[..., AbstractContextManager[LiveServer]],
-) -> Iterator[LiveServer]:
-    with content_server(tmp_path_factory.mktemp("documents"), vaultjobs_new_database(), status_window=0.5) as srv:
+    content_server: Callable[..., AbstractContextManager[AppServer]],
+) -> Iterator[AppServer]:
+    with content_server(tmp_path_factory.mktemp("documents"), status_window=0.5) as srv:
         yield srv
 
 
 @pytest.fixture(scope="module")
-def admin(server: LiveServer) -> Iterator[httpx.Client]:
+def admin(server: AppServer) -> Iterator[httpx.Client]:
     with server.client(headers={"Authorization": server.login()}) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
-def alice(server: LiveServer) -> Iterator[httpx.Client]:
+def alice(server: AppServer) -> Iterator[httpx.Client]:
     with server.client(headers={"Authorization": server.login("alice", "alice-password")}) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
-def bob(server: LiveServer) -> Iterator[httpx.Client]:
+def bob(server: AppServer) -> Iterator[httpx.Client]:
     with server.client(headers={"Authorization": server.login("bob", "bob-password")}) as client:
         yield client
 
@@ -115,7 +116,7 @@ def test_renditions(alice: httpx.Client) -> None:
     fails(alice.get(f"/api/{V}/objects/documents/{doc_id}/renditions/other_rendition__c"), "INVALID_DATA")
 
 
-def test_identical_files_are_stored_once(server: LiveServer, alice: httpx.Client) -> None:
+def test_identical_files_are_stored_once(server: AppServer, alice: httpx.Client) -> None:
     content = b"the same bytes in two documents"
     create(alice, content)
     create(alice, content)

@@ -1,4 +1,4 @@
-"""Export Documents and Binder Export on a real server: content built through the API, each job polled
+"""Export Documents and Binder Export on a whole node in process: content built through the API, each job polled
 to its end, its links followed, and the exported bytes compared with what was uploaded."""
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from vaultjobs.testing import LiveServer, V
+from vaultjobs.testing import V
 from vaultjobs.testing import read_envelope as read
+
+from .conftest import AppServer
 
 FIELDS = {"type__v": "Promotional Piece", "lifecycle__v": "General Lifecycle"}
 FINISHED = {"SUCCESS", "ERRORS_ENCOUNTERED", "CANCELLED", "TIMEOUT", "COMPLETED_DUE_TO_INACTIVITY"}
@@ -24,15 +26,14 @@ FINISHED = {"SUCCESS", "ERRORS_ENCOUNTERED", "CANCELLED", "TIMEOUT", "COMPLETED_
 @pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory,
-    vaultjobs_new_database: Callable[[], str],
-    content_server: Callable[..., AbstractContextManager[LiveServer]],
-) -> Iterator[LiveServer]:
-    with content_server(tmp_path_factory.mktemp("export"), vaultjobs_new_database(), status_window=0.2) as srv:
+    content_server: Callable[..., AbstractContextManager[AppServer]],
+) -> Iterator[AppServer]:
+    with content_server(tmp_path_factory.mktemp("export"), status_window=0.2) as srv:
         yield srv
 
 
 class User:
-    def __init__(self, server: LiveServer, name: str, password: str | None = None) -> None:
+    def __init__(self, server: AppServer, name: str, password: str | None = None) -> None:
         self.server = server
         self.token = server.login(name, password)
         self.http = server.client(headers={"Authorization": self.token})
@@ -77,14 +78,14 @@ class User:
 
 
 @pytest.fixture(scope="module")
-def alice(server: LiveServer) -> Iterator[User]:
+def alice(server: AppServer) -> Iterator[User]:
     user = User(server, "alice", "alice-password")
     yield user
     user.http.close()
 
 
 @pytest.fixture(scope="module")
-def bob(server: LiveServer) -> Iterator[User]:
+def bob(server: AppServer) -> Iterator[User]:
     user = User(server, "bob", "bob-password")
     yield user
     user.http.close()
@@ -191,7 +192,7 @@ def test_export_missing_rendition_fails_that_document(alice: User) -> None:
     assert second["responseStatus"] == "FAILURE" and "no renditions" in second["errors"][0]["message"]
 
 
-def test_admin_exports_anyones_documents(server: LiveServer, bob: User) -> None:
+def test_admin_exports_anyones_documents(server: AppServer, bob: User) -> None:
     doc_id = bob.document("Bob's report", b"report")
     admin = User(server, "admin")
     start = admin.ok(admin.http.post(f"/api/{V}/objects/documents/batch/actions/fileextract", json=[{"id": doc_id}]))

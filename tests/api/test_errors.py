@@ -1,4 +1,4 @@
-"""Every error row of DESIGN.md's table, through real HTTP, in JSON and in XML.
+"""Every error row of DESIGN.md's table, through the whole app in process, in JSON and in XML.
 
 Each answer is HTTP 200 with ``responseStatus`` FAILURE and the documented error type, and never
 a traceback.
@@ -7,43 +7,48 @@ a traceback.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from vaultjobs.accounts import AUTH_DELAY_SECONDS, AUTH_WINDOW_SECONDS
-from vaultjobs.testing import Envelope, LiveServer, V, run_demo
+from vaultjobs.testing import Envelope, ManualClock, V, run_demo
 from vaultjobs.testing import read_envelope as read
 from vaultjobs.timeutil import fixed_window
+
+from .conftest import AppServer, AppServerFactory
 
 FORMATS = {"json": "application/json", "xml": "application/xml"}
 
 
 @pytest.fixture(scope="module")
+def clock() -> ManualClock:
+    """The module server's clock: sessions expire and windows pass when a test moves it."""
+    return ManualClock()
+
+
+@pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, vaultjobs_new_database: Callable[[], str]
-) -> Iterator[LiveServer]:
-    srv = LiveServer(
+    tmp_path_factory: pytest.TempPathFactory, app_server_factory: AppServerFactory, clock: ManualClock
+) -> Iterator[AppServer]:
+    with app_server_factory(
         Path(tmp_path_factory.mktemp("errors")),
-        database_url=vaultjobs_new_database(),
+        clock=clock,
         status_window=30,
         session_idle_timeout=5,
         lockout_attempts=3,
-        auth_attempts_per_minute=1000,
-    )
-    srv.start()
-    srv.add_user("alice", "alice-password")
-    srv.add_user("bob", "bob-password")
-    srv.add_user("carol", "carol-password")
-    yield srv
-    srv.stop()
+        workers=1,
+    ) as srv:
+        srv.add_user("alice", "alice-password")
+        srv.add_user("bob", "bob-password")
+        srv.add_user("carol", "carol-password")
+        yield srv
 
 
 @pytest.fixture(params=sorted(FORMATS))
-def http(request: pytest.FixtureRequest, server: LiveServer) -> Iterator[httpx.Client]:
+def http(request: pytest.FixtureRequest, server: AppServer) -> Iterator[httpx.Client]:
     with server.client(headers={"Accept": FORMATS[request.param]}) as client:
         yield client
 
@@ -57,7 +62,7 @@ def check(response: httpx.Response, error_type: str) -> Envelope:
     return env
 
 
-def fresh_token(server: LiveServer, user: str = "alice") -> str:
+def fresh_token(server: AppServer, user: str = "alice") -> str:
     return server.login(user, f"{user}-password")
 
 
@@ -69,25 +74,27 @@ def test_unknown_session(http: httpx.Client) -> None:
     check(http.get(f"/api/{V}/services/jobs/1", headers={"Authorization": "F" * 64}), "INVALID_SESSION_ID")
 
 
-def test_expired_session(http: httpx.Client, server: LiveServer) -> None:
+def test_expired_session(http: httpx.Client, server: AppServer, clock: ManualClock) -> None:
     token = fresh_token(server)
-    time.sleep(5.5)
+    clock.advance(4.5)
+    assert read(http.post(f"/api/{V}/keep-alive", headers={"Authorization": token})).response_status == "SUCCESS"
+    clock.advance(5.5)
     check(http.post(f"/api/{V}/keep-alive", headers={"Authorization": token}), "INVALID_SESSION_ID")
 
 
 @pytest.mark.parametrize("job_id", ["abc", "-1", "0", "1.5", "99999999999999999999999", "1e3", "%20"])
-def test_bad_job_ids(http: httpx.Client, server: LiveServer, job_id: str) -> None:
+def test_bad_job_ids(http: httpx.Client, server: AppServer, job_id: str) -> None:
     token = fresh_token(server)
     check(http.get(f"/api/{V}/services/jobs/{job_id}", headers={"Authorization": token}), "INVALID_DATA")
 
 
-def test_unknown_job(http: httpx.Client, server: LiveServer) -> None:
+def test_unknown_job(http: httpx.Client, server: AppServer) -> None:
     token = fresh_token(server)
     for path in ("", "/tasks", "/log"):
         check(http.get(f"/api/{V}/services/jobs/987654{path}", headers={"Authorization": token}), "INVALID_DATA")
 
 
-def test_another_users_job(http: httpx.Client, server: LiveServer) -> None:
+def test_another_users_job(http: httpx.Client, server: AppServer) -> None:
     alice, bob = fresh_token(server, "alice"), fresh_token(server, "bob")
     job_id = run_demo(http, alice, items=1, item_seconds=0)
     for path in ("", "/tasks", "/log"):
@@ -104,25 +111,25 @@ def test_missing_required_parameter(http: httpx.Client) -> None:
     check(http.post(f"/api/{V}/auth", data={"password": "x"}), "PARAMETER_REQUIRED")
 
 
-def test_unknown_path(http: httpx.Client, server: LiveServer) -> None:
+def test_unknown_path(http: httpx.Client, server: AppServer) -> None:
     token = fresh_token(server)
     for path in (f"/api/{V}/services/nothing", "/nope", f"/api/{V}/services/jobs/1/extra/deep", "/api/vX/auth"):
         check(http.get(path, headers={"Authorization": token}), "MALFORMED_URL")
 
 
-def test_wrong_method(http: httpx.Client, server: LiveServer) -> None:
+def test_wrong_method(http: httpx.Client, server: AppServer) -> None:
     token = fresh_token(server)
     check(http.delete(f"/api/{V}/services/jobs/1", headers={"Authorization": token}), "METHOD_NOT_SUPPORTED")
     check(http.get(f"/api/{V}/auth"), "METHOD_NOT_SUPPORTED")
 
 
 @pytest.mark.parametrize("version", ["v14.0", "v26.2", "v99.9", "v18.7"])
-def test_unsupported_version(http: httpx.Client, server: LiveServer, version: str) -> None:
+def test_unsupported_version(http: httpx.Client, server: AppServer, version: str) -> None:
     token = fresh_token(server)
     check(http.get(f"/api/{version}/services/jobs/1", headers={"Authorization": token}), "METHOD_NOT_SUPPORTED")
 
 
-def test_status_inside_window(http: httpx.Client, server: LiveServer) -> None:
+def test_status_inside_window(http: httpx.Client, server: AppServer) -> None:
     token = fresh_token(server)
     job_id = run_demo(http, token, items=1, item_seconds=0)
     assert read(http.get(f"/api/{V}/services/jobs/{job_id}", headers={"Authorization": token})).response_status == (
@@ -151,7 +158,7 @@ def test_status_inside_window(http: httpx.Client, server: LiveServer) -> None:
         (b"\xff\xfe", "JSON"),
     ],
 )
-def test_bad_run_requests(http: httpx.Client, server: LiveServer, body: bytes, needle: str) -> None:
+def test_bad_run_requests(http: httpx.Client, server: AppServer, body: bytes, needle: str) -> None:
     token = fresh_token(server)
     response = http.post(
         f"/api/{V}/services/jobs/processors/demo/actions/run",
@@ -162,13 +169,13 @@ def test_bad_run_requests(http: httpx.Client, server: LiveServer, body: bytes, n
     assert needle in response.text
 
 
-def test_unknown_processor(http: httpx.Client, server: LiveServer) -> None:
+def test_unknown_processor(http: httpx.Client, server: AppServer) -> None:
     token = fresh_token(server)
     response = http.post(f"/api/{V}/services/jobs/processors/nope/actions/run", headers={"Authorization": token})
     check(response, "INVALID_DATA")
 
 
-def test_oversized_body(http: httpx.Client, server: LiveServer) -> None:
+def test_oversized_body(http: httpx.Client, server: AppServer) -> None:
     token = fresh_token(server)
     big = b'{"title": "' + b"x" * (2 * 1024 * 1024) + b'"}'
     response = http.post(
@@ -178,7 +185,7 @@ def test_oversized_body(http: httpx.Client, server: LiveServer) -> None:
 
 
 @pytest.mark.parametrize(("query", "name"), [("limit=0", "limit"), ("limit=abc", "limit"), ("offset=-1", "offset")])
-def test_bad_paging(http: httpx.Client, server: LiveServer, query: str, name: str) -> None:
+def test_bad_paging(http: httpx.Client, server: AppServer, query: str, name: str) -> None:
     token = fresh_token(server)
     job_id = run_demo(http, token, items=1, item_seconds=0)
     response = http.get(f"/api/{V}/services/jobs/{job_id}/tasks?{query}", headers={"Authorization": token})
@@ -200,20 +207,16 @@ def test_bad_username_or_password(http: httpx.Client) -> None:
     auth_failure(http, "bob", "", "NO_PASSWORD_PROVIDED")
 
 
-def test_inactive_user(http: httpx.Client, server: LiveServer, request: pytest.FixtureRequest) -> None:
+def test_inactive_user(http: httpx.Client, server: AppServer, request: pytest.FixtureRequest) -> None:
     name = f"gone{request.node.callspec.id}"
     server.add_user(name, "gone-password")
     token = server.login(name, "gone-password")
-    import subprocess
-    import sys
-
-    subprocess.run([sys.executable, "-m", "vaultjobs", "users", "deactivate", name], env=server.environment(),
-                   check=True, capture_output=True)
+    server.deactivate_user(name)
     auth_failure(http, name, "gone-password", "INACTIVE_USER")
     check(http.post(f"/api/{V}/keep-alive", headers={"Authorization": token}), "INVALID_SESSION_ID")
 
 
-def test_locked_out_user(http: httpx.Client, server: LiveServer, request: pytest.FixtureRequest) -> None:
+def test_locked_out_user(http: httpx.Client, server: AppServer, request: pytest.FixtureRequest) -> None:
     name = f"locked{request.node.callspec.id}"
     server.add_user(name, "locked-password")
     for _ in range(3):
@@ -221,26 +224,22 @@ def test_locked_out_user(http: httpx.Client, server: LiveServer, request: pytest
     auth_failure(http, name, "locked-password", "USER_LOCKED_OUT")
 
 
-def start_of_a_fresh_auth_window(needed: float) -> datetime:
-    """The auth limit counts in fixed minutes: wait for the next one unless ``needed`` s are left."""
-    start, end = fixed_window(datetime.now(UTC), AUTH_WINDOW_SECONDS)
-    left = (end - datetime.now(UTC)).total_seconds()
-    if left < needed:
-        time.sleep(left + 0.01)
-        start, _ = fixed_window(datetime.now(UTC), AUTH_WINDOW_SECONDS)
-    return start
-
-
-def test_auth_burst_limit(live_server_factory: object) -> None:
-    server = live_server_factory(auth_attempts_per_minute=3)  # type: ignore[operator]
-    with server.client() as http:
-        window = start_of_a_fresh_auth_window(needed=15)
+def test_auth_burst_limit(app_server_factory: AppServerFactory, tmp_path: Path) -> None:
+    clock = ManualClock()
+    window = fixed_window(clock.now(), AUTH_WINDOW_SECONDS)[0]
+    with app_server_factory(tmp_path, clock=clock, auth_attempts_per_minute=3, workers=0) as server, \
+            server.client() as http:
+        clock.advance(50)  # ten seconds of the window left: Retry-After says so
         began = time.monotonic()
         for _ in range(3):
             read(http.post(f"/api/{V}/auth", data={"username": "admin", "password": "wrong-password"}))
         refused = http.post(f"/api/{V}/auth", data={"username": "admin", "password": server.admin_password})
-        assert fixed_window(datetime.now(UTC), AUTH_WINDOW_SECONDS)[0] == window, "the calls took 15 s or more"
         check(refused, "API_LIMIT_EXCEEDED")
-        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert refused.headers["Retry-After"] == "10"
         # the second and third calls reached half the limit: each was held back
         assert time.monotonic() - began >= 2 * AUTH_DELAY_SECONDS
+        # the next window admits the user again
+        clock.advance(10)
+        assert fixed_window(clock.now(), AUTH_WINDOW_SECONDS)[0] > window
+        ok = http.post(f"/api/{V}/auth", data={"username": "admin", "password": server.admin_password})
+        assert read(ok).response_status == "SUCCESS"
