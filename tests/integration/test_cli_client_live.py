@@ -26,7 +26,7 @@ def live_server(
     no test depends on which minute the module runs in (tests/integration/test_errors.py tests it)."""
     server = LiveServer(
         tmp_path_factory.mktemp("cli-client"),
-        status_window=0.5,
+        status_window=0.1,  # well under the time a command takes to start, so no test meets the window
         database_url=vaultjobs_new_database(),
         auth_attempts_per_minute=1000,
     )
@@ -44,8 +44,8 @@ def env(live_server: LiveServer, tmp_path: Path) -> dict[str, str]:
         "VAULT_URL": live_server.url,
         "VAULT_USERNAME": "admin",
         "VAULT_PASSWORD": live_server.admin_password,
-        "VAULT_POLL_INTERVAL": "0.5",
-        "VAULTJOBS_MIN_POLL_INTERVAL": "0.5",  # the server's window; never lower this for Vault
+        "VAULT_POLL_INTERVAL": "0.1",
+        "VAULTJOBS_MIN_POLL_INTERVAL": "0.1",  # the server's window; never lower this for Vault
     }
 
 

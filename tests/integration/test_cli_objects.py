@@ -28,7 +28,7 @@ def live_server(
     """Every command signs in afresh: lift the 20-a-minute limit (as test_cli_client_live does)."""
     server = LiveServer(
         tmp_path_factory.mktemp("cli-objects"),
-        status_window=0.5,
+        status_window=0.1,
         database_url=vaultjobs_new_database(),
         auth_attempts_per_minute=1000,
         mdl=str(TREE_MDL),
@@ -47,8 +47,8 @@ def env(live_server: LiveServer, tmp_path: Path) -> dict[str, str]:
         "VAULT_URL": live_server.url,
         "VAULT_USERNAME": "admin",
         "VAULT_PASSWORD": live_server.admin_password,
-        "VAULT_POLL_INTERVAL": "0.5",
-        "VAULTJOBS_MIN_POLL_INTERVAL": "0.5",
+        "VAULT_POLL_INTERVAL": "0.1",
+        "VAULTJOBS_MIN_POLL_INTERVAL": "0.1",
     }
 
 
