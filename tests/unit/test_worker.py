@@ -205,8 +205,6 @@ def test_a_job_whose_tasks_could_not_be_stored_runs_again_when_its_worker_is_gon
     assert task_counts(store, job_id) == {TaskState.SUCCESS: 2}
 
 
-@pytest.mark.xfail(reason="a claim of tasks that fails after jobs were claimed in the same batch leaves "
-                          "those jobs held by a live worker until their inactivity timeout", strict=True)
 def test_a_failed_task_claim_gives_back_the_jobs_claimed_with_it(
     failing: FailingStore, fast: Settings, clock: ManualClock, store: Store
 ) -> None:

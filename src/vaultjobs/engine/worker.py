@@ -148,7 +148,15 @@ class WorkerPool:
     def _run_batch(self, size: BatchSize) -> bool:
         now = self.clock.now()
         jobs = self.store.work.claim_jobs(self.worker_id, now, size.size)
-        tasks = self.store.work.claim_tasks(self.worker_id, now, size.size - len(jobs)) if len(jobs) < size.size else []
+        try:
+            room = size.size - len(jobs)
+            tasks = self.store.work.claim_tasks(self.worker_id, now, room) if room > 0 else []
+        except Exception:
+            # The jobs are claimed but will not run in this batch: give them back now rather than
+            # leave them held by a live worker until their inactivity timeout.
+            if jobs:
+                self._hand_back.release([job_key(j.id) for j in jobs])
+            raise
         if not jobs and not tasks:
             return False
         batch = _Batch(self, jobs, tasks)
