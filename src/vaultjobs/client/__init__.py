@@ -56,6 +56,18 @@ from ._object_clients import AsyncObjects, Objects
 from ._object_operations import ResultOutcome
 from ._objects import FieldInfo, MdlExecution, MdlStatement, ObjectMetadata, ObjectSummary, RecordResult
 from ._options import ClientOptions
+from ._packages import (
+    AsyncPackages,
+    DeployResults,
+    ImportResults,
+    PackageFile,
+    PackageLog,
+    Packages,
+    PackageStep,
+    StepDependency,
+    ValidationResults,
+    package_id_from,
+)
 from ._polling import PollGate
 from ._status import JobStatus, TaskState
 
@@ -66,16 +78,19 @@ __all__ = [
     "VAULT_STATUS_INTERVAL",
     "AccessDenied",
     "AsyncObjects",
+    "AsyncPackages",
     "AsyncVaultClient",
     "AuthenticationFailed",
     "BurstThrottle",
     "CancelOutcome",
     "ClientOptions",
+    "DeployResults",
     "ErrorDetail",
     "FieldInfo",
     "HTTPError",
     "HTTPStatusError",
     "HistoryEntry",
+    "ImportResults",
     "InvalidRequest",
     "InvalidSession",
     "Job",
@@ -90,6 +105,10 @@ __all__ = [
     "ObjectSummary",
     "Objects",
     "OperationNotAllowed",
+    "PackageFile",
+    "PackageLog",
+    "PackageStep",
+    "Packages",
     "Page",
     "PollGate",
     "PollPolicy",
@@ -102,10 +121,12 @@ __all__ = [
     "ServerError",
     "Session",
     "SessionExpired",
+    "StepDependency",
     "Task",
     "TaskState",
     "TransportError",
     "UnexpectedResponse",
+    "ValidationResults",
     "VaultClient",
     "VaultClientError",
     "VaultError",
@@ -113,4 +134,5 @@ __all__ = [
     "VaultWarning",
     "WaitError",
     "WaitTimeout",
+    "package_id_from",
 ]

@@ -26,6 +26,7 @@ from ._models import (
 )
 from ._object_clients import AsyncObjects
 from ._options import ClientOptionArgs, ClientOptions
+from ._packages import AsyncPackages
 
 __all__ = ["AsyncVaultClient"]
 
@@ -55,6 +56,8 @@ class AsyncVaultClient(BaseClient):
         self._driver = AsyncDriver(self._http, sleep)
         #: Vault objects: metadata, records, MDL and the object jobs.
         self.objects = AsyncObjects(self._core, self._driver)
+        #: Vault packages: import, validate, deploy, their results and logs, and export.
+        self.packages = AsyncPackages(self._core, self._driver)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 

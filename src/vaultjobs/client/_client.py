@@ -26,6 +26,7 @@ from ._models import (
 )
 from ._object_clients import Objects
 from ._options import ClientOptionArgs, ClientOptions
+from ._packages import Packages
 
 __all__ = ["VaultClient"]
 
@@ -55,6 +56,8 @@ class VaultClient(BaseClient):
         self._driver = SyncDriver(self._http, sleep)
         #: Vault objects: metadata, records, MDL and the object jobs.
         self.objects = Objects(self._core, self._driver)
+        #: Vault packages: import, validate, deploy, their results and logs, and export.
+        self.packages = Packages(self._core, self._driver)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
