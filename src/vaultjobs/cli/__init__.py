@@ -15,7 +15,7 @@ import click
 
 from vaultjobs import __version__
 
-from . import admin, client, objects, server
+from . import admin, client, objects, packages, server
 
 __all__ = ["main"]
 
@@ -26,7 +26,8 @@ def main() -> None:
     """vaultjobs: a job service that speaks the Veeva Vault Jobs REST API."""
 
 
-for _command in (*server.COMMANDS, admin.users, admin.definitions, *client.COMMANDS, *objects.COMMANDS):
+for _command in (*server.COMMANDS, admin.users, admin.definitions, *client.COMMANDS, *objects.COMMANDS,
+                 *packages.COMMANDS):
     main.add_command(_command)
 
 

@@ -442,20 +442,23 @@ def dependency_order(metadata: Sequence[ObjectMetadata]) -> list[ObjectMetadata]
 
 
 def _dependencies(meta: ObjectMetadata, in_package: set[str], label: str) -> tuple[Dependency, ...]:
-    """The ``.dep`` rows of an object step: the objects it references and its custom picklists."""
+    """The ``.dep`` rows of an object step: the objects it references and its custom picklists
+    (``in_package`` holds ``Type.name`` of the package's components)."""
     rows = []
+    seen: set[str] = set()
     for f, target in _references(meta):
-        if target == meta.name:
+        if target == meta.name or target in seen:
             continue
+        seen.add(target)
         target_label = as_str(as_dict(f.raw.get("object")).get("label")) or target
         rows.append(Dependency(
-            in_package=target in in_package, blocking_type="block__sys", source_label=label,
+            in_package=f"Object.{target}" in in_package, blocking_type="block__sys", source_label=label,
             source_name=meta.name, source_type="Object", target_label=target_label, target_name=target,
-            target_type="Object", target_sub_name=f.name, target_sub_type="Field",
+            target_type="Object",
         ))
-    for picklist in _custom_picklists(meta):
+    for picklist in dict.fromkeys(_custom_picklists(meta)):
         rows.append(Dependency(
-            in_package=picklist in in_package, blocking_type="block__sys", source_label=label,
+            in_package=f"Picklist.{picklist}" in in_package, blocking_type="block__sys", source_label=label,
             source_name=meta.name, source_type="Object", target_label=picklist, target_name=picklist,
             target_type="Picklist",
         ))
@@ -558,7 +561,7 @@ def export(
         metadata.append((yield from object_ops.metadata(core, object_name)))
     ordered = dependency_order(metadata)
     picklists = list(dict.fromkeys(p for m in ordered for p in _custom_picklists(m))) if include_picklists else []
-    in_package = set(wanted) | set(picklists)
+    in_package = {f"Object.{n}" for n in wanted} | {f"Picklist.{p}" for p in picklists}
     steps: list[Step] = []
 
     def number() -> str:
