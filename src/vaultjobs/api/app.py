@@ -20,6 +20,7 @@ from vaultjobs.api.routes.history import HistoryRoutes
 from vaultjobs.api.routes.jobs import JobRoutes
 from vaultjobs.api.services import Services
 from vaultjobs.jobtypes.objects.routes import object_routes
+from vaultjobs.jobtypes.packages.routes import package_routes
 
 HEALTH_BODY = b'{"responseStatus":"SUCCESS","status":"ok"}'
 
@@ -79,6 +80,7 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
         route(f"{v}/services/jobs/{{job_id}}/tasks", "GET", jobs.tasks),
         route(f"{v}/services/jobs/{{job_id}}/log", "GET", jobs.log),
         *content_routes(route, v, services),
+        *package_routes(route, v, services),
         *object_routes(route, v, services),
     ]
 

@@ -13,6 +13,8 @@ below are marked [U]/[I] in the spec and recorded here:
   the level-specific EDLs through plain references from ``edl__v``.
 * Package steps are children of ``vault_package__v``; package data and components are children of
   their step [I]. ``record_count__sys`` is a String because Vault renders it as one [D].
+  ``package_type__v`` (the manifest's ``packagetype``), and a step's ``deployment_action__v`` and
+  ``deployment_message__v`` (what validation or deployment said of it) are vaultjobs' own [U].
 """
 
 from __future__ import annotations
@@ -249,6 +251,7 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
         _status(12),
         _text("source_vault__v", "Source Vault", 13, 128),
         _text("author__v", "Author", 14, 255),
+        _text("package_type__v", "Package Type", 15, 64),
     ),
     _object(
         "package_step__v",
@@ -271,6 +274,15 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
         _text("step_label__v", "Step Label", 13),
         _text("type__v", "Type", 14, 64),
         _status(15),
+        _text("deployment_action__v", "Deployment Action", 16, 64),
+        FieldDefinition(
+            name="deployment_message__v",
+            type=FieldType.LONG_TEXT,
+            label="Deployment Message",
+            source=Source.STANDARD,
+            max_length=32000,
+            order=17,
+        ),
     ),
     _object(
         "package_data__v",

@@ -17,6 +17,7 @@ from vaultjobs.store.dialect import Dialect
 from vaultjobs.store.history import History
 from vaultjobs.store.jobs import Jobs
 from vaultjobs.store.nodes import Nodes
+from vaultjobs.store.object_files import ObjectFiles
 from vaultjobs.store.objects import Objects
 from vaultjobs.store.schedules import Schedules
 from vaultjobs.store.users import Users
@@ -35,6 +36,7 @@ class Store(Protocol):
     history: History
     content: Content
     objects: Objects
+    object_files: ObjectFiles
 
     def migrate(self) -> list[int]: ...
     def close(self) -> None: ...
@@ -54,6 +56,7 @@ class SqlStore:
         self.history = history
         self.content = Content(dialect)
         self.objects = Objects(dialect)
+        self.object_files = ObjectFiles(dialect)
 
     def migrate(self) -> list[int]:
         """Apply the migrations not applied yet, in order; return the versions applied now."""

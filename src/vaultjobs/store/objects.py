@@ -171,6 +171,28 @@ def _record_params(row: RecordRow) -> tuple[Any, ...]:
     )
 
 
+def insert_rows(conn: Any, writes: Sequence[RecordWrite]) -> None:
+    """Insert new records and their index rows on ``conn`` (inside the caller's transaction)."""
+    if writes:
+        conn.executemany(
+            f"INSERT INTO object_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [_record_params(w.row) for w in writes],
+        )
+        _write_index_rows(conn, writes)
+
+
+def replace_rows(conn: Any, writes: Sequence[RecordWrite]) -> None:
+    """Replace existing records and their index rows on ``conn`` (inside the caller's transaction)."""
+    for w in writes:
+        conn.execute(
+            "UPDATE object_records SET name = ?, data = ?, modified_by = ?, modified_at = ? WHERE id = ?",
+            (w.row.name, orjson.dumps(w.row.data).decode(), w.row.modified_by, to_ms(w.row.modified_at), w.row.id),
+        )
+        conn.execute("DELETE FROM object_unique_values WHERE record_id = ?", (w.row.id,))
+        conn.execute("DELETE FROM object_references WHERE record_id = ?", (w.row.id,))
+    _write_index_rows(conn, writes)
+
+
 def _rename_field(conn: Any, object_name: str, old: str, new: str | None) -> None:
     """Move ``old``'s values to ``new`` (or drop them, when None) in every record of the object. The
     JSON is rewritten here, in Python: the two engines' JSON functions differ, and this is rare."""
@@ -189,7 +211,8 @@ def _rename_field(conn: Any, object_name: str, old: str, new: str | None) -> Non
 
 
 def _save_catalog(
-    db: Dialect, expected_revision: int, body: dict[str, Any], change: CatalogChange, by: int, now: datetime
+    db: Dialect, expected_revision: int, body: dict[str, Any], change: CatalogChange, by: int, now: datetime,
+    also: Sequence[RecordWrite],
 ) -> bool:
     ms = to_ms(now)
     text = orjson.dumps(body).decode()
@@ -208,6 +231,7 @@ def _save_catalog(
             ).fetchone()
         if saved is None:
             return False
+        replace_rows(conn, also)
         for old, new in change.renamed:
             for table, column in (
                 ("object_records", "object"),
@@ -271,13 +295,15 @@ class Objects:
         return StoredCatalog(revision=int(row[0]), body=orjson.loads(row[1]), stamps=stamps)
 
     def catalog_save(
-        self, expected_revision: int, body: dict[str, Any], change: CatalogChange, by: int, now: datetime
+        self, expected_revision: int, body: dict[str, Any], change: CatalogChange, by: int, now: datetime,
+        *, also: Sequence[RecordWrite] = (),
     ) -> bool:
         """Store ``body`` as the next revision when the catalog is still at ``expected_revision``
         (False when another writer got there first: nothing is written), and bring the records in
-        line with ``change`` in the same transaction."""
+        line with ``change`` in the same transaction. ``also`` replaces existing records in that
+        transaction too (a package step's status, so that it moves with the change it records)."""
         try:
-            return _save_catalog(self.db, expected_revision, body, change, by, now)
+            return _save_catalog(self.db, expected_revision, body, change, by, now, also)
         except self.db.integrity_errors as exc:
             raise RecordConflict(str(exc)) from exc
 
@@ -360,15 +386,7 @@ class Objects:
             return
         try:
             with self.db.write() as conn:
-                for w in writes:
-                    conn.execute(
-                        "UPDATE object_records SET name = ?, data = ?, modified_by = ?, modified_at = ? WHERE id = ?",
-                        (w.row.name, orjson.dumps(w.row.data).decode(), w.row.modified_by,
-                         to_ms(w.row.modified_at), w.row.id),
-                    )
-                    conn.execute("DELETE FROM object_unique_values WHERE record_id = ?", (w.row.id,))
-                    conn.execute("DELETE FROM object_references WHERE record_id = ?", (w.row.id,))
-                _write_index_rows(conn, writes)
+                replace_rows(conn, writes)
         except self.db.integrity_errors as exc:
             raise RecordConflict(str(exc)) from exc
 

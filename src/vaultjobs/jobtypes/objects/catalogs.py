@@ -26,7 +26,7 @@ from vaultjobs.objects.mdl import MdlSyntaxError, StatementResult, apply, parse
 from vaultjobs.objects.mdl.syntax import Command, Statement, SubAction
 from vaultjobs.objects.payloads import AuditStamps
 from vaultjobs.store import Store
-from vaultjobs.store.objects import CatalogChange, RecordConflict
+from vaultjobs.store.objects import CatalogChange, RecordConflict, RecordWrite
 from vaultjobs.timeutil import Clock
 
 #: Compare-and-swap attempts before Execute MDL gives up on a catalog others keep changing.
@@ -39,6 +39,8 @@ class Execution:
 
     results: tuple[StatementResult, ...]
     seconds: float
+    #: Whether a changed catalog was saved (and the ``also`` records with it).
+    saved: bool = False
 
     @property
     def succeeded(self) -> bool:
@@ -151,10 +153,13 @@ class CatalogService:
                 self._revision, self._catalog, self._stamps = stored.revision, catalog, stamps
         return catalog, stamps
 
-    def execute(self, script: str, user_id: int) -> Execution:
+    def execute(self, script: str, user_id: int, *, all_or_nothing: bool = False,
+                also: Sequence[RecordWrite] = ()) -> Execution:
         """Parse and apply ``script``. :class:`~vaultjobs.errors.InvalidData` naming the line and
         column when it does not parse (nothing applies); otherwise the statements' results, those
-        that failed leaving the catalog as the statement before them left it."""
+        that failed leaving the catalog as the statement before them left it — or, ``all_or_nothing``
+        (a package step), nothing saved at all when one failed. ``also`` is written in the same
+        transaction as the change, when there is one."""
         started = time.perf_counter()
         try:
             statements = parse(script)
@@ -164,17 +169,17 @@ class CatalogService:
             stored = self.store.objects.catalog_load()
             before = Catalog.standard() if stored.body is None else catalog_from_json(stored.body)
             after, results = apply(before, statements)
-            if after == before:
+            if after == before or (all_or_nothing and not all(r.success for r in results)):
                 return Execution(results=results, seconds=time.perf_counter() - started)
             change = _unique_rows(self.store, after, _change(before, after, statements, results))
             try:
                 saved = self.store.objects.catalog_save(stored.revision, catalog_to_json(after), change, user_id,
-                                                       self.clock.now())
+                                                       self.clock.now(), also=also)
             except RecordConflict as exc:
                 fields = ", ".join(f"{o}.{f}" for o, f in {(o, f) for o, f, _, _ in change.unique_rows})
                 raise errors.OperationNotAllowed(
                     f"Field [{fields}] cannot become unique: records share a value; nothing was applied"
                 ) from exc
             if saved:
-                return Execution(results=results, seconds=time.perf_counter() - started)
+                return Execution(results=results, seconds=time.perf_counter() - started, saved=True)
         raise errors.OperationNotAllowed("The object catalog is being changed by others; try again")

@@ -326,13 +326,33 @@ class Records:
         definition = self.definition(catalog, object_name)
         require_write(user, [definition])
         check_bulk(records)
+        outcomes, creates, updates = self._plan_create(user, catalog, definition, records, origin=origin,
+                                                       id_param=id_param, claimed={})
+        self._write(definition, creates, outcomes, insert=True)
+        self._write(definition, updates, outcomes, insert=False)
+        return outcomes
+
+    def plan_create(
+        self, user: User, catalog: Catalog, definition: ObjectDefinition, records: Sequence[Mapping[str, object]],
+        *, origin: Origin, id_param: str | None, claimed: dict[tuple[str, str], str],
+    ) -> tuple[list[Outcome], list[RecordWrite], list[RecordWrite]]:
+        """What :meth:`create` would write, checked but not written: one outcome per record, the new
+        records (ids allocated) and the changed ones. ``claimed`` carries the unique values taken by
+        earlier batches of the same load, so that a load written at once is checked as a whole."""
+        outcomes, creates, updates = self._plan_create(user, catalog, definition, records, origin=origin,
+                                                       id_param=id_param, claimed=claimed)
+        return outcomes, [p.write for p in creates], [p.write for p in updates]
+
+    def _plan_create(
+        self, user: User, catalog: Catalog, definition: ObjectDefinition, records: Sequence[Mapping[str, object]],
+        *, origin: Origin, id_param: str | None, claimed: dict[tuple[str, str], str],
+    ) -> tuple[list[Outcome], list[_Pending], list[_Pending]]:
         if id_param is not None:
             self._check_id_param(definition, records, id_param)
         now = self.clock.now()
         outcomes = [Outcome() for _ in records]
         creates: list[_Pending] = []
         updates: list[_Pending] = []
-        claimed: dict[tuple[str, str], str] = {}
         existing = self._upsert_targets(catalog, definition, records, id_param, origin)
         for index, raw in enumerate(records):
             outcome = outcomes[index]
@@ -370,9 +390,8 @@ class Records:
                 pending.write = write_of(definition, record_id, pending.values, created_by=user.id, created_at=now,
                                          modified_by=user.id, modified_at=now)
                 outcomes[pending.index].id = record_id
-        self._write(definition, creates, outcomes, insert=True)
-        self._write(definition, updates, outcomes, insert=False)
-        return outcomes
+        return outcomes, creates, updates
+
 
     def _check_id_param(self, definition: ObjectDefinition, records: Sequence[Mapping[str, object]],
                         id_param: str) -> None:
