@@ -35,6 +35,7 @@ from vaultjobs.registry import Registry
 from vaultjobs.sdk import MAX_PARAMETERS_BYTES, ParameterError, ProcessorSpec
 from vaultjobs.status import JobStatus
 from vaultjobs.store import NewJob, Store
+from vaultjobs.store.dialect import Connection
 from vaultjobs.timeutil import Clock, parse_datetime, require_aware
 
 #: Longest job title; titles show in histories and monitors, one line each.
@@ -148,13 +149,15 @@ class Jobs:
 
     # -- starting jobs -------------------------------------------------------------------------------
 
-    def enqueue(self, user: User, request: JobRequest) -> Job:
+    def enqueue(self, user: User, request: JobRequest, *,
+                within: Callable[[Connection, Job], None] | None = None) -> Job:
         """Create ``user``'s job: QUEUED, or SCHEDULED when the request names a time; wake the engine.
 
         Checked in this order, the first failure raised: the processor is installed
         (:class:`ProcessorNotInstalled`), it accepts the parameters, they fit the SDK's 8 KB, the title
         is valid, and the time parses and has not passed by more than the schedule grace (each
-        :class:`InvalidData`).
+        :class:`InvalidData`). ``within`` runs in the job's own transaction (see
+        :meth:`~vaultjobs.store.jobs.Jobs.create_job`).
         """
         spec = self.processor(request.processor)
         parameters = self.validated_parameters(spec.name, request.parameters)
@@ -179,6 +182,7 @@ class Jobs:
                 cancellable=spec.admin_cancellable,
             ),
             now,
+            within=within,
         )
         self.notify()
         return job

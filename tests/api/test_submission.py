@@ -4,8 +4,10 @@ imported into a binder, exported again, and the round trip compared byte for byt
 from __future__ import annotations
 
 import io
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -177,3 +179,27 @@ def test_other_users_cannot_read_import_results(server: AppServer, alice: tuple[
               "INVALID_DATA")
         binder = ok(http.get(link(status, "artifacts")))["data"][0]["id"]
         fails(bob.post(f"/api/{V}/objects/binders/{binder}/actions/export?submission=0004"), "INSUFFICIENT_ACCESS")
+
+
+def test_concurrent_imports_of_one_submission_accept_exactly_one(
+    server: AppServer, alice: tuple[httpx.Client, str]
+) -> None:
+    """The reservation of a submission and the creation of its import job are one transaction: no
+    second import slips in between them, however the requests interleave."""
+    http, token = alice
+    stage(http, "/race/0042.zip", make_zip({f"0042/{k.split('/', 1)[1]}": v for k, v in SUBMISSION.items()}))
+    for round_ in range(5):
+        sid = f"0042_{round_}"
+        barrier = threading.Barrier(6)
+
+        def attempt(sid: str, barrier: threading.Barrier) -> httpx.Response:
+            barrier.wait()
+            return http.post(f"/api/{V}/vobjects/submission__v/{sid}/actions/import", data={"file": "/race/0042.zip"})
+
+        with ThreadPoolExecutor(6) as pool:
+            futures = [pool.submit(attempt, sid, barrier) for _ in range(6)]
+            answers = [read(f.result()) for f in futures]
+        accepted = [a for a in answers if a.response_status == "SUCCESS"]
+        assert len(accepted) == 1, [(a.response_status, a.error_types) for a in answers]
+        assert all(a.error_types == ["OPERATION_NOT_ALLOWED"] for a in answers if a.response_status != "SUCCESS")
+        server.wait_for_status(token, accepted[0].body["job_id"], lambda s: s in FINISHED, timeout=60)

@@ -12,6 +12,7 @@ import pytest
 from vaultjobs.content.files import BadPath, FileStaging, FileStore, FileTooLarge, safe_filename
 from vaultjobs.content.models import ROOT_NODE, Document
 from vaultjobs.content.repository import ContentRepository, NoAccess, NotFound, walk
+from vaultjobs.models import Job
 from vaultjobs.store import SqliteStore
 from vaultjobs.testing import ManualClock
 
@@ -144,10 +145,27 @@ def test_results_and_requests(repo: ContentRepository, sqlite_store: SqliteStore
     assert [r["n"] for r in repo.store.content.results(job.id)] == ["a1", "a2", "b again"]
 
 
-def test_submission_claims(repo: ContentRepository, clock: ManualClock) -> None:
-    assert repo.store.content.claim_submission("S1", 1, clock.now())
-    repo.store.content.set_submission("S1", job_id=None)
-    assert repo.store.content.claim_submission("S1", 1, clock.now())  # no job yet: may be claimed again
-    repo.store.content.set_submission("S1", binder_id=None)
-    repo.store.content.release_submission("S1")
-    assert repo.store.content.get_submission("S1") is None
+def test_a_submission_reservation_lives_and_dies_with_its_job(
+    repo: ContentRepository, sqlite_store: SqliteStore, clock: ManualClock
+) -> None:
+    from vaultjobs.store import NewJob
+    from vaultjobs.store.dialect import Connection
+
+    class Taken(Exception):
+        pass
+
+    def reserve(conn: Connection, job: Job) -> None:
+        if not repo.store.content.reserve_submission(conn, "S1", 1, clock.now(), job.id):
+            raise Taken
+
+    def new_job() -> Job:
+        return sqlite_store.jobs.create_job(NewJob(processor="import_submission", parameters={}, created_by=1),
+                                            clock.now(), within=reserve)
+
+    first = new_job()
+    found = repo.store.content.get_submission("S1")
+    assert found is not None and found.job_id == first.id
+    count = len(sqlite_store.dialect.connection().execute("SELECT id FROM jobs").fetchall())
+    with pytest.raises(Taken):
+        new_job()  # the first import has not finished: refused, and its job was never made
+    assert len(sqlite_store.dialect.connection().execute("SELECT id FROM jobs").fetchall()) == count

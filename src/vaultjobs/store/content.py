@@ -286,22 +286,21 @@ class Content:
             return None
         return Submission(id=row[0], created_by=row[1], binder_id=row[2], section_id=row[3], job_id=row[4])
 
-    def claim_submission(self, submission_id: str, created_by: int, now: datetime) -> bool:
-        """Reserve a submission for an import: True unless it was imported or an import of it is unfinished."""
-        cur = self.db.write_one(
-            "INSERT INTO submissions (id, created_by, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE "
-            "SET created_by = excluded.created_by, created_at = excluded.created_at, job_id = NULL "
+    @staticmethod
+    def reserve_submission(conn: Connection, submission_id: str, created_by: int, now: datetime, job_id: int) -> bool:
+        """Reserve a submission for the import job ``job_id``, on the connection of the transaction that
+        creates the job (so no second import can slip in between the two): True unless it was imported
+        or an import of it is unfinished. On PostgreSQL a concurrent reservation waits for this one's
+        row and then sees its job."""
+        cur = conn.execute(
+            "INSERT INTO submissions (id, created_by, created_at, job_id) VALUES (?, ?, ?, ?) ON CONFLICT (id) "
+            "DO UPDATE SET created_by = excluded.created_by, created_at = excluded.created_at, "
+            "job_id = excluded.job_id "
             "WHERE submissions.binder_id IS NULL AND (submissions.job_id IS NULL OR "
             f"(SELECT status FROM jobs WHERE jobs.id = submissions.job_id) IN {_TERMINAL})",
-            (submission_id, created_by, to_ms(now)),
+            (submission_id, created_by, to_ms(now), job_id),
         )
         return bool(cur.rowcount == 1)
-
-    def release_submission(self, submission_id: str) -> None:
-        """Give up a reservation whose import job could not be created."""
-        self.db.write_one(
-            "DELETE FROM submissions WHERE id = ? AND binder_id IS NULL AND job_id IS NULL", (submission_id,)
-        )
 
     def set_submission(
         self,

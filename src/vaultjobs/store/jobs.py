@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -62,17 +62,20 @@ class Jobs:
     def __init__(self, db: Dialect) -> None:
         self.db = db
 
-    def create_job(self, new: NewJob, now: datetime) -> Job:
+    def create_job(self, new: NewJob, now: datetime, *, within: Callable[[Connection, Job], None] | None = None
+                   ) -> Job:
         """Insert a job; the commit is on disk before this returns (its id may be acknowledged).
 
+        ``within`` runs in the same transaction once the job has its id (a reservation the job holds,
+        such as the submission it imports); whatever it raises undoes the job too.
         ``StoreError`` when the job would be a second SCHEDULED instance of its definition.
         """
         try:
-            return self._insert_job(new, now)
+            return self._insert_job(new, now, within)
         except self.db.integrity_errors as exc:
             raise StoreError(f"definition [{new.definition}] has a scheduled instance already") from exc
 
-    def _insert_job(self, new: NewJob, now: datetime) -> Job:
+    def _insert_job(self, new: NewJob, now: datetime, within: Callable[[Connection, Job], None] | None) -> Job:
         with self.db.write(durable=True) as conn:
             row = conn.execute(
                 "INSERT INTO jobs (processor, title, parameters, status, method, scheduled, created_by, "
@@ -98,7 +101,10 @@ class Jobs:
                     int(new.cancellable),
                 ),
             ).fetchone()
-        return job_from_row(row)
+            job = job_from_row(row)
+            if within is not None:
+                within(conn, job)
+        return job
 
     def get_job(self, job_id: int) -> Job | None:
         row = self.db.connection().execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()

@@ -9,7 +9,7 @@ from the event loop through a size limit, and the file part is spooled to disk b
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from vaultjobs.api.services import Services
 from vaultjobs.content.repository import ContentError, ContentRepository, ContentUnavailable
 from vaultjobs.jobs import JobRequest, require_access
 from vaultjobs.models import Job, User
+from vaultjobs.store.dialect import Connection
 
 #: Vault's largest document file (4 GB); staging uploads are limited to 50 MB as in Vault.
 MAX_DOCUMENT_BYTES = 4 * 1024**3
@@ -201,7 +202,8 @@ class ContentRoutes:
             raise errors.OperationNotAllowed("This server's store has no content repository")
         return self._repo
 
-    def start_job(self, call: Call, user: User, processor: str, title: str, parameters: dict[str, Any]) -> Job:
+    def start_job(self, call: Call, user: User, processor: str, title: str, parameters: dict[str, Any], *,
+                  within: Callable[[Connection, Job], None] | None = None) -> Job:
         """Create a QUEUED job exactly as ``…/processors/{name}/actions/run`` would, and wake the engine.
 
         The processor is the route's, not the caller's choice, so its absence is the server's state
@@ -209,7 +211,8 @@ class ContentRoutes:
         """
         try:
             return self.jobs.enqueue(
-                user, JobRequest(processor=processor, parameters=parameters, title=title, method=call.request.method)
+                user, JobRequest(processor=processor, parameters=parameters, title=title, method=call.request.method),
+                within=within,
             )
         except errors.ProcessorNotInstalled as exc:
             raise errors.OperationNotAllowed(f"The [{title}] job type is not installed on this server") from exc

@@ -21,6 +21,7 @@ from vaultjobs.api.routes.binders import SUBMISSION_ID
 from vaultjobs.api.routes.content_api import ContentRoutes
 from vaultjobs.content.files import BadPath
 from vaultjobs.models import Job
+from vaultjobs.store.dialect import Connection
 
 IMPORT_SUBMISSION = "import_submission"
 
@@ -75,22 +76,22 @@ class SubmissionRoutes(ContentRoutes):
             folder_name = submission_folder_name(disk)
         except (zipfile.BadZipFile, OSError) as exc:
             raise errors.InvalidData(f"Invalid value for [file]: [{path[:200]}] cannot be read: {exc}") from exc
-        if not self.repo.store.content.claim_submission(sid, user.id, self.s.clock.now()):
-            raise errors.OperationNotAllowed(
-                f"Submission [{sid}] was imported already or its import is still running"
-            )
-        try:
-            job = self.start_job(
-                call, user, IMPORT_SUBMISSION, "Import Submission",
-                {
-                    "submission_id": sid, "kind": kind, "folder": folder_name,
-                    "source": disk.relative_to(self.repo.staging.root).as_posix(),
-                },
-            )
-        except BaseException:
-            self.repo.store.content.release_submission(sid)
-            raise
-        self.repo.store.content.set_submission(sid, job_id=job.id)
+        now = self.s.clock.now()
+
+        def reserve(conn: Connection, job: Job) -> None:
+            if not self.repo.store.content.reserve_submission(conn, sid, user.id, now, job.id):
+                raise errors.OperationNotAllowed(
+                    f"Submission [{sid}] was imported already or its import is still running"
+                )
+
+        job = self.start_job(
+            call, user, IMPORT_SUBMISSION, "Import Submission",
+            {
+                "submission_id": sid, "kind": kind, "folder": folder_name,
+                "source": disk.relative_to(self.repo.staging.root).as_posix(),
+            },
+            within=reserve,
+        )
         payload: dict[str, Any] = {}
         if folder_name != sid:
             payload["warnings"] = [
