@@ -159,6 +159,22 @@ def test_build_validate_import_and_deploy_a_folder(env: dict[str, str], target: 
     assert again.returncode == 1 and "cannot be deployed" in again.stderr
 
 
+def test_build_in_a_client_only_install(tmp_path: Path) -> None:
+    """``package build`` needs none of the server's dependencies (tests/client_only.py refuses them)."""
+    client_only = Path(__file__).parents[1] / "client_only.py"
+    vpk = tmp_path / "shelves.vpk"
+    folder = package_folder(tmp_path / "src", next(_names))
+    (folder / "components" / "00030" / "extra.csv").write_text("name__v\nX\n")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "VAULTJOBS_"))}
+    run = [sys.executable, str(client_only), "package", "build", str(folder), "-o", str(vpk)]
+    refused = subprocess.run(run, env=base, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "exactly one" in refused.stderr and not vpk.exists()
+    (folder / "components" / "00030" / "extra.csv").unlink()
+    built = subprocess.run(run, env=base, capture_output=True, text=True, timeout=60)
+    assert built.returncode == 0, built.stderr
+    assert "00040" in built.stdout and "Create 3 records" in built.stdout and vpk.is_file()
+
+
 def test_text_output_and_deploy_of_a_file(env: dict[str, str], target: LiveServer, tmp_path: Path) -> None:
     n = next(_names)
     vpk = tmp_path / "shelves.vpk"

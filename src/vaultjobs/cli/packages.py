@@ -31,7 +31,15 @@ from vaultjobs.client import (
     VaultClient,
     WaitTimeout,
 )
-from vaultjobs.packages import ComponentStep, DataStep, Package, PackageFormatError, build_directory, write_vpk
+from vaultjobs.packages import (
+    ComponentStep,
+    DataStep,
+    Package,
+    PackageFormatError,
+    build_directory,
+    read_vpk,
+    write_vpk,
+)
 
 from .client import Connection, _client, _reporting, _wait_with_progress, connection_options
 from .errors import EXIT_CODES_HELP, CommandError, exit_code_of, report, reporting
@@ -154,7 +162,9 @@ def _step_rows(package: Package) -> list[dict[str, Any]]:
 
 
 def _write(package: Package, output: Path, json_output: bool) -> None:
+    """Write the package, once it reads back: what is written is what Import Package's format checks take."""
     data = write_vpk(package)
+    read_vpk(data)
     output.write_bytes(data)
     rows = _step_rows(package)
     if json_output:
