@@ -256,3 +256,21 @@ def test_deploy_with_failed_rows_exits_1(env: dict[str, str], target: LiveServer
     assert results["deployed_with_failures"] == 1 and results["data_deployment_log"]
     with connect(target) as client:
         assert len(records(client, f"box{n}__c")) == 2  # the row that failed is not there; the others are
+
+
+def test_deploy_job_that_ends_in_errors_prints_its_results_and_exits_10(env: dict[str, str], tmp_path: Path) -> None:
+    n = next(_names)
+    vpk = tmp_path / "shelves.vpk"
+    assert vaultjobs(env, "package", "build", str(package_folder(tmp_path / "src", n)), "-o", str(vpk)).returncode == 0
+    assert as_json(vaultjobs(env, "package", "deploy", str(vpk), "--json"))["ok"]
+
+    again = vaultjobs(env, "package", "deploy", str(vpk), "--json")  # every shelf row clashes with the first deploy's
+    failed = as_json(again, code=10)
+    assert not failed["ok"] and failed["error"] == "JobFailed" and failed["job"]["status"] == "ERRORS_ENCOUNTERED"
+    assert failed["import"]["name"] == f"PKG-CLI-{n}-1"  # a second package of the name
+    results = failed["deploy"]
+    assert results["package_status"] == "deployed_with_error__v"
+    assert [s["status"] for s in results["steps"]] == ["deployed__v", "deployed__v", "error__v", "skipped__v"]
+
+    text = vaultjobs(env, "package", "deploy", failed["package_id"], "--no-progress")  # error__v: deployable again
+    assert text.returncode == 10 and "error__v" in text.stdout and "ERRORS_ENCOUNTERED" in text.stderr
