@@ -476,14 +476,26 @@ def _csv_cell(value: Any) -> str:
     return str(value)
 
 
-def _lookup_field(target: ObjectMetadata | None) -> str:
-    """How a reference to ``target`` names its record in another vault: by a unique field the target
-    sets itself (it resolves to exactly one record), else by ``name__v``."""
-    if target is not None:
-        for f in target.fields:
-            if f.unique and f.name not in SYSTEM_FIELDS and _bool(f.raw.get("editable", True)):
-                return f.name
-    return "name__v"
+def _lookup_candidates(target: ObjectMetadata) -> list[str]:
+    """Fields that can name a record of ``target`` in another vault: the unique fields a caller sets
+    (each resolves to exactly one record), then ``name__v``."""
+    unique = [f.name for f in target.fields
+              if f.unique and f.name not in SYSTEM_FIELDS and f.type != "ID" and _bool(f.raw.get("editable", True))]
+    return [*unique, "name__v"]
+
+
+def _choose_lookup(candidates: list[str], targets: list[dict[str, Any]], wanted: set[str]) -> str | None:
+    """The first candidate that names every record in ``wanted`` (ids) by a value no other record of
+    the target object has; None when none does."""
+    for key in candidates:
+        holders: dict[str, int] = {}
+        for record in targets:
+            value = _csv_cell(record.get(key))
+            holders[value] = holders.get(value, 0) + 1
+        named = {str(r["id"]): _csv_cell(r.get(key)) for r in targets}
+        if all(named.get(i) and holders[named[i]] == 1 for i in wanted):
+            return key
+    return None
 
 
 def _all_records(core: ClientCore, object_name: str, fields: list[str]) -> Flow[list[dict[str, Any]]]:
@@ -498,41 +510,42 @@ def _all_records(core: ClientCore, object_name: str, fields: list[str]) -> Flow[
 
 
 def _data_csv(core: ClientCore, meta: ObjectMetadata, targets: dict[str, ObjectMetadata]) -> Flow[tuple[bytes, int]]:
-    """One object's records as CSV: the fields a caller sets; references as relationship lookups."""
+    """One object's records as CSV: the fields a caller sets; references as relationship lookups by
+    the first field that names each referenced record unambiguously (see `_lookup_candidates`)."""
+    fields = [f for f in meta.fields
+              if f.name not in SYSTEM_FIELDS and f.type != "ID" and _bool(f.raw.get("editable", True))]
+    records = yield from _all_records(core, meta.name, ["id", *(f.name for f in fields)])
     columns: list[str] = []
-    fields: list[str] = []
-    lookups: dict[str, tuple[str, dict[str, str]]] = {}  # field → (column, target id → lookup value)
-    for f in meta.fields:
-        if f.name in SYSTEM_FIELDS or f.type == "ID" or not _bool(f.raw.get("editable", True)):
-            continue
-        fields.append(f.name)
+    lookups: dict[str, dict[str, str]] = {}  # field → target id → the value naming it
+    for f in fields:
         target = _target(f)
         relationship = as_str(f.raw.get("relationship_outbound_name"))
-        if target is not None and relationship:
-            target_meta = targets.get(target)
-            if target_meta is None:
-                target_meta = yield from object_ops.metadata(core, target)
-                targets[target] = target_meta
-            key = _lookup_field(target_meta)
-            values = yield from _all_records(core, target, ["id", key])
-            lookups[f.name] = (f"{relationship}.{key}", {str(r["id"]): _csv_cell(r.get(key)) for r in values})
-            columns.append(lookups[f.name][0])
-        else:
+        if target is None or not relationship:
             columns.append(f.name)
-    records = yield from _all_records(core, meta.name, ["id", *fields])
+            continue
+        target_meta = targets.get(target)
+        if target_meta is None:
+            target_meta = yield from object_ops.metadata(core, target)
+            targets[target] = target_meta
+        candidates = _lookup_candidates(target_meta)
+        target_records = yield from _all_records(core, target, ["id", *candidates])
+        wanted = {str(r[f.name]) for r in records if r.get(f.name)}
+        key = _choose_lookup(candidates, target_records, wanted)
+        if key is None:
+            raise ValueError(f"{meta.name}.{f.name} points at {target} records that no unique field or name "
+                             f"tells apart ({', '.join(candidates)}), or that do not exist: they cannot be named in "
+                             "another vault")
+        columns.append(f"{relationship}.{key}")
+        lookups[f.name] = {str(r["id"]): _csv_cell(r.get(key)) for r in target_records}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for record in records:
         row = []
-        for name in fields:
-            value = record.get(name)
-            if name in lookups and value:
-                found = lookups[name][1].get(str(value))
-                if not found:
-                    raise ValueError(f"{meta.name} record {record.get('id')}: {name} points at {value}, "
-                                     f"which has no {lookups[name][0].partition('.')[2]} to name it by")
-                value = found
+        for f in fields:
+            value = record.get(f.name)
+            if f.name in lookups and value:
+                value = lookups[f.name][str(value)]
             row.append(_csv_cell(value))
         writer.writerow(row)
     return out.getvalue().encode("utf-8"), len(records)

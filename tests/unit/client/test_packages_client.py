@@ -478,15 +478,23 @@ def test_export_with_records_writes_lookups_and_leaves_system_fields_out(package
     assert read_vpk(write_vpk(package)) == package
 
 
-def test_export_looks_up_by_name_without_a_unique_field(packages: Any, tree: FakeVault) -> None:
-    tree.objects.definitions["product__c"] = [f for f in tree.objects.definitions["product__c"]
-                                              if f["name"] != "code__c"]
+def test_export_looks_up_by_name_when_the_unique_field_does_not_name_every_target(
+    packages: Any, tree: FakeVault
+) -> None:
+    tree.objects.records["product__c"]["V0A2"]["code__c"] = None  # the referenced product has no code
     package = packages.export(["batch__c"], records=True, include_picklists=False)
     _, batches = package.steps
     assert isinstance(batches, DataStep)
     assert batches.columns[-1] == "product__cr.name__v"
     assert list(batches.records())[0]["product__cr.name__v"] == "Beta, two"
-    _, = [s for s in package.steps if isinstance(s, ComponentStep)]
+
+
+def test_export_refuses_references_nothing_can_name(packages: Any, tree: FakeVault) -> None:
+    products = tree.objects.records["product__c"]
+    products["V0A2"]["code__c"] = None
+    products["V0A1"]["name__v"] = products["V0A2"]["name__v"]  # and its name is not its own
+    with pytest.raises(ValueError, match=r"batch__c.product__c points at product__c records that no unique field"):
+        packages.export(["batch__c"], records=True)
 
 
 def test_export_refuses_a_cycle_and_nothing(packages: Any, tree: FakeVault) -> None:
