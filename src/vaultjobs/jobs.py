@@ -36,6 +36,7 @@ from vaultjobs.sdk import MAX_PARAMETERS_BYTES, ParameterError, ProcessorSpec
 from vaultjobs.status import JobStatus
 from vaultjobs.store import NewJob, Store
 from vaultjobs.store.dialect import Connection
+from vaultjobs.store.leases import Fence, check_fence
 from vaultjobs.timeutil import Clock, parse_datetime, require_aware
 
 #: Longest job title; titles show in histories and monitors, one line each.
@@ -206,7 +207,7 @@ class Jobs:
             raise InvalidData("Invalid value for [schedule_at]: the time has passed")
         return at
 
-    def schedule_instance(self, definition: Definition, at: datetime) -> Job:
+    def schedule_instance(self, definition: Definition, at: datetime, *, fence: Fence | None = None) -> Job:
         """Create the SCHEDULED instance of ``definition`` due at ``at``, owned by its owner.
 
         Unlike :meth:`enqueue` this refuses nothing: an instance whose processor is missing or
@@ -216,15 +217,21 @@ class Jobs:
         woken: the scheduler, the only caller, works out its own next wake-up.
 
         :class:`~vaultjobs.store.StoreError` when the definition has a SCHEDULED instance already
-        (another scheduler made it first).
+        (another scheduler made it first); :class:`~vaultjobs.store.leases.LeaseLost`, nothing made,
+        when ``fence`` no longer holds its lease.
         """
+        within = None
+        if fence is not None:
+            def within(conn: Connection, job: Job) -> None:
+                check_fence(self.store.dialect, conn, fence, self.clock.now())
+
         spec = self.registry.spec(definition.processor)
         parameters = dict(definition.parameters)
         if spec is not None:
             try:
                 parameters = self.validated_parameters(definition.processor, parameters)
-            except InvalidData:
-                pass  # kept as they are, to fail when the instance is due
+            except Exception:  # noqa: BLE001 - a validate that refuses or raises: the instance fails when due
+                pass
         return self.store.jobs.create_job(
             NewJob(
                 processor=definition.processor,
@@ -242,6 +249,7 @@ class Jobs:
                 cancellable=spec.admin_cancellable if spec else True,
             ),
             self.clock.now(),
+            within=within,
         )
 
     # -- one job ---------------------------------------------------------------------------------------

@@ -1,4 +1,11 @@
-"""The engine of one node: scheduler, worker pool, sweeper and heartbeat, each in its own thread."""
+"""The engine of one node: scheduler, worker pool, sweeper and heartbeat, each in its own thread.
+
+Cluster-wide maintenance — scheduling, sweeping up after dead workers, retention — runs on one node
+at a time, the holder of the ``scheduler`` lease (only nodes that may schedule compete for it;
+``vaultjobs worker`` processes run work only). The scheduler's writes are fenced by that lease
+(:mod:`vaultjobs.store.leases`); the sweeper's and retention's are conditional and idempotent, so a
+leader that pauses and wakes up after losing the lease does no harm with them either.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 
 from vaultjobs.engine.retention import Retention
 from vaultjobs.engine.scheduler import Scheduler
@@ -17,6 +25,7 @@ from vaultjobs.engine.worker import WorkerPool
 from vaultjobs.registry import Registry
 from vaultjobs.settings import Settings
 from vaultjobs.store import Store
+from vaultjobs.store.leases import Fence, LeaseLost
 from vaultjobs.timeutil import Clock
 
 __all__ = ["Engine", "Scheduler", "Sweeper", "Wakeup", "WorkerPool"]
@@ -53,6 +62,8 @@ class Engine:
         self.retention = Retention(store=store, settings=settings, clock=clock)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        #: Whether this node holds the scheduler lease (and so runs the cluster's maintenance).
+        self.leader = False
 
     def notify(self) -> None:
         """Something was enqueued or scheduled: wake whoever waits for it."""
@@ -61,11 +72,12 @@ class Engine:
     def start(self) -> None:
         self.store.nodes.register_worker(self.worker_id, socket.gethostname(), os.getpid(), self.clock.now())
         self.store.nodes.listen(self.wakeup.notify_local)
-        # Resolve what a previous run left behind before taking new work.
-        self.sweeper.tick()
+        # Resolve what a previous run left behind before taking new work (when this node leads).
+        if self._lead():
+            self.sweeper.tick()
         self._spawn("heartbeat", self._heartbeat_loop)
         self._spawn("sweeper", self._sweeper_loop)
-        self._spawn("retention", lambda: self.retention.run(self._stop))
+        self._spawn("retention", lambda: self.retention.run(self._stop, lambda: self.leader))
         if self.run_scheduler:
             self._spawn("scheduler", self._scheduler_loop)
         if self.settings.workers:
@@ -102,7 +114,8 @@ class Engine:
         interval = max(0.05, min(self.settings.heartbeat_interval, self.settings.heartbeat_timeout / 2))
         while not self._stop.wait(interval):
             try:
-                self.sweeper.tick()
+                if self._lead():
+                    self.sweeper.tick()
             except Exception:
                 logger.exception("sweeper failed")
 
@@ -111,25 +124,38 @@ class Engine:
         """How long the scheduler lease lasts without renewal: another node takes over after that."""
         return max(3.0, 3 * self.settings.poll_interval)
 
+    def _lead(self) -> bool:
+        """Take or renew the scheduler lease; whether this node leads now. Nodes that do not schedule
+        never lead."""
+        if not self.run_scheduler:
+            return False
+        now = self.clock.now()
+        was_leader = self.leader
+        self.leader = self.store.nodes.acquire_lease(
+            "scheduler", self.worker_id, now, self.lease_ttl,
+            dead_before=now - timedelta(seconds=self.settings.heartbeat_timeout),
+        )
+        if self.leader != was_leader:
+            logger.info("node %s %s the leader", self.worker_id, "is now" if self.leader else "is no longer")
+        return self.leader
+
     def _scheduler_loop(self) -> None:
         """Schedule while holding the scheduler lease, so exactly one node schedules at a time."""
-        leader = False
+        fence = Fence("scheduler", self.worker_id)
         while not self._stop.is_set():
             seen = self.wakeup.generation()
             delay = self.settings.poll_interval
             try:
-                now = self.clock.now()
-                was_leader = leader
-                leader = self.store.nodes.acquire_lease("scheduler", self.worker_id, now, self.lease_ttl)
-                if leader != was_leader:
-                    logger.info("node %s %s the scheduler", self.worker_id, "is now" if leader else "is no longer")
-                if leader:
-                    self.scheduler.tick()
+                if self._lead():
+                    self.scheduler.tick(fence)
                     delay = min(self.scheduler.seconds_until_next(), self.lease_ttl / 3)
+            except LeaseLost:
+                self.leader = False
+                logger.warning("node %s lost the scheduler lease in the middle of a tick", self.worker_id)
             except Exception:
                 logger.exception("scheduler failed")
             if self._stop.is_set():
                 break
             self.wakeup.wait(delay, seen)
-        if leader:
+        if self.leader:
             self.store.nodes.release_lease("scheduler", self.worker_id)

@@ -1,6 +1,6 @@
 """Retention: finished jobs, their tasks, log lines and status windows go ``retention_days`` after they ended.
 
-The purge runs on every node (it is idempotent), once shortly after start and then every few minutes
+The purge runs on the leader (the engine says which node leads), once shortly after start and then every few minutes
 — more often when the retention period is short, so nothing outlives it by more than a tenth.
 Unfinished jobs are never touched, however old. Each store call deletes one small batch in its own
 short write transaction, and the purge pauses between batches, so jobs keep starting and finishing
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 from vaultjobs.settings import Settings
@@ -63,14 +64,15 @@ class Retention:
             logger.info("retention: purged %d rows of jobs finished before %s", deleted, cutoff.isoformat())
         return deleted
 
-    def run(self, stop: threading.Event) -> None:
-        """The node's retention loop, until ``stop`` is set."""
+    def run(self, stop: threading.Event, leads: Callable[[], bool] = lambda: True) -> None:
+        """The node's retention loop, until ``stop`` is set; it purges while ``leads()``."""
         if not self.enabled:
             return
         delay = min(FIRST_DELAY, self.interval)
         while not stop.wait(delay):
             try:
-                self.purge(stop)
+                if leads():
+                    self.purge(stop)
             except Exception:
                 logger.exception("retention purge failed")
             delay = self.interval

@@ -12,6 +12,7 @@ from vaultjobs.status import JobStatus, TaskState
 from vaultjobs.store.dialect import Connection, Dialect
 from vaultjobs.store.errors import StoreError
 from vaultjobs.store.job_status import set_status
+from vaultjobs.store.leases import Fence, check_fence
 from vaultjobs.store.rows import JOB_COLUMNS, dumps, job_from_row, ms_or_none
 from vaultjobs.timeutil import from_ms, to_ms
 
@@ -137,9 +138,13 @@ class Jobs:
         *,
         log: str | None = None,
         by: int | None = None,
+        fence: Fence | None = None,
     ) -> bool:
-        """Move a job from ``expected`` to ``new``; False when it was not in ``expected`` any more."""
+        """Move a job from ``expected`` to ``new``; False when it was not in ``expected`` any more.
+        With ``fence``, only while its holder holds the lease (:class:`~vaultjobs.store.leases.LeaseLost`)."""
         with self.db.write() as conn:
+            if fence is not None:
+                check_fence(self.db, conn, fence, now)
             return set_status(self.db, conn, job_id, expected, new, to_ms(now), log=log, by=by)
 
     def cancel_job(self, job_id: int, by: int, now: datetime) -> tuple[bool, JobStatus]:

@@ -37,18 +37,23 @@ class Nodes:
         """Call ``callback`` when another node enqueues work (SQLite: other processes are polled)."""
         self.db.listen(callback)
 
-    def acquire_lease(self, name: str, holder: str, now: datetime, ttl: float) -> bool:
+    def acquire_lease(self, name: str, holder: str, now: datetime, ttl: float,
+                      dead_before: datetime | None = None) -> bool:
         """Take or renew the lease ``name`` for ``ttl`` seconds; False while another holder's is alive.
 
         One conditional upsert: of any number of nodes asking at once, exactly one holds the lease,
-        and another takes over once the holder stops renewing it.
+        and another takes over once the holder stops renewing it — or at once when the holder is a
+        worker that stopped or, with ``dead_before``, has not heartbeat since then (a node killed
+        and restarted leads again without waiting for its old lease to run out).
         """
         ms = to_ms(now)
+        dead = "" if dead_before is None else " OR workers.heartbeat_at < ?"
         cur = self.db.write_one(
             "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
             "SET holder = excluded.holder, expires_at = excluded.expires_at "
-            "WHERE leases.holder = excluded.holder OR leases.expires_at < ?",
-            (name, holder, ms + int(ttl * 1000), ms),
+            "WHERE leases.holder = excluded.holder OR leases.expires_at < ? OR leases.holder IN "
+            f"(SELECT id FROM workers WHERE workers.stopped_at IS NOT NULL{dead})",
+            (name, holder, ms + int(ttl * 1000), ms, *(() if dead_before is None else (to_ms(dead_before),))),
         )
         return cur.rowcount == 1
 
