@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -246,7 +246,7 @@ def _job_then(client: VaultClient, connection: Connection, waiting: dict[str, An
     return job
 
 
-def _connect(connection: Connection, waiting: dict[str, Any]) -> Any:
+def _connect(connection: Connection, waiting: dict[str, Any]) -> AbstractContextManager[VaultClient]:
     return _client(connection, poll_interval=waiting["poll_interval"], min_poll_interval=waiting["min_poll_interval"])
 
 
@@ -321,7 +321,8 @@ def _job_errors(connection: Connection, out: dict[str, Any]) -> Iterator[None]:
 def package_import(connection: Connection, file: Path, waiting: dict[str, Any]) -> None:
     """Import a package (Import Package) and show what the import found: verified, or blocked."""
     out: dict[str, Any] = {}
-    with _reporting(connection), _job_errors(connection, out), _connect(connection, waiting) as client:
+    with _reporting(connection), reporting(ValueError, OSError, json_output=connection.json_output), \
+            _job_errors(connection, out), _connect(connection, waiting) as client:
         results = _import(client, connection, waiting, file, out)
     _finish(connection, out, results is not None and not results.blocked)
 
