@@ -118,7 +118,7 @@ def test_step_properties() -> None:
     assert isinstance(product, ComponentStep) and isinstance(data, DataStep) and isinstance(upsert, DataStep)
     assert product.label == "Product's" and product.component == "Object.product__c"
     assert isinstance(batch, ComponentStep) and batch.dependencies[0].blocking
-    assert tuple(data.columns) == ("name__v", "code__c") and data.record_count == 2
+    assert data.columns == ("name__v", "code__c") and data.record_count == 2
     assert list(data.records()) == [{"name__v": "Alpha", "code__c": "a"},
                                     {"name__v": "Beta, the second", "code__c": "b"}]
     assert package.step("00040") is upsert and package.step("00050") is None
