@@ -60,6 +60,11 @@ class Settings:
         "How long one unit of a batch may run before the units claimed with it and not started yet"
         " are handed back for other threads and workers to take.",
     )
+    outcome_retry: float = _setting(
+        30.0,
+        "How long a worker thread retries writing an outcome (a task's end, a job's end) while the"
+        " database is unreachable, before it goes on and a background writer keeps trying.",
+    )
     schedule_grace: float = _setting(
         15 * 60.0, "How long a SCHEDULED instance may be late before it is MISSED_SCHEDULE."
     )
@@ -91,6 +96,8 @@ class Settings:
             raise ValueError("claim_batch must be at least 1")
         if self.batch_hold <= 0:
             raise ValueError("batch_hold must be positive")
+        if self.outcome_retry < 0:
+            raise ValueError("outcome_retry must not be negative")
         if self.log_level.lower() not in LOG_LEVELS:
             raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
 

@@ -191,10 +191,13 @@ class PostgresServer:
     as the ``postgres`` user, since PostgreSQL refuses to run as root.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, durable_commits: bool = False) -> None:
         self.folder = folder
         self.port = 0
         self.url = ""
+        #: Off (the default, fast) a crash of the server may lose the last commits it acknowledged;
+        #: tests that crash it on purpose want it on, as in production.
+        self.durable_commits = durable_commits
 
     @staticmethod
     def binaries() -> Path | None:
@@ -223,12 +226,25 @@ class PostgresServer:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.folder} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
-        self._run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.folder / "pg.log"),
-                  "-w", "start")
+        self._pg_ctl_start()
         self.url = f"postgresql://vaultjobs@127.0.0.1:{self.port}/postgres"
         return self
+
+    def _pg_ctl_start(self) -> None:
+        bin_dir = self.binaries()
+        assert bin_dir is not None
+        commits = "on" if self.durable_commits else "off"
+        options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.folder} "
+                   f"-c fsync=off -c synchronous_commit={commits} -c full_page_writes=off -c max_connections=300")
+        self._run(str(bin_dir / "pg_ctl"), "-D", str(self.folder / "pgdata"), "-o", options, "-l",
+                  str(self.folder / "pg.log"), "-w", "start")
+
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stop the server at once (as a crash would), stay down ``down_for`` s, and start it again on
+        the same port and data: every client connection is cut."""
+        self.stop()
+        time.sleep(down_for)
+        self._pg_ctl_start()
 
     def create_database(self, name: str) -> str:
         """A fresh database on this server; returns its URL."""

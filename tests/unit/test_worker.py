@@ -15,6 +15,7 @@ import pytest
 
 from vaultjobs.engine import Engine
 from vaultjobs.engine.batch import BatchSize, HandBack, HeldUnits, task_key
+from vaultjobs.engine.outcomes import OutcomeNotRecorded
 from vaultjobs.engine.sweeper import Sweeper
 from vaultjobs.engine.wakeup import Wakeup
 from vaultjobs.engine.worker import WorkerPool
@@ -93,6 +94,12 @@ def fast(settings: Settings) -> Settings:
     return settings.evolve(poll_interval=0.02, heartbeat_interval=0.02, claim_batch=4)
 
 
+@pytest.fixture
+def impatient(fast: Settings) -> Settings:
+    """A worker thread that gives up on a failed write at once (the background writer keeps trying)."""
+    return fast.evolve(outcome_retry=0.0)
+
+
 def pool_of(failing: FailingStore, settings: Settings, clock: ManualClock, size: int = 0) -> WorkerPool:
     """A worker on ``failing``; ``size`` threads when started (0: the test runs its batches)."""
     failing.nodes.register_worker(WORKER, "test", 1, clock.now())
@@ -151,52 +158,91 @@ def test_a_failed_claim_is_logged_and_the_worker_claims_again(
     assert len(errors) == 3 and all(isinstance(r.exc_info[1], DatabaseDown) for r in errors)  # type: ignore[index]
 
 
-def test_a_failed_task_end_hands_back_the_units_not_started(
+def test_a_short_outage_is_retried_in_place(
     failing: FailingStore, fast: Settings, clock: ManualClock, store: Store
 ) -> None:
+    """The database refuses the end of a task a few times: the worker thread waits and writes it."""
     pool = pool_of(failing, fast, clock)
+    job_id = submit(store, clock, items=3, idempotent=False)
+    failing.fail("work.finish_tasks_counted", times=3)
+    failing.fail("work.finish_jobs", times=2)
+    while batch(pool, 4):
+        pass
+    assert job(store, job_id).status is JobStatus.SUCCESS
+    assert task_counts(store, job_id) == {TaskState.SUCCESS: 3}
+    assert failing.calls["work.finish_tasks_counted"] >= 4
+
+
+def test_a_task_end_that_cannot_be_written_is_written_late_and_the_rest_handed_back(
+    failing: FailingStore, impatient: Settings, clock: ManualClock, store: Store
+) -> None:
+    pool = pool_of(failing, impatient, clock)
     job_id = submit(store, clock, items=3, idempotent=False)
     assert batch(pool, 1)  # the job's init, and its first task
     assert task_counts(store, job_id) == {TaskState.SUCCESS: 1, TaskState.QUEUED: 2}
-    failing.fail("work.finish_tasks_counted")
-    # Tasks 2 and 3 in one batch: task 2 runs, writing its end fails, task 3 never starts.
-    with pytest.raises(DatabaseDown):
+    failing.fail("work.finish_tasks_counted", times=2)
+    # Tasks 2 and 3 in one batch: task 2 runs, writing its end fails past the budget, task 3 never starts.
+    with pytest.raises(OutcomeNotRecorded):
         batch(pool, 2)
-    assert task_counts(store, job_id) == {TaskState.SUCCESS: 1, TaskState.RUNNING: 1, TaskState.QUEUED: 1}
-    # Task 3 went back on the queue at once: any worker may take it, and this one does.
-    assert batch(pool, 2)
-    assert task_counts(store, job_id) == {TaskState.SUCCESS: 2, TaskState.RUNNING: 1}
-    # Task 2 ran, but its end is unknown and it cannot run again (not idempotent): the job makes no
-    # progress, and the sweeper ends it after its inactivity timeout instead of leaving it RUNNING.
-    assert not batch(pool, 2)
-    sweeper = Sweeper(store=store, settings=fast, clock=clock, wakeup=Wakeup(), own_worker_id="another")
-    sweeper.tick()
-    assert job(store, job_id).status is JobStatus.RUNNING
-    clock.advance(61)
-    sweeper.tick()
-    assert job(store, job_id).status is JobStatus.COMPLETED_DUE_TO_INACTIVITY
-    assert "made no progress" in log_of(store, job_id)
+    # Task 3 went back on the queue at once; task 2's real end is written by the background writer as
+    # soon as the database takes it (not guessed, not run again: the processor is not idempotent).
+    assert pool.outcomes.drain(timeout=10)
+    assert task_counts(store, job_id) == {TaskState.SUCCESS: 2, TaskState.QUEUED: 1}
+    while batch(pool, 2):
+        pass
+    assert job(store, job_id).status is JobStatus.SUCCESS
+    assert task_counts(store, job_id) == {TaskState.SUCCESS: 3}
 
 
-def test_a_job_whose_tasks_could_not_be_stored_runs_again_when_its_worker_is_gone(
+def test_the_last_task_end_written_late_hands_the_job_on_to_complete(
+    failing: FailingStore, impatient: Settings, clock: ManualClock, store: Store
+) -> None:
+    pool = pool_of(failing, impatient, clock)
+    job_id = submit(store, clock, items=1)
+    failing.fail("work.finish_tasks_counted", times=3)
+    with pytest.raises(OutcomeNotRecorded):
+        batch(pool, 1)  # init and its only task ran; its end could not be written
+    assert pool.outcomes.drain(timeout=10)
+    held = job(store, job_id)
+    assert held.phase == "complete" and held.worker_id is None  # any worker may complete it
+    assert batch(pool, 1)
+    assert job(store, job_id).status is JobStatus.SUCCESS
+
+
+def test_a_processor_never_sees_the_database_fail_under_its_heartbeat_log_or_cancel_check(
     failing: FailingStore, fast: Settings, clock: ManualClock, store: Store
 ) -> None:
     pool = pool_of(failing, fast, clock)
     job_id = submit(store, clock, items=2)
-    failing.fail("work.start_tasks_of")
-    with pytest.raises(DatabaseDown):
+    failing.fail("jobs.touch_job_progress", times=100)
+    failing.fail("jobs.append_logs", times=100)
+    failing.fail("jobs.job_status", times=100)
+    ctx, log = pool.context(job(store, job_id))
+    clock.advance(2)
+    ctx.heartbeat()
+    for n in range(3):
+        ctx.log(f"line {n}")
+        clock.advance(1.1)
+    assert not ctx.cancelled
+    log.flush()
+    assert [message for _, message in log.take()] == ["line 0", "line 1", "line 2"]
+
+
+def test_a_job_whose_tasks_could_not_be_stored_goes_back_to_init_for_any_worker(
+    failing: FailingStore, impatient: Settings, clock: ManualClock, store: Store
+) -> None:
+    pool = pool_of(failing, impatient, clock)
+    job_id = submit(store, clock, items=2)
+    failing.fail("work.start_tasks_of", times=2)
+    with pytest.raises(OutcomeNotRecorded):
         batch(pool, 1)  # init ran, storing its tasks failed: no task exists
     assert task_counts(store, job_id) == {}
-    # The job is still this worker's, in its init phase (whether the write reached the database is
-    # unknown to the worker, so it does not guess). While the worker lives, the inactivity timeout
-    # bounds the wait; once it is gone, the sweeper of another hands the job on and init runs again.
+    # Handed back in its init phase (a no-op had the tasks reached the database after all): any
+    # worker runs init again, without waiting for an inactivity timeout or this worker's death.
+    assert pool.outcomes.drain(timeout=10)
     held = job(store, job_id)
-    assert held.status is JobStatus.RUNNING and held.phase == "init"
-    assert not batch(pool, 1)
-    failing.nodes.stop_worker(WORKER, clock.now())
-    clock.advance(fast.heartbeat_timeout + 1)
-    Sweeper(store=store, settings=fast, clock=clock, wakeup=Wakeup(), own_worker_id="another").tick()
-    other = WorkerPool(store=store, registry=Registry([Demo]), settings=fast, clock=clock, wakeup=Wakeup(),
+    assert held.status is JobStatus.RUNNING and held.phase == "init" and held.worker_id is None
+    other = WorkerPool(store=store, registry=Registry([Demo]), settings=impatient, clock=clock, wakeup=Wakeup(),
                        worker_id="another", size=0)
     store.nodes.register_worker("another", "test", 2, clock.now())
     while batch(other, 4):

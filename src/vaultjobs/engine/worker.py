@@ -2,7 +2,10 @@
 
 A job is claimed once to run ``init`` (which stores its tasks), its tasks are claimed by any thread
 of any worker, and the thread that finishes the last task runs ``complete``. Threads claim and
-write in batches (:mod:`vaultjobs.engine.batch`).
+write in batches (:mod:`vaultjobs.engine.batch`); every outcome is written through the pool's
+:class:`~vaultjobs.engine.outcomes.OutcomeWriter`, which outlasts a database that goes away for a
+while. A processor never sees the store's troubles: a heartbeat, a log line or a cancellation check
+that cannot reach the database is retried later, not raised into its code.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import orjson
 
 from vaultjobs.content.files import UserStaging
 from vaultjobs.content.repository import ContentRepository, ContentUnavailable
-from vaultjobs.engine.batch import BatchSize, HandBack, HeldUnits, job_key, task_key
+from vaultjobs.engine.batch import BatchSize, HandBack, HeldUnits, UnitKey, job_key, task_key
+from vaultjobs.engine.outcomes import OutcomeNotRecorded, OutcomeWriter
 from vaultjobs.engine.wakeup import Wakeup
 from vaultjobs.models import Job
 from vaultjobs.models import Task as TaskRecord
@@ -33,8 +37,8 @@ from vaultjobs.sdk import (
 )
 from vaultjobs.settings import Settings
 from vaultjobs.status import JobStatus, TaskState
-from vaultjobs.store import FinishedTask, JobEnd, Store, TaskOutcome, TaskPlan
-from vaultjobs.timeutil import Clock
+from vaultjobs.store import FinishedTask, JobEnd, Started, Store, TaskOutcome, TaskPlan
+from vaultjobs.timeutil import Clock, from_ms, to_ms
 
 logger = logging.getLogger(__name__)
 _UNSET = object()
@@ -103,6 +107,9 @@ class WorkerPool:
         self._content_repository: ContentRepository | None | object = _UNSET
         self._user_staging: dict[int, UserStaging] = {}
         self._hand_back = HandBack(store, worker_id, settings.batch_hold, clock, on_handed_back=wakeup.notify)
+        self.outcomes = OutcomeWriter(budget=settings.outcome_retry, stopping=self._stop_jobs)
+        self._stamp_lock = threading.Lock()
+        self._last_stamp = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -139,23 +146,49 @@ class WorkerPool:
             seen = self.wakeup.generation()
             try:
                 did_work = self._run_batch(size)
+            except OutcomeNotRecorded as exc:
+                logger.warning("%s; this thread goes on", exc)
+                did_work = False
             except Exception:
                 logger.exception("worker loop error; carrying on")
                 did_work = False
             if not did_work:
                 self.wakeup.wait(self.settings.poll_interval, seen)
 
+    def stamp(self) -> datetime:
+        """Now, to the millisecond, and never the same twice in this worker: the stamp of a call that
+        hands this worker units, by which :meth:`release_claim` finds them if the answer is lost."""
+        ms = to_ms(self.clock.now())
+        with self._stamp_lock:
+            self._last_stamp = max(ms, self._last_stamp + 1)
+            return from_ms(self._last_stamp)
+
+    def release_claim(self, stamp: datetime) -> None:
+        """Hand back whatever a call stamped ``stamp`` may have given this worker unheard."""
+        try:
+            self.store.work.release_claim(self.worker_id, stamp)
+        except Exception as exc:
+            logger.warning("handing back an unheard claim failed (%s); the background writer will", exc)
+            self.outcomes.defer("the hand-back of an unheard claim",
+                                lambda: self.store.work.release_claim(self.worker_id, stamp))
+
     def _run_batch(self, size: BatchSize) -> bool:
-        now = self.clock.now()
-        jobs = self.store.work.claim_jobs(self.worker_id, now, size.size)
+        stamp = self.stamp()
+        try:
+            jobs = self.store.work.claim_jobs(self.worker_id, stamp, size.size)
+        except Exception:
+            self.release_claim(stamp)  # the claim may have committed without this worker hearing it
+            raise
         try:
             room = size.size - len(jobs)
-            tasks = self.store.work.claim_tasks(self.worker_id, now, room) if room > 0 else []
+            stamp = self.stamp()
+            tasks = self.store.work.claim_tasks(self.worker_id, stamp, room) if room > 0 else []
         except Exception:
             # The jobs are claimed but will not run in this batch: give them back now rather than
             # leave them held by a live worker until their inactivity timeout.
             if jobs:
-                self._hand_back.release([job_key(j.id) for j in jobs])
+                self.hand_back([job_key(j.id) for j in jobs])
+            self.release_claim(stamp)
             raise
         if not jobs and not tasks:
             return False
@@ -167,9 +200,44 @@ class WorkerPool:
             self._hand_back.forget(batch.held)
             left = batch.held.take_all()
             if left:  # stopping, or an error cut the batch short: nobody may wait for these
-                self._hand_back.release(left)
+                self.hand_back(left)
         size.record(batch.units, batch.held.handed_back)
         return True
+
+    def hand_back(self, keys: Sequence[UnitKey]) -> None:
+        """Give units back to the queue; when the database cannot take that now, the background
+        writer does it once it can."""
+        try:
+            self._hand_back.release(keys)
+        except Exception as exc:
+            logger.warning("handing back %d units failed (%s); the background writer will", len(keys), exc)
+            self.outcomes.defer(f"the hand-back of {len(keys)} units", lambda: self._hand_back.release(keys))
+
+    def record_late(self, finished: Sequence[FinishedTask], unheard: Sequence[datetime]) -> None:
+        """Write task ends a worker thread could not, and hand back the jobs whose last task they were
+        (the write moved them to their complete phase under this worker) for any worker to complete,
+        with what the attempts nobody heard may have moved."""
+        stamp = self.stamp()
+        self.store.work.finish_tasks_counted(self.worker_id, finished, stamp)
+        for each in (*unheard, stamp):
+            self.store.work.release_claim(self.worker_id, each)
+        self.wakeup.notify()
+
+    def end_jobs(self, records: Sequence[JobEnd]) -> None:
+        """End jobs this worker holds; one that was cancelled meanwhile ends CANCELLED instead."""
+        now = self.clock.now()
+        ended = self.store.work.finish_jobs(self.worker_id, records, now)
+        lost = [record for record in records if record.job_id not in ended]
+        statuses = self.store.jobs.job_statuses([record.job_id for record in lost])
+        cancelled = [
+            JobEnd(job_id=record.job_id, status=JobStatus.CANCELLED, result=record.result,
+                   logs=[*record.logs[:-1], (now, "job ended CANCELLED")])
+            for record in lost if statuses.get(record.job_id) is JobStatus.CANCELLING
+        ]
+        self.store.work.finish_jobs(self.worker_id, cancelled, now)
+        for record in lost:
+            if statuses.get(record.job_id) is not JobStatus.CANCELLING:
+                logger.info("job %s was resolved elsewhere before this worker could end it", record.job_id)
 
     # -- what a job's code sees ------------------------------------------------------------
 
@@ -187,7 +255,10 @@ class WorkerPool:
             now = self.clock.monotonic()
             if not checked[1] and now - float(checked[0]) >= 0.5:
                 checked[0] = now
-                checked[1] = self.store.jobs.job_status(job_id) is not JobStatus.RUNNING
+                try:
+                    checked[1] = self.store.jobs.job_status(job_id) is not JobStatus.RUNNING
+                except Exception as exc:  # the database is away: ask again in half a second
+                    logger.debug("cancellation check of job %s failed: %s", job_id, exc)
             return bool(checked[1])
 
         return stop_requested
@@ -201,7 +272,10 @@ class WorkerPool:
             now = self.clock.monotonic()
             if now - last_beat[0] >= 1.0:
                 last_beat[0] = now
-                self.store.jobs.touch_job_progress(job_id, self.clock.now())
+                try:
+                    self.store.jobs.touch_job_progress(job_id, self.clock.now())
+                except Exception as exc:  # a missed heartbeat is not the task's failure
+                    logger.warning("heartbeat of job %s failed: %s", job_id, exc)
 
         content = self._content()
         spec = self.registry.spec(job.processor)
@@ -302,7 +376,28 @@ class _Batch:
             planned.append((job, chunks))
         self.held.pause()
         plans = [TaskPlan(job_id=job.id, chunks=chunks, logs=self._context(job)[1].take()) for job, chunks in planned]
-        answers = self.store.work.start_tasks_of(self.worker_id, plans, self.clock.now())
+        planned_ids = [job.id for job, _ in planned]
+        unheard: list[datetime] = []
+
+        def start_tasks() -> list[Started | None]:
+            stamp = self.pool.stamp()
+            try:
+                return self.store.work.start_tasks_of(self.worker_id, plans, stamp)
+            except Exception:
+                unheard.append(stamp)
+                raise
+
+        def give_up() -> None:
+            # The jobs go back to their init phase for any worker (a no-op for a job whose tasks did
+            # reach the database: then its first task goes back to the queue).
+            self.store.work.release(self.worker_id, job_ids=planned_ids)
+            for stamp in unheard:
+                self.store.work.release_claim(self.worker_id, stamp)
+
+        answers = self.pool.outcomes.write(f"the tasks of {len(plans)} jobs", start_tasks,
+                                           later=give_up) if plans else []
+        for stamp in unheard:
+            self.pool.release_claim(stamp)
         lost = [job for (job, _), started in zip(planned, answers, strict=True) if started is None]
         statuses = self.store.jobs.job_statuses([job.id for job in lost])
         first_tasks: list[tuple[TaskRecord, Job]] = []
@@ -382,7 +477,22 @@ class _Batch:
             FinishedTask(job_id=f.job_id, seq=f.seq, outcome=f.outcome, logs=self._contexts[f.job_id][1].take())
             for f, _ in ended
         ]
-        done = self.store.work.finish_tasks_counted(self.worker_id, finished, self.clock.now())
+        unheard: list[datetime] = []
+
+        def attempt() -> dict[int, tuple[JobStatus, dict[TaskState, int]]]:
+            stamp = self.pool.stamp()
+            try:
+                return self.store.work.finish_tasks_counted(self.worker_id, finished, stamp)
+            except Exception:
+                unheard.append(stamp)
+                raise
+
+        done = self.pool.outcomes.write(f"the ends of {len(finished)} tasks", attempt,
+                                        later=lambda: self.pool.record_late(finished, unheard))
+        # An attempt that failed may have committed unheard, moving a job to its complete phase under
+        # this worker: hand it back, for this answer did not give it to us to complete.
+        for stamp in unheard:
+            self.pool.release_claim(stamp)
         self._known.update(done)
         jobs = {job.id: job for _, job in ended}
         completing = [jobs[job_id] for job_id in sorted(done)]
@@ -446,18 +556,7 @@ class _Batch:
                    logs=[*self._context(job)[1].take(), (now, message)])
             for job, status, message, result in ends
         ]
-        ended = self.store.work.finish_jobs(self.worker_id, records, now)
-        lost = [record for record in records if record.job_id not in ended]
-        statuses = self.store.jobs.job_statuses([record.job_id for record in lost])
-        cancelled = [
-            JobEnd(job_id=record.job_id, status=JobStatus.CANCELLED, result=record.result,
-                   logs=[*record.logs[:-1], (now, "job ended CANCELLED")])
-            for record in lost if statuses.get(record.job_id) is JobStatus.CANCELLING
-        ]
-        self.store.work.finish_jobs(self.worker_id, cancelled, now)
-        for record in lost:
-            if statuses.get(record.job_id) is not JobStatus.CANCELLING:
-                logger.info("job %s was resolved elsewhere before this worker could end it", record.job_id)
+        self.pool.outcomes.write(f"the ends of {len(records)} jobs", lambda: self.pool.end_jobs(records))
 
 
 class BufferedLog:
@@ -493,6 +592,11 @@ class BufferedLog:
         self._lines[:0] = lines
 
     def flush(self) -> None:
+        """Write the lines now; when the database is away they stay for the next write."""
         lines = self.take()
         if lines:
-            self.store.jobs.append_logs(self.job_id, lines)
+            try:
+                self.store.jobs.append_logs(self.job_id, lines)
+            except Exception as exc:
+                self.restore(lines)
+                logger.warning("log lines of job %s kept for later: %s", self.job_id, exc)

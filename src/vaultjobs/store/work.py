@@ -164,6 +164,24 @@ class Work:
                     (worker_id, *rows),
                 )
 
+    def release_claim(self, worker_id: str, stamp: datetime) -> None:
+        """Hand back what one call stamped ``stamp`` gave this worker — a claim, a first task handed
+        out with a job's tasks, a job moved to its complete phase — when the worker never heard its
+        answer (the connection broke as it committed). A worker stamps each such call with its own
+        instant, so nothing else it holds carries that stamp."""
+        ms = to_ms(stamp)
+        with self.db.batch() as conn:
+            conn.execute(
+                "UPDATE jobs SET worker_id = NULL WHERE worker_id = ? AND progress_at = ? "
+                "AND phase IN ('init', 'complete')",
+                (worker_id, ms),
+            )
+            conn.execute(
+                "UPDATE tasks SET state = 'QUEUED', worker_id = NULL, started_at = NULL, attempts = attempts - 1 "
+                "WHERE worker_id = ? AND state = 'RUNNING' AND started_at = ?",
+                (worker_id, ms),
+            )
+
     def start_tasks_of(self, worker_id: str, plans: Sequence[TaskPlan], now: datetime) -> list[Started | None]:
         """Store each job's tasks and hand them to the pool, the first one to ``worker_id`` itself
         when the plan says ``claim_first`` (which saves it a claim). A job with no tasks goes straight
