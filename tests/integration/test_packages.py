@@ -235,13 +235,18 @@ def test_a_raw_body_import_and_the_mdl_of_a_component(server: LiveServer, admin:
 def test_a_blocked_package_imports_blocked_and_cannot_deploy(server: LiveServer, admin: httpx.Client) -> None:
     p = prefix()
     package = Package(manifest=Manifest(name=f"PKG-{p}"), steps=(
-        component("00010", f"{p}_product__c", PRODUCT_MDL.format(p=p),
+        component("00010", f"{p}_product__c", PRODUCT_MDL.format(p=p).replace(
+                      "max_length(40))", "max_length(40)),\n   Field thing__c (label('Thing'), type('Object'), "
+                      "object('missing_thing__c'))"),
                   needs(f"{p}_product__c", "missing_thing__c", in_package=False),
                   needs(f"{p}_product__c", "optional_thing__c", in_package=False, blocking=False)),
+        # Loads the blocked step's object: blocked with it, not a bad package.
+        data("00020", f"{p}_product__c", [["name__v", "code__c"], ["One", "c1"]]),
     ))
     vpk = write_vpk(package)
     checked = ok(upload(admin, f"/api/{V}/services/package/actions/validate", vpk, "POST"))["responseDetails"]
-    assert checked["package_status"] == "Blocked" and checked["total_steps_blocked"] == 1
+    assert checked["package_status"] == "Blocked" and checked["total_steps_blocked"] == 2
+    assert [s["deployment_status__v"] for s in checked["package_steps"]] == ["Blocked", "Blocked"]
     assert [d["status"] for d in checked["package_steps"][0]["dependencies"]] == ["Missing - Block",
                                                                                   "Missing - Ignore"]
     package_id, imported = import_package(server, admin, vpk)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from vaultjobs.client import AsyncObjects, AsyncVaultClient, VaultClient
+from vaultjobs.client import AsyncObjects, AsyncPackages, AsyncVaultClient, VaultClient
 from vaultjobs.client.testing import FakeClock, FakeVault, VirtualTime
 
 URL = "https://fake.vault"
@@ -49,7 +49,7 @@ class BlockingAsyncClient:
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self.wrapped, name)
-        if isinstance(attribute, AsyncObjects):  # a namespace of awaitable methods, wrapped alike
+        if isinstance(attribute, (AsyncObjects, AsyncPackages)):  # a namespace of awaitable methods, wrapped alike
             return BlockingAsyncClient(attribute, self._runner)  # type: ignore[arg-type]
         if not callable(attribute):
             return attribute

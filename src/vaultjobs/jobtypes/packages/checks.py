@@ -96,13 +96,30 @@ def check_package(package: Package, catalog: Catalog, *, skip: frozenset[str] = 
     }
     checks: list[StepCheck] = []
     current = catalog
+    blocked: StepCheck | None = None
     for step in package.steps:
-        if isinstance(step, ComponentStep):
-            check, current = _check_component(step, catalog, current, in_package, step.number in skip)
-        else:
-            check = _check_data(step, current)
+        try:
+            if isinstance(step, ComponentStep):
+                check, current = _check_component(step, catalog, current, in_package, step.number in skip)
+            else:
+                check = _check_data(step, current)
+        except PackageFormatError as exc:
+            if blocked is None:
+                raise
+            # What a blocked step would have made is missing, so the steps after it may not check:
+            # blocked by it, not bad.
+            check = StepCheck(step=step, status=BLOCKED, action=_action(step, catalog),
+                              message=f"blocked by step {blocked.step.number}, which this step may need ({exc})")
+        if check.status == BLOCKED and blocked is None:
+            blocked = check
         checks.append(check)
     return PackageCheck(package=package, steps=tuple(checks))
+
+
+def _action(step: Step, catalog: Catalog) -> str:
+    if isinstance(step, DataStep):
+        return step.action
+    return "Update" if _exists(catalog, step.component_type, step.component_name) else "Add (missing in Vault)"
 
 
 def _check_component(step: ComponentStep, vault: Catalog, current: Catalog, in_package: set[str],
@@ -115,7 +132,14 @@ def _check_component(step: ComponentStep, vault: Catalog, current: Catalog, in_p
     if missing:
         names = ", ".join(f"{d.dependency.target_type}.{d.dependency.target_name}" for d in missing)
         message = f"blocked: the component(s) {names} it depends on are missing from this vault"
-        return StepCheck(step=step, status=BLOCKED, action=action, dependencies=dependencies, message=message), current
+        # Still applied in the dry run where it can be, so that the steps after it check against it.
+        after = current
+        if step.extension == "mdl" and step.component_type in COMPONENT_TYPES:
+            try:
+                after, _ = apply(current, parse(step.text))
+            except MdlSyntaxError as exc:
+                raise PackageFormatError(f"{where}: MDL syntax error: {exc}") from exc
+        return StepCheck(step=step, status=BLOCKED, action=action, dependencies=dependencies, message=message), after
     if step.extension != "mdl" or step.component_type not in COMPONENT_TYPES:
         return StepCheck(step=step, status=NOT_SUPPORTED, action=action, dependencies=dependencies,
                          message=f"component type {step.component_type} ({step.extension}) is not supported by "
