@@ -84,6 +84,7 @@ class Settings:
     definitions: Path | None = _setting(None, "TOML file of job definitions (schedules); reloaded on SIGHUP.")
     max_body_bytes: int = _setting(1024 * 1024, "Largest request body accepted, in bytes.")
     log_level: str = _setting("info", "Logging level: debug, info, warning or error.")
+    log_format: str = _setting("text", "Log line format: text, or json (one JSON object per line).")
 
     def __post_init__(self) -> None:
         if self.http_status_codes not in ("vault", "rest"):
@@ -100,6 +101,8 @@ class Settings:
             raise ValueError("outcome_retry must not be negative")
         if self.log_level.lower() not in LOG_LEVELS:
             raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+        if self.log_format not in ("text", "json"):
+            raise ValueError("log_format must be text or json")
 
     @property
     def resolved_database_url(self) -> str:

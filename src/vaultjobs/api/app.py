@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from vaultjobs import errors
 from vaultjobs.api.endpoint import Call, Handler, endpoint, error_response
+from vaultjobs.api.ops import ops_routes
 from vaultjobs.api.routes.auth import AuthRoutes
 from vaultjobs.api.routes.content import content_routes
 from vaultjobs.api.routes.history import HistoryRoutes
@@ -55,7 +56,7 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
     openapi = load_openapi()
 
     async def health(request: Request) -> Response:
-        return Response(HEALTH_BODY, media_type="application/json")
+        return Response(HEALTH_BODY, media_type="application/json", headers={"X-VaultAPI-Status": "SUCCESS"})
 
     async def openapi_yaml(request: Request) -> Response:
         return Response(openapi, media_type="application/yaml")
@@ -64,6 +65,7 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/_vaultjobs/health", health, methods=["GET"]),
         Route("/_vaultjobs/openapi.yaml", openapi_yaml, methods=["GET"]),
+        *ops_routes(services),
         route("/api/", "GET", auth.versions),
         route("/api", "GET", auth.versions),
         route(f"{v}/auth", "POST", auth.auth, auth=False, body="form"),

@@ -20,7 +20,7 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
-from vaultjobs import errors
+from vaultjobs import errors, metrics
 from vaultjobs.api.envelope import failure_payload, render, wants_xml
 from vaultjobs.api.versions import check_version
 from vaultjobs.models import User
@@ -110,6 +110,10 @@ def respond(
         )
         status = str(payload["responseStatus"])
         types = ",".join(str(e.get("type")) for e in payload.get("errors") or [])
+    route = call.request.scope.get("route")
+    seconds = time.perf_counter() - started
+    metrics.observe_request(call.request.method, metrics.route_template(route.path) if route else "-", status,
+                            types, seconds)
     if access_log.isEnabledFor(logging.INFO):
         access_log.info(
             "%s %s %s %s%s user=%s client_id=%s ref=%s %.1fms",
@@ -121,7 +125,11 @@ def respond(
             call.user.id if call.user else "-",
             client_id_of(call.request),
             call.request.headers.get("x-vaultapi-referenceid", "-"),
-            (time.perf_counter() - started) * 1000,
+            seconds * 1000,
+            extra={"execution_id": call.execution_id, "method": call.request.method,
+                   "route": call.request.url.path, "outcome": status, "errors": types or None,
+                   "user": call.user.id if call.user else None, "job_id": call.request.path_params.get("job_id"),
+                   "client_id": client_id_of(call.request), "duration_ms": round(seconds * 1000, 1)},
         )
     return response
 

@@ -8,7 +8,6 @@ commands say which install command adds the server.
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +28,7 @@ STORE = (
 )
 PROCESSORS = setting_option("processors", multiple=True, help="Module with @processor classes to load (repeatable).")
 LOG_LEVEL = setting_option("log_level", type=click.Choice(LOG_LEVELS, case_sensitive=False))
+LOG_FORMAT = setting_option("log_format", type=click.Choice(("text", "json")))
 
 
 @contextmanager
@@ -49,12 +49,10 @@ def server_failures() -> tuple[type[BaseException], ...]:
     return (StoreError, DefinitionError, VaultError, OSError, ImportError)
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(settings: Settings) -> None:
+    from vaultjobs.logs import configure_logging as configure
+
+    configure(settings.log_level, settings.log_format)
 
 
 @click.command()
@@ -71,6 +69,7 @@ def configure_logging(level: str) -> None:
                         " that exists is skipped, so a restart with the same file does not fail."),
     setting_option("retention_days", type=click.FloatRange(min=0, min_open=True)),
     LOG_LEVEL,
+    LOG_FORMAT,
 )
 @click.option("--no-workers", is_flag=True, help="Run only the API and the scheduler (as --workers 0).")
 def serve(settings: Settings, no_workers: bool) -> None:
@@ -79,7 +78,7 @@ def serve(settings: Settings, no_workers: bool) -> None:
         from vaultjobs.node import serve as run_serve
 
         failures = server_failures()
-    configure_logging(settings.log_level)
+    configure_logging(settings)
     if no_workers:
         settings = settings.evolve(workers=0)
     with reporting(*failures):
@@ -119,6 +118,7 @@ def apply_mdl_at_start(settings: Settings) -> None:
                    deprecated="Use --workers.", help="Worker threads: the old name of --workers."),
     PROCESSORS,
     LOG_LEVEL,
+    LOG_FORMAT,
 )
 def worker(settings: Settings) -> None:
     """Run only workers, taking jobs from the shared store."""
@@ -126,7 +126,7 @@ def worker(settings: Settings) -> None:
         from vaultjobs.node import run_worker
 
         failures = server_failures()
-    configure_logging(settings.log_level)
+    configure_logging(settings)
     with reporting(*failures):
         run_worker(settings)
 

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from vaultjobs import metrics
 from vaultjobs.store import Store
 from vaultjobs.timeutil import Clock
 
@@ -131,6 +132,7 @@ class HandBack:
         jobs = [key[1] for key in keys if key[0] == "job"]
         tasks = [(key[1], key[2]) for key in keys if key[0] == "task"]
         self.store.work.release(self.worker_id, jobs, tasks)
+        metrics.HANDED_BACK.inc(len(keys))
         logger.debug("handed back %d units", len(keys))
         self.on_handed_back()
 

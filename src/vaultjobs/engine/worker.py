@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 
+from vaultjobs import metrics
 from vaultjobs.content.files import UserStaging
 from vaultjobs.content.repository import ContentRepository, ContentUnavailable
 from vaultjobs.engine.batch import BatchSize, HandBack, HeldUnits, UnitKey, job_key, task_key
@@ -192,6 +194,8 @@ class WorkerPool:
             raise
         if not jobs and not tasks:
             return False
+        metrics.CLAIMED.labels("job").inc(len(jobs))
+        metrics.CLAIMED.labels("task").inc(len(tasks))
         batch = _Batch(self, jobs, tasks)
         self._hand_back.track(batch.held)
         try:
@@ -435,11 +439,13 @@ class _Batch:
                 continue
             ctx, log = self._context(job)
             task = Task(task_id=record.task_id, items=record.items, attempt=record.attempts)
+            started = time.perf_counter()
             try:
                 registry.instantiate(job.processor).process(ctx, task)
             except Exception as exc:
                 logger.exception("task %s of job %s raised", record.task_id, job.id)
                 task.fail(f"{type(exc).__name__}: {exc}")
+            metrics.TASK_SECONDS.labels(job.processor).observe(time.perf_counter() - started)
             if self.pool._stop_jobs.is_set():
                 # Shutdown cut the task short: its outcome cannot be trusted. It stays RUNNING under this
                 # worker, which is marked stopped, so the sweeper re-runs or ends it by the usual rule.
