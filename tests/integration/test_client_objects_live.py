@@ -133,7 +133,7 @@ def test_deep_copy_and_cascade_delete_are_jobs_to_wait_on(client: VaultClient) -
     assert client.objects.get("product__c", copy)["internal_name__c"] == f"copy-{root}"
 
     deleting = client.objects.cascade_delete("product__c", copy)
-    assert client.wait(deleting.job_id, timeout=60).status is JobStatus.SUCCESS
+    assert deleting.wait(timeout=60).status is JobStatus.SUCCESS  # the job started, followed to its end
     gone = client.objects.cascade_delete_results("product__c", deleting.job_id)
     assert len(gone) == 3 and {r["Source Object"] for r in gone} == {"product__c", "batch__c"}
     with pytest.raises(InvalidRequest):
@@ -145,7 +145,7 @@ def test_a_deep_copy_that_fails_raises_job_failed(client: VaultClient) -> None:
     root, _ = tree(client)
     started = client.objects.deep_copy("product__c", root)  # internal_name__c is unique and copied
     with pytest.raises(JobFailed) as failed:
-        client.wait(started.job_id, timeout=60)
+        started.wait(timeout=60)
     assert failed.value.job.status is JobStatus.ERRORS_ENCOUNTERED
     assert client.objects.deep_copy_results("product__c", started.job_id, "failure")
 
@@ -178,7 +178,7 @@ def test_the_async_client_does_the_same(server: LiveServer) -> None:
             rows = await vault.objects.deep_copy_results("product__c", started.job_id)
             assert [r["sourceRecordId"] for r in rows] == [root.id]
             deleting = await vault.objects.cascade_delete("product__c", rows[0]["id"])
-            assert (await vault.wait(deleting.job_id, timeout=60)).status is JobStatus.SUCCESS
+            assert (await deleting.wait(timeout=60)).status is JobStatus.SUCCESS
             with pytest.raises(InvalidRequest):
                 await vault.objects.get("product__c", rows[0]["id"])
 

@@ -54,6 +54,7 @@ class AsyncVaultClient(BaseClient):
         super().__init__(url, options, settings)
         self._http = httpx.AsyncClient(timeout=self._core.timeout, transport=transport, verify=self._core.verify)
         self._driver = AsyncDriver(self._http, sleep)
+        self._driver.waiter = self.wait
         #: Vault objects: metadata, records, MDL and the object jobs.
         self.objects = AsyncObjects(self._core, self._driver)
         #: Vault packages: import, validate, deploy, their results and logs, and export.

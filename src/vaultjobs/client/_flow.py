@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeAlias, TypeVar
 import httpx
 
 from ._errors import TransportError
+from ._models import JobStarted
 
 __all__ = ["AsyncDriver", "Exclusive", "Flow", "Send", "Sleep", "Step", "SyncDriver", "exclusive", "send", "sleep"]
 
@@ -93,6 +94,13 @@ def _resume(flow: Flow[T], result: Any, error: Exception | None) -> Step | _Done
         return _Done(stop.value)
 
 
+def _bound(value: T, waiter: Callable[..., Any] | None) -> T:
+    """``value``, a ``JobStarted`` given the client's ``wait``."""
+    if waiter is not None and isinstance(value, JobStarted) and value.waiter is None:
+        return dataclasses.replace(value, waiter=waiter)
+    return value
+
+
 class SyncDriver:
     """Runs flows with blocking I/O."""
 
@@ -100,6 +108,8 @@ class SyncDriver:
         self.http = http
         self._sleep = sleep
         self._lock = threading.Lock()
+        #: The client's ``wait``, given to every ``JobStarted`` this driver answers.
+        self.waiter: Callable[..., Any] | None = None
 
     def run(self, flow: Flow[T]) -> T:
         result: Any = None
@@ -110,7 +120,7 @@ class SyncDriver:
                     result, error = self._perform(step), None
                 except Exception as exc:  # thrown into the flow, which raises it unless it handles it
                     result, error = None, exc
-            return step.value
+            return _bound(step.value, self.waiter)
 
     def _perform(self, step: Step) -> Any:
         if isinstance(step, Send):
@@ -133,6 +143,8 @@ class AsyncDriver:
         self.http = http
         self._sleep = sleep
         self._lock = asyncio.Lock()
+        #: The client's ``wait``, given to every ``JobStarted`` this driver answers.
+        self.waiter: Callable[..., Any] | None = None
 
     async def run(self, flow: Flow[T]) -> T:
         result: Any = None
@@ -143,7 +155,7 @@ class AsyncDriver:
                     result, error = await self._perform(step), None
                 except Exception as exc:  # thrown into the flow, which raises it unless it handles it
                     result, error = None, exc
-            return step.value
+            return _bound(step.value, self.waiter)
 
     async def _perform(self, step: Step) -> Any:
         if isinstance(step, Send):

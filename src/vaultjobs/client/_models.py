@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import email.utils
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from ._parse import as_datetime, as_dict, as_int, as_list, as_str
@@ -398,11 +398,14 @@ class Page(Generic[T]):
 
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
 class JobStarted:
-    """The answer to an action that starts a job (``start_now``; vaultjobs' ``run_processor``)."""
+    """The answer to an action that starts a job (``start_now``, ``deep_copy``, packages …; vaultjobs'
+    ``run_processor``). From a client, ``started.wait()`` follows the job to its end (``await`` it with
+    an async client), as ``client.wait(started.job_id)`` does."""
 
     job_id: int
     url: str | None = None
     rate_limit: RateLimitInfo | None = dataclasses.field(default=None, compare=False, repr=False)
+    waiter: Callable[..., Any] | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_payload(cls, body: Mapping[str, Any], *, rate_limit: RateLimitInfo | None = None) -> JobStarted:
@@ -412,6 +415,12 @@ class JobStarted:
         return cls(
             job_id=job_id, url=as_str(body.get("url")) or as_str(body.get("URL")), rate_limit=rate_limit
         )
+
+    def wait(self, *, timeout: float = 3600.0, on_update: Callable[[Any], None] | None = None) -> Any:
+        """The finished job (:meth:`VaultClient.wait`), or with an async client a coroutine of it."""
+        if self.waiter is None:
+            raise RuntimeError("this JobStarted was not answered to a client; use client.wait(job_id)")
+        return self.waiter(self.job_id, timeout=timeout, on_update=on_update)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)

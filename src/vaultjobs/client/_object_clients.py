@@ -27,7 +27,7 @@ def _ids(records: Iterable[str | Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 class Objects:
     """Vault objects through `VaultClient`: metadata, records, MDL, Deep Copy, Cascade Delete, Create EDL.
 
-    The three jobs answer a `JobStarted`; ``client.wait(started.job_id)`` follows it to its end.
+    The three jobs answer a `JobStarted`; ``started.wait()`` (or ``client.wait(started.job_id)``) follows it to its end.
     """
 
     def __init__(self, core: ClientCore, driver: SyncDriver) -> None:

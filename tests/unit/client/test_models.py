@@ -243,3 +243,15 @@ def test_bodies_that_are_neither_json_nor_xml_are_rejected() -> None:
     ):
         with pytest.raises(ValueError):
             decode_body(content, content_type)
+
+
+def test_a_job_started_outside_a_client_says_how_to_wait() -> None:
+    from vaultjobs.client import JobStarted
+
+    started = JobStarted.from_payload({"job_id": 7, "url": "/api/v26.1/services/jobs/7"})
+    with pytest.raises(RuntimeError, match=r"client\.wait\(job_id\)"):
+        started.wait()
+    seen: list[tuple[int, float]] = []
+    bound = JobStarted(job_id=7, waiter=lambda job_id, *, timeout, on_update: seen.append((job_id, timeout)))
+    bound.wait(timeout=5)
+    assert seen == [(7, 5)] and bound == started.__class__(job_id=7)  # the waiter is not part of equality
