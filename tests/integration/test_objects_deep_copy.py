@@ -315,6 +315,47 @@ def test_a_server_killed_mid_copy_still_makes_exactly_one_tree(
         srv.stop()
 
 
+def test_a_worker_process_killed_mid_copy_leaves_exactly_one_tree(
+    tmp_path: Path, vaultjobs_new_database: Callable[[], str]
+) -> None:
+    """The API server runs no workers; a separate ``vaultjobs worker`` copies, is killed with SIGKILL in
+    the middle, and a second worker process finishes the copy once the first counts as dead."""
+    srv = LiveServer(tmp_path / "workers", database_url=vaultjobs_new_database(), status_window=0.1, workers=0,
+                     heartbeat_interval=0.3, heartbeat_timeout=1.5)
+    srv.start()
+    first = second = None
+    try:
+        with srv.client(headers={"Authorization": srv.login()}) as admin:
+            ok(admin.post("/api/mdl/execute", content=TREE_MDL))
+            product, batches, samples = tree(admin, batches=50, samples=99)
+            job_id = start(admin, "deepcopy", "product__c", product, json={"internal_name__c": "worker-copy"})
+            first = srv.start_worker("--workers", "2")
+            seen: dict[str, int] = {}
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and seen.get("SUCCESS", 0) < 1:
+                states = [t["state"] for t in
+                          ok(admin.get(f"/api/{V}/services/jobs/{job_id}/tasks", params={"limit": 1000}))["tasks"]]
+                seen = {s: states.count(s) for s in set(states)}
+                time.sleep(0.01)
+            first.kill()
+            first.wait(10)
+            assert 1 <= seen.get("SUCCESS", 0) < sum(seen.values()), seen  # killed in the middle
+            second = srv.start_worker("--workers", "2")
+            status = srv.wait_for_status(str(admin.headers["Authorization"]), job_id, lambda s: s in FINISHED,
+                                         timeout=180)
+            assert status["status"] == "SUCCESS", admin.get(f"/api/{V}/services/jobs/{job_id}/log").text
+            copied = rows(admin.get(f"/api/{V}/vobjects/deepcopy/results/product__c/success/{job_id}"))
+            assert len(copied) == 1 + len(batches) + len(samples) == len({r["id"] for r in copied})
+            assert len(records(admin, "product__c", "id")) == 2
+            assert len(records(admin, "sample__c", "id")) == 2 * len(samples)
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait(10)
+        srv.stop()
+
+
 def test_create_edl_copies_the_template_once_and_applies_it_on_request(
     server: LiveServer, admin: httpx.Client, alice: httpx.Client
 ) -> None:
