@@ -70,3 +70,28 @@ def test_a_script_that_does_not_parse_applies_nothing(store: Store, clock: Manua
     with pytest.raises(errors.InvalidData, match="broken.mdl: MDL syntax error"):
         apply_files(store, [path], clock)
     assert catalog_of(store, clock).current().object("ok__c") is None
+
+
+def test_replicas_applying_one_script_at_once_all_succeed(store: Store, clock: ManualClock, tmp_path: Path) -> None:
+    """What a Deployment of several replicas does at its first start: the same file, at the same moment."""
+    import threading
+
+    script = tmp_path / "start.mdl"
+    script.write_text("\n".join(
+        f"CREATE Object race_{n}__c (label('Race {n}'), label_plural('Races {n}'));" for n in range(6)
+    ))
+    barrier = threading.Barrier(4)
+    outcomes: list[bool] = []
+
+    def start() -> None:
+        barrier.wait()
+        outcomes.append(all(o.succeeded for o in apply_files(store, [script], clock)))
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes == [True] * 4
+    catalog = CatalogService(store, clock).current()
+    assert all(catalog.object(f"race_{n}__c") is not None for n in range(6))

@@ -56,22 +56,44 @@ def _statement_texts(script: str, statements: list[Statement]) -> list[str]:
     return [script[start:end] for start, end in zip(starts, ends, strict=True)]
 
 
+#: Attempts when replicas starting together apply the same script at once.
+ATTEMPTS = 3
+
+
 def apply_script(service: CatalogService, script: str, path: str, user_id: int) -> FileOutcome:
-    """Apply ``script`` skipping CREATEs of existing components. Raises `errors.InvalidData` when it does
-    not parse (nothing applies)."""
+    """Apply ``script`` skipping CREATEs of existing components, all of it or nothing. Raises
+    `errors.InvalidData` when it does not parse (nothing applies).
+
+    Replicas started together (a Deployment of several) apply the same script at the same moment: a
+    CREATE that fails because another replica made the component meanwhile sends the script round
+    again, against the catalog as it is now, where that CREATE is skipped."""
     try:
         statements = list(parse(script))
     except MdlSyntaxError as exc:
         raise errors.InvalidData(f"{path}: MDL syntax error: {exc}") from exc
-    catalog = service.current()
     texts = _statement_texts(script, statements)
-    present = [s.command is Command.CREATE and _exists(catalog, s) for s in statements]
-    kept = [t for t, skip in zip(texts, present, strict=True) if not skip]
-    skipped = tuple(s.label for s, skip in zip(statements, present, strict=True) if skip)
-    if not kept:
-        return FileOutcome(path=path, results=(), skipped=skipped)
-    execution = service.execute("".join(kept), user_id)
-    return FileOutcome(path=path, results=execution.results, skipped=skipped)
+    outcome = FileOutcome(path=path, results=(), skipped=())
+    for _ in range(ATTEMPTS):
+        catalog = service.current()
+        present = [s.command is Command.CREATE and _exists(catalog, s) for s in statements]
+        kept = [t for t, skip in zip(texts, present, strict=True) if not skip]
+        skipped = tuple(s.label for s, skip in zip(statements, present, strict=True) if skip)
+        if not kept:
+            return FileOutcome(path=path, results=(), skipped=skipped)
+        execution = service.execute("".join(kept), user_id, all_or_nothing=True)
+        outcome = FileOutcome(path=path, results=execution.results, skipped=skipped)
+        now = service.current()
+        raced = [r for r in execution.results
+                 if not r.success and r.command is Command.CREATE and _made_meanwhile(now, r.component)]
+        if outcome.succeeded or not raced:
+            return outcome
+    return outcome
+
+
+def _made_meanwhile(catalog: Catalog, label: str) -> bool:
+    kind, _, name = label.partition(".")
+    return (catalog.object(name) if kind == "Object" else catalog.picklist(name) if kind == "Picklist"
+            else None) is not None
 
 
 def apply_files(store: Store, paths: Iterable[str | Path], clock: Clock | None = None) -> list[FileOutcome]:
