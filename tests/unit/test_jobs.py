@@ -55,9 +55,9 @@ class RecordingJobs:
         self._jobs = jobs
         self.created: list[NewJob] = []
 
-    def create_job(self, new: NewJob, now: datetime) -> Job:
+    def create_job(self, new: NewJob, now: datetime, **kwargs: Any) -> Job:
         self.created.append(new)
-        return self._jobs.create_job(new, now)
+        return self._jobs.create_job(new, now, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._jobs, name)
