@@ -79,6 +79,10 @@ class Settings:
     definitions: Path | None = _setting(None, "TOML file of job definitions (schedules); reloaded on SIGHUP.")
     max_body_bytes: int = _setting(1024 * 1024, "Largest request body accepted, in bytes.")
     log_level: str = _setting("info", "Logging level: debug, info, warning or error.")
+    ui_read_only: bool = _setting(False, "The Job Status page (/ui/) shows jobs but offers no actions.")
+    root_path: str = _setting(
+        "", "URL prefix the service is reached under behind a reverse proxy that strips it, such as /jobs."
+    )
 
     def __post_init__(self) -> None:
         if self.http_status_codes not in ("vault", "rest"):
@@ -91,6 +95,8 @@ class Settings:
             raise ValueError("claim_batch must be at least 1")
         if self.batch_hold <= 0:
             raise ValueError("batch_hold must be positive")
+        if self.root_path and (not self.root_path.startswith("/") or self.root_path.endswith("/")):
+            raise ValueError("root_path must start with / and not end with one, such as /jobs")
         if self.log_level.lower() not in LOG_LEVELS:
             raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
 
@@ -153,6 +159,12 @@ def _cast(name: str, raw: str) -> Any:
         return split_list(raw)
     if options:  # X | None
         kind = options[0]
+    if kind is bool:
+        if raw.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.strip().lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{env_var(name)}: cannot read {raw!r} as a yes/no value (1, true, 0, false)")
     try:
         return kind(raw)
     except ValueError as exc:
