@@ -9,11 +9,15 @@ token, and asks for confirmation first: the first POST shows what would happen, 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
+import anyio.to_thread
+import orjson
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
@@ -23,9 +27,8 @@ from starlette.types import ASGIApp
 from vaultjobs import errors
 from vaultjobs.api.routes import jobs_of
 from vaultjobs.api.services import Services
-from vaultjobs.status import JobStatus
 from vaultjobs.timeutil import render_datetime
-from vaultjobs.ui.links import LinkForwarder, ui_link
+from vaultjobs.ui.links import LinkForwarder
 from vaultjobs.ui.live import Fragments, live_stream
 from vaultjobs.ui.render import TimeFormat, base_path, page
 from vaultjobs.ui.session import (
@@ -39,6 +42,8 @@ from vaultjobs.ui.views import MAX_CANCEL, PAGE_SIZE, TAB_STATUSES, Filters, Vie
 
 #: Rows a CSV export holds at most.
 MAX_EXPORT_ROWS = 100_000
+#: The actions the page takes (``/actions/{name}``).
+ACTIONS = ("cancel", "start-now")
 
 
 class Pages:
@@ -80,8 +85,6 @@ class Pages:
         def sign_in() -> str:
             return self.s.accounts.login(username, password).token
 
-        import anyio.to_thread
-
         try:
             token = await anyio.to_thread.run_sync(sign_in)
         except errors.VaultError as exc:
@@ -93,11 +96,11 @@ class Pages:
 
     async def logout(self, request: Request) -> Response:
         form = await request.form(max_files=0, max_fields=10)
-        viewer = self.viewer(request)
+        viewer = await anyio.to_thread.run_sync(self.viewer, request)
         if viewer is not None:
             if not viewer.csrf_ok(str(form.get(CSRF_FIELD) or "")):
                 return self.csrf_refusal(request, viewer)
-            self.s.accounts.logout(viewer.session_hash)
+            await anyio.to_thread.run_sync(self.s.accounts.logout, viewer.session_hash)
         response = RedirectResponse(f"{base_path(request)}/login", status_code=303)
         clear_session_cookie(response, request)
         return response
@@ -162,8 +165,6 @@ class Pages:
             detail = job_detail(self.s.store, viewer.user, job_id, self.s.clock.now(), tasks_after=0)
         except errors.VaultError as exc:
             return PlainTextResponse(f"{exc.type}: {exc.message}", status_code=404)
-        import orjson
-
         body = orjson.dumps({"responseStatus": "SUCCESS", "data": detail.status_data}, option=orjson.OPT_INDENT_2)
         return Response(body, media_type="application/json",
                         headers={"Content-Disposition": f'attachment; filename="job-{job_id}-status.json"'})
@@ -177,7 +178,7 @@ class Pages:
         return Response(html, media_type="text/html", headers={"Cache-Control": "no-store"})
 
     async def live(self, request: Request) -> Response:
-        if self.viewer(request) is None:
+        if await anyio.to_thread.run_sync(self.viewer, request) is None:
             return PlainTextResponse("Sign in first", status_code=401)
         return StreamingResponse(
             live_stream(request, self.s, self.fragments), media_type="text/event-stream",
@@ -220,7 +221,7 @@ class Pages:
 
     async def action(self, request: Request) -> Response:
         form = await request.form(max_files=0, max_fields=MAX_CANCEL + 10)
-        viewer = self.viewer(request)
+        viewer = await anyio.to_thread.run_sync(self.viewer, request)
         if viewer is None:
             return self.to_login(request)
         if not viewer.csrf_ok(str(form.get(CSRF_FIELD) or "")):
@@ -229,6 +230,9 @@ class Pages:
             return self.refusal(request, viewer, 403, "Read-only",
                                 "This Job Status page is read-only (--ui-read-only): it takes no actions.")
         name = str(request.path_params["action"])
+        if name not in ACTIONS:
+            return self.refusal(request, viewer, 404, "No such action",
+                                f"INVALID_DATA: [{name[:40]}] is not an action; expected cancel or start-now")
         raw_ids = [str(v) for v in form.getlist("job_id")]
         ids: list[int] = []
         for raw in raw_ids:
@@ -242,8 +246,6 @@ class Pages:
         if len(ids) > MAX_CANCEL:
             return self.refusal(request, viewer, 400, "Too many jobs",
                                 f"INVALID_DATA: A request may cancel at most {MAX_CANCEL} jobs, got {len(ids)}")
-        import anyio.to_thread
-
         if form.get("confirm") != "yes":
             rows = await anyio.to_thread.run_sync(self.views.statuses, viewer.user, ids, self.s.clock.now())
             return page(request, "confirm.html", self.context(
@@ -254,10 +256,10 @@ class Pages:
             else (lambda: [self._cancel(viewer, job_id) for job_id in ids])
         )
         results = await anyio.to_thread.run_sync(run)
+        rows = await anyio.to_thread.run_sync(self.views.statuses, viewer.user, ids, self.s.clock.now())
         return page(request, "results.html", self.context(
             request, viewer, action=name, results=list(zip(ids, results, strict=True)),
-            live_query=_q(view="statuses", ids=",".join(str(i) for i in ids)),
-            rows=self.views.statuses(viewer.user, ids, self.s.clock.now()),
+            live_query=_q(view="statuses", ids=",".join(str(i) for i in ids)), rows=rows,
         ))
 
     def _cancel(self, viewer: Viewer, job_id: int) -> dict[str, Any]:
@@ -277,8 +279,6 @@ class Pages:
 
 
 def _q(**values: Any) -> str:
-    from urllib.parse import urlencode
-
     return urlencode({k: v for k, v in values.items() if v not in (None, "")})
 
 
@@ -291,8 +291,6 @@ def _utc(value: datetime | None) -> str:
 
 
 def _replace_page(filters: Filters, number: int) -> Filters:
-    import dataclasses
-
     return dataclasses.replace(filters, page=number)
 
 
@@ -324,5 +322,3 @@ def ui_routes(services: Services, api: Callable[[], ASGIApp]) -> list[BaseRoute]
         Mount("/static", app=StaticFiles(packages=[("vaultjobs.ui", "static")]), name="static"),
     ]
 
-
-__all__ = ["JobStatus", "ui_link", "ui_routes"]
