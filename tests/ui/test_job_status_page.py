@@ -203,6 +203,24 @@ def test_open_a_job_and_download_its_log(context: BrowserContext, server: LiveSe
     assert '"status": "ERRORS_ENCOUNTERED"' in Path(download.value.path()).read_text()
 
 
+def test_a_jobs_artifacts_link_downloads_what_the_api_answers(context: BrowserContext, server: LiveServer) -> None:
+    """The API's links need an Authorization header; the page hands them to the API with the viewer's session."""
+    http, token = api(server)
+    script = "CREATE Object ui_thing__c (label('UI Thing'), label_plural('UI Things'));"
+    job_id = int(http.post("/api/mdl/execute_async", content=script).json()["job_id"])
+    page = sign_in(context, server, path=f"/ui/jobs/{job_id}")
+    expect(page.locator("#job-status")).to_have_text("SUCCESS")
+    with page.expect_download() as download:
+        page.locator("a[data-rel=artifacts]").click()
+    body = Path(download.value.path()).read_text()
+    assert '"responseStatus":"SUCCESS"' in body.replace(" ", "") and "ui_thing__c" in body
+    # Bob may not see the job, so he gets nothing through its links either.
+    bob = context.browser.new_context()  # type: ignore[union-attr]
+    bob_page = sign_in(bob, server, "bob", "bob-password")
+    assert bob_page.request.get(f"{server.url}/ui/jobs/{job_id}/links/1").status == 404
+    bob.close()
+
+
 def test_start_now_a_scheduled_job(context: BrowserContext, server: LiveServer) -> None:
     http, token = api(server)
     response = http.post("/api/v26.1/services/jobs/processors/demo/actions/run",
