@@ -130,6 +130,23 @@ def test_sign_in_and_watch_a_running_job_progress_without_reloading(
     assert page.evaluate("window.vjNotReloaded") is True
 
 
+def test_without_event_streams_the_page_polls_and_pause_stops_it(context: BrowserContext, server: LiveServer) -> None:
+    context.add_init_script("delete window.EventSource")
+    http, token = api(server)
+    job_id = run_demo(http, token, items=48, item_seconds=0.25, chunk_size=2)
+    page = sign_in(context, server)
+    expect(page.locator("#live-mode")).to_have_text("live (polling)")
+    before = page.locator("#last-updated").text_content()
+    expect(page.locator("#last-updated")).not_to_have_text(before or "")
+    expect(row(page, job_id)).to_have_count(0, timeout=60_000)  # finished: gone from Running by polling
+    page.get_by_label("Pause live updates").check()
+    expect(page.locator("#live-mode")).to_have_text("paused")
+    run_demo(http, token, items=1, item_seconds=0)
+    paused_at = page.locator("#last-updated").text_content()
+    page.wait_for_timeout(4_000)  # more than one polling period
+    assert page.locator("#last-updated").text_content() == paused_at
+
+
 def test_a_wrong_password_is_refused_on_the_form(context: BrowserContext, server: LiveServer) -> None:
     page = context.new_page()
     page.goto(server.url + "/ui/login")

@@ -175,7 +175,8 @@ class Pages:
         if viewer is None:
             return PlainTextResponse("Sign in first", status_code=401)
         html = self.fragments.render(viewer, request.query_params, base_path(request))
-        return Response(html, media_type="text/html", headers={"Cache-Control": "no-store"})
+        stamp = self.s.clock.now().astimezone(TimeFormat(viewer.user.timezone).tz).strftime("%Y-%m-%d %H:%M:%S")
+        return Response(html, media_type="text/html", headers={"Cache-Control": "no-store", "X-Updated": stamp})
 
     async def live(self, request: Request) -> Response:
         if await anyio.to_thread.run_sync(self.viewer, request) is None:
@@ -201,7 +202,8 @@ class Pages:
                              "tasks_total"])
             number = 1
             while (number - 1) * PAGE_SIZE < MAX_EXPORT_ROWS:
-                listing = self.views.listing(viewer.user, _replace_page(filters, number), self.s.clock.now())
+                listing = self.views.listing(viewer.user, _replace_page(filters, number), self.s.clock.now(),
+                                             tab_counts=False)
                 for row in listing.rows:
                     job = row.job
                     writer.writerow([job.id, row.title, job.processor, job.status.value, row.created_by,

@@ -213,7 +213,8 @@ class Views:
             "history": history.total,
         }
 
-    def listing(self, viewer: User, filters: Filters, now: datetime) -> Listing:
+    def listing(self, viewer: User, filters: Filters, now: datetime, *, tab_counts: bool = True) -> Listing:
+        """One page of a tab as ``filters`` ask; ``tab_counts`` False leaves the tabs' counts out (exports)."""
         problems = list(filters.problems)
         names = self.usernames()
         creator = visible_creator(viewer)
@@ -257,7 +258,7 @@ class Views:
             rows=self.rows(jobs, now, names),
             total=total,
             pages=max(1, -(-total // PAGE_SIZE)),
-            tab_counts=self.tab_counts(viewer),
+            tab_counts=self.tab_counts(viewer) if tab_counts else {},
             problems=problems,
         )
 

@@ -39,6 +39,12 @@
   });
   document.addEventListener("htmx:afterSettle", restoreSelection);
   document.addEventListener("htmx:afterSwap", restoreSelection);
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    var stamp = xhr && xhr.getResponseHeader("X-Updated");
+    var el = document.getElementById("last-updated");
+    if (stamp && el) el.textContent = stamp;  // a poll's answer: the server's time, in your zone
+  });
   document.addEventListener("htmx:responseError", function (event) {
     if (event.detail && event.detail.xhr && event.detail.xhr.status === 401) window.location.reload();
   });
