@@ -170,6 +170,7 @@ def serve(settings: Settings, *, announce: bool = True) -> None:
         lifespan="on",
         server_header=False,
         timeout_graceful_shutdown=5,
+        root_path=settings.root_path,
     )
     server = uvicorn.Server(config)
     shown_host = f"[{host}]" if ":" in host else host

@@ -85,6 +85,10 @@ class Settings:
     max_body_bytes: int = _setting(1024 * 1024, "Largest request body accepted, in bytes.")
     log_level: str = _setting("info", "Logging level: debug, info, warning or error.")
     log_format: str = _setting("text", "Log line format: text, or json (one JSON object per line).")
+    ui_read_only: bool = _setting(False, "The Job Status page (/ui/) shows jobs but offers no actions.")
+    root_path: str = _setting(
+        "", "URL prefix the service is reached under behind a reverse proxy that strips it, such as /jobs."
+    )
 
     def __post_init__(self) -> None:
         if self.http_status_codes not in ("vault", "rest"):
@@ -99,6 +103,8 @@ class Settings:
             raise ValueError("batch_hold must be positive")
         if self.outcome_retry < 0:
             raise ValueError("outcome_retry must not be negative")
+        if self.root_path and (not self.root_path.startswith("/") or self.root_path.endswith("/")):
+            raise ValueError("root_path must start with / and not end with one, such as /jobs")
         if self.log_level.lower() not in LOG_LEVELS:
             raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
         if self.log_format not in ("text", "json"):
@@ -163,6 +169,12 @@ def _cast(name: str, raw: str) -> Any:
         return split_list(raw)
     if options:  # X | None
         kind = options[0]
+    if kind is bool:
+        if raw.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.strip().lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{env_var(name)}: cannot read {raw!r} as a yes/no value (1, true, 0, false)")
     try:
         return kind(raw)
     except ValueError as exc:

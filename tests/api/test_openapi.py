@@ -56,6 +56,8 @@ def app_operations(node: Node) -> set[tuple[str, str]]:
     """
     found: set[tuple[str, str]] = set()
     for route in node.app.routes:
+        if getattr(route, "path", "") == "/ui":
+            continue  # the Job Status page (docs/ui.md), not an API
         assert isinstance(route, Route), f"unexpected route kind {route!r}"
         path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
         for method in route.methods or ():

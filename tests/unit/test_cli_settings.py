@@ -31,6 +31,17 @@ def test_lists_split_on_commas_and_spaces() -> None:
     assert settings.processors == ("acme.jobs", "acme.more", "other.jobs")
 
 
+@pytest.mark.parametrize(("raw", "value"), [("1", True), ("true", True), ("Yes", True), ("0", False), ("off", False)])
+def test_yes_no_settings_read_the_usual_spellings(raw: str, value: bool) -> None:
+    assert Settings.from_env({"VAULTJOBS_UI_READ_ONLY": raw}).ui_read_only is value
+
+
+@pytest.mark.parametrize("root_path", ["jobs", "/jobs/"])
+def test_a_root_path_starts_with_a_slash_and_does_not_end_with_one(root_path: str) -> None:
+    with pytest.raises(ValueError, match="root_path"):
+        Settings(root_path=root_path)
+
+
 def test_flags_win_over_the_environment_which_wins_over_defaults(tmp_path: Path) -> None:
     from_env, from_flag = tmp_path / "from-env", tmp_path / "from-flag"
     assert run("migrate", env={"VAULTJOBS_DATA_DIR": str(from_env)}).exit_code == 0
@@ -50,6 +61,7 @@ def test_flags_win_over_the_environment_which_wins_over_defaults(tmp_path: Path)
         (["serve"], "VAULTJOBS_LOG_LEVEL", "loud"),
         (["serve"], "VAULTJOBS_PORT", "eighty"),
         (["serve"], "VAULTJOBS_DEFINITIONS", "no-such-file.toml"),
+        (["serve"], "VAULTJOBS_UI_READ_ONLY", "maybe"),
     ],
 )
 def test_the_environment_is_held_to_the_flags_rules(

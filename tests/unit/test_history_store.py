@@ -223,6 +223,43 @@ def test_histories_match_a_brute_force_reading(history: tuple[Store, list[Row]])
         assert (page.limit, page.offset) == (limit, offset)
 
 
+def test_several_statuses_match_a_brute_force_reading(history: tuple[Store, list[Row]]) -> None:
+    """The Job Status page filters on several statuses at once: pages merge one index per status."""
+    store, rows = history
+    rng = random.Random(13)
+    status_of = {r.id: r.status for r in rows}
+    for _ in range(60):
+        who = rng.choice((None, 1, 2))
+        statuses = set(rng.sample(FINISHED, rng.choice((2, 3, 5))))
+        lo = rng.choice((None, T0 + 3_000, T0 + rng.randrange(12 * 3_600_000)))
+        wanted = {s.value for s in statuses}
+        expected = [i for i in oracle(rows, who=who, status=None, lo=lo, hi=None) if status_of[i] in wanted]
+        limit = rng.choice((1, 50))
+        offset = rng.choice((0, rng.randrange(len(expected) + 2), max(0, len(expected) - 3)))
+        page = store.history.job_histories(
+            created_by=who, status=None, statuses=statuses, start=None if lo is None else from_ms(lo), end=None,
+            limit=limit, offset=offset,
+        )
+        assert page.total == len(expected), (who, statuses, lo)
+        assert [j.id for j in page.items] == expected[offset : offset + limit], (who, statuses, lo, offset)
+
+
+def test_the_title_filter_matches_title_or_job_type_whatever_the_case(store: Store) -> None:
+    nightly = insert_job(store, status=JobStatus.SUCCESS, title="Nightly 100%_export", modified_at=T0 + 1)
+    plain = insert_job(store, status=JobStatus.CANCELLED, modified_at=T0 + 2)  # shows its type, demo
+    insert_job(store, status=JobStatus.SUCCESS, title="weekly", modified_at=T0 + 3)
+    insert_job(store, status=JobStatus.RUNNING, title="nightly run")
+    assert history_ids(store, title="NIGHTLY") == [nightly]
+    assert history_ids(store, title="100%_") == [nightly]
+    assert history_ids(store, title="0%x") == []
+    assert history_ids(store, title="dem") == [plain]
+    page = store.history.job_histories(created_by=None, status=None, start=None, end=None, limit=1, offset=1,
+                                       title="e")
+    assert page.total == 3 and len(page.items) == 1
+    assert [j.title for j in store.history.job_monitors(created_by=None, statuses=None, start=None, end=None,
+                                                        limit=10, offset=0, title="Night").items] == ["nightly run"]
+
+
 def test_every_offset_of_a_burst_lands_on_the_right_row(history: tuple[Store, list[Row]]) -> None:
     store, rows = history
     expected = oracle(rows, who=None, status=None, lo=None, hi=None)
@@ -236,7 +273,7 @@ def test_a_page_skips_less_than_one_bucket_by_offset(history: tuple[Store, list[
     history = store.history
     if not isinstance(history, CountedHistory):
         pytest.skip("the bucket counts are SQLite's")
-    flt = _HistoryFilter(who=0, status=None, lo=None, hi=None)
+    flt = _HistoryFilter(who=0, statuses=None, lo=None, hi=None)
     conn = store.dialect.connection()
     pieces = [(piece, history._count(conn, flt, piece)) for piece in split_range(None, None)]
     per_bucket: dict[int, int] = {}
@@ -349,7 +386,8 @@ def test_pages_read_the_history_indexes_without_sorting(
 ) -> None:
     store = sqlite_store
 
-    flt = _HistoryFilter(who=0 if who is None else who, status=status, lo=T0, hi=T0 + 10**6)
+    flt = _HistoryFilter(who=0 if who is None else who, statuses=None if status is None else (status,), lo=T0,
+                         hi=T0 + 10**6)
     terms, params = flt.job_terms()
     plan = " ".join(
         str(r[3])

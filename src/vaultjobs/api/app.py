@@ -22,6 +22,7 @@ from vaultjobs.api.routes.jobs import JobRoutes
 from vaultjobs.api.services import Services
 from vaultjobs.jobtypes.objects.routes import object_routes
 from vaultjobs.jobtypes.packages.routes import package_routes
+from vaultjobs.ui import ui_mount
 
 HEALTH_BODY = b'{"responseStatus":"SUCCESS","status":"ok"}'
 
@@ -84,6 +85,8 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
         *content_routes(route, v, services),
         *package_routes(route, v, services),
         *object_routes(route, v, services),
+        # The Job Status page, grouped under its own mount; its links reach the API through ``app``.
+        *ui_mount(services, lambda: app),
     ]
 
     async def http_error(request: Request, exc: Exception) -> Response:

@@ -68,6 +68,8 @@ def configure_logging(settings: Settings) -> None:
                    help="MDL script applied at start, after migrations (repeatable); a CREATE of a component"
                         " that exists is skipped, so a restart with the same file does not fail."),
     setting_option("retention_days", type=click.FloatRange(min=0, min_open=True)),
+    setting_option("ui_read_only", is_flag=True, default=None),
+    setting_option("root_path"),
     LOG_LEVEL,
     LOG_FORMAT,
 )

@@ -19,6 +19,7 @@ from vaultjobs.store.jobs import Jobs
 from vaultjobs.store.nodes import Nodes
 from vaultjobs.store.object_files import ObjectFiles
 from vaultjobs.store.objects import Objects
+from vaultjobs.store.overview import Overview
 from vaultjobs.store.schedules import Schedules
 from vaultjobs.store.users import Users
 from vaultjobs.store.work import Work
@@ -37,6 +38,7 @@ class Store(Protocol):
     content: Content
     objects: Objects
     object_files: ObjectFiles
+    overview: Overview
 
     def migrate(self) -> list[int]: ...
     def close(self) -> None: ...
@@ -57,6 +59,7 @@ class SqlStore:
         self.content = Content(dialect)
         self.objects = Objects(dialect)
         self.object_files = ObjectFiles(dialect)
+        self.overview = Overview(dialect)
 
     def migrate(self) -> list[int]:
         """Apply the migrations not applied yet, in order; return the versions applied now."""

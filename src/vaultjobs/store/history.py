@@ -35,7 +35,8 @@ upsert four small rows, and the four history indexes gain (or lose) an entry eac
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -105,17 +106,29 @@ def split_range(lo: int | None, hi: int | None, depth: int = len(LEVELS)) -> lis
     return pieces
 
 
+def title_terms(title: str | None) -> tuple[list[str], list[Any]]:
+    """WHERE terms for jobs whose shown title (their title, else their job type) contains ``title``,
+    whatever the case; none for None."""
+    if not title:
+        return [], []
+    pattern = "%" + title.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return ["lower(COALESCE(title, processor)) LIKE ? ESCAPE '\\'"], [pattern]
+
+
 @dataclass(frozen=True)
 class _HistoryFilter:
     who: int
-    status: JobStatus | None
+    #: The statuses asked for, in a fixed order; None for every finished status.
+    statuses: tuple[JobStatus, ...] | None
     lo: int | None
     hi: int | None
+    #: Part of the shown title (title or job type); the bucket counts cannot answer it.
+    title: str | None = None
 
     def index(self) -> str:
         if self.who == ALL_USERS:
-            return "jobs_history_status" if self.status else "jobs_history"
-        return "jobs_history_user_status" if self.status else "jobs_history_user"
+            return "jobs_history_status" if self.statuses else "jobs_history"
+        return "jobs_history_user_status" if self.statuses else "jobs_history_user"
 
     def job_terms(self) -> tuple[str, list[Any]]:
         """WHERE terms on ``jobs`` for the owner and status (the partial-index term first)."""
@@ -124,10 +137,13 @@ class _HistoryFilter:
         if self.who != ALL_USERS:
             terms.append("created_by = ?")
             params.append(self.who)
-        if self.status is not None:
-            terms.append("status = ?")
-            params.append(self.status.value)
-        return " AND ".join(terms), params
+        if self.statuses is not None:
+            # One status as an equality, so that SQLite seeks its index rather than sorting.
+            terms.append("status = ?" if len(self.statuses) == 1 else
+                         f"status IN ({','.join('?' * len(self.statuses))})")
+            params += [s.value for s in self.statuses]
+        more, more_params = title_terms(self.title)
+        return " AND ".join(terms + more), params + more_params
 
 
 class History(Protocol):
@@ -135,11 +151,11 @@ class History(Protocol):
 
     def job_histories(
         self, *, created_by: int | None, status: JobStatus | None, start: datetime | None, end: datetime | None,
-        limit: int, offset: int,
+        limit: int, offset: int, statuses: Collection[JobStatus] | None = None, title: str | None = None,
     ) -> Page: ...
     def job_monitors(
         self, *, created_by: int | None, statuses: frozenset[JobStatus] | None, start: datetime | None,
-        end: datetime | None, limit: int, offset: int,
+        end: datetime | None, limit: int, offset: int, title: str | None = None,
     ) -> Page: ...
     def purge_finished_jobs(self, finished_before: datetime, *, max_jobs: int = ..., max_rows: int = ...) -> int: ...
 
@@ -167,15 +183,19 @@ class PlainHistory:
 
     @staticmethod
     def _history_filter(
-        created_by: int | None, status: JobStatus | None, start: datetime | None, end: datetime | None
+        created_by: int | None, statuses: Collection[JobStatus] | None, start: datetime | None,
+        end: datetime | None, title: str | None,
     ) -> _HistoryFilter:
-        if status is not None and not status.is_terminal:
-            raise ValueError(f"{status.value} is not a finished status")
+        if statuses is not None:
+            for status in statuses:
+                if not status.is_terminal:
+                    raise ValueError(f"{status.value} is not a finished status")
         return _HistoryFilter(
             who=ALL_USERS if created_by is None else created_by,
-            status=status,
+            statuses=None if statuses is None else tuple(sorted(set(statuses))),
             lo=None if start is None else to_ms(start),
             hi=None if end is None else to_ms(end),
+            title=title or None,
         )
 
     def _history_where(self, flt: _HistoryFilter, lo: int | None, hi: int | None) -> tuple[str, list[Any]]:
@@ -208,10 +228,15 @@ class PlainHistory:
         end: datetime | None,
         limit: int,
         offset: int,
+        statuses: Collection[JobStatus] | None = None,
+        title: str | None = None,
     ) -> Page:
         """Finished jobs, newest finished first (then highest id), finished in ``[start, end)``;
-        ``created_by`` None = everyone's."""
-        flt = self._history_filter(created_by, status, start, end)
+        ``created_by`` None = everyone's. ``status`` or ``statuses`` (any of several) narrow the
+        statuses, ``title`` to jobs whose title or job type contains it."""
+        if status is not None:
+            statuses = {status} if statuses is None else {status, *statuses}
+        flt = self._history_filter(created_by, statuses, start, end, title)
         with self.db.read() as conn:
             total, found = self._locate(conn, flt, offset)
             ids = self._history_ids(conn, flt, *found, limit) if found is not None else []
@@ -236,9 +261,10 @@ class PlainHistory:
         end: datetime | None,
         limit: int,
         offset: int,
+        title: str | None = None,
     ) -> Page:
         """Unfinished jobs, newest created first (then highest id), created in ``[start, end)``;
-        ``created_by`` None = everyone's.
+        ``created_by`` None = everyone's; ``title`` as for histories.
 
         Counted and skipped in an index holding only unfinished jobs: the cost follows the backlog,
         not the history.
@@ -260,6 +286,9 @@ class PlainHistory:
         if end is not None:
             terms.append("created_at < ?")
             params.append(to_ms(end))
+        more, more_params = title_terms(title)
+        terms += more
+        params += more_params
         where = f"FROM jobs{self.db.hint('jobs_monitor')} WHERE {' AND '.join(terms)}"
         with self.db.read() as conn:
             total = int(conn.execute(f"SELECT count(*) {where}", params).fetchone()[0])
@@ -318,7 +347,12 @@ class CountedHistory(PlainHistory):
 
     def _locate(self, conn: Connection, flt: _HistoryFilter, offset: int) -> tuple[int, tuple[int | None, int] | None]:
         """As in plain SQL, but ``total`` sums bucket counts and the offset is found by walking them:
-        the cost does not grow with ``offset`` or with the size of the history (see the module docstring)."""
+        the cost does not grow with ``offset`` or with the size of the history (see the module docstring).
+
+        A title filter is not in the counts: it is counted and skipped in plain SQL, at a cost that
+        grows with the history it scans (narrow it with dates)."""
+        if flt.title is not None:
+            return super()._locate(conn, flt, offset)
         pieces = [(piece, self._count(conn, flt, piece)) for piece in split_range(flt.lo, flt.hi)]
         total = sum(n for _, n in pieces)
         return total, self._seek(conn, flt, pieces, offset) if offset < total else None
@@ -341,10 +375,25 @@ class CountedHistory(PlainHistory):
         if piece.hi is not None:
             sql += " AND bucket < ?"
             params.append(piece.hi // width)
-        if flt.status is not None:
-            sql += " AND status = ?"
-            params.append(flt.status.value)
+        if flt.statuses is not None:
+            sql += f" AND status IN ({','.join('?' * len(flt.statuses))})"
+            params += [s.value for s in flt.statuses]
         return sql, params
+
+    def _history_ids(
+        self, conn: Connection, flt: _HistoryFilter, hi: int | None, skip: int, limit: int
+    ) -> list[int]:
+        """As in plain SQL; for several statuses, each status's newest ``skip + limit`` rows below ``hi``
+        from its own index, merged, so that no sort ever covers more than those."""
+        if flt.statuses is None or len(flt.statuses) < 2 or flt.title is not None:
+            return super()._history_ids(conn, flt, hi, skip, limit)
+        rows: list[tuple[int, int]] = []
+        for status in flt.statuses:
+            where, params = self._history_where(replace(flt, statuses=(status,)), flt.lo, hi)
+            sql = f"SELECT {FINISHED_AT}, id {where} ORDER BY {FINISHED_AT} DESC, id DESC LIMIT ?"
+            rows += [(int(r[0]), int(r[1])) for r in conn.execute(sql, [*params, skip + limit])]
+        rows.sort(reverse=True)
+        return [job_id for _, job_id in rows[skip:skip + limit]]
 
     def _seek(
         self, conn: Connection, flt: _HistoryFilter, pieces: list[tuple[_Piece, int]], offset: int

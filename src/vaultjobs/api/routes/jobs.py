@@ -12,13 +12,12 @@ from starlette.responses import Response
 
 from vaultjobs import errors
 from vaultjobs.api.endpoint import Call
+from vaultjobs.api.job_payloads import job_status_data
 from vaultjobs.api.params import int_param, parse_id
 from vaultjobs.api.routes import jobs_of
-from vaultjobs.api.routes.result_links import result_links
 from vaultjobs.api.services import Services
 from vaultjobs.jobs import JobRequest, require_access
 from vaultjobs.models import Job, User
-from vaultjobs.status import PROGRESS_ORDER, TaskState
 from vaultjobs.timeutil import render_datetime
 
 MAX_CANCEL_IDS = 500
@@ -47,32 +46,6 @@ def parse_cancel_body(body: bytes, content_type: str) -> list[object]:
     if not isinstance(value, list):
         raise errors.InvalidData('The request body must be a JSON array of {"job_id": n}')
     return [item.get("job_id", "") if isinstance(item, dict) else item for item in value]
-
-
-def job_links(job: Job, version: str) -> list[dict[str, str]]:
-    base = f"/api/{version}/services/jobs/{job.id}"
-    links = [{"rel": "self", "href": base, "method": "GET", "accept": "application/json"}]
-    if job.status.is_terminal:
-        links.extend(result_links(job, version))
-        links.append({"rel": "log", "href": f"{base}/log", "method": "GET", "accept": "text/plain"})
-    return links
-
-
-def job_status_data(job: Job, counts: dict[TaskState, int], version: str, viewer: User) -> dict[str, Any]:
-    """The ``data`` of Retrieve Job Status, as DESIGN.md describes it."""
-    tz = viewer.timezone if job.scheduled else None
-    data: dict[str, Any] = {"id": job.id, "status": job.status.value}
-    if job.method:
-        data["method"] = job.method
-    data["links"] = job_links(job, version)
-    data["progress"] = [{"status": s.value, "size": counts[s]} for s in PROGRESS_ORDER if counts.get(s)]
-    data["created_by"] = job.created_by
-    data["created_date"] = render_datetime(job.created_at, tz)
-    if job.run_start is not None:
-        data["run_start_date"] = render_datetime(job.run_start, tz)
-    if job.run_end is not None:
-        data["run_end_date"] = render_datetime(job.run_end, tz)
-    return data
 
 
 def page_details(path: str, total: int, limit: int, offset: int) -> tuple[str, dict[str, Any]]:

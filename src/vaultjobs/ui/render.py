@@ -1,0 +1,63 @@
+"""Templates and how the page writes dates: the viewer's time zone, with UTC on hover."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from vaultjobs.timeutil import zone
+
+environment = jinja2.Environment(
+    loader=jinja2.PackageLoader("vaultjobs.ui", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+#: Sent with every page: nothing but the page's own files runs, and no other site may frame it.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                               "form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+class TimeFormat:
+    """Dates as ``<time>`` elements: the viewer's wall clock shown, UTC in the title (shown on hover)."""
+
+    def __init__(self, tz: str) -> None:
+        self.tz_name = tz
+        self.tz = zone(tz)
+
+    def __call__(self, value: datetime | None) -> Markup:
+        if value is None:
+            return Markup("")
+        utc = value.astimezone(UTC)
+        local = value.astimezone(self.tz)
+        return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
+            utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z",
+            utc.strftime("%Y-%m-%d %H:%M:%S"),
+            local.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+
+
+def base_path(request: Request) -> str:
+    """Where the page is mounted, with any URL prefix (``/ui``, ``/jobs/ui``)."""
+    return str(request.scope.get("root_path", ""))
+
+
+def render_text(name: str, context: dict[str, Any]) -> str:
+    return environment.get_template(name).render(context)
+
+
+def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    context = {"base": base_path(request), "viewer": None, "read_only": False, **context}
+    return HTMLResponse(render_text(name, context), status_code=status_code, headers=SECURITY_HEADERS)

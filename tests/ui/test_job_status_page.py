@@ -1,0 +1,395 @@
+"""The Job Status page in a real Chromium (Debian's, driven by Playwright) against a live server.
+
+One SQLite server for the module (plus a read-only one, and a two-replica PostgreSQL cluster where
+PostgreSQL is installed); each test signs in in a fresh browser context. With
+``VAULTJOBS_UI_SCREENSHOTS=1`` the tests also refresh the screenshots of ``docs/ui.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from vaultjobs.testing import LiveServer, PostgresServer, run_demo
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import Browser, BrowserContext, Page, expect  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = os.environ.get("VAULTJOBS_UI_SCREENSHOTS") == "1"
+DOCS = Path(__file__).parents[2] / "docs" / "ui"
+#: How long the page may take to show a change: one live interval and a margin for a loaded machine.
+LIVE = 15_000
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (apt-get chromium)")
+expect.set_options(timeout=LIVE)
+
+
+def shoot(page: Page, name: str) -> None:
+    if SCREENSHOTS:
+        DOCS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(DOCS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with playwright_sync.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+def _server(folder: Path, **settings: Any) -> LiveServer:
+    # One unit of work per claim, so that every running demo job gets a thread soon.
+    server = LiveServer(folder, status_window=0.5, poll_interval=0.1, workers=4, claim_batch=1, **settings)
+    server.start()
+    server.add_user("alice", "alice-password", timezone="Europe/Paris")
+    server.add_user("bob", "bob-password")
+    return server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    srv = _server(tmp_path_factory.mktemp("ui"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 900})
+    ctx.set_default_timeout(LIVE)
+    yield ctx
+    ctx.close()  # before the server stops: an open event stream would hold its shutdown
+
+
+def sign_in(context: BrowserContext, server: LiveServer, username: str = "admin", password: str | None = None,
+            path: str = "/ui/") -> Page:
+    page = context.new_page()
+    page.goto(server.url + path)
+    expect(page).to_have_url(re.compile(r"/ui/login\?next="))
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(password or server.admin_password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#username")).to_have_text(username)
+    return page
+
+
+_clients: list[httpx.Client] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _clients:
+        _clients.pop().close()
+
+
+def api(server: LiveServer, username: str = "admin", password: str | None = None) -> tuple[httpx.Client, str]:
+    """An API client signed in as ``username`` (closed after the test)."""
+    token = server.login(username, password)
+    _clients.append(server.client(headers={"Authorization": token, "Accept": "application/json"}))
+    return _clients[-1], token
+
+
+def long_job(http: httpx.Client, token: str) -> int:
+    """A job of one long task: it runs on one worker thread until it is cancelled."""
+    return run_demo(http, token, items=1, item_seconds=300, chunk_size=1)
+
+
+def row(page: Page, job_id: int) -> Any:
+    return page.locator(f"#job-{job_id}")
+
+
+def test_sign_in_and_watch_a_running_job_progress_without_reloading(
+    context: BrowserContext, server: LiveServer
+) -> None:
+    http, token = api(server)
+    job_id = run_demo(http, token, items=48, item_seconds=0.25, chunk_size=2)
+    page = sign_in(context, server)
+    page.evaluate("window.vjNotReloaded = true")
+    expect(page.locator("#live-mode")).to_have_text("live (events)")
+    done = row(page, job_id).locator(".progress .done")
+    expect(row(page, job_id).locator(".progress .total")).to_have_text("24")
+    first = int(done.text_content() or "0")
+    page.wait_for_function(
+        "([sel, n]) => { const e = document.querySelector(sel); return e && Number(e.textContent) > n "
+        "&& Number(e.textContent) < 24 }", arg=[f"#job-{job_id} .progress .done", first],
+    )
+    expect(page.locator("#tab-running .count")).not_to_have_text("0")
+    shoot(page, "running")
+    # The job leaves the Running tab for History, still without a reload.
+    expect(row(page, job_id)).to_have_count(0, timeout=60_000)
+    assert page.evaluate("window.vjNotReloaded") is True
+
+
+def test_without_event_streams_the_page_polls_and_pause_stops_it(context: BrowserContext, server: LiveServer) -> None:
+    context.add_init_script("delete window.EventSource")
+    http, token = api(server)
+    job_id = run_demo(http, token, items=48, item_seconds=0.25, chunk_size=2)
+    page = sign_in(context, server)
+    expect(page.locator("#live-mode")).to_have_text("live (polling)")
+    before = page.locator("#last-updated").text_content()
+    expect(page.locator("#last-updated")).not_to_have_text(before or "")
+    expect(row(page, job_id)).to_have_count(0, timeout=60_000)  # finished: gone from Running by polling
+    page.get_by_label("Pause live updates").check()
+    expect(page.locator("#live-mode")).to_have_text("paused")
+    run_demo(http, token, items=1, item_seconds=0)
+    paused_at = page.locator("#last-updated").text_content()
+    page.wait_for_timeout(4_000)  # more than one polling period
+    assert page.locator("#last-updated").text_content() == paused_at
+
+
+def test_a_wrong_password_is_refused_on_the_form(context: BrowserContext, server: LiveServer) -> None:
+    page = context.new_page()
+    page.goto(server.url + "/ui/login")
+    page.get_by_label("User name").fill("admin")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#login-error")).to_contain_text("USERNAME_OR_PASSWORD_INCORRECT")
+    cookie = [c for c in context.cookies() if c["name"] == "vaultjobs_ui_session"]
+    assert cookie == []
+
+
+def finished_jobs(server: LiveServer) -> dict[str, int]:
+    """One job each ending SUCCESS, ERRORS_ENCOUNTERED and CANCELLED; their ids by status."""
+    http, token = api(server)
+    ok = run_demo(http, token, items=2, item_seconds=0)
+    failed = run_demo(http, token, items=2, item_seconds=0, fail_items=[1])
+    response = http.post("/api/v26.1/services/jobs/processors/demo/actions/run",
+                         json={"parameters": {"items": 2}, "schedule_at": "2099-01-01T00:00:00Z"})
+    cancelled = int(response.json()["job_id"])
+    http.post("/api/v26.1/services/jobs/actions/cancel", json=[{"job_id": cancelled}])
+    for job_id in (ok, failed):
+        server.wait_for_status(token, job_id, lambda s: s not in ("QUEUED", "RUNNING"))
+    return {"SUCCESS": ok, "ERRORS_ENCOUNTERED": failed, "CANCELLED": cancelled}
+
+
+def test_filter_history_by_two_statuses_in_the_query_string(context: BrowserContext, server: LiveServer) -> None:
+    ids = finished_jobs(server)
+    page = sign_in(context, server)
+    page.locator("#tab-history").click()
+    expect(row(page, ids["ERRORS_ENCOUNTERED"])).to_be_visible()
+    shoot(page, "history")
+    page.get_by_label("SUCCESS", exact=True).check()
+    page.get_by_label("CANCELLED", exact=True).check()
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"tab=history.*status=success&status=cancelled"))
+    expect(row(page, ids["SUCCESS"])).to_be_visible()
+    expect(row(page, ids["CANCELLED"])).to_be_visible()
+    expect(row(page, ids["ERRORS_ENCOUNTERED"])).to_have_count(0)
+    statuses = set(page.locator("table.jobs tbody tr").evaluate_all("rows => rows.map(r => r.dataset.status)"))
+    assert statuses <= {"SUCCESS", "CANCELLED"}
+    # The same URL is a bookmark: it works on its own, and without JavaScript.
+    bare = context.browser.new_context(java_script_enabled=False)  # type: ignore[union-attr]
+    bare.add_cookies(context.cookies())
+    plain = bare.new_page()
+    plain.goto(page.url)
+    expect(plain.locator(f"#job-{ids['CANCELLED']}")).to_be_visible()
+    expect(plain.locator(f"#job-{ids['ERRORS_ENCOUNTERED']}")).to_have_count(0)
+    csv_text = plain.request.get(server.url + "/ui/export.csv?status=success&status=cancelled").text()
+    assert csv_text.startswith("job_id,title,job_type,status")
+    assert f"\n{ids['SUCCESS']},demo,demo,SUCCESS," in csv_text
+    assert ",ERRORS_ENCOUNTERED," not in csv_text
+    bare.close()
+
+
+def test_open_a_job_and_download_its_log(context: BrowserContext, server: LiveServer) -> None:
+    ids = finished_jobs(server)
+    page = sign_in(context, server, path="/ui/?tab=history")
+    row(page, ids["ERRORS_ENCOUNTERED"]).get_by_role("link", name=str(ids["ERRORS_ENCOUNTERED"])).click()
+    expect(page.locator("#job-status")).to_have_text("ERRORS_ENCOUNTERED")
+    expect(page.locator("table.tasks")).to_contain_text("items [1] failed")
+    expect(page.locator("#log-tail")).to_contain_text("demo: 2 items in tasks of 5")
+    expect(page.locator("ol.timeline")).to_contain_text("Run ended (ERRORS_ENCOUNTERED)")
+    expect(page.locator("pre.json").first).to_contain_text('"fail_items"')
+    shoot(page, "job")
+    with page.expect_download() as download:
+        page.locator("#download-log").click()
+    text = Path(download.value.path()).read_text()
+    assert "demo: 2 items in tasks of 5" in text and "1 failed" in text
+    with page.expect_download() as download:
+        page.locator("a[data-rel=self]").click()
+    assert '"status": "ERRORS_ENCOUNTERED"' in Path(download.value.path()).read_text()
+
+
+def test_a_jobs_artifacts_link_downloads_what_the_api_answers(context: BrowserContext, server: LiveServer) -> None:
+    """The API's links need an Authorization header; the page hands them to the API with the viewer's session."""
+    http, token = api(server)
+    script = "CREATE Object ui_thing__c (label('UI Thing'), label_plural('UI Things'));"
+    job_id = int(http.post("/api/mdl/execute_async", content=script).json()["job_id"])
+    page = sign_in(context, server, path=f"/ui/jobs/{job_id}")
+    expect(page.locator("#job-status")).to_have_text("SUCCESS")
+    with page.expect_download() as download:
+        page.locator("a[data-rel=artifacts]").click()
+    body = Path(download.value.path()).read_text()
+    assert '"responseStatus":"SUCCESS"' in body.replace(" ", "") and "ui_thing__c" in body
+    # Bob may not see the job, so he gets nothing through its links either.
+    bob = context.browser.new_context()  # type: ignore[union-attr]
+    bob_page = sign_in(bob, server, "bob", "bob-password")
+    assert bob_page.request.get(f"{server.url}/ui/jobs/{job_id}/links/1").status == 404
+    bob.close()
+
+
+def test_start_now_a_scheduled_job(context: BrowserContext, server: LiveServer) -> None:
+    http, token = api(server)
+    response = http.post("/api/v26.1/services/jobs/processors/demo/actions/run",
+                         json={"parameters": {"items": 2, "item_seconds": 0}, "schedule_at": "2099-06-01T00:00:00Z",
+                               "title": "Start me"})
+    job_id = int(response.json()["job_id"])
+    page = sign_in(context, server, path="/ui/?tab=scheduled")
+    expect(row(page, job_id).locator(".status")).to_have_text("SCHEDULED")
+    shoot(page, "scheduled")
+    row(page, job_id).get_by_role("button", name="Start Now").click()
+    expect(page.locator("h1")).to_have_text("Start now 1 job?")
+    page.locator("#confirm").click()
+    expect(page.locator(f"#result-{job_id} .result")).to_have_text("SUCCESS")
+    expect(row(page, job_id).locator(".status")).to_have_text("SUCCESS")
+    # Once started it is no longer SCHEDULED: a second Start Now fails as the API says.
+    assert http.post(f"/api/v26.1/services/jobs/start_now/{job_id}").json()["responseStatus"] == "FAILURE"
+
+
+def test_bulk_cancel_three_running_jobs(context: BrowserContext, server: LiveServer) -> None:
+    http, token = api(server)
+    ids = [long_job(http, token) for _ in range(3)]  # three of the server's four threads
+    page = sign_in(context, server)
+    for job_id in ids:
+        expect(row(page, job_id).locator(".status")).to_have_text("RUNNING")
+        row(page, job_id).get_by_role("checkbox").check()
+    # A live update in between keeps the selection.
+    page.wait_for_timeout(1500)
+    for job_id in ids:
+        expect(row(page, job_id).get_by_role("checkbox")).to_be_checked()
+    page.locator("#cancel-selected").click()
+    expect(page.locator("h1")).to_have_text("Cancel 3 jobs?")
+    page.locator("#confirm").click()
+    for job_id in ids:
+        expect(page.locator(f"#result-{job_id} .result")).to_have_text("SUCCESS")
+    for job_id in ids:
+        expect(row(page, job_id).locator(".status")).to_have_text("CANCELLED")
+
+
+def test_csrf_refusal_and_sign_out(context: BrowserContext, server: LiveServer) -> None:
+    http, token = api(server)
+    job_id = long_job(http, token)
+    page = sign_in(context, server)
+    refused = page.request.post(server.url + "/ui/actions/cancel",
+                                form={"job_id": str(job_id), "confirm": "yes", "csrf_token": "forged"})
+    assert refused.status == 403 and "CSRF" in refused.text()
+    missing = page.request.post(server.url + "/ui/actions/cancel", form={"job_id": str(job_id), "confirm": "yes"})
+    assert missing.status == 403
+    status = http.get("/api/v26.1/services/jobs/histories?status=cancelled").json()
+    assert job_id not in [j["job_id"] for j in status["jobs"]]
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/ui/login$"))
+    page.goto(server.url + "/ui/")
+    expect(page).to_have_url(re.compile(r"/ui/login\?next="))
+    assert page.request.get(server.url + "/ui/fragment?view=list").status == 401
+    http.post("/api/v26.1/services/jobs/actions/cancel", json=[{"job_id": job_id}])
+
+
+def test_another_users_job_is_invisible(context: BrowserContext, server: LiveServer) -> None:
+    alice, alice_token = api(server, "alice", "alice-password")
+    job_id = long_job(alice, alice_token)
+    bob_page = sign_in(context, server, "bob", "bob-password")
+    expect(bob_page.locator("#total")).to_be_visible()
+    expect(row(bob_page, job_id)).to_have_count(0)
+    bob_page.goto(f"{server.url}/ui/?tab=running&job_id={job_id}")
+    expect(bob_page.locator("#total")).to_have_text("0 jobs")
+    bob_page.goto(f"{server.url}/ui/jobs/{job_id}")
+    expect(bob_page.locator("#message")).to_contain_text("INSUFFICIENT_ACCESS")
+    assert bob_page.request.get(f"{server.url}/ui/jobs/{job_id}/log").status == 404
+    # Alice sees her job with her own time zone; admins see it too.
+    alice_page = sign_in(context.browser.new_context(), server, "alice", "alice-password")  # type: ignore[union-attr]
+    expect(row(alice_page, job_id)).to_be_visible()
+    expect(alice_page.locator(".who")).to_contain_text("Europe/Paris")
+    alice_page.context.close()
+    alice.post("/api/v26.1/services/jobs/actions/cancel", json=[{"job_id": job_id}])
+
+
+def test_workers_view(context: BrowserContext, server: LiveServer) -> None:
+    page = sign_in(context, server, path="/ui/workers")
+    expect(page.locator("table.workers tbody tr").first).to_contain_text("running")
+    shoot(page, "workers")
+
+
+def test_read_only_mode_shows_no_actions(browser: Browser, tmp_path: Path) -> None:
+    srv = _server(tmp_path / "ro", ui_read_only="true")
+    ctx = browser.new_context()
+    ctx.set_default_timeout(LIVE)
+    try:
+        http, token = api(srv)
+        job_id = long_job(http, token)
+        http.post("/api/v26.1/services/jobs/processors/demo/actions/run",
+                  json={"parameters": {}, "schedule_at": "2099-01-01T00:00:00Z"})
+        page = sign_in(ctx, srv)
+        for tab in ("running", "scheduled"):
+            page.goto(f"{srv.url}/ui/?tab={tab}")
+            expect(page.locator("table.jobs tbody tr").first).to_have_attribute("data-status", re.compile("."))
+            expect(page.locator(".readonly")).to_have_text("read-only")
+            expect(page.locator("button.action")).to_have_count(0)
+            expect(page.locator("input[type=checkbox][name=job_id]")).to_have_count(0)
+        page.goto(f"{srv.url}/ui/jobs/{job_id}")
+        expect(page.locator("#job-status")).to_have_text(re.compile("QUEUED|RUNNING"))
+        expect(page.locator("button.action")).to_have_count(0)
+        csrf = page.locator("input[name=csrf_token]").first.get_attribute("value")
+        refused = page.request.post(srv.url + "/ui/actions/cancel",
+                                    form={"job_id": str(job_id), "confirm": "yes", "csrf_token": csrf or ""})
+        assert refused.status == 403 and "read-only" in refused.text()
+        http.post("/api/v26.1/services/jobs/actions/cancel", json=[{"job_id": job_id}])
+    finally:
+        ctx.close()
+        srv.stop()
+
+
+def test_a_change_on_one_replica_reaches_a_browser_on_another(
+    browser: Browser, tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    """Two API replicas on one PostgreSQL database: the page on one shows a cancel made on the other."""
+    url = postgres_server.create_database("ui_cluster")
+    one = _server(tmp_path / "one", database_url=url)
+    two = LiveServer(tmp_path / "two", status_window=0.5, poll_interval=0.1, workers=0, database_url=url)
+    two.start()
+    ctx = browser.new_context()
+    ctx.set_default_timeout(LIVE)
+    try:
+        http, token = api(one)
+        job_id = long_job(http, token)
+        page = sign_in(ctx, two)
+        expect(row(page, job_id)).to_be_visible()
+        http.post("/api/v26.1/services/jobs/actions/cancel", json=[{"job_id": job_id}])
+        expect(row(page, job_id)).to_have_count(0)
+        page.locator("#tab-history").click()
+        expect(row(page, job_id).locator(".status")).to_have_text("CANCELLED")
+    finally:
+        ctx.close()
+        two.stop()
+        one.stop()
+
+
+def test_the_page_works_under_a_url_prefix(tmp_path: Path) -> None:
+    """Behind a proxy that strips ``/jobs``: links, redirects and the cookie carry the prefix."""
+    srv = LiveServer(tmp_path / "prefixed", root_path="/jobs", workers=0)
+    srv.start()
+    try:
+        with srv.client() as http:
+            login = http.get("/ui/")
+            assert login.status_code == 303 and login.headers["location"].startswith("/jobs/ui/login")
+            signed = http.post("/ui/login", data={"username": "admin", "password": srv.admin_password,
+                                                  "next": "/jobs/ui/?tab=history"})
+            assert signed.status_code == 303 and signed.headers["location"] == "/jobs/ui/?tab=history"
+            assert "Path=/jobs/ui" in signed.headers["set-cookie"]
+            http.cookies.set("vaultjobs_ui_session", signed.cookies["vaultjobs_ui_session"])
+            page = http.get("/ui/?tab=history").text
+            assert 'href="/jobs/ui/static/ui.css"' in page and 'sse-connect="/jobs/ui/live?' in page
+            assert http.get("/ui/static/htmx.min.js").status_code == 200
+    finally:
+        srv.stop()
+
