@@ -19,6 +19,7 @@ from vaultjobs.store.jobs import Jobs
 from vaultjobs.store.nodes import Nodes
 from vaultjobs.store.objects import Objects
 from vaultjobs.store.schedules import Schedules
+from vaultjobs.store.status_windows import SharedStatusWindows, StatusWindows
 from vaultjobs.store.users import Users
 from vaultjobs.store.work import Work
 
@@ -35,6 +36,7 @@ class Store(Protocol):
     history: History
     content: Content
     objects: Objects
+    status_windows: StatusWindows
 
     def migrate(self) -> list[int]: ...
     def close(self) -> None: ...
@@ -44,7 +46,7 @@ class SqlStore:
     """The query modules on one dialect; :class:`~vaultjobs.store.sqlite.SqliteStore` and
     :class:`~vaultjobs.store.postgres.PostgresStore` choose the dialect and the histories."""
 
-    def __init__(self, dialect: Dialect, history: History) -> None:
+    def __init__(self, dialect: Dialect, history: History, status_windows: StatusWindows | None = None) -> None:
         self.dialect = dialect
         self.users = Users(dialect)
         self.jobs = Jobs(dialect)
@@ -54,10 +56,12 @@ class SqlStore:
         self.history = history
         self.content = Content(dialect)
         self.objects = Objects(dialect)
+        self.status_windows = status_windows or SharedStatusWindows(dialect)
 
     def migrate(self) -> list[int]:
         """Apply the migrations not applied yet, in order; return the versions applied now."""
         return self.dialect.migrate()
 
     def close(self) -> None:
+        self.status_windows.close()
         self.dialect.close()

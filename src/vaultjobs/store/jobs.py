@@ -33,6 +33,13 @@ class NewJob:
     cancellable: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class StatusRead:
+    job: Job | None
+    counts: dict[TaskState, int]
+    session_epoch: int
+
+
 def status_in(conn: Connection, job_id: int) -> JobStatus | None:
     row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
     return None if row is None else JobStatus(row[0])
@@ -228,17 +235,23 @@ class Jobs:
 
     def job_and_task_counts(self, job_id: int) -> tuple[Job, dict[TaskState, int]] | None:
         """A job and its tasks per state in one query (what Retrieve Job Status shows)."""
+        read = self.status_read(job_id)
+        return None if read.job is None else (read.job, read.counts)
+
+    def status_read(self, job_id: int) -> StatusRead:
+        """What Retrieve Job Status reads, in one statement: the job (None when there is none), its
+        tasks per state, and the session epoch that confirms a cached session (:mod:`vaultjobs.session_cache`)."""
         rows = self.db.connection().execute(
-            f"SELECT {', '.join('j.' + c for c in JOB_COLUMNS.split(', '))}, t.state, t.n FROM jobs j "
-            "LEFT JOIN (SELECT state, count(*) AS n FROM tasks WHERE job_id = ? GROUP BY state) t ON 1 = 1 "
-            "WHERE j.id = ?",
+            f"SELECT e.epoch, {', '.join('j.' + c for c in JOB_COLUMNS.split(', '))}, t.state, t.n "
+            "FROM session_epoch e LEFT JOIN jobs j ON j.id = ? "
+            "LEFT JOIN (SELECT state, count(*) AS n FROM tasks WHERE job_id = ? GROUP BY state) t "
+            "ON j.id IS NOT NULL WHERE e.id = 1",
             (job_id, job_id),
         ).fetchall()
-        if not rows:
-            return None
         width = len(rows[0]) - 2
+        job = None if rows[0][1] is None else job_from_row(rows[0][1:width])
         counts = {TaskState(row[width]): row[width + 1] for row in rows if row[width] is not None}
-        return job_from_row(rows[0][:width]), counts
+        return StatusRead(job=job, counts=counts, session_epoch=int(rows[0][0]))
 
     def list_tasks(self, job_id: int, limit: int, offset: int) -> Page:
         conn = self.db.connection()
@@ -279,24 +292,3 @@ class Jobs:
             "SELECT at, message FROM job_log WHERE job_id = ? ORDER BY id", (job_id,)
         ).fetchall()
         return [LogLine(at=from_ms(at), message=message) for at, message in rows]
-
-    def open_status_window(self, job_id: int, now: datetime, window: float) -> float | None:
-        """Open the job's status window; None on success, else seconds until it opens again.
-
-        One conditional upsert, so concurrent callers on any number of connections (or replicas)
-        get exactly one success per window, and a refused call never moves the window.
-        """
-        ms = to_ms(now)
-        window_ms = int(window * 1000)
-        conn = self.db.connection()
-        cur = self.db.write_one(
-            "INSERT INTO status_polls (job_id, polled_at) VALUES (?, ?) ON CONFLICT (job_id) "
-            "DO UPDATE SET polled_at = excluded.polled_at WHERE status_polls.polled_at <= ?",
-            (job_id, ms, ms - window_ms),
-        )
-        if cur.rowcount == 1:
-            return None
-        row = conn.execute("SELECT polled_at FROM status_polls WHERE job_id = ?", (job_id,)).fetchone()
-        polled_at = ms if row is None else int(row[0])
-        return max(0.0, (polled_at + window_ms - ms) / 1000.0)
-

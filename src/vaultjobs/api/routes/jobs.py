@@ -19,6 +19,7 @@ from vaultjobs.api.services import Services
 from vaultjobs.jobs import JobRequest, require_access
 from vaultjobs.models import Job, User
 from vaultjobs.status import PROGRESS_ORDER, TaskState
+from vaultjobs.store.jobs import StatusRead
 from vaultjobs.timeutil import render_datetime
 
 MAX_CANCEL_IDS = 500
@@ -96,12 +97,31 @@ class JobRoutes:
     def status(self, call: Call) -> dict[str, Any]:
         user = call.require_user()
         job_id = parse_id(str(call.path_params["job_id"]))
-        found = self.s.store.jobs.job_and_task_counts(job_id)  # one query: the job and its task counts
-        job = require_access(user, job_id, found[0] if found else None)
-        counts = found[1] if found else {}
+        return self._status(call, user, job_id, self.s.store.jobs.status_read(job_id))
+
+    def status_cached(self, call: Call) -> dict[str, Any] | None:
+        """Retrieve Job Status for a session checked a moment ago: one read carries the job, its task
+        counts and the session epoch that confirms the session. None (nothing done) when the session
+        needs the full check: :meth:`status` answers then, after it."""
+        found = self.s.accounts.cached_session(call.request.headers.get("authorization"))
+        if found is None:
+            return None
+        cached, hashed = found
+        try:
+            job_id = parse_id(str(call.path_params["job_id"]))
+        except errors.VaultError:
+            return None  # reported after the session's full check, as for any other session
+        read = self.s.store.jobs.status_read(job_id)
+        if not self.s.accounts.confirm(cached, read.session_epoch):
+            return None
+        call.user, call.session_hash = cached.user, hashed
+        return self._status(call, cached.user, job_id, read)
+
+    def _status(self, call: Call, user: User, job_id: int, read: StatusRead) -> dict[str, Any]:
+        job = require_access(user, job_id, read.job)
         window = self.s.settings.status_window
         if window > 0:
-            wait = self.s.store.jobs.open_status_window(job.id, self.s.clock.now(), window)
+            wait = self.s.store.status_windows.open(job.id, self.s.clock.now(), window)
             if wait is not None:
                 retry_after = max(1, math.ceil(wait))
                 raise errors.ApiLimitExceeded(
@@ -109,7 +129,7 @@ class JobRoutes:
                     f"try again in {retry_after} s",
                     retry_after=retry_after,
                 )
-        return {"data": job_status_data(job, counts, call.version, user)}
+        return {"data": job_status_data(job, read.counts, call.version, user)}
 
     def tasks(self, call: Call) -> dict[str, Any]:
         job = self._readable_job(call)
