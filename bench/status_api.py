@@ -118,6 +118,7 @@ class Phase:
     paths: list[str]  # requested in turn, cycling
     seconds: float
     concurrency: int
+    body: bytes = b""  # sent as a JSON POST when not empty
 
 
 @dataclass
@@ -131,14 +132,18 @@ class Result:
 async def _connection(phase: Phase, paths: list[str], start: int, step: int, deadline: float,
                       result: Result) -> None:
     reader, writer = await asyncio.open_connection(phase.host, phase.port)
-    head = f"Host: {phase.host}:{phase.port}\r\nAuthorization: {phase.token}\r\nAccept: application/json\r\n\r\n"
+    method, payload = ("POST", phase.body) if phase.body else ("GET", b"")
+    head = f"Host: {phase.host}:{phase.port}\r\nAuthorization: {phase.token}\r\nAccept: application/json\r\n"
+    if payload:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+    head += "\r\n"
     n = start
     try:
         while time.perf_counter() < deadline:
             path = paths[n % len(paths)]
             n += step
             sent = time.perf_counter()
-            writer.write(f"GET {path} HTTP/1.1\r\n{head}".encode())
+            writer.write(f"{method} {path} HTTP/1.1\r\n{head}".encode() + payload)
             header = await reader.readuntil(b"\r\n\r\n")
             length = 0
             ok = header.startswith(b"HTTP/1.1 200 ")
@@ -153,7 +158,7 @@ async def _connection(phase: Phase, paths: list[str], start: int, step: int, dea
             result.latencies_ms.append((time.perf_counter() - sent) * 1000)
             result.requests += 1
             if not ok and len(result.failures) < 5:
-                result.failures.append(f"GET {path}: {header.decode(errors='replace')}{body[:300]!r}")
+                result.failures.append(f"{method} {path}: {header.decode(errors='replace')}{body[:300]!r}")
     finally:
         writer.close()
 
