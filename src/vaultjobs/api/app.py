@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from vaultjobs import errors
-from vaultjobs.api.endpoint import Call, Handler, Shortcut, endpoint, error_response
+from vaultjobs.api.endpoint import AsyncShortcut, Call, Handler, Shortcut, endpoint, error_response
 from vaultjobs.api.routes.auth import AuthRoutes
 from vaultjobs.api.routes.content import content_routes
 from vaultjobs.api.routes.history import HistoryRoutes
@@ -37,7 +37,7 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
 
     def route(
         path: str, method: str, handler: Handler, *, auth: bool = True, body: str | None = None,
-        shortcut: Shortcut | None = None,
+        shortcut: Shortcut | None = None, async_shortcut: AsyncShortcut | None = None,
     ) -> Route:
         return Route(
             path,
@@ -48,6 +48,7 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
                 max_body_bytes=settings.max_body_bytes,
                 body=body,
                 shortcut=shortcut,
+                async_shortcut=async_shortcut,
                 inline=services.store.dialect.inline,
             ),
             methods=[method],
@@ -75,7 +76,8 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
         route(f"{v}/session", "DELETE", auth.end_session),
         route(f"{v}/objects/users/me", "GET", auth.me),
         route(f"{v}/services/jobs/processors", "GET", jobs.processors),
-        route(f"{v}/services/jobs/processors/{{name}}/actions/run", "POST", jobs.run, body="raw"),
+        route(f"{v}/services/jobs/processors/{{name}}/actions/run", "POST", jobs.run, body="raw",
+              async_shortcut=jobs.run_cached),
         route(f"{v}/services/jobs/start_now/{{job_id}}", "POST", jobs.start_now),
         route(f"{v}/services/jobs/actions/cancel", "POST", jobs.cancel, body="raw"),
         route(f"{v}/services/jobs/histories", "GET", history.histories),

@@ -70,6 +70,8 @@ class Call:
 Handler = Callable[[Call], "dict[str, Any] | Response"]
 #: A handler's shortcut for a session checked a moment ago; None when it cannot answer (it did nothing).
 Shortcut = Callable[[Call], "dict[str, Any] | Response | None"]
+#: The same, awaited on the event loop (only where the store's ``inline`` allows it).
+AsyncShortcut = Callable[[Call], Awaitable["dict[str, Any] | Response | None"]]
 Authenticator = Callable[[Call], None]
 
 
@@ -143,6 +145,7 @@ def endpoint(
     max_body_bytes: int,
     body: str | None = None,
     shortcut: Shortcut | None = None,
+    async_shortcut: AsyncShortcut | None = None,
     inline: bool = False,
 ) -> Callable[[Request], Awaitable[Response]]:
     """Wrap ``handler`` as a Starlette endpoint. ``body`` is None, ``"raw"`` or ``"form"``.
@@ -150,6 +153,7 @@ def endpoint(
     A ``shortcut`` is tried first and the handler (after ``authenticate``) runs when it returns
     None; with ``inline`` the shortcut runs on the event loop, sparing the thread hop that costs
     more than its work (the store's ``inline``: SQLite, where it reads and writes in microseconds).
+    An ``async_shortcut`` is awaited on the event loop, and only with ``inline``.
     """
 
     def run(call: Call) -> dict[str, Any] | Response:
@@ -175,7 +179,11 @@ def endpoint(
                 call.body = await read_body(request, max_body_bytes)
             elif body == "form":
                 await read_body_into_form(call, max_body_bytes)
-            result = shortcut(call) if shortcut is not None and inline else None
+            result = None
+            if inline and async_shortcut is not None:
+                result = await async_shortcut(call)
+            elif inline and shortcut is not None:
+                result = shortcut(call)
             if result is None:
                 result = await anyio.to_thread.run_sync(in_thread, call)
             return respond(call, result, rest_status_codes=rest_status_codes, started=started)

@@ -63,5 +63,6 @@ class SqlStore:
         return self.dialect.migrate()
 
     def close(self) -> None:
+        self.jobs.close()
         self.status_windows.close()
         self.dialect.close()

@@ -9,6 +9,7 @@ from typing import Any
 
 from vaultjobs.models import Job, LogLine, Page, Task
 from vaultjobs.status import JobStatus, TaskState
+from vaultjobs.store.batcher import Batcher
 from vaultjobs.store.dialect import Connection, Dialect
 from vaultjobs.store.errors import StoreError
 from vaultjobs.store.job_status import set_status
@@ -40,6 +41,34 @@ class StatusRead:
     session_epoch: int
 
 
+INSERT_JOB = (
+    "INSERT INTO jobs (processor, title, parameters, status, method, scheduled, created_by, "
+    "created_at, modified_by, modified_at, scheduled_for, idempotent, timeout_ms, "
+    f"inactivity_timeout_ms, definition, cancellable) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING {JOB_COLUMNS}"
+)
+
+
+def job_values(new: NewJob, now: datetime) -> tuple[Any, ...]:
+    return (
+        new.processor,
+        new.title,
+        dumps(new.parameters),
+        new.status.value,
+        new.method,
+        int(new.scheduled),
+        new.created_by,
+        to_ms(now),
+        new.created_by,
+        to_ms(now),
+        None if new.scheduled_for is None else to_ms(new.scheduled_for),
+        int(new.idempotent),
+        ms_or_none(new.timeout),
+        ms_or_none(new.inactivity_timeout),
+        new.definition,
+        int(new.cancellable),
+    )
+
+
 def status_in(conn: Connection, job_id: int) -> JobStatus | None:
     row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
     return None if row is None else JobStatus(row[0])
@@ -68,44 +97,34 @@ class Jobs:
 
     def __init__(self, db: Dialect) -> None:
         self.db = db
+        self._batch: Batcher[tuple[NewJob, datetime], Job] = Batcher(self._insert_jobs, name="vaultjobs-job-inserts")
+
+    def close(self) -> None:
+        self._batch.close()
 
     def create_job(self, new: NewJob, now: datetime) -> Job:
         """Insert a job; the commit is on disk before this returns (its id may be acknowledged).
 
-        ``StoreError`` when the job would be a second SCHEDULED instance of its definition.
+        Jobs of no definition (every job the API starts) that arrive together are inserted together,
+        in one durable transaction (:mod:`vaultjobs.store.batcher`). ``StoreError`` when the job
+        would be a second SCHEDULED instance of its definition.
         """
+        if new.definition is None:
+            return self._batch.submit((new, now))
         try:
-            return self._insert_job(new, now)
+            return self._insert_jobs([(new, now)])[0]
         except self.db.integrity_errors as exc:
             raise StoreError(f"definition [{new.definition}] has a scheduled instance already") from exc
 
-    def _insert_job(self, new: NewJob, now: datetime) -> Job:
+    async def create_job_async(self, new: NewJob, now: datetime) -> Job:
+        """:meth:`create_job` for the event loop (a job of no definition): it waits for its batch, not a thread."""
+        if new.definition is not None:
+            raise ValueError("a job of a definition is created with create_job")
+        return await self._batch.submit_async((new, now))
+
+    def _insert_jobs(self, jobs: Sequence[tuple[NewJob, datetime]]) -> list[Job]:
         with self.db.write(durable=True) as conn:
-            row = conn.execute(
-                "INSERT INTO jobs (processor, title, parameters, status, method, scheduled, created_by, "
-                "created_at, modified_by, modified_at, scheduled_for, idempotent, timeout_ms, "
-                "inactivity_timeout_ms, definition, cancellable) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                f"RETURNING {JOB_COLUMNS}",
-                (
-                    new.processor,
-                    new.title,
-                    dumps(new.parameters),
-                    new.status.value,
-                    new.method,
-                    int(new.scheduled),
-                    new.created_by,
-                    to_ms(now),
-                    new.created_by,
-                    to_ms(now),
-                    None if new.scheduled_for is None else to_ms(new.scheduled_for),
-                    int(new.idempotent),
-                    ms_or_none(new.timeout),
-                    ms_or_none(new.inactivity_timeout),
-                    new.definition,
-                    int(new.cancellable),
-                ),
-            ).fetchone()
-        return job_from_row(row)
+            return [job_from_row(conn.execute(INSERT_JOB, job_values(new, now)).fetchone()) for new, now in jobs]
 
     def get_job(self, job_id: int) -> Job | None:
         row = self.db.connection().execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()

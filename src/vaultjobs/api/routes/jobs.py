@@ -168,6 +168,24 @@ class JobRoutes:
 
     def run(self, call: Call) -> dict[str, Any]:
         user = call.require_user()
+        job = self.jobs.enqueue(user, self._run_request(call))
+        return {"url": f"/api/{call.version}/services/jobs/{job.id}", "job_id": job.id}
+
+    async def run_cached(self, call: Call) -> dict[str, Any] | None:
+        """Run on the event loop for a session checked a moment ago (one read of the session epoch
+        confirms it); the job's durable insert is awaited in its batch, with no thread of its own.
+        None (nothing done) when the session needs the full check."""
+        found = self.s.accounts.cached_session(call.request.headers.get("authorization"))
+        if found is None:
+            return None
+        cached, hashed = found
+        if not self.s.accounts.confirm(cached, self.s.store.users.session_epoch()):
+            return None
+        call.user, call.session_hash = cached.user, hashed
+        job = await self.jobs.enqueue_async(cached.user, self._run_request(call))
+        return {"url": f"/api/{call.version}/services/jobs/{job.id}", "job_id": job.id}
+
+    def _run_request(self, call: Call) -> JobRequest:
         name = str(call.path_params["name"])
         self.jobs.processor(name)  # an unknown processor is reported before anything in the body
         request = self._json_object(call.body)
@@ -177,18 +195,14 @@ class JobRoutes:
         parameters = request.get("parameters", {})
         if not isinstance(parameters, dict):
             raise errors.InvalidData("Invalid value for [parameters]: must be a JSON object")
-        job = self.jobs.enqueue(
-            user,
-            JobRequest(
-                processor=name,
-                parameters=parameters,
-                # As decoded: enqueue checks their types in its own order, after the parameters.
-                title=request.get("title"),
-                schedule_at=request.get("schedule_at"),
-                method=call.request.method,
-            ),
+        return JobRequest(
+            processor=name,
+            parameters=parameters,
+            # As decoded: enqueue checks their types in its own order, after the parameters.
+            title=request.get("title"),
+            schedule_at=request.get("schedule_at"),
+            method=call.request.method,
         )
-        return {"url": f"/api/{call.version}/services/jobs/{job.id}", "job_id": job.id}
 
     def start_now(self, call: Call) -> dict[str, Any]:
         """Start Job: a SCHEDULED instance runs now; its definition's schedule resumes at the next interval."""
