@@ -47,6 +47,8 @@ class Dialect(Protocol):
     #: Whether a read, or a status window's write, takes microseconds and no network round trip
     #: (SQLite): the API then runs its cheapest calls on the event loop, without a thread hop.
     inline: bool
+    #: Whether one statement may write in a ``WITH`` and read in its main query (PostgreSQL).
+    modifying_cte: bool
 
     def connection(self) -> Connection:
         """A connection whose statements commit one by one (reads, mostly)."""

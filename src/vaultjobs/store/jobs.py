@@ -69,6 +69,23 @@ def job_values(new: NewJob, now: datetime) -> tuple[Any, ...]:
     )
 
 
+#: Retrieve Job Status's read: the session epoch, the job's columns (NULL when there is no job), and a
+#: row per task state with its count (one row of NULLs when there are none). Parameters: the job id twice.
+STATUS_READ = (
+    f"SELECT e.epoch, {', '.join('j.' + c for c in JOB_COLUMNS.split(', '))}, t.state, t.n "
+    "FROM session_epoch e LEFT JOIN jobs j ON j.id = ? "
+    "LEFT JOIN (SELECT state, count(*) AS n FROM tasks WHERE job_id = ? GROUP BY state) t "
+    "ON j.id IS NOT NULL WHERE e.id = 1"
+)
+
+
+def status_read_of(rows: Sequence[Sequence[Any]]) -> StatusRead:
+    width = len(rows[0]) - 2
+    job = None if rows[0][1] is None else job_from_row(tuple(rows[0][1:width]))
+    counts = {TaskState(row[width]): row[width + 1] for row in rows if row[width] is not None}
+    return StatusRead(job=job, counts=counts, session_epoch=int(rows[0][0]))
+
+
 def status_in(conn: Connection, job_id: int) -> JobStatus | None:
     row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
     return None if row is None else JobStatus(row[0])
@@ -260,17 +277,7 @@ class Jobs:
     def status_read(self, job_id: int) -> StatusRead:
         """What Retrieve Job Status reads, in one statement: the job (None when there is none), its
         tasks per state, and the session epoch that confirms a cached session (:mod:`vaultjobs.session_cache`)."""
-        rows = self.db.connection().execute(
-            f"SELECT e.epoch, {', '.join('j.' + c for c in JOB_COLUMNS.split(', '))}, t.state, t.n "
-            "FROM session_epoch e LEFT JOIN jobs j ON j.id = ? "
-            "LEFT JOIN (SELECT state, count(*) AS n FROM tasks WHERE job_id = ? GROUP BY state) t "
-            "ON j.id IS NOT NULL WHERE e.id = 1",
-            (job_id, job_id),
-        ).fetchall()
-        width = len(rows[0]) - 2
-        job = None if rows[0][1] is None else job_from_row(rows[0][1:width])
-        counts = {TaskState(row[width]): row[width + 1] for row in rows if row[width] is not None}
-        return StatusRead(job=job, counts=counts, session_epoch=int(rows[0][0]))
+        return status_read_of(self.db.connection().execute(STATUS_READ, (job_id, job_id)).fetchall())
 
     def list_tasks(self, job_id: int, limit: int, offset: int) -> Page:
         conn = self.db.connection()

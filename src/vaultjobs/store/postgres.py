@@ -95,6 +95,7 @@ class PostgresDialect:
     integrity_errors: tuple[type[Exception], ...] = (psycopg.errors.IntegrityError,)
     skip_locked = " FOR UPDATE SKIP LOCKED"
     row_lock = " FOR UPDATE"
+    modifying_cte = True
     inline = False
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:

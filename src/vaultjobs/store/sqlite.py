@@ -27,6 +27,7 @@ class SqliteDialect:
     integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
     skip_locked = ""
     row_lock = ""
+    modifying_cte = False
     inline = True
 
     def __init__(self, path: Path) -> None:

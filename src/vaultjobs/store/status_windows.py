@@ -17,11 +17,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from vaultjobs.store.dialect import Connection, Cursor, Dialect
+from vaultjobs.store.jobs import STATUS_READ, StatusRead, status_read_of
 from vaultjobs.timeutil import to_ms
 
 OPEN_WINDOW = (
@@ -32,9 +34,33 @@ OPEN_WINDOW = (
 PURGE_EVERY = 4096
 
 
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who asks, as a session cache remembers them: the window opens only while the session epoch is
+    still ``epoch`` and when the user may see the job (its creator, or an admin)."""
+
+    user_id: int
+    is_admin: bool
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatusPoll:
+    """Retrieve Job Status's read, and its window: None when it opened, else seconds until it opens."""
+
+    read: StatusRead
+    wait: float | None
+
+
 class StatusWindows(Protocol):
     def open(self, job_id: int, now: datetime, window: float) -> float | None:
         """Open the job's status window; None on success, else seconds until it opens again."""
+        ...
+
+    def poll(self, job_id: int, now: datetime, window: float, viewer: Viewer) -> StatusPoll | None:
+        """:meth:`Jobs.status_read` and :meth:`open` in one statement, the window opened only if the
+        viewer's session epoch is current and they may see the job (else ``wait`` means nothing);
+        None where the windows live apart from the jobs."""
         ...
 
     def close(self) -> None: ...
@@ -58,6 +84,28 @@ class SharedStatusWindows:
         ms, window_ms = to_ms(now), int(window * 1000)
         opened = self.db.write_one(OPEN_WINDOW, (job_id, ms, ms - window_ms))
         return _wait(opened, self.db.connection(), job_id, ms, window_ms)
+
+    def poll(self, job_id: int, now: datetime, window: float, viewer: Viewer) -> StatusPoll | None:
+        """One round trip where one statement can both write and read (PostgreSQL's data-modifying
+        ``WITH``); the sub-select of ``polled_at`` sees the row as it was before this statement."""
+        if not self.db.modifying_cte:
+            return None
+        ms, window_ms = to_ms(now), int(window * 1000)
+        rows = self.db.connection().execute(
+            "WITH opened AS (INSERT INTO status_polls (job_id, polled_at) "
+            "SELECT j.id, ? FROM jobs j JOIN session_epoch e ON e.id = 1 AND e.epoch = ? "
+            "WHERE j.id = ? AND (? = 1 OR j.created_by = ?) "
+            "ON CONFLICT (job_id) DO UPDATE SET polled_at = excluded.polled_at "
+            "WHERE status_polls.polled_at <= ? RETURNING job_id) "
+            "SELECT r.*, (SELECT count(*) FROM opened), (SELECT polled_at FROM status_polls WHERE job_id = ?) "
+            f"FROM ({STATUS_READ}) r",
+            (ms, viewer.epoch, job_id, int(viewer.is_admin), viewer.user_id, ms - window_ms, job_id, job_id, job_id),
+        ).fetchall()
+        read = status_read_of([row[:-2] for row in rows])
+        if rows[0][-2]:
+            return StatusPoll(read, None)
+        polled_at = ms if rows[0][-1] is None else int(rows[0][-1])
+        return StatusPoll(read, max(0.0, (polled_at + window_ms - ms) / 1000.0))
 
     def close(self) -> None:
         """Nothing of its own to close."""
@@ -97,6 +145,10 @@ class SideFileStatusWindows:
                 # A closed window is as good as none: the file holds only the windows still open.
                 conn.execute("DELETE FROM status_polls WHERE polled_at <= ?", (ms - window_ms,))
             return wait
+
+    def poll(self, job_id: int, now: datetime, window: float, viewer: Viewer) -> StatusPoll | None:
+        """None: the windows are in another file than the jobs."""
+        return None
 
     def close(self) -> None:
         with self._lock:

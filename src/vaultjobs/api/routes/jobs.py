@@ -20,6 +20,7 @@ from vaultjobs.jobs import JobRequest, require_access
 from vaultjobs.models import Job, User
 from vaultjobs.status import PROGRESS_ORDER, TaskState
 from vaultjobs.store.jobs import StatusRead
+from vaultjobs.store.status_windows import Viewer
 from vaultjobs.timeutil import render_datetime
 
 MAX_CANCEL_IDS = 500
@@ -101,35 +102,50 @@ class JobRoutes:
 
     def status_cached(self, call: Call) -> dict[str, Any] | None:
         """Retrieve Job Status for a session checked a moment ago: one read carries the job, its task
-        counts and the session epoch that confirms the session. None (nothing done) when the session
-        needs the full check: :meth:`status` answers then, after it."""
+        counts and the session epoch that confirms the session; where the store can, the same
+        statement opens the window (only for that session, and a job it may see). None (nothing
+        done) when the session needs the full check: :meth:`status` answers then, after it."""
         found = self.s.accounts.cached_session(call.request.headers.get("authorization"))
         if found is None:
             return None
         cached, hashed = found
+        if not self.s.accounts.confirm(cached, cached.epoch):  # too old to be served from the cache
+            return None
         try:
             job_id = parse_id(str(call.path_params["job_id"]))
         except errors.VaultError:
             return None  # reported after the session's full check, as for any other session
-        read = self.s.store.jobs.status_read(job_id)
+        user, window = cached.user, self.s.settings.status_window
+        poll = None
+        if window > 0:
+            viewer = Viewer(user_id=user.id, is_admin=user.is_admin, epoch=cached.epoch)
+            poll = self.s.store.status_windows.poll(job_id, self.s.clock.now(), window, viewer)
+        read = self.s.store.jobs.status_read(job_id) if poll is None else poll.read
         if not self.s.accounts.confirm(cached, read.session_epoch):
             return None
-        call.user, call.session_hash = cached.user, hashed
-        return self._status(call, cached.user, job_id, read)
+        call.user, call.session_hash = user, hashed
+        if poll is None:
+            return self._status(call, user, job_id, read)
+        job = require_access(user, job_id, read.job)
+        if poll.wait is not None:
+            raise self._window_closed(job.id, poll.wait)
+        return {"data": job_status_data(job, read.counts, call.version, user)}
 
     def _status(self, call: Call, user: User, job_id: int, read: StatusRead) -> dict[str, Any]:
         job = require_access(user, job_id, read.job)
-        window = self.s.settings.status_window
-        if window > 0:
-            wait = self.s.store.status_windows.open(job.id, self.s.clock.now(), window)
+        if self.s.settings.status_window > 0:
+            wait = self.s.store.status_windows.open(job.id, self.s.clock.now(), self.s.settings.status_window)
             if wait is not None:
-                retry_after = max(1, math.ceil(wait))
-                raise errors.ApiLimitExceeded(
-                    f"Job status for [{job.id}] may be retrieved once every {window:g} seconds; "
-                    f"try again in {retry_after} s",
-                    retry_after=retry_after,
-                )
+                raise self._window_closed(job.id, wait)
         return {"data": job_status_data(job, read.counts, call.version, user)}
+
+    def _window_closed(self, job_id: int, wait: float) -> errors.ApiLimitExceeded:
+        retry_after = max(1, math.ceil(wait))
+        return errors.ApiLimitExceeded(
+            f"Job status for [{job_id}] may be retrieved once every {self.s.settings.status_window:g} seconds; "
+            f"try again in {retry_after} s",
+            retry_after=retry_after,
+        )
 
     def tasks(self, call: Call) -> dict[str, Any]:
         job = self._readable_job(call)
