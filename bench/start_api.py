@@ -11,7 +11,7 @@ disk). No worker runs, so the jobs stay QUEUED and only the API is measured.
 Reported: requests/s, p50/p99 and the server's CPU per request of each, and the ratio
 starts/health (target ≥ 0.5).
 
-    .venv/bin/python bench/start_api.py [--seconds 5] [--rounds 2] [--concurrency 16]
+    .venv/bin/python bench/start_api.py [--seconds 5] [--rounds 2] [--concurrency 16] [--postgres]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from vaultjobs.testing import LiveServer, V
+from vaultjobs.testing import LiveServer, PostgresServer, V
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from status_api import Measured, Phase, combine, measure, run_phase, show  # noqa: E402 - the load generator
@@ -39,10 +39,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="health/start phase pairs, averaged")
     parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections")
     parser.add_argument("--database-url", default="", help="postgresql://… (default: SQLite in a temporary folder)")
+    parser.add_argument("--postgres", action="store_true", help="on a throwaway PostgreSQL server")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="vaultjobs-bench-start-"))
-    server = LiveServer(root, database_url=args.database_url, workers=0,
+    pg = None
+    if args.postgres and not args.database_url:
+        pg = PostgresServer(root / "pg").start()
+        args.database_url = pg.create_database("start")
+    server = LiveServer(root / "data", database_url=args.database_url, workers=0,
                         extra_env={"VAULTJOBS_LOG_LEVEL": "warning"})
     server.start()
     try:
@@ -72,6 +77,8 @@ def main() -> None:
         print(f"  server CPU ratio health/start:  {h.cpu_ms / s.cpu_ms:.2f}")
     finally:
         server.stop()
+        if pg is not None:
+            pg.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 
