@@ -45,7 +45,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="vaultjobs-bench-start-"))
     pg = None
     if args.postgres and not args.database_url:
-        pg = PostgresServer(root / "pg").start()
+        pg = PostgresServer(Path(tempfile.mkdtemp(prefix="vaultjobs-bench-pg-"))).start()
         args.database_url = pg.create_database("start")
     server = LiveServer(root / "data", database_url=args.database_url, workers=0,
                         extra_env={"VAULTJOBS_LOG_LEVEL": "warning"})
@@ -79,6 +79,7 @@ def main() -> None:
         server.stop()
         if pg is not None:
             pg.stop()
+            shutil.rmtree(pg.folder, ignore_errors=True)
         shutil.rmtree(root, ignore_errors=True)
 
 
