@@ -1,5 +1,6 @@
 """Every ratio of issue 16 in one run: status on SQLite and on two PostgreSQL replicas, job starts
-through the API on both, and end-to-end throughput against the raw-SQL loops; one table at the end.
+through the API on both, end-to-end throughput against the raw-SQL loops, and against the peers
+(bench/peers/: Huey and Procrastinate); one table at the end.
 
 Each benchmark runs as its own script (its full output is shown as it goes); this one only collects
 the ratio lines they print. Sizes are small by default, so that the whole run takes a few minutes;
@@ -18,6 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RATIO = re.compile(r"(ratio[^:]*|status/health[^:]*|scale-out[^:]*):\s*([0-9.]+)\s*(\(target[^)]*\))?")
+PEER_RATIO = re.compile(r"([a-z][a-zA-Z -]* vs [A-Za-z ]+?) ([0-9.]+) (\(target[^)]*\))")
 VAULTJOBS_RATIO = re.compile(r"^(vaultjobs, .*?):.*ratio ([0-9.]+)\s*(\(target[^)]*\))?")
 
 
@@ -30,6 +32,8 @@ def run(title: str, script: str, *args: str) -> list[tuple[str, str, str, str]]:
         return [(title, "failed", "-", f"exit {process.returncode}")]
     rows = []
     for line in process.stdout.splitlines():
+        for peer in PEER_RATIO.finditer(line):
+            rows.append((title, peer.group(1).strip(), peer.group(2), peer.group(3).strip("()")))
         found = VAULTJOBS_RATIO.search(line.strip()) or RATIO.search(line)
         if found:
             rows.append((title, found.group(1).strip(), found.group(2), (found.group(3) or "").strip("()")))
@@ -49,11 +53,11 @@ def main() -> None:
         *run("start, PostgreSQL", "start_api.py", "--seconds", args.seconds, "--postgres"),
         *run("end to end, SQLite", "throughput.py", "--jobs", args.throughput_jobs),
         *run("end to end, PostgreSQL", "throughput.py", "--postgres", "--jobs", args.throughput_jobs),
+        *run("peers", "peers/run.py", "--jobs", args.throughput_jobs),
     ]
     print("\n" + f"{'benchmark':<24} {'measure':<48} {'ratio':>6}  target")
     for title, name, ratio, target in rows:
         print(f"{title:<24} {name[:48]:<48} {ratio:>6}  {target}")
-    print("(bench/peers/ — Huey and Procrastinate in the same run — is not written yet)")
 
 
 if __name__ == "__main__":
