@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -21,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from vaultjobs import errors
 from vaultjobs.models import User
+from vaultjobs.session_cache import CachedSession, SessionCache
 from vaultjobs.settings import Settings
 from vaultjobs.store import Store
 from vaultjobs.timeutil import Clock, fixed_window, zone
@@ -144,6 +145,8 @@ class Accounts:
                                          sleep=sleep)
         # Refresh a session's last-seen time at most this often (saves a write per request).
         self._touch_every = timedelta(seconds=min(5.0, settings.session_idle_timeout / 10))
+        #: Sessions checked a moment ago; each still needs the current session epoch to count.
+        self.sessions = SessionCache(self._touch_every)
 
     # -- users -----------------------------------------------------------------------------
 
@@ -195,30 +198,67 @@ class Accounts:
         return Login(token=token, user=user)
 
     def session_user(self, authorization: str | None) -> tuple[User, bytes]:
-        """The user behind an ``Authorization`` header value (``{sessionId}`` or ``Bearer {sessionId}``)."""
+        """The user behind an ``Authorization`` header value (``{sessionId}`` or ``Bearer {sessionId}``).
+
+        A session this node checked a moment ago costs one read of the session epoch; any other
+        gets the full lookup (:meth:`check_session`).
+        """
+        hashed = self.session_hash(authorization)
+        cached = self.sessions.get(hashed, self.clock.now())
+        if cached is not None and self.confirm(cached, self.store.users.session_epoch()):
+            return cached.user, hashed
+        return self.check_session(hashed), hashed
+
+    def cached_session(self, authorization: str | None) -> tuple[CachedSession, bytes] | None:
+        """A session checked a moment ago, valid if the session epoch is still ``cached.epoch``
+        (:meth:`confirm`): for a request that reads the epoch along with its own data."""
+        try:
+            hashed = self.session_hash(authorization)
+        except errors.InvalidSessionId:
+            return None
+        cached = self.sessions.get(hashed, self.clock.now())
+        return None if cached is None else (cached, hashed)
+
+    def confirm(self, cached: CachedSession, epoch: int) -> bool:
+        """Whether a cached session still counts, given the epoch read after it was taken from the cache;
+        past its maximum age it never does (the full lookup ends it)."""
+        age = self.clock.now() - cached.session.created_at
+        return cached.epoch == epoch and age <= timedelta(seconds=self.settings.session_max_age)
+
+    @staticmethod
+    def session_hash(authorization: str | None) -> bytes:
         token = (authorization or "").strip()
         if token[:7].lower() == "bearer ":
             token = token[7:].strip()
         if not token:
             raise errors.InvalidSessionId()
-        hashed = token_hash(token)
-        found = self.store.users.get_session(hashed)
+        return token_hash(token)
+
+    def check_session(self, hashed: bytes) -> User:
+        """The full lookup: the session and its user from the store, ended when idle or too old,
+        its last-seen time refreshed now and then; remembered in the cache when valid."""
+        found = self.store.users.get_session_at_epoch(hashed)
         if found is None:
+            self.sessions.discard(hashed)
             raise errors.InvalidSessionId()
-        session, user = found
+        session, user, epoch = found
         now = self.clock.now()
         if (
             not user.active
             or now - session.last_seen > timedelta(seconds=self.settings.session_idle_timeout)
             or now - session.created_at > timedelta(seconds=self.settings.session_max_age)
         ):
+            self.sessions.discard(hashed)
             self.store.users.delete_session(hashed)
             raise errors.InvalidSessionId()
         if now - session.last_seen >= self._touch_every:
             self.store.users.touch_session(hashed, now)
-        return user, hashed
+            session = replace(session, last_seen=now)
+        self.sessions.put(CachedSession(session=session, user=user, epoch=epoch))
+        return user
 
     def logout(self, hashed: bytes) -> None:
+        self.sessions.discard(hashed)
         self.store.users.delete_session(hashed)
 
 

@@ -161,16 +161,16 @@ def test_list_tasks_pages(store: SqliteStore, clock: ManualClock) -> None:
 
 
 def test_status_window_gives_one_success_per_window(store: SqliteStore, clock: ManualClock) -> None:
-    assert store.jobs.open_status_window(1, clock.now(), 10) is None
+    assert store.status_windows.open(1, clock.now(), 10) is None
     clock.advance(4)
-    assert store.jobs.open_status_window(1, clock.now(), 10) == pytest.approx(6)
+    assert store.status_windows.open(1, clock.now(), 10) == pytest.approx(6)
     clock.advance(3)
     # a refused call did not move the window
-    assert store.jobs.open_status_window(1, clock.now(), 10) == pytest.approx(3)
+    assert store.status_windows.open(1, clock.now(), 10) == pytest.approx(3)
     # other jobs have their own windows
-    assert store.jobs.open_status_window(2, clock.now(), 10) is None
+    assert store.status_windows.open(2, clock.now(), 10) is None
     clock.advance(3)
-    assert store.jobs.open_status_window(1, clock.now(), 10) is None
+    assert store.status_windows.open(1, clock.now(), 10) is None
 
 
 def test_status_window_under_concurrency(store: SqliteStore, clock: ManualClock) -> None:
@@ -179,7 +179,7 @@ def test_status_window_under_concurrency(store: SqliteStore, clock: ManualClock)
 
     def poll() -> None:
         barrier.wait()
-        results.append(store.jobs.open_status_window(42, clock.now(), 10))
+        results.append(store.status_windows.open(42, clock.now(), 10))
 
     threads = [threading.Thread(target=poll) for _ in range(20)]
     for t in threads:

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from vaultjobs import errors
-from vaultjobs.api.endpoint import Call, Handler, endpoint, error_response
+from vaultjobs.api.endpoint import AsyncShortcut, Call, Handler, Shortcut, endpoint, error_response
 from vaultjobs.api.ops import ops_routes
 from vaultjobs.api.routes.auth import AuthRoutes
 from vaultjobs.api.routes.content import content_routes
@@ -38,7 +38,10 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
     def authenticate(call: Call) -> None:
         call.user, call.session_hash = services.accounts.session_user(call.request.headers.get("authorization"))
 
-    def route(path: str, method: str, handler: Handler, *, auth: bool = True, body: str | None = None) -> Route:
+    def route(
+        path: str, method: str, handler: Handler, *, auth: bool = True, body: str | None = None,
+        shortcut: Shortcut | None = None, async_shortcut: AsyncShortcut | None = None,
+    ) -> Route:
         return Route(
             path,
             endpoint(
@@ -47,6 +50,9 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
                 rest_status_codes=rest,
                 max_body_bytes=settings.max_body_bytes,
                 body=body,
+                shortcut=shortcut,
+                async_shortcut=async_shortcut,
+                inline=services.store.dialect.inline,
             ),
             methods=[method],
         )
@@ -74,12 +80,13 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
         route(f"{v}/session", "DELETE", auth.end_session),
         route(f"{v}/objects/users/me", "GET", auth.me),
         route(f"{v}/services/jobs/processors", "GET", jobs.processors),
-        route(f"{v}/services/jobs/processors/{{name}}/actions/run", "POST", jobs.run, body="raw"),
+        route(f"{v}/services/jobs/processors/{{name}}/actions/run", "POST", jobs.run, body="raw",
+              async_shortcut=jobs.run_cached),
         route(f"{v}/services/jobs/start_now/{{job_id}}", "POST", jobs.start_now),
         route(f"{v}/services/jobs/actions/cancel", "POST", jobs.cancel, body="raw"),
         route(f"{v}/services/jobs/histories", "GET", history.histories),
         route(f"{v}/services/jobs/monitors", "GET", history.monitors),
-        route(f"{v}/services/jobs/{{job_id}}", "GET", jobs.status),
+        route(f"{v}/services/jobs/{{job_id}}", "GET", jobs.status, shortcut=jobs.status_cached),
         route(f"{v}/services/jobs/{{job_id}}/tasks", "GET", jobs.tasks),
         route(f"{v}/services/jobs/{{job_id}}/log", "GET", jobs.log),
         *content_routes(route, v, services),

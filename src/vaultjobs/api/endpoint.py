@@ -68,6 +68,10 @@ class Call:
 
 
 Handler = Callable[[Call], "dict[str, Any] | Response"]
+#: A handler's shortcut for a session checked a moment ago; None when it cannot answer (it did nothing).
+Shortcut = Callable[[Call], "dict[str, Any] | Response | None"]
+#: The same, awaited on the event loop (only where the store's ``inline`` allows it).
+AsyncShortcut = Callable[[Call], Awaitable["dict[str, Any] | Response | None"]]
 Authenticator = Callable[[Call], None]
 
 
@@ -148,13 +152,29 @@ def endpoint(
     rest_status_codes: bool,
     max_body_bytes: int,
     body: str | None = None,
+    shortcut: Shortcut | None = None,
+    async_shortcut: AsyncShortcut | None = None,
+    inline: bool = False,
 ) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap ``handler`` as a Starlette endpoint. ``body`` is None, ``"raw"`` or ``"form"``."""
+    """Wrap ``handler`` as a Starlette endpoint. ``body`` is None, ``"raw"`` or ``"form"``.
+
+    A ``shortcut`` is tried first and the handler (after ``authenticate``) runs when it returns
+    None; with ``inline`` the shortcut runs on the event loop, sparing the thread hop that costs
+    more than its work (the store's ``inline``: SQLite, where it reads and writes in microseconds).
+    An ``async_shortcut`` is awaited on the event loop, and only with ``inline``.
+    """
 
     def run(call: Call) -> dict[str, Any] | Response:
         if authenticate is not None:
             authenticate(call)
         return handler(call)
+
+    def run_with_shortcut(call: Call) -> dict[str, Any] | Response:
+        assert shortcut is not None
+        result = shortcut(call)
+        return run(call) if result is None else result
+
+    in_thread = run if shortcut is None or inline else run_with_shortcut
 
     async def asgi_endpoint(request: Request) -> Response:
         started = time.perf_counter()
@@ -167,7 +187,13 @@ def endpoint(
                 call.body = await read_body(request, max_body_bytes)
             elif body == "form":
                 await read_body_into_form(call, max_body_bytes)
-            result = await anyio.to_thread.run_sync(run, call)
+            result = None
+            if inline and async_shortcut is not None:
+                result = await async_shortcut(call)
+            elif inline and shortcut is not None:
+                result = shortcut(call)
+            if result is None:
+                result = await anyio.to_thread.run_sync(in_thread, call)
             return respond(call, result, rest_status_codes=rest_status_codes, started=started)
         except errors.VaultError as exc:
             return error_response(call, exc, rest_status_codes=rest_status_codes, started=started)

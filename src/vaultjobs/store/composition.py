@@ -21,6 +21,7 @@ from vaultjobs.store.object_files import ObjectFiles
 from vaultjobs.store.objects import Objects
 from vaultjobs.store.overview import Overview
 from vaultjobs.store.schedules import Schedules
+from vaultjobs.store.status_windows import SharedStatusWindows, StatusWindows
 from vaultjobs.store.users import Users
 from vaultjobs.store.work import Work
 
@@ -39,6 +40,7 @@ class Store(Protocol):
     objects: Objects
     object_files: ObjectFiles
     overview: Overview
+    status_windows: StatusWindows
 
     def migrate(self) -> list[int]: ...
     def close(self) -> None: ...
@@ -48,7 +50,7 @@ class SqlStore:
     """The query modules on one dialect; :class:`~vaultjobs.store.sqlite.SqliteStore` and
     :class:`~vaultjobs.store.postgres.PostgresStore` choose the dialect and the histories."""
 
-    def __init__(self, dialect: Dialect, history: History) -> None:
+    def __init__(self, dialect: Dialect, history: History, status_windows: StatusWindows | None = None) -> None:
         self.dialect = dialect
         self.users = Users(dialect)
         self.jobs = Jobs(dialect)
@@ -60,10 +62,13 @@ class SqlStore:
         self.objects = Objects(dialect)
         self.object_files = ObjectFiles(dialect)
         self.overview = Overview(dialect)
+        self.status_windows = status_windows or SharedStatusWindows(dialect)
 
     def migrate(self) -> list[int]:
         """Apply the migrations not applied yet, in order; return the versions applied now."""
         return self.dialect.migrate()
 
     def close(self) -> None:
+        self.jobs.close()
+        self.status_windows.close()
         self.dialect.close()

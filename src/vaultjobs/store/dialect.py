@@ -44,6 +44,11 @@ class Dialect(Protocol):
     #: Appended to a select that locks rows until the transaction ends (SQLite's writers hold the
     #: whole database anyway).
     row_lock: str
+    #: Whether a read, or a status window's write, takes microseconds and no network round trip
+    #: (SQLite): the API then runs its cheapest calls on the event loop, without a thread hop.
+    inline: bool
+    #: Whether one statement may write in a ``WITH`` and read in its main query (PostgreSQL).
+    modifying_cte: bool
 
     def connection(self) -> Connection:
         """A connection whose statements commit one by one (reads, mostly)."""

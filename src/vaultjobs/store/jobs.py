@@ -9,6 +9,7 @@ from typing import Any
 
 from vaultjobs.models import Job, LogLine, Page, Task
 from vaultjobs.status import JobStatus, TaskState
+from vaultjobs.store.batcher import Batcher
 from vaultjobs.store.dialect import Connection, Dialect
 from vaultjobs.store.errors import StoreError
 from vaultjobs.store.job_status import set_status
@@ -32,6 +33,58 @@ class NewJob:
     inactivity_timeout: float | None = None
     definition: str | None = None
     cancellable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRead:
+    job: Job | None
+    counts: dict[TaskState, int]
+    session_epoch: int
+
+
+INSERT_JOB = (
+    "INSERT INTO jobs (processor, title, parameters, status, method, scheduled, created_by, "
+    "created_at, modified_by, modified_at, scheduled_for, idempotent, timeout_ms, "
+    f"inactivity_timeout_ms, definition, cancellable) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING {JOB_COLUMNS}"
+)
+
+
+def job_values(new: NewJob, now: datetime) -> tuple[Any, ...]:
+    return (
+        new.processor,
+        new.title,
+        dumps(new.parameters),
+        new.status.value,
+        new.method,
+        int(new.scheduled),
+        new.created_by,
+        to_ms(now),
+        new.created_by,
+        to_ms(now),
+        None if new.scheduled_for is None else to_ms(new.scheduled_for),
+        int(new.idempotent),
+        ms_or_none(new.timeout),
+        ms_or_none(new.inactivity_timeout),
+        new.definition,
+        int(new.cancellable),
+    )
+
+
+#: Retrieve Job Status's read: the session epoch, the job's columns (NULL when there is no job), and a
+#: row per task state with its count (one row of NULLs when there are none). Parameters: the job id twice.
+STATUS_READ = (
+    f"SELECT e.epoch, {', '.join('j.' + c for c in JOB_COLUMNS.split(', '))}, t.state, t.n "
+    "FROM session_epoch e LEFT JOIN jobs j ON j.id = ? "
+    "LEFT JOIN (SELECT state, count(*) AS n FROM tasks WHERE job_id = ? GROUP BY state) t "
+    "ON j.id IS NOT NULL WHERE e.id = 1"
+)
+
+
+def status_read_of(rows: Sequence[Sequence[Any]]) -> StatusRead:
+    width = len(rows[0]) - 2
+    job = None if rows[0][1] is None else job_from_row(tuple(rows[0][1:width]))
+    counts = {TaskState(row[width]): row[width + 1] for row in rows if row[width] is not None}
+    return StatusRead(job=job, counts=counts, session_epoch=int(rows[0][0]))
 
 
 def status_in(conn: Connection, job_id: int) -> JobStatus | None:
@@ -62,50 +115,44 @@ class Jobs:
 
     def __init__(self, db: Dialect) -> None:
         self.db = db
+        self._batch: Batcher[tuple[NewJob, datetime], Job] = Batcher(self._insert_jobs, name="vaultjobs-job-inserts")
+
+    def close(self) -> None:
+        self._batch.close()
 
     def create_job(self, new: NewJob, now: datetime, *, within: Callable[[Connection, Job], None] | None = None
                    ) -> Job:
         """Insert a job; the commit is on disk before this returns (its id may be acknowledged).
 
-        ``within`` runs in the same transaction once the job has its id (a reservation the job holds,
-        such as the submission it imports); whatever it raises undoes the job too.
-        ``StoreError`` when the job would be a second SCHEDULED instance of its definition.
+        Jobs of no definition (every job the API starts) that arrive together are inserted together,
+        in one durable transaction (:mod:`vaultjobs.store.batcher`). ``within`` runs in the job's own
+        transaction once it has its id (a reservation the job holds, such as the submission it
+        imports; such a job is not batched); whatever it raises undoes the job too. ``StoreError``
+        when the job would be a second SCHEDULED instance of its definition.
         """
+        if new.definition is None and within is None:
+            return self._batch.submit((new, now))
         try:
             return self._insert_job(new, now, within)
         except self.db.integrity_errors as exc:
             raise StoreError(f"definition [{new.definition}] has a scheduled instance already") from exc
 
+    async def create_job_async(self, new: NewJob, now: datetime) -> Job:
+        """:meth:`create_job` for the event loop (a job of no definition): it waits for its batch, not a thread."""
+        if new.definition is not None:
+            raise ValueError("a job of a definition is created with create_job")
+        return await self._batch.submit_async((new, now))
+
     def _insert_job(self, new: NewJob, now: datetime, within: Callable[[Connection, Job], None] | None) -> Job:
         with self.db.write(durable=True) as conn:
-            row = conn.execute(
-                "INSERT INTO jobs (processor, title, parameters, status, method, scheduled, created_by, "
-                "created_at, modified_by, modified_at, scheduled_for, idempotent, timeout_ms, "
-                "inactivity_timeout_ms, definition, cancellable) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                f"RETURNING {JOB_COLUMNS}",
-                (
-                    new.processor,
-                    new.title,
-                    dumps(new.parameters),
-                    new.status.value,
-                    new.method,
-                    int(new.scheduled),
-                    new.created_by,
-                    to_ms(now),
-                    new.created_by,
-                    to_ms(now),
-                    None if new.scheduled_for is None else to_ms(new.scheduled_for),
-                    int(new.idempotent),
-                    ms_or_none(new.timeout),
-                    ms_or_none(new.inactivity_timeout),
-                    new.definition,
-                    int(new.cancellable),
-                ),
-            ).fetchone()
-            job = job_from_row(row)
+            job = job_from_row(conn.execute(INSERT_JOB, job_values(new, now)).fetchone())
             if within is not None:
                 within(conn, job)
         return job
+
+    def _insert_jobs(self, jobs: Sequence[tuple[NewJob, datetime]]) -> list[Job]:
+        with self.db.write(durable=True) as conn:
+            return [job_from_row(conn.execute(INSERT_JOB, job_values(new, now)).fetchone()) for new, now in jobs]
 
     def get_job(self, job_id: int) -> Job | None:
         row = self.db.connection().execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -239,17 +286,13 @@ class Jobs:
 
     def job_and_task_counts(self, job_id: int) -> tuple[Job, dict[TaskState, int]] | None:
         """A job and its tasks per state in one query (what Retrieve Job Status shows)."""
-        rows = self.db.connection().execute(
-            f"SELECT {', '.join('j.' + c for c in JOB_COLUMNS.split(', '))}, t.state, t.n FROM jobs j "
-            "LEFT JOIN (SELECT state, count(*) AS n FROM tasks WHERE job_id = ? GROUP BY state) t ON 1 = 1 "
-            "WHERE j.id = ?",
-            (job_id, job_id),
-        ).fetchall()
-        if not rows:
-            return None
-        width = len(rows[0]) - 2
-        counts = {TaskState(row[width]): row[width + 1] for row in rows if row[width] is not None}
-        return job_from_row(rows[0][:width]), counts
+        read = self.status_read(job_id)
+        return None if read.job is None else (read.job, read.counts)
+
+    def status_read(self, job_id: int) -> StatusRead:
+        """What Retrieve Job Status reads, in one statement: the job (None when there is none), its
+        tasks per state, and the session epoch that confirms a cached session (:mod:`vaultjobs.session_cache`)."""
+        return status_read_of(self.db.connection().execute(STATUS_READ, (job_id, job_id)).fetchall())
 
     def list_tasks(self, job_id: int, limit: int, offset: int) -> Page:
         conn = self.db.connection()
@@ -290,24 +333,3 @@ class Jobs:
             "SELECT at, message FROM job_log WHERE job_id = ? ORDER BY id", (job_id,)
         ).fetchall()
         return [LogLine(at=from_ms(at), message=message) for at, message in rows]
-
-    def open_status_window(self, job_id: int, now: datetime, window: float) -> float | None:
-        """Open the job's status window; None on success, else seconds until it opens again.
-
-        One conditional upsert, so concurrent callers on any number of connections (or replicas)
-        get exactly one success per window, and a refused call never moves the window.
-        """
-        ms = to_ms(now)
-        window_ms = int(window * 1000)
-        conn = self.db.connection()
-        cur = self.db.write_one(
-            "INSERT INTO status_polls (job_id, polled_at) VALUES (?, ?) ON CONFLICT (job_id) "
-            "DO UPDATE SET polled_at = excluded.polled_at WHERE status_polls.polled_at <= ?",
-            (job_id, ms, ms - window_ms),
-        )
-        if cur.rowcount == 1:
-            return None
-        row = conn.execute("SELECT polled_at FROM status_polls WHERE job_id = ?", (job_id,)).fetchone()
-        polled_at = ms if row is None else int(row[0])
-        return max(0.0, (polled_at + window_ms - ms) / 1000.0)
-

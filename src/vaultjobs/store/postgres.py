@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from vaultjobs.store.batcher import Batcher
 from vaultjobs.store.composition import SqlStore
 from vaultjobs.store.history import PlainHistory
 
@@ -95,6 +96,8 @@ class PostgresDialect:
     integrity_errors: tuple[type[Exception], ...] = (psycopg.errors.IntegrityError,)
     skip_locked = " FOR UPDATE SKIP LOCKED"
     row_lock = " FOR UPDATE"
+    modifying_cte = True
+    inline = False
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
@@ -109,6 +112,8 @@ class PostgresDialect:
         self._autocommit = _Autocommit(self.pool)
         self._listeners: list[threading.Thread] = []
         self._stop = threading.Event()
+        # Nodes enqueueing together share one NOTIFY: any number of them wake the listeners alike.
+        self._notifies: Batcher[None, None] = Batcher(self._notify_once, name="vaultjobs-notify")
 
     def connection(self) -> _Autocommit:
         return self._autocommit
@@ -158,6 +163,7 @@ class PostgresDialect:
         return ""
 
     def close(self) -> None:
+        self._notifies.close()
         self._stop.set()
         for thread in self._listeners:
             thread.join(5.0)
@@ -193,7 +199,12 @@ class PostgresDialect:
     # -- wake-ups across nodes -------------------------------------------------------------
 
     def notify_work(self) -> None:
+        """NOTIFY the other nodes; returns once a NOTIFY sent after this call began has committed."""
+        self._notifies.submit(None)
+
+    def _notify_once(self, calls: Sequence[None]) -> list[None]:
         self.write_one("SELECT pg_notify(?, '')", (CHANNEL,))
+        return [None] * len(calls)
 
     def listen(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` whenever any node notifies that work was enqueued."""

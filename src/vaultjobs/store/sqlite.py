@@ -18,6 +18,7 @@ from vaultjobs.store.composition import SqlStore
 from vaultjobs.store.dialect import marks
 from vaultjobs.store.group_sync import GroupSync
 from vaultjobs.store.history import CountedHistory
+from vaultjobs.store.status_windows import SideFileStatusWindows
 
 
 class SqliteDialect:
@@ -26,6 +27,8 @@ class SqliteDialect:
     integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
     skip_locked = ""
     row_lock = ""
+    modifying_cte = False
+    inline = True
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -152,9 +155,11 @@ class SqliteDialect:
 
 
 class SqliteStore(SqlStore):
-    """Store on one SQLite database file; histories count on the buckets of migration 0003."""
+    """Store on one SQLite database file; histories count on the buckets of migration 0003, status
+    windows in a side file (:mod:`vaultjobs.store.status_windows`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         dialect = SqliteDialect(path)
-        super().__init__(dialect, CountedHistory(dialect))
+        windows = SideFileStatusWindows(SideFileStatusWindows.beside(path))
+        super().__init__(dialect, CountedHistory(dialect), windows)

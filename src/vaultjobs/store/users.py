@@ -10,6 +10,9 @@ from vaultjobs.store.errors import StoreError, UserExists
 from vaultjobs.store.rows import USER_COLUMNS, user_from_row
 from vaultjobs.timeutil import from_ms, to_ms
 
+#: The session epoch, as a sub-select other reads can carry along (one statement, one snapshot).
+SESSION_EPOCH = "SELECT epoch FROM session_epoch WHERE id = 1"
+
 
 class Users:
     """Users and sessions; every method is one unit of work."""
@@ -111,19 +114,29 @@ class Users:
         )
 
     def get_session(self, token_hash: bytes) -> tuple[Session, User] | None:
+        found = self.get_session_at_epoch(token_hash)
+        return None if found is None else found[:2]
+
+    def get_session_at_epoch(self, token_hash: bytes) -> tuple[Session, User, int] | None:
+        """The session, its user and the session epoch, read in one statement (one snapshot): a
+        session ended after this read moves the epoch past the one returned."""
         row = self.db.connection().execute(
             "SELECT s.created_at, s.last_seen, u.id, u.username, u.timezone, u.is_admin, u.active, "
-            "u.created_at, u.password_changed_at, u.failed_logins, u.locked_until "
-            "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?",
+            "u.created_at, u.password_changed_at, u.failed_logins, u.locked_until, "
+            f"({SESSION_EPOCH}) FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?",
             (token_hash,),
         ).fetchone()
         if row is None:
             return None
-        user = user_from_row(row[2:])
+        user = user_from_row(row[2:11])
         session = Session(
             token_hash=token_hash, user_id=user.id, created_at=from_ms(row[0]), last_seen=from_ms(row[1])
         )
-        return session, user
+        return session, user, int(row[11])
+
+    def session_epoch(self) -> int:
+        """The counter the database moves whenever a session ends or a user changes (migration 0008)."""
+        return int(self.db.connection().execute(SESSION_EPOCH).fetchone()[0])
 
     def touch_session(self, token_hash: bytes, now: datetime) -> None:
         self.db.write_one(

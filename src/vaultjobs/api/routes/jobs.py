@@ -18,6 +18,8 @@ from vaultjobs.api.routes import jobs_of
 from vaultjobs.api.services import Services
 from vaultjobs.jobs import JobRequest, require_access
 from vaultjobs.models import Job, User
+from vaultjobs.store.jobs import StatusRead
+from vaultjobs.store.status_windows import Viewer
 from vaultjobs.timeutil import render_datetime
 
 MAX_CANCEL_IDS = 500
@@ -69,20 +71,54 @@ class JobRoutes:
     def status(self, call: Call) -> dict[str, Any]:
         user = call.require_user()
         job_id = parse_id(str(call.path_params["job_id"]))
-        found = self.s.store.jobs.job_and_task_counts(job_id)  # one query: the job and its task counts
-        job = require_access(user, job_id, found[0] if found else None)
-        counts = found[1] if found else {}
-        window = self.s.settings.status_window
+        return self._status(call, user, job_id, self.s.store.jobs.status_read(job_id))
+
+    def status_cached(self, call: Call) -> dict[str, Any] | None:
+        """Retrieve Job Status for a session checked a moment ago: one read carries the job, its task
+        counts and the session epoch that confirms the session; where the store can, the same
+        statement opens the window (only for that session, and a job it may see). None (nothing
+        done) when the session needs the full check: :meth:`status` answers then, after it."""
+        found = self.s.accounts.cached_session(call.request.headers.get("authorization"))
+        if found is None:
+            return None
+        cached, hashed = found
+        if not self.s.accounts.confirm(cached, cached.epoch):  # too old to be served from the cache
+            return None
+        try:
+            job_id = parse_id(str(call.path_params["job_id"]))
+        except errors.VaultError:
+            return None  # reported after the session's full check, as for any other session
+        user, window = cached.user, self.s.settings.status_window
+        poll = None
         if window > 0:
-            wait = self.s.store.jobs.open_status_window(job.id, self.s.clock.now(), window)
+            viewer = Viewer(user_id=user.id, is_admin=user.is_admin, epoch=cached.epoch)
+            poll = self.s.store.status_windows.poll(job_id, self.s.clock.now(), window, viewer)
+        read = self.s.store.jobs.status_read(job_id) if poll is None else poll.read
+        if not self.s.accounts.confirm(cached, read.session_epoch):
+            return None
+        call.user, call.session_hash = user, hashed
+        if poll is None:
+            return self._status(call, user, job_id, read)
+        job = require_access(user, job_id, read.job)
+        if poll.wait is not None:
+            raise self._window_closed(job.id, poll.wait)
+        return {"data": job_status_data(job, read.counts, call.version, user)}
+
+    def _status(self, call: Call, user: User, job_id: int, read: StatusRead) -> dict[str, Any]:
+        job = require_access(user, job_id, read.job)
+        if self.s.settings.status_window > 0:
+            wait = self.s.store.status_windows.open(job.id, self.s.clock.now(), self.s.settings.status_window)
             if wait is not None:
-                retry_after = max(1, math.ceil(wait))
-                raise errors.ApiLimitExceeded(
-                    f"Job status for [{job.id}] may be retrieved once every {window:g} seconds; "
-                    f"try again in {retry_after} s",
-                    retry_after=retry_after,
-                )
-        return {"data": job_status_data(job, counts, call.version, user)}
+                raise self._window_closed(job.id, wait)
+        return {"data": job_status_data(job, read.counts, call.version, user)}
+
+    def _window_closed(self, job_id: int, wait: float) -> errors.ApiLimitExceeded:
+        retry_after = max(1, math.ceil(wait))
+        return errors.ApiLimitExceeded(
+            f"Job status for [{job_id}] may be retrieved once every {self.s.settings.status_window:g} seconds; "
+            f"try again in {retry_after} s",
+            retry_after=retry_after,
+        )
 
     def tasks(self, call: Call) -> dict[str, Any]:
         job = self._readable_job(call)
@@ -121,6 +157,24 @@ class JobRoutes:
 
     def run(self, call: Call) -> dict[str, Any]:
         user = call.require_user()
+        job = self.jobs.enqueue(user, self._run_request(call))
+        return {"url": f"/api/{call.version}/services/jobs/{job.id}", "job_id": job.id}
+
+    async def run_cached(self, call: Call) -> dict[str, Any] | None:
+        """Run on the event loop for a session checked a moment ago (one read of the session epoch
+        confirms it); the job's durable insert is awaited in its batch, with no thread of its own.
+        None (nothing done) when the session needs the full check."""
+        found = self.s.accounts.cached_session(call.request.headers.get("authorization"))
+        if found is None:
+            return None
+        cached, hashed = found
+        if not self.s.accounts.confirm(cached, self.s.store.users.session_epoch()):
+            return None
+        call.user, call.session_hash = cached.user, hashed
+        job = await self.jobs.enqueue_async(cached.user, self._run_request(call))
+        return {"url": f"/api/{call.version}/services/jobs/{job.id}", "job_id": job.id}
+
+    def _run_request(self, call: Call) -> JobRequest:
         name = str(call.path_params["name"])
         self.jobs.processor(name)  # an unknown processor is reported before anything in the body
         request = self._json_object(call.body)
@@ -130,18 +184,14 @@ class JobRoutes:
         parameters = request.get("parameters", {})
         if not isinstance(parameters, dict):
             raise errors.InvalidData("Invalid value for [parameters]: must be a JSON object")
-        job = self.jobs.enqueue(
-            user,
-            JobRequest(
-                processor=name,
-                parameters=parameters,
-                # As decoded: enqueue checks their types in its own order, after the parameters.
-                title=request.get("title"),
-                schedule_at=request.get("schedule_at"),
-                method=call.request.method,
-            ),
+        return JobRequest(
+            processor=name,
+            parameters=parameters,
+            # As decoded: enqueue checks their types in its own order, after the parameters.
+            title=request.get("title"),
+            schedule_at=request.get("schedule_at"),
+            method=call.request.method,
         )
-        return {"url": f"/api/{call.version}/services/jobs/{job.id}", "job_id": job.id}
 
     def start_now(self, call: Call) -> dict[str, Any]:
         """Start Job: a SCHEDULED instance runs now; its definition's schedule resumes at the next interval."""

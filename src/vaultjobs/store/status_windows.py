@@ -1,0 +1,158 @@
+"""Status windows: one successful Retrieve Job Status per job per window, on every API node.
+
+Opening a window is one conditional upsert, so concurrent callers on any number of connections,
+threads or nodes get exactly one success per window, and a refused call never moves the window.
+
+On PostgreSQL the windows live in the shared database (``status_polls``, unlogged: they last seconds
+and need not survive a crash of the database, so their upsert writes no WAL and waits for no disk).
+On SQLite every node shares one database file, so the windows must live in a file too; they get a
+small one of their own beside it (``<name>-status-windows.db``, synchronous=OFF: a crash of the
+machine may forget its last windows, never a job). Its only writers are status polls, each holding
+its lock for microseconds, so the API can open a window on its event loop without queueing behind
+the workers' transactions on the main file. The main file's ``status_polls`` table stays unused there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from vaultjobs.store.dialect import Connection, Cursor, Dialect
+from vaultjobs.store.jobs import STATUS_READ, StatusRead, status_read_of
+from vaultjobs.timeutil import to_ms
+
+OPEN_WINDOW = (
+    "INSERT INTO status_polls (job_id, polled_at) VALUES (?, ?) ON CONFLICT (job_id) "
+    "DO UPDATE SET polled_at = excluded.polled_at WHERE status_polls.polled_at <= ?"
+)
+#: How many windows a side file opens between purges of the windows that have closed.
+PURGE_EVERY = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who asks, as a session cache remembers them: the window opens only while the session epoch is
+    still ``epoch`` and when the user may see the job (its creator, or an admin)."""
+
+    user_id: int
+    is_admin: bool
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatusPoll:
+    """Retrieve Job Status's read, and its window: None when it opened, else seconds until it opens."""
+
+    read: StatusRead
+    wait: float | None
+
+
+class StatusWindows(Protocol):
+    def open(self, job_id: int, now: datetime, window: float) -> float | None:
+        """Open the job's status window; None on success, else seconds until it opens again."""
+        ...
+
+    def poll(self, job_id: int, now: datetime, window: float, viewer: Viewer) -> StatusPoll | None:
+        """:meth:`Jobs.status_read` and :meth:`open` in one statement, the window opened only if the
+        viewer's session epoch is current and they may see the job (else ``wait`` means nothing);
+        None where the windows live apart from the jobs."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def _wait(opened: Cursor, conn: Connection, job_id: int, ms: int, window_ms: int) -> float | None:
+    if opened.rowcount == 1:
+        return None
+    row = conn.execute("SELECT polled_at FROM status_polls WHERE job_id = ?", (job_id,)).fetchone()
+    polled_at = ms if row is None else int(row[0])
+    return max(0.0, (polled_at + window_ms - ms) / 1000.0)
+
+
+class SharedStatusWindows:
+    """Windows in the store's own database (PostgreSQL: shared by every replica)."""
+
+    def __init__(self, db: Dialect) -> None:
+        self.db = db
+
+    def open(self, job_id: int, now: datetime, window: float) -> float | None:
+        ms, window_ms = to_ms(now), int(window * 1000)
+        opened = self.db.write_one(OPEN_WINDOW, (job_id, ms, ms - window_ms))
+        return _wait(opened, self.db.connection(), job_id, ms, window_ms)
+
+    def poll(self, job_id: int, now: datetime, window: float, viewer: Viewer) -> StatusPoll | None:
+        """One round trip where one statement can both write and read (PostgreSQL's data-modifying
+        ``WITH``); the sub-select of ``polled_at`` sees the row as it was before this statement."""
+        if not self.db.modifying_cte:
+            return None
+        ms, window_ms = to_ms(now), int(window * 1000)
+        rows = self.db.connection().execute(
+            "WITH opened AS (INSERT INTO status_polls (job_id, polled_at) "
+            "SELECT j.id, ? FROM jobs j JOIN session_epoch e ON e.id = 1 AND e.epoch = ? "
+            "WHERE j.id = ? AND (? = 1 OR j.created_by = ?) "
+            "ON CONFLICT (job_id) DO UPDATE SET polled_at = excluded.polled_at "
+            "WHERE status_polls.polled_at <= ? RETURNING job_id) "
+            "SELECT r.*, (SELECT count(*) FROM opened), (SELECT polled_at FROM status_polls WHERE job_id = ?) "
+            f"FROM ({STATUS_READ}) r",
+            (ms, viewer.epoch, job_id, int(viewer.is_admin), viewer.user_id, ms - window_ms, job_id, job_id, job_id),
+        ).fetchall()
+        read = status_read_of([row[:-2] for row in rows])
+        if rows[0][-2]:
+            return StatusPoll(read, None)
+        polled_at = ms if rows[0][-1] is None else int(rows[0][-1])
+        return StatusPoll(read, max(0.0, (polled_at + window_ms - ms) / 1000.0))
+
+    def close(self) -> None:
+        """Nothing of its own to close."""
+
+
+class SideFileStatusWindows:
+    """Windows in a small SQLite file of their own, beside the store's file; one connection per process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._opened = 0
+
+    @staticmethod
+    def beside(database: Path) -> Path:
+        return database.with_name(f"{database.stem}-status-windows.db")
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=OFF")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("CREATE TABLE IF NOT EXISTS status_polls (job_id INTEGER PRIMARY KEY, "
+                         "polled_at INTEGER NOT NULL)")
+            self._conn = conn
+        return self._conn
+
+    def open(self, job_id: int, now: datetime, window: float) -> float | None:
+        ms, window_ms = to_ms(now), int(window * 1000)
+        with self._lock:
+            conn = self._connection()
+            wait = _wait(conn.execute(OPEN_WINDOW, (job_id, ms, ms - window_ms)), conn, job_id, ms, window_ms)
+            self._opened += 1
+            if self._opened % PURGE_EVERY == 0:
+                # A closed window is as good as none: the file holds only the windows still open.
+                conn.execute("DELETE FROM status_polls WHERE polled_at <= ?", (ms - window_ms,))
+            return wait
+
+    def poll(self, job_id: int, now: datetime, window: float, viewer: Viewer) -> StatusPoll | None:
+        """None: the windows are in another file than the jobs."""
+        return None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.close()
+                self._conn = None
