@@ -417,3 +417,51 @@ def test_a_server_killed_mid_deploy_ends_as_its_results_say(
             assert len(records(admin, f"{p}_product__c", "id")) == 8 * 2500
     finally:
         srv.stop()
+
+
+def test_a_worker_process_killed_mid_deploy_leaves_results_that_say_what_is_there(
+    tmp_path: Path, vaultjobs_new_database: Callable[[], str]
+) -> None:
+    """The API server runs no workers; a ``vaultjobs worker`` deploys and is killed with SIGKILL in the
+    middle. Until another worker takes over, the deploy results describe exactly the steps whose
+    records are in the store; the second worker finishes the deploy without loading a step twice."""
+    srv = LiveServer(tmp_path / "workers", database_url=vaultjobs_new_database(), status_window=0.1, workers=0,
+                     heartbeat_interval=0.3, heartbeat_timeout=1.5)
+    srv.start()
+    p = prefix()
+    steps: list[ComponentStep | DataStep] = [component("00010", f"{p}_product__c", PRODUCT_MDL.format(p=p))]
+    for n in range(8):
+        steps.append(data(f"{n + 2:03d}00", f"{p}_product__c", [["name__v", "code__c"]]
+                          + [[f"P{n}.{i}", f"{n}-{i}"] for i in range(2500)]))
+    first = second = None
+    try:
+        with srv.client(headers={"Authorization": srv.login()}) as admin:
+            started_import = ok(upload(admin, f"/api/{V}/services/package",
+                                       write_vpk(Package(manifest=Manifest(name=f"PKG-{p}"), steps=tuple(steps)))))
+            first = srv.start_worker("--workers", "2")
+            status = finish(srv, admin, started_import["job_id"])
+            package_id = status["links"][1]["href"].split("/")[5]
+            started = ok(admin.post(f"/api/{V}/vobject/vault_package__v/{package_id}/actions/deploy"))
+            deadline = time.monotonic() + 120
+            deployed = 0
+            while time.monotonic() < deadline and deployed < 2:
+                deployed = deploy_results(admin, package_id)["responseDetails"]["deployed"]
+                time.sleep(0.02)
+            first.kill()
+            first.wait(10)
+            details = deploy_results(admin, package_id)["responseDetails"]
+            assert 2 <= details["deployed"] < 9, details  # killed in the middle
+            assert len(records(admin, f"{p}_product__c", "id")) == 2500 * (details["deployed"] - 1)
+            second = srv.start_worker("--workers", "2")
+            status = srv.wait_for_status(str(admin.headers["Authorization"]), started["job_id"],
+                                         lambda s: s in FINISHED, timeout=180)
+            assert status["status"] == "SUCCESS", admin.get(f"/api/{V}/services/jobs/{started['job_id']}/log").text
+            details = deploy_results(admin, package_id)["responseDetails"]
+            assert details["deployed"] == 9 and details["package_status__v"] == "deployed__v"
+            assert len(records(admin, f"{p}_product__c", "id")) == 8 * 2500
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait(10)
+        srv.stop()
