@@ -72,6 +72,33 @@ def read_envelope(response: httpx.Response) -> Envelope:
     return Envelope(response.status_code, status, types, response.headers, body)
 
 
+def succeeded(response: httpx.Response) -> dict[str, Any]:
+    """The body of a SUCCESS envelope (JSON); fails the test on anything else."""
+    env = read_envelope(response)
+    assert env.response_status == "SUCCESS", response.text
+    body: dict[str, Any] = env.body
+    return body
+
+
+def failed_with(response: httpx.Response, error_type: str) -> str:
+    """The message of a FAILURE envelope with exactly ``error_type``; fails the test on anything else."""
+    env = read_envelope(response)
+    assert env.response_status == "FAILURE", response.text
+    assert env.error_types == [error_type], response.text
+    return str(env.body["errors"][0]["message"])
+
+
+def all_records(http: httpx.Client, object_name: str, fields: str) -> list[dict[str, Any]]:
+    """Every record of ``object_name`` (``fields`` as the collection takes them), following ``next_page``."""
+    out: list[dict[str, Any]] = []
+    url: str | None = f"/api/{V}/vobjects/{object_name}?fields={fields}&limit=200"
+    while url:
+        body = succeeded(http.get(url))
+        out.extend(body["data"])
+        url = body["responseDetails"].get("next_page")
+    return out
+
+
 def run_demo(http: httpx.Client, token: str, **parameters: Any) -> int:
     """Run the ``demo`` processor with ``parameters``; return the job id."""
     response = http.post(

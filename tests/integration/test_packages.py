@@ -19,7 +19,9 @@ import pytest
 
 from vaultjobs.packages import ComponentStep, DataStep, Dependency, Manifest, Package, write_vpk
 from vaultjobs.testing import LiveServer, V
-from vaultjobs.testing import read_envelope as read
+from vaultjobs.testing import all_records as records
+from vaultjobs.testing import failed_with as fails
+from vaultjobs.testing import succeeded as ok
 
 FINISHED = ("SUCCESS", "ERRORS_ENCOUNTERED")
 _names = iter(range(10**6))
@@ -34,20 +36,6 @@ BATCH_MDL = """RECREATE Object {p}_batch__c (
       relationship_deletion('cascade'), required(true)),
    Field lot__c (label('Lot'), type('String'), max_length(40))
 );"""
-
-
-def ok(response: httpx.Response) -> dict[str, Any]:
-    env = read(response)
-    assert env.response_status == "SUCCESS", response.text
-    body: dict[str, Any] = env.body
-    return body
-
-
-def fails(response: httpx.Response, error_type: str) -> str:
-    env = read(response)
-    assert env.response_status == "FAILURE", response.text
-    assert env.error_types == [error_type], response.text
-    return str(env.body["errors"][0]["message"])
 
 
 def component(number: str, name: str, text: str, *deps: Dependency) -> ComponentStep:
@@ -82,6 +70,15 @@ def related_package(p: str, products: int = 3, batches_each: int = 2) -> Package
 
 def prefix() -> str:
     return f"pk{next(_names)}"
+
+
+def eight_loads(p: str) -> Package:
+    """An object, then eight data steps of 2,500 of its records each: a deploy long enough to kill."""
+    steps: list[ComponentStep | DataStep] = [component("00010", f"{p}_product__c", PRODUCT_MDL.format(p=p))]
+    for n in range(8):
+        steps.append(data(f"{n + 2:03d}00", f"{p}_product__c", [["name__v", "code__c"]]
+                          + [[f"P{n}.{i}", f"{n}-{i}"] for i in range(2500)]))
+    return Package(manifest=Manifest(name=f"PKG-{p}"), steps=tuple(steps))
 
 
 @pytest.fixture(scope="module")
@@ -131,16 +128,6 @@ def deploy(server: LiveServer, client: httpx.Client, package_id: str, timeout: f
 
 def deploy_results(client: httpx.Client, package_id: str) -> dict[str, Any]:
     return ok(client.get(f"/api/{V}/vobject/vault_package__v/{package_id}/actions/deploy/results"))
-
-
-def records(client: httpx.Client, object_name: str, fields: str) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    url: str | None = f"/api/{V}/vobjects/{object_name}?fields={fields}&limit=200"
-    while url:
-        body = ok(client.get(url))
-        out.extend(body["data"])
-        url = body["responseDetails"].get("next_page")
-    return out
 
 
 def download(client: httpx.Client, url: str) -> httpx.Response:
@@ -384,14 +371,9 @@ def test_a_server_killed_mid_deploy_ends_as_its_results_say(
                      heartbeat_interval=0.3, heartbeat_timeout=1.5, shutdown_grace=0.2)
     srv.start()
     p = prefix()
-    steps: list[ComponentStep | DataStep] = [component("00010", f"{p}_product__c", PRODUCT_MDL.format(p=p))]
-    for n in range(8):
-        steps.append(data(f"{n + 2:03d}00", f"{p}_product__c", [["name__v", "code__c"]]
-                          + [[f"P{n}.{i}", f"{n}-{i}"] for i in range(2500)]))
     try:
         with srv.client(headers={"Authorization": srv.login()}) as admin:
-            package_id, _ = import_package(srv, admin, write_vpk(Package(manifest=Manifest(name=f"PKG-{p}"),
-                                                                         steps=tuple(steps))))
+            package_id, _ = import_package(srv, admin, write_vpk(eight_loads(p)))
             started = ok(admin.post(f"/api/{V}/vobject/vault_package__v/{package_id}/actions/deploy"))
             deadline = time.monotonic() + 120
             deployed = 0
@@ -429,15 +411,10 @@ def test_a_worker_process_killed_mid_deploy_leaves_results_that_say_what_is_ther
                      heartbeat_interval=0.3, heartbeat_timeout=1.5)
     srv.start()
     p = prefix()
-    steps: list[ComponentStep | DataStep] = [component("00010", f"{p}_product__c", PRODUCT_MDL.format(p=p))]
-    for n in range(8):
-        steps.append(data(f"{n + 2:03d}00", f"{p}_product__c", [["name__v", "code__c"]]
-                          + [[f"P{n}.{i}", f"{n}-{i}"] for i in range(2500)]))
     first = second = None
     try:
         with srv.client(headers={"Authorization": srv.login()}) as admin:
-            started_import = ok(upload(admin, f"/api/{V}/services/package",
-                                       write_vpk(Package(manifest=Manifest(name=f"PKG-{p}"), steps=tuple(steps)))))
+            started_import = ok(upload(admin, f"/api/{V}/services/package", write_vpk(eight_loads(p))))
             first = srv.start_worker("--workers", "2")
             status = finish(srv, admin, started_import["job_id"])
             package_id = status["links"][1]["href"].split("/")[5]
