@@ -112,16 +112,17 @@ def test_sign_in_and_watch_a_running_job_progress_without_reloading(
     context: BrowserContext, server: LiveServer
 ) -> None:
     http, token = api(server)
-    job_id = run_demo(http, token, items=48, item_seconds=0.25, chunk_size=2)
+    # Long enough (48 tasks of 0.5 s) to be still running once a slow machine has signed in.
+    job_id = run_demo(http, token, items=96, item_seconds=0.25, chunk_size=2)
     page = sign_in(context, server)
     page.evaluate("window.vjNotReloaded = true")
     expect(page.locator("#live-mode")).to_have_text("live (events)")
     done = row(page, job_id).locator(".progress .done")
-    expect(row(page, job_id).locator(".progress .total")).to_have_text("24")
+    expect(row(page, job_id).locator(".progress .total")).to_have_text("48")
     first = int(done.text_content() or "0")
     page.wait_for_function(
         "([sel, n]) => { const e = document.querySelector(sel); return e && Number(e.textContent) > n "
-        "&& Number(e.textContent) < 24 }", arg=[f"#job-{job_id} .progress .done", first],
+        "&& Number(e.textContent) < 48 }", arg=[f"#job-{job_id} .progress .done", first],
     )
     expect(page.locator("#tab-running .count")).not_to_have_text("0")
     shoot(page, "running")
