@@ -284,3 +284,10 @@ def test_run_with_a_schedule_after_year_9999_is_invalid_data_and_stores_nothing(
         assert body["errors"][0]["type"] == "INVALID_DATA", body
         next_id = run_demo(http, token, items=0)
         assert http.get(f"/api/{V}/services/jobs/{next_id - 1}").json()["errors"][0]["type"] == "INVALID_DATA"
+
+
+def test_a_nul_in_a_form_field_is_invalid_data(target: Target, backend: str) -> None:
+    """Found by the fuzzer on PostgreSQL (which refuses NUL in text): a binder section named by a NUL."""
+    body = post_envelope(target, "/objects/binders/1/sections", headers={"Authorization": target.admin},
+                         data={"name__v": "0", "order__v": "0", "parent_id__v": "\x00"})
+    assert body["responseStatus"] == "FAILURE" and body["errors"][0]["type"] == "INVALID_DATA", body

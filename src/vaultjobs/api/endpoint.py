@@ -232,3 +232,7 @@ async def read_body_into_form(call: Call, limit: int) -> None:
     except Exception as exc:
         raise errors.InvalidData(f"The request body is not a valid form: {exc}") from exc
     call.form = {k: v for k, v in form.items() if isinstance(v, str)}
+    # No text column of either database holds a NUL (PostgreSQL refuses it outright).
+    bad = next((k for k, v in call.form.items() if "\x00" in k or "\x00" in v), None)
+    if bad is not None:
+        raise errors.InvalidData(f"Invalid value for [{bad.replace(chr(0), '')[:100]}]: it contains a NUL character")
