@@ -10,7 +10,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from vaultjobs.cli import main
 from vaultjobs.content.blobs import BlobStore, LocalBlobStore, PostgresBlobStore, blob_store_for
 from vaultjobs.content.files import FileTooLarge
 from vaultjobs.store import Store
@@ -91,3 +93,41 @@ def test_concurrent_puts_of_the_same_bytes_store_one_blob(blobs: BlobStore) -> N
     assert len(set(results)) == 1
     with blobs.open(results[0][0]) as stream:
         assert stream.read() == data
+
+
+def test_files_a_node_kept_locally_are_read_until_moved_into_the_database(
+    store: Store, backend: str, tmp_path: Path
+) -> None:
+    """Upgrading a PostgreSQL deployment: node A's old files stay readable on A; ``content move-files``
+    puts them in the database for every node and empties A's folder."""
+    if backend != "postgres":
+        pytest.skip("document files move into the database only on PostgreSQL")
+    old = os.urandom(5000)
+    digest, _ = LocalBlobStore(tmp_path / "a").put(io.BytesIO(old))
+    a, b = blob_store_for(store, tmp_path / "a"), blob_store_for(store, tmp_path / "b")
+    with a.open(digest) as stream:
+        assert stream.read() == old
+    assert not b.exists(digest)
+
+    from vaultjobs.store.postgres import PostgresStore
+
+    assert isinstance(store, PostgresStore)
+    url = store.url
+    result = CliRunner().invoke(main, ["content", "move-files", "--data-dir", str(tmp_path / "a"),
+                                       "--database-url", url])
+    assert result.exit_code == 0, result.output
+    assert "moved 1 files (5000 bytes)" in result.output
+    assert not (tmp_path / "a" / "files" / digest[:2] / digest[2:]).exists()
+    with b.open(digest) as stream:
+        assert stream.read() == old
+    again = CliRunner().invoke(main, ["content", "move-files", "--data-dir", str(tmp_path / "a"),
+                                      "--database-url", url])
+    assert "moved 0 files" in again.output
+
+
+def test_moving_files_is_refused_on_sqlite(store: Store, backend: str, tmp_path: Path) -> None:
+    if backend != "sqlite":
+        pytest.skip("on PostgreSQL the move is what the test above checks")
+    result = CliRunner().invoke(main, ["content", "move-files", "--data-dir", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "only when the store is PostgreSQL" in result.output

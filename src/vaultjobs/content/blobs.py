@@ -107,6 +107,9 @@ class PostgresBlobStore:
         self._pool = pool
         self._temp = Temp(data_dir / "tmp")
         self.chunk_size = chunk_size
+        #: Files this node stored in its folder before blobs moved into the database: still read
+        #: (by this node only) until ``vaultjobs content move-files`` copies them in.
+        self.legacy = LocalBlobStore(data_dir)
 
     def put(self, source: IO[bytes], limit: int | None = None) -> tuple[str, int]:
         with self._temp.file() as (tmp_path, out):
@@ -138,16 +141,42 @@ class PostgresBlobStore:
         return None if row is None else int(row[0])
 
     def exists(self, sha256: str) -> bool:
-        return self.size(sha256) is not None
+        return self.size(sha256) is not None or self.legacy.exists(sha256)
 
     def open(self, sha256: str) -> BinaryIO:
         size = self.size(sha256)
         if size is None:
+            if self.legacy.exists(sha256):
+                return self.legacy.open(sha256)
             raise FileNotFoundError(f"no blob {sha256} in the database")
         return io.BufferedReader(_ChunkReader(self._pool, sha256, size), buffer_size=self.chunk_size)
 
     def local_path(self, sha256: str) -> Path | None:
         return None
+
+    def move_local_files(self) -> tuple[int, int]:
+        """Copy every file of this node's folder into the database, then delete it; (moved, bytes).
+
+        For a node that kept document files locally before: once every node has run this, any node
+        reads every document. A file already in the database (from another node) is just deleted.
+        """
+        moved = total = 0
+        if not self.legacy.root.is_dir():
+            return moved, total
+        for path in sorted(self.legacy.root.glob("??/*")):
+            sha256 = path.parent.name + path.name
+            try:
+                check_sha256(sha256)
+            except ValueError:
+                continue
+            with open(path, "rb") as source:
+                stored, size = self.put(source)
+            if stored != sha256:
+                raise OSError(f"{path} does not hold the bytes its name says (SHA-256 {stored})")
+            path.unlink()
+            moved += 1
+            total += size
+        return moved, total
 
 
 class _ChunkReader(io.RawIOBase):
