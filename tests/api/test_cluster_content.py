@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from vaultjobs.testing import V
+from vaultjobs.testing import V, failed_with
 from vaultjobs.testing import read_envelope as read
 
 from .conftest import CONTENT_PROCESSORS, AppServer, AppServerFactory
@@ -21,16 +23,23 @@ FINISHED = {"SUCCESS", "ERRORS_ENCOUNTERED", "CANCELLED", "TIMEOUT", "COMPLETED_
 NodePair = tuple[AppServer, AppServer]
 
 
-@pytest.fixture
-def nodes(app_server_factory: AppServerFactory, tmp_path: Path, backend: str) -> Iterator[NodePair]:
+@contextmanager
+def two_nodes(app_server_factory: AppServerFactory, folder: Path, backend: str, **settings: Any) -> Iterator[NodePair]:
     """Node A only answers; node B answers and runs a worker. Separate folders, one database."""
     if backend != "postgres":
         pytest.skip("a cluster of nodes with separate data folders needs PostgreSQL")
-    a = app_server_factory(tmp_path / "a", processors=CONTENT_PROCESSORS, status_window=0, workers=0)
-    b = AppServer(tmp_path / "b", database_url=a.settings.database_url, processors=CONTENT_PROCESSORS,
-                  status_window=0, workers=1, poll_interval=0.05)
+    a = app_server_factory(folder / "a", processors=CONTENT_PROCESSORS, status_window=0, workers=0, **settings)
+    b = AppServer(folder / "b", database_url=a.settings.database_url, processors=CONTENT_PROCESSORS,
+                  status_window=0, workers=1, poll_interval=0.05, **settings)
     with a, b:
+        a.add_user("alice", "alice-password")  # not an admin: export paths are relative to her own folder
         yield a, b
+
+
+@pytest.fixture
+def nodes(app_server_factory: AppServerFactory, tmp_path: Path, backend: str) -> Iterator[NodePair]:
+    with two_nodes(app_server_factory, tmp_path, backend) as pair:
+        yield pair
 
 
 def ok(response: httpx.Response) -> dict[str, object]:
@@ -44,7 +53,6 @@ def test_a_document_uploaded_on_one_node_is_downloaded_and_exported_on_another(n
     a, b = nodes
     content = b"%PDF uploaded through node A " * 100_000  # ~3 MB: several database chunks
     rendition = b"%PDF viewable rendition"
-    a.add_user("alice", "alice-password")  # not an admin: export paths are relative to her own folder
     with a.client(headers={"Authorization": a.login("alice", "alice-password")}) as on_a:
         doc_id = int(str(ok(on_a.post(f"/api/{V}/objects/documents", data=FIELDS,
                                       files={"file": ("shared.pdf", content)}))["id"]))
@@ -75,3 +83,17 @@ def test_a_document_uploaded_on_one_node_is_downloaded_and_exported_on_another(n
         assert staged.status_code == 200 and staged.content == content
         rendition_path = row["renditions"][0]["file"]
         assert on_b.get(f"/api/{V}/services/file_staging/items/content{rendition_path}").content == rendition
+
+
+def test_with_local_document_files_another_node_says_the_file_is_not_there(
+    app_server_factory: AppServerFactory, tmp_path: Path, backend: str
+) -> None:
+    """``content_blobs=local`` is for one node: on two, B answers a clear error, not a broken download."""
+    with two_nodes(app_server_factory, tmp_path, backend, content_blobs="local") as (a, b):
+        with a.client(headers={"Authorization": a.login("alice", "alice-password")}) as on_a:
+            doc_id = int(str(ok(on_a.post(f"/api/{V}/objects/documents", data=FIELDS,
+                                          files={"file": ("local.pdf", b"only on A")}))["id"]))
+            assert on_a.get(f"/api/{V}/objects/documents/{doc_id}/file").content == b"only on A"
+        with b.client(headers={"Authorization": b.login("alice", "alice-password")}) as on_b:
+            message = failed_with(on_b.get(f"/api/{V}/objects/documents/{doc_id}/file"), "INVALID_DATA")
+        assert "not stored on this server" in message and "content_blobs=auto" in message

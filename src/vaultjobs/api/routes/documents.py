@@ -248,6 +248,12 @@ class DocumentRoutes(ContentRoutes):
     def _file_response(self, stored: StoredFile) -> Response:
         """The file as an attachment: sent by the kernel from local disk, or streamed from the blob store."""
         media_type = "application/octet-stream;charset=UTF-8"
+        if not self.repo.files.exists(stored.sha256):
+            # A cluster whose nodes keep document files in their own folders (content_blobs=local).
+            raise errors.InvalidData(
+                f"The file [{stored.filename}] is not stored on this server; on a cluster, document files must be"
+                " kept in PostgreSQL (content_blobs=auto)"
+            )
         local = self.repo.local_file(stored)
         if local is not None:
             return FileResponse(local, media_type=media_type, filename=stored.filename,
