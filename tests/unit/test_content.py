@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from vaultjobs.content.blobs import LocalBlobStore
-from vaultjobs.content.files import BadPath, FileStaging, FileTooLarge, safe_filename
+from vaultjobs.content.files import HIDDEN_PREFIX, BadPath, FileStaging, FileTooLarge, safe_filename
 from vaultjobs.content.models import ROOT_NODE, Document
 from vaultjobs.content.repository import ContentRepository, NoAccess, NotFound, walk
 from vaultjobs.models import Job
@@ -53,6 +53,14 @@ def test_a_failed_write_leaves_nothing_visible(tmp_path: Path) -> None:
         out.write(b"half a file")
         raise RuntimeError("writer died")
     assert not target.exists()
+    with staging.writer(target) as out:
+        out.write(b"whole")
+    assert target.read_bytes() == b"whole"
+    # Staging's temporary files stay inside staging (a shared mount on a cluster), hidden from paths.
+    hidden = tmp_path / "staging" / f"{HIDDEN_PREFIX}tmp"
+    assert hidden.is_dir() and list(hidden.iterdir()) == []
+    with pytest.raises(BadPath):
+        staging.resolve(1, True, f"/{HIDDEN_PREFIX}tmp/x")
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,10 @@
 """File bytes on disk: the per-user file staging area, and the write discipline it shares with
 :class:`~vaultjobs.content.blobs.LocalBlobStore` (document files live behind :mod:`vaultjobs.content.blobs`).
 
-Both write the same way: into a temporary file in ``<data_dir>/tmp/`` (the same file system), then
-``os.replace`` onto the final name. A reader therefore sees a whole file or none, never a partial
-one, whatever happens to the writer; a crash leaves at most an orphan in ``tmp/``.
+Both write the same way: into a temporary file on the same file system (``<data_dir>/tmp/``, or a
+hidden folder inside staging), then ``os.replace`` onto the final name. A reader therefore sees a
+whole file or none, never a partial one, whatever happens to the writer; a crash leaves at most an
+orphan temporary file.
 
 * ``<data_dir>/files/ab/cdef…`` — document and rendition files when blobs are local.
 * ``<data_dir>/staging/u{user_id}/…`` — file staging, Vault's per-user FTP-like area: exports land
@@ -112,7 +113,9 @@ class FileStaging:
 
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir / "staging"
-        self._temp = Temp(data_dir / "tmp")
+        # Temporary files inside staging itself (hidden from listings and paths): a rename never
+        # crosses file systems, even when staging is a shared mount apart from the data folder.
+        self._temp = Temp(self.root / f"{HIDDEN_PREFIX}tmp")
 
     # -- paths -----------------------------------------------------------------------------
 
