@@ -93,8 +93,9 @@ class LocalBlobStore:
 class PostgresBlobStore:
     """Blobs in PostgreSQL: ``content_blobs(sha256, size)`` and ``content_blob_chunks(sha256, n, data)``.
 
-    A put first spools the upload to a temporary file on this node while hashing it (the name is
-    not known before the last byte), then inserts the blob row and its chunks in one transaction:
+    A put first hashes the upload (the name is not known before the last byte): a seekable source
+    is read twice, any other is spooled to a temporary file on this node while hashed. Then the blob
+    row and its chunks are inserted in one transaction:
     another node sees the blob with all its chunks or not at all. ``ON CONFLICT DO NOTHING`` on the
     blob row makes a second put of the same bytes (even a concurrent one, which waits for the first
     to commit) skip the chunks. Reads fetch one chunk per query, so a multi-GB file never sits in
@@ -112,25 +113,39 @@ class PostgresBlobStore:
         self.legacy = LocalBlobStore(data_dir)
 
     def put(self, source: IO[bytes], limit: int | None = None) -> tuple[str, int]:
+        if _seekable(source):  # an upload Starlette already spooled: hash it, then read it again
+            start = source.tell()
+            sha256, size = _hash_copy(source, None, limit)
+            source.seek(start)
+            self._insert(sha256, size, source)
+            return sha256, size
         with self._temp.file() as (tmp_path, out):
             sha256, size = _hash_copy(source, out, limit)
             out.close()
-            with self._pool.connection() as conn, conn.transaction():
-                added = conn.execute(
-                    "INSERT INTO content_blobs (sha256, size) VALUES (%s, %s) ON CONFLICT (sha256) DO NOTHING"
-                    " RETURNING sha256",
-                    (sha256, size),
-                ).fetchone()
-                if added is not None:
-                    with open(tmp_path, "rb") as spooled, conn.cursor() as cursor:
-                        n = 0
-                        while chunk := spooled.read(self.chunk_size):
-                            cursor.execute(
-                                "INSERT INTO content_blob_chunks (sha256, n, data) VALUES (%s, %s, %s)",
-                                (sha256, n, chunk),
-                            )
-                            n += 1
+            with open(tmp_path, "rb") as spooled:
+                self._insert(sha256, size, spooled)
         return sha256, size
+
+    def _insert(self, sha256: str, size: int, source: IO[bytes]) -> None:
+        """The blob row and its chunks in one transaction, unless the blob is there already."""
+        with self._pool.connection() as conn, conn.transaction():
+            added = conn.execute(
+                "INSERT INTO content_blobs (sha256, size) VALUES (%s, %s) ON CONFLICT (sha256) DO NOTHING"
+                " RETURNING sha256",
+                (sha256, size),
+            ).fetchone()
+            if added is None:
+                return
+            with conn.cursor() as cursor:
+                n = written = 0
+                while written < size and (chunk := source.read(min(self.chunk_size, size - written))):
+                    cursor.execute(
+                        "INSERT INTO content_blob_chunks (sha256, n, data) VALUES (%s, %s, %s)", (sha256, n, chunk)
+                    )
+                    n += 1
+                    written += len(chunk)
+            if written != size:
+                raise OSError(f"the file changed while it was stored ({written} of {size} bytes)")
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         return self.put(io.BytesIO(data))
@@ -212,7 +227,8 @@ class _ChunkReader(io.RawIOBase):
         return count
 
 
-def _hash_copy(source: IO[bytes], out: IO[bytes], limit: int | None) -> tuple[str, int]:
+def _hash_copy(source: IO[bytes], out: IO[bytes] | None, limit: int | None) -> tuple[str, int]:
+    """(sha256, size) of what ``source`` has left, copied to ``out`` on the way when given."""
     digest = hashlib.sha256()
     size = 0
     while chunk := source.read(CHUNK):
@@ -220,8 +236,16 @@ def _hash_copy(source: IO[bytes], out: IO[bytes], limit: int | None) -> tuple[st
         if limit is not None and size > limit:
             raise FileTooLarge(f"the file is larger than {limit} bytes")
         digest.update(chunk)
-        out.write(chunk)
+        if out is not None:
+            out.write(chunk)
     return digest.hexdigest(), size
+
+
+def _seekable(source: IO[bytes]) -> bool:
+    try:
+        return bool(source.seekable())
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def blob_store_for(store: object, data_dir: Path, choice: str = "auto") -> BlobStore:
