@@ -88,6 +88,13 @@ class Settings:
     )
     definitions: Path | None = _setting(None, "TOML file of job definitions (schedules); reloaded on SIGHUP.")
     max_body_bytes: int = _setting(1024 * 1024, "Largest request body accepted, in bytes.")
+    burst_limit: int = _setting(
+        10_000_000,
+        "Vault's burst limit: API requests the whole cluster answers per burst window before it delays"
+        " answers (Vault's own example: 2000). The default never delays.",
+    )
+    burst_window: float = _setting(300.0, "The burst limit's fixed window, in seconds (Vault: five minutes).")
+    burst_delay: float = _setting(0.5, "How long each answer is held back once the burst limit is reached.")
     log_level: str = _setting("info", "Logging level: debug, info, warning or error.")
     log_format: str = _setting("text", "Log line format: text, or json (one JSON object per line).")
     ui_read_only: bool = _setting(False, "The Job Status page (/ui/) shows jobs but offers no actions.")
@@ -108,6 +115,8 @@ class Settings:
             raise ValueError("batch_hold must be positive")
         if self.outcome_retry < 0:
             raise ValueError("outcome_retry must not be negative")
+        if self.burst_limit < 1 or self.burst_window <= 0 or self.burst_delay < 0:
+            raise ValueError("burst_limit must be at least 1, burst_window positive and burst_delay not negative")
         if self.root_path and (not self.root_path.startswith("/") or self.root_path.endswith("/")):
             raise ValueError("root_path must start with / and not end with one, such as /jobs")
         if self.log_level.lower() not in LOG_LEVELS:

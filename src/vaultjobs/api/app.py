@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from vaultjobs import errors
+from vaultjobs.api.burst import BurstLimit
 from vaultjobs.api.endpoint import AsyncShortcut, Call, Handler, Shortcut, endpoint, error_response
 from vaultjobs.api.ops import ops_routes
 from vaultjobs.api.routes.auth import AuthRoutes
@@ -35,6 +36,9 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
     settings = services.settings
     rest = settings.http_status_codes == "rest"
 
+    burst = BurstLimit(services.store, services.clock, limit=settings.burst_limit, window=settings.burst_window,
+                       delay=settings.burst_delay)
+
     def authenticate(call: Call) -> None:
         call.user, call.session_hash = services.accounts.session_user(call.request.headers.get("authorization"))
 
@@ -53,6 +57,7 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
                 shortcut=shortcut,
                 async_shortcut=async_shortcut,
                 inline=services.store.dialect.inline,
+                burst=burst,
             ),
             methods=[method],
         )

@@ -16,11 +16,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
 from vaultjobs import errors, metrics
+from vaultjobs.api.burst import BurstLimit
 from vaultjobs.api.envelope import failure_payload, render, wants_xml
 from vaultjobs.api.versions import check_version
 from vaultjobs.models import User
@@ -155,13 +157,15 @@ def endpoint(
     shortcut: Shortcut | None = None,
     async_shortcut: AsyncShortcut | None = None,
     inline: bool = False,
+    burst: BurstLimit | None = None,
 ) -> Callable[[Request], Awaitable[Response]]:
     """Wrap ``handler`` as a Starlette endpoint. ``body`` is None, ``"raw"`` or ``"form"``.
 
     A ``shortcut`` is tried first and the handler (after ``authenticate``) runs when it returns
     None; with ``inline`` the shortcut runs on the event loop, sparing the thread hop that costs
     more than its work (the store's ``inline``: SQLite, where it reads and writes in microseconds).
-    An ``async_shortcut`` is awaited on the event loop, and only with ``inline``.
+    An ``async_shortcut`` is awaited on the event loop, and only with ``inline``. ``burst`` counts
+    the request against Vault's burst limit, whose headers every answer carries.
     """
 
     def run(call: Call) -> dict[str, Any] | Response:
@@ -177,6 +181,17 @@ def endpoint(
     in_thread = run if shortcut is None or inline else run_with_shortcut
 
     async def asgi_endpoint(request: Request) -> Response:
+        response = await answer(request)
+        if burst is not None:
+            allowance = burst.count()
+            response.headers["X-VaultAPI-BurstLimit"] = str(allowance.limit)
+            response.headers["X-VaultAPI-BurstLimitRemaining"] = str(allowance.remaining)
+            if allowance.delay:
+                response.headers["X-VaultAPI-ResponseDelay"] = str(int(allowance.delay * 1000))
+                await anyio.sleep(allowance.delay)
+        return response
+
+    async def answer(request: Request) -> Response:
         started = time.perf_counter()
         call = Call(request=request)
         try:

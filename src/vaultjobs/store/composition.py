@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from vaultjobs.store.bursts import Bursts
 from vaultjobs.store.content import Content
 from vaultjobs.store.dialect import Dialect
 from vaultjobs.store.history import History
@@ -39,6 +40,7 @@ class Store(Protocol):
     content: Content
     objects: Objects
     object_files: ObjectFiles
+    bursts: Bursts
     overview: Overview
     status_windows: StatusWindows
 
@@ -61,6 +63,7 @@ class SqlStore:
         self.content = Content(dialect)
         self.objects = Objects(dialect)
         self.object_files = ObjectFiles(dialect)
+        self.bursts = Bursts(dialect)
         self.overview = Overview(dialect)
         self.status_windows = status_windows or SharedStatusWindows(dialect)
 
