@@ -38,6 +38,11 @@ class Settings:
         "", "sqlite:///path/file.db or postgresql://user@host/db; empty means <data dir>/vaultjobs.db."
     )
     database_pool_size: int = _setting(10, "Connections each node keeps to PostgreSQL at most.")
+    content_blobs: str = _setting(
+        "auto",
+        "Where document files are kept: auto (in PostgreSQL when the store is, so every node of a cluster"
+        " reads them; else <data dir>/files), or local (<data dir>/files; on PostgreSQL, single node only).",
+    )
     admin_password: str | None = _setting(
         None, "Password of the admin user created on first start; random and saved in the data dir when unset."
     )
@@ -116,6 +121,8 @@ class Settings:
             raise ValueError("root_path must start with / and not end with one, such as /jobs")
         if self.log_level.lower() not in LOG_LEVELS:
             raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+        if self.content_blobs not in ("auto", "local"):
+            raise ValueError("content_blobs must be auto or local")
         if self.log_format not in ("text", "json"):
             raise ValueError("log_format must be text or json")
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from vaultjobs.content.blobs import blob_store_for
 from vaultjobs.testing import V
 from vaultjobs.testing import read_envelope as read
 
@@ -121,9 +122,15 @@ def test_identical_files_are_stored_once(server: AppServer, alice: httpx.Client)
     create(alice, content)
     create(alice, content)
     digest = hashlib.sha256(content).hexdigest()
-    stored = server.data_dir / "files" / digest[:2] / digest[2:]
-    assert stored.read_bytes() == content
-    assert not any((server.data_dir / "tmp").iterdir())
+    blobs = blob_store_for(server.running.store, server.data_dir)
+    with blobs.open(digest) as stream:
+        assert stream.read() == content
+    local = blobs.local_path(digest)
+    if local is not None:  # SQLite: one file named by its digest
+        assert local == server.data_dir / "files" / digest[:2] / digest[2:]
+    else:  # PostgreSQL: one blob row, nothing in the node's folder
+        assert not (server.data_dir / "files").exists()
+    assert not any(server.data_dir.glob("tmp/*"))
 
 
 def test_placeholder_has_no_file(alice: httpx.Client) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from vaultjobs.content.files import BadPath, FileStaging, FileStore, FileTooLarge, safe_filename
+from vaultjobs.content.blobs import LocalBlobStore
+from vaultjobs.content.files import HIDDEN_PREFIX, BadPath, FileStaging, FileTooLarge, safe_filename
 from vaultjobs.content.models import ROOT_NODE, Document
 from vaultjobs.content.repository import ContentRepository, NoAccess, NotFound, walk
 from vaultjobs.models import Job
@@ -32,7 +33,7 @@ def repo(sqlite_store: SqliteStore, tmp_path: Path, clock: ManualClock) -> Conte
 
 
 def test_files_are_named_by_content_and_written_once(tmp_path: Path) -> None:
-    files = FileStore(tmp_path)
+    files = LocalBlobStore(tmp_path)
     first = files.put(io.BytesIO(b"same"))
     second = files.put(io.BytesIO(b"same"))
     assert first == second == ("0967115f2813a3541eaef77de9d9d5773f1c0c04314b0bbfe4ff3b3b1c55b5d5", 4)
@@ -41,7 +42,7 @@ def test_files_are_named_by_content_and_written_once(tmp_path: Path) -> None:
 
 
 def test_a_failed_write_leaves_nothing_visible(tmp_path: Path) -> None:
-    files = FileStore(tmp_path)
+    files = LocalBlobStore(tmp_path)
     with pytest.raises(FileTooLarge):
         files.put(io.BytesIO(b"x" * 100), limit=10)
     assert not (tmp_path / "files").exists() or not any((tmp_path / "files").rglob("*"))
@@ -52,6 +53,14 @@ def test_a_failed_write_leaves_nothing_visible(tmp_path: Path) -> None:
         out.write(b"half a file")
         raise RuntimeError("writer died")
     assert not target.exists()
+    with staging.writer(target) as out:
+        out.write(b"whole")
+    assert target.read_bytes() == b"whole"
+    # Staging's temporary files stay inside staging (a shared mount on a cluster), hidden from paths.
+    hidden = tmp_path / "staging" / f"{HIDDEN_PREFIX}tmp"
+    assert hidden.is_dir() and list(hidden.iterdir()) == []
+    with pytest.raises(BadPath):
+        staging.resolve(1, True, f"/{HIDDEN_PREFIX}tmp/x")
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 One package for every command. `options` declares the options they share (server options set
 `vaultjobs.settings.Settings`, the only reader of ``VAULTJOBS_*``; client options read ``VAULT_*``),
 `output` prints tables and JSON, `errors` gives every failure its exit code. `server` (serve, worker,
-migrate) and `admin` (users, definitions) import the server only when they run; `client` (status,
+migrate) and `admin` (users, definitions, content) import the server only when they run; `client` (status,
 wait, tasks, cancel, start-now, history, monitors, login) and `objects` (mdl, objects) need only the
 client's dependencies.
 `settings_doc` writes ``docs/settings.md`` from these commands and `Settings`.
@@ -26,7 +26,7 @@ def main() -> None:
     """vaultjobs: a job service that speaks the Veeva Vault Jobs REST API."""
 
 
-for _command in (*server.COMMANDS, admin.users, admin.definitions, *client.COMMANDS, *objects.COMMANDS,
+for _command in (*server.COMMANDS, admin.users, admin.definitions, admin.content, *client.COMMANDS, *objects.COMMANDS,
                  *packages.COMMANDS):
     main.add_command(_command)
 

@@ -1,4 +1,4 @@
-"""The administration commands, ``users …`` and ``definitions …``: they work on the store directly.
+"""The administration commands, ``users …``, ``definitions …`` and ``content …``: they work on the store directly.
 
 Each opens the store for its own work and closes it before it returns, failure or not.
 """
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from vaultjobs.accounts import Accounts
     from vaultjobs.models import User
 
-__all__ = ["definitions", "users"]
+__all__ = ["content", "definitions", "users"]
 
 
 @contextmanager
@@ -194,3 +194,26 @@ def definitions_enable(settings: Settings, name: str) -> None:
 def definitions_disable(settings: Settings, name: str) -> None:
     """Disable a definition: its scheduled instance is cancelled."""
     _set_enabled(settings, name, False)
+
+
+@click.group()
+def content() -> None:
+    """The content repository's files."""
+
+
+@content.command("move-files")
+@settings_options(*STORE)
+def content_move_files(settings: Settings) -> None:
+    """Move this node's document files (<data dir>/files) into PostgreSQL, where every node reads them.
+
+    Run it once on each node that kept document files in its own folder before they moved into the
+    database; until then only that node can read those files. Safe to run again or on several nodes.
+    """
+    with opened(settings, "content move-files") as accounts:
+        from vaultjobs.content.blobs import PostgresBlobStore, blob_store_for
+
+        blobs = blob_store_for(accounts.store, settings.data_dir)
+        if not isinstance(blobs, PostgresBlobStore):
+            raise click.UsageError("document files move into the database only when the store is PostgreSQL")
+        moved, size = blobs.move_local_files()
+    click.echo(f"moved {moved} files ({size} bytes) into the database")

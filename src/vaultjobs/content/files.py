@@ -1,11 +1,12 @@
-"""File bytes on disk: the content-addressed file store and the per-user file staging area.
+"""File bytes on disk: the per-user file staging area, and the write discipline it shares with
+:class:`~vaultjobs.content.blobs.LocalBlobStore` (document files live behind :mod:`vaultjobs.content.blobs`).
 
-Both write the same way: into a temporary file in ``<data_dir>/tmp/`` (the same file system), then
-``os.replace`` onto the final name. A reader therefore sees a whole file or none, never a partial
-one, whatever happens to the writer; a crash leaves at most an orphan in ``tmp/``.
+Both write the same way: into a temporary file on the same file system (``<data_dir>/tmp/``, or a
+hidden folder inside staging), then ``os.replace`` onto the final name. A reader therefore sees a
+whole file or none, never a partial one, whatever happens to the writer; a crash leaves at most an
+orphan temporary file.
 
-* ``<data_dir>/files/ab/cdef…`` — every document and rendition file, named by its SHA-256, written
-  once and never changed (identical uploads share one file).
+* ``<data_dir>/files/ab/cdef…`` — document and rendition files when blobs are local.
 * ``<data_dir>/staging/u{user_id}/…`` — file staging, Vault's per-user FTP-like area: exports land
   here, submissions to import are uploaded here.
 """
@@ -21,9 +22,11 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO
 
 CHUNK = 1024 * 1024
+#: A function that opens a source file for reading (a local file, or a blob streamed from elsewhere).
+Opener = Callable[[], IO[bytes]]
 #: Temporary files written next to their destination start with this; listings and paths skip them.
 HIDDEN_PREFIX = ".vaultjobs-part-"
 _FORBIDDEN_SEGMENT_CHARS = ("\x00", "\\")
@@ -71,7 +74,7 @@ def _load_syncfs() -> Callable[[Path], None] | None:
 _syncfs = _load_syncfs()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -80,7 +83,7 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-class _Temp:
+class Temp:
     """Temporary files next to their destinations, on the same file system."""
 
     def __init__(self, folder: Path) -> None:
@@ -100,48 +103,6 @@ class _Temp:
                 path.unlink()
 
 
-class FileStore:
-    """Immutable files named by their SHA-256 under ``<data_dir>/files/``."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.root = data_dir / "files"
-        self._temp = _Temp(data_dir / "tmp")
-
-    def path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-            raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
-        return self.root / sha256[:2] / sha256[2:]
-
-    def put(self, source: IO[bytes], limit: int | None = None) -> tuple[str, int]:
-        """Store the bytes of ``source``; return (sha256, size). Durable once this returns."""
-        digest = hashlib.sha256()
-        size = 0
-        with self._temp.file() as (tmp_path, out):
-            while chunk := source.read(CHUNK):
-                size += len(chunk)
-                if limit is not None and size > limit:
-                    raise FileTooLarge(f"the file is larger than {limit} bytes")
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-            sha256 = digest.hexdigest()
-            final = self.path(sha256)
-            if not final.exists():
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp_path, final)
-                _fsync_dir(final.parent)
-        return sha256, size
-
-    def put_bytes(self, data: bytes) -> tuple[str, int]:
-        import io
-
-        return self.put(io.BytesIO(data))
-
-    def open(self, sha256: str) -> BinaryIO:
-        return open(self.path(sha256), "rb")
-
-
 class FileStaging:
     """The file staging area: one folder per user, and the whole tree for admins.
 
@@ -152,7 +113,9 @@ class FileStaging:
 
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir / "staging"
-        self._temp = _Temp(data_dir / "tmp")
+        # Temporary files inside staging itself (hidden from listings and paths): a rename never
+        # crosses file systems, even when staging is a shared mount apart from the data folder.
+        self._temp = Temp(self.root / f"{HIDDEN_PREFIX}tmp")
 
     # -- paths -----------------------------------------------------------------------------
 
@@ -208,8 +171,9 @@ class FileStaging:
             destination.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp_path, destination)
 
-    def copy_batch(self, pairs: list[tuple[Path, Path]]) -> None:
-        """Copy many files at once, each appearing whole at its destination, all durable on return.
+    def copy_batch(self, pairs: list[tuple[Opener, Path]]) -> None:
+        """Copy many files (each given by a function that opens it) at once, each appearing whole at
+        its destination, all durable on return.
 
         Each copy is written to a hidden temporary file in its destination folder (a rename within a
         folder takes no file-system-wide lock, unlike one across folders), then one ``syncfs`` puts
@@ -223,7 +187,7 @@ class FileStaging:
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 fd, name = tempfile.mkstemp(dir=destination.parent, prefix=HIDDEN_PREFIX)
                 temps.append((Path(name), destination))
-                with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+                with os.fdopen(fd, "wb") as out, source() as src:
                     _copy(src, out)
                     if _syncfs is None:
                         out.flush()
@@ -253,15 +217,21 @@ class FileStaging:
 
 
 def _copy(src: IO[bytes], out: IO[bytes]) -> None:
-    """Copy in the kernel (what ``shutil.copyfile`` does on Linux), falling back to read/write."""
+    """Copy in the kernel (what ``shutil.copyfile`` does on Linux), falling back to read/write
+    (and reading plainly a source that is no file, such as a blob streamed from the database)."""
+    try:
+        src_fd = src.fileno()
+    except (OSError, ValueError):
+        shutil.copyfileobj(src, out, CHUNK)
+        return
     if not hasattr(os, "sendfile"):
         shutil.copyfileobj(src, out, CHUNK)
         return
     try:
         offset = 0
-        size = os.fstat(src.fileno()).st_size
+        size = os.fstat(src_fd).st_size
         while offset < size:
-            sent = os.sendfile(out.fileno(), src.fileno(), offset, min(size - offset, 1 << 30))
+            sent = os.sendfile(out.fileno(), src_fd, offset, min(size - offset, 1 << 30))
             if sent == 0:
                 break
             offset += sent
@@ -288,8 +258,8 @@ class UserStaging:
         self.staging.copy_in(source, destination, durable=durable)
         return destination
 
-    def copy_batch(self, pairs: list[tuple[Path, str]]) -> None:
-        """Copy (source file, relative destination) pairs; see :meth:`FileStaging.copy_batch`."""
+    def copy_batch(self, pairs: list[tuple[Opener, str]]) -> None:
+        """Copy (source opener, relative destination) pairs; see :meth:`FileStaging.copy_batch`."""
         self.staging.copy_batch([(source, self.path(relative)) for source, relative in pairs])
 
     @contextlib.contextmanager

@@ -1,18 +1,19 @@
 """The embedded content repository: what the API's document endpoints and the document jobs share.
 
-Rows live in the store (documents, versions, renditions, binder nodes); bytes live in the
-content-addressed :class:`~vaultjobs.content.files.FileStore`. The repository puts the two together
-and holds the rules both callers must apply the same way: who may read a document, which version a
-binder node is bound to, what a binder's tree looks like.
+Rows live in the store (documents, versions, renditions, binder nodes); bytes live in a
+content-addressed :class:`~vaultjobs.content.blobs.BlobStore` (in PostgreSQL on a cluster). The
+repository puts the two together and holds the rules both callers must apply the same way: who may
+read a document, which version a binder node is bound to, what a binder's tree looks like.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
-from vaultjobs.content.files import FileStaging, FileStore, UserStaging, safe_filename
+from vaultjobs.content.blobs import BlobStore, blob_store_for, opener
+from vaultjobs.content.files import FileStaging, Opener, UserStaging, safe_filename
 from vaultjobs.content.models import ROOT_NODE, BinderNode, Document, StoredFile, Version
 from vaultjobs.store import Store
 from vaultjobs.timeutil import Clock, SystemClock
@@ -45,11 +46,14 @@ class TreeNode:
 
 
 class ContentRepository:
-    def __init__(self, store: Store, data_dir: Path, clock: Clock | None = None) -> None:
+    def __init__(
+        self, store: Store, data_dir: Path, clock: Clock | None = None, *, blobs: str | BlobStore = "auto"
+    ) -> None:
+        """``blobs``: a blob store, or the ``content_blobs`` setting to pick one by the store."""
         if getattr(store, "content", None) is None:
             raise ContentUnavailable(f"{type(store).__name__} does not hold a content repository")
         self.store = store
-        self.files = FileStore(data_dir)
+        self.files: BlobStore = blob_store_for(store, data_dir, blobs) if isinstance(blobs, str) else blobs
         self.staging = FileStaging(data_dir)
         self.clock = clock or SystemClock()
 
@@ -61,8 +65,17 @@ class ContentRepository:
         self.store.content.add_file(sha256, size, self.clock.now())
         return StoredFile(sha256=sha256, size=size, filename=safe_filename(filename), mime=mime)
 
-    def file_path(self, stored: StoredFile) -> Path:
-        return self.files.path(stored.sha256)
+    def open_file(self, stored: StoredFile) -> BinaryIO:
+        """The stored file's bytes as a stream, from whichever node stored them."""
+        return self.files.open(stored.sha256)
+
+    def file_opener(self, stored: StoredFile) -> Opener:
+        """A function that opens the stored file, for copies made later (see ``copy_batch``)."""
+        return opener(self.files, stored.sha256)
+
+    def local_file(self, stored: StoredFile) -> Path | None:
+        """The stored file on this node's disk, when blobs are local (for the kernel to send)."""
+        return self.files.local_path(stored.sha256)
 
     def user_staging(self, user_id: int) -> UserStaging:
         return self.staging.user_area(user_id)

@@ -304,7 +304,9 @@ class WorkerPool:
         """The node's content repository, made once (None when the store holds none)."""
         if self._content_repository is _UNSET:
             try:
-                self._content_repository = ContentRepository(self.store, self.settings.data_dir, self.clock)
+                self._content_repository = ContentRepository(
+                    self.store, self.settings.data_dir, self.clock, blobs=self.settings.content_blobs
+                )
             except ContentUnavailable:
                 self._content_repository = None
         return self._content_repository  # type: ignore[return-value]

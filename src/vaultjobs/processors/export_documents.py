@@ -16,10 +16,9 @@ ends ERRORS_ENCOUNTERED while every other entry is still exported.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
-from vaultjobs.content.files import UserStaging
+from vaultjobs.content.files import Opener, UserStaging
 from vaultjobs.content.models import Version
 from vaultjobs.content.repository import ContentError, ContentRepository
 from vaultjobs.sdk import JobContext, JobResult, Task, processor
@@ -57,7 +56,7 @@ class ExportDocuments:
         user = repo.store.users.get_user(ctx.created_by)
         is_admin = user is not None and user.is_admin
         rows: list[tuple[int, int, dict[str, Any]]] = []
-        copies: list[tuple[Path, str]] = []
+        copies: list[tuple[Opener, str]] = []
         for item in task.items:
             if ctx.cancelled:
                 return
@@ -82,7 +81,7 @@ class ExportDocuments:
 
     def _export(
         self, ctx: JobContext, repo: ContentRepository, item: dict[str, Any], is_admin: bool,
-        copies: list[tuple[Path, str]],
+        copies: list[tuple[Opener, str]],
     ) -> list[dict[str, Any]]:
         doc_id = int(item["id"])
         base = {"responseStatus": "SUCCESS", "id": doc_id}
@@ -99,7 +98,7 @@ class ExportDocuments:
         return [self._export_version(ctx, repo, version, copies) for version in versions]
 
     def _export_version(
-        self, ctx: JobContext, repo: ContentRepository, version: Version, copies: list[tuple[Path, str]]
+        self, ctx: JobContext, repo: ContentRepository, version: Version, copies: list[tuple[Opener, str]]
     ) -> dict[str, Any]:
         """The result row of one version; the files to copy are added to ``copies``."""
         row: dict[str, Any] = {
@@ -115,7 +114,7 @@ class ExportDocuments:
                 problems.append(f"version {version.number} of document {version.document_id} has no source file")
             else:
                 path = f"{folder}/{version.file.filename}"
-                copies.append((repo.file_path(version.file), path))
+                copies.append((repo.file_opener(version.file), path))
                 row["file"] = path
         if ctx.parameters["renditions"]:
             renditions = repo.store.content.renditions(version.document_id, version.major, version.minor)
@@ -124,7 +123,7 @@ class ExportDocuments:
             exported = []
             for rendition in renditions:
                 path = f"{folder}/renditions/{rendition.rendition_type}/{rendition.file.filename}"
-                copies.append((repo.file_path(rendition.file), path))
+                copies.append((repo.file_opener(rendition.file), path))
                 exported.append({"rendition_type": rendition.rendition_type, "file": path})
             if exported:
                 row["renditions"] = exported

@@ -191,7 +191,7 @@ class ContentRoutes:
         self.jobs = jobs_of(services)
         try:
             self._repo: ContentRepository | None = ContentRepository(
-                services.store, services.settings.data_dir, services.clock
+                services.store, services.settings.data_dir, services.clock, blobs=services.settings.content_blobs
             )
         except ContentUnavailable:
             self._repo = None

@@ -10,10 +10,12 @@ entry per exported version with its ``file`` path in the caller's file staging.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+from urllib.parse import quote
 
 import orjson
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from vaultjobs import errors
 from vaultjobs.api.endpoint import Call
@@ -30,7 +32,7 @@ from vaultjobs.api.routes.content_api import (
     read_upload,
 )
 from vaultjobs.api.routes.content_api import content_error as to_vault_error
-from vaultjobs.content.files import FileTooLarge
+from vaultjobs.content.files import CHUNK, FileTooLarge
 from vaultjobs.content.models import Document, Rendition, StoredFile, Version
 from vaultjobs.content.repository import ContentError
 from vaultjobs.models import Job, User
@@ -51,6 +53,21 @@ def _export_links(job: Job, version: str) -> list[dict[str, str]]:
 
 
 result_links.register(EXPORT_DOCUMENTS, _export_links)
+
+
+def _chunks(stream: BinaryIO) -> Iterator[bytes]:
+    """The stream's bytes a chunk at a time (Starlette runs this iterator in a thread), then closed."""
+    with stream:
+        while chunk := stream.read(CHUNK):
+            yield chunk
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with the file name, as Starlette's FileResponse writes it."""
+    quoted = quote(filename)
+    if quoted != filename:
+        return f"attachment; filename*=utf-8''{quoted}"
+    return f'attachment; filename="{filename}"'
 
 
 def document_payload(doc: Document, version: Version, latest: bool) -> dict[str, Any]:
@@ -229,11 +246,22 @@ class DocumentRoutes(ContentRoutes):
     # -- files -----------------------------------------------------------------------------
 
     def _file_response(self, stored: StoredFile) -> Response:
-        return FileResponse(
-            self.repo.file_path(stored),
-            media_type="application/octet-stream;charset=UTF-8",
-            filename=stored.filename,
-            content_disposition_type="attachment",
+        """The file as an attachment: sent by the kernel from local disk, or streamed from the blob store."""
+        media_type = "application/octet-stream;charset=UTF-8"
+        if not self.repo.files.exists(stored.sha256):
+            # A cluster whose nodes keep document files in their own folders (content_blobs=local).
+            raise errors.InvalidData(
+                f"The file [{stored.filename}] is not stored on this server; on a cluster, document files must be"
+                " kept in PostgreSQL (content_blobs=auto)"
+            )
+        local = self.repo.local_file(stored)
+        if local is not None:
+            return FileResponse(local, media_type=media_type, filename=stored.filename,
+                                content_disposition_type="attachment")
+        return StreamingResponse(
+            _chunks(self.repo.open_file(stored)),
+            media_type=media_type,
+            headers={"Content-Disposition": content_disposition(stored.filename), "Content-Length": str(stored.size)},
         )
 
     def download(self, call: Call) -> Response:
