@@ -201,7 +201,7 @@ def endpoint(
             if body == "raw":
                 call.body = await read_body(request, max_body_bytes)
             elif body == "form":
-                await read_body_into_form(call, max_body_bytes)
+                await read_body_into_form(call, max_body_bytes, refuse_nul=authenticate is not None)
             result = None
             if inline and async_shortcut is not None:
                 result = await async_shortcut(call)
@@ -222,8 +222,9 @@ def endpoint(
     return asgi_endpoint
 
 
-async def read_body_into_form(call: Call, limit: int) -> None:
-    """Parse an urlencoded or multipart form body, within the size limit."""
+async def read_body_into_form(call: Call, limit: int, *, refuse_nul: bool = True) -> None:
+    """Parse an urlencoded or multipart form body, within the size limit. A NUL in a field is
+    INVALID_DATA unless ``refuse_nul`` is off (the login form answers bad credentials its own way)."""
     declared = call.request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"The request body is larger than {limit} bytes")
@@ -234,5 +235,5 @@ async def read_body_into_form(call: Call, limit: int) -> None:
     call.form = {k: v for k, v in form.items() if isinstance(v, str)}
     # No text column of either database holds a NUL (PostgreSQL refuses it outright).
     bad = next((k for k, v in call.form.items() if "\x00" in k or "\x00" in v), None)
-    if bad is not None:
+    if bad is not None and refuse_nul:
         raise errors.InvalidData(f"Invalid value for [{bad.replace(chr(0), '')[:100]}]: it contains a NUL character")
