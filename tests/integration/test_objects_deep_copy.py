@@ -17,7 +17,9 @@ import httpx
 import pytest
 
 from vaultjobs.testing import LiveServer, V
-from vaultjobs.testing import read_envelope as read
+from vaultjobs.testing import all_records as records
+from vaultjobs.testing import failed_with as fails
+from vaultjobs.testing import succeeded as ok
 
 TREE_MDL = Path(__file__).with_name("objects_tree.mdl").read_text()
 FINISHED = ("SUCCESS", "ERRORS_ENCOUNTERED")
@@ -33,7 +35,7 @@ def server(
 ) -> Iterator[LiveServer]:
     with content_server(tmp_path_factory.mktemp("deepcopy"), vaultjobs_new_database(), status_window=0.2) as srv:
         with srv.client(headers={"Authorization": srv.login()}) as client:
-            assert read(client.post("/api/mdl/execute", content=TREE_MDL)).response_status == "SUCCESS"
+            ok(client.post("/api/mdl/execute", content=TREE_MDL))
         yield srv
 
 
@@ -47,20 +49,6 @@ def admin(server: LiveServer) -> Iterator[httpx.Client]:
 def alice(server: LiveServer) -> Iterator[httpx.Client]:
     with server.client(headers={"Authorization": server.login("alice", "alice-password")}) as client:
         yield client
-
-
-def ok(response: httpx.Response) -> dict[str, Any]:
-    env = read(response)
-    assert env.response_status == "SUCCESS", response.text
-    body: dict[str, Any] = env.body
-    return body
-
-
-def fails(response: httpx.Response, error_type: str) -> str:
-    env = read(response)
-    assert env.response_status == "FAILURE", response.text
-    assert env.error_types == [error_type], response.text
-    return str(env.body["errors"][0]["message"])
 
 
 def create(client: httpx.Client, object_name: str, records: list[dict[str, Any]]) -> list[str]:
@@ -93,16 +81,6 @@ def start(client: httpx.Client, action: str, object_name: str, record_id: str, *
 def finish(server: LiveServer, client: httpx.Client, job_id: int) -> dict[str, Any]:
     token = str(client.headers["Authorization"])
     return server.wait_for_status(token, job_id, lambda s: s in FINISHED, timeout=120)
-
-
-def records(client: httpx.Client, object_name: str, fields: str) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    url: str | None = f"/api/{V}/vobjects/{object_name}?fields={fields}&limit=200"
-    while url:
-        body = ok(client.get(url))
-        out.extend(body["data"])
-        url = body["responseDetails"].get("next_page")
-    return out
 
 
 def rows(response: httpx.Response) -> list[dict[str, str]]:
