@@ -15,7 +15,6 @@ from pathlib import Path
 
 from vaultjobs import errors
 from vaultjobs.jobtypes.objects.catalogs import CatalogService
-from vaultjobs.objects import Catalog
 from vaultjobs.objects.mdl import Command, MdlSyntaxError, Statement, StatementResult, parse
 from vaultjobs.store import Store
 from vaultjobs.timeutil import Clock, SystemClock
@@ -37,15 +36,6 @@ class FileOutcome:
     @property
     def succeeded(self) -> bool:
         return all(r.success for r in self.results)
-
-
-def _exists(catalog: Catalog, statement: Statement) -> bool:
-    kind, name = statement.component.type.lower(), statement.component.name
-    if kind == "object":
-        return catalog.object(name) is not None
-    if kind == "picklist":
-        return catalog.picklist(name) is not None
-    return False
 
 
 def _statement_texts(script: str, statements: list[Statement]) -> list[str]:
@@ -75,7 +65,8 @@ def apply_script(service: CatalogService, script: str, path: str, user_id: int) 
     outcome = FileOutcome(path=path, results=(), skipped=())
     for _ in range(ATTEMPTS):
         catalog = service.current()
-        present = [s.command is Command.CREATE and _exists(catalog, s) for s in statements]
+        present = [s.command is Command.CREATE and catalog.has_component(s.component.type, s.component.name)
+                   for s in statements]
         kept = [t for t, skip in zip(texts, present, strict=True) if not skip]
         skipped = tuple(s.label for s, skip in zip(statements, present, strict=True) if skip)
         if not kept:
@@ -84,16 +75,10 @@ def apply_script(service: CatalogService, script: str, path: str, user_id: int) 
         outcome = FileOutcome(path=path, results=execution.results, skipped=skipped)
         now = service.current()
         raced = [r for r in execution.results
-                 if not r.success and r.command is Command.CREATE and _made_meanwhile(now, r.component)]
+                 if not r.success and r.command is Command.CREATE and now.has_component(*r.component.split(".", 1))]
         if outcome.succeeded or not raced:
             return outcome
     return outcome
-
-
-def _made_meanwhile(catalog: Catalog, label: str) -> bool:
-    kind, _, name = label.partition(".")
-    return (catalog.object(name) if kind == "Object" else catalog.picklist(name) if kind == "Picklist"
-            else None) is not None
 
 
 def apply_files(store: Store, paths: Iterable[str | Path], clock: Clock | None = None) -> list[FileOutcome]:

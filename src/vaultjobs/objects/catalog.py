@@ -102,6 +102,12 @@ class Catalog:
     def picklist(self, name: str) -> Picklist | None:
         return self._picklists.get(name)
 
+    def has_component(self, kind: str, name: str) -> bool:
+        """Whether the component ``kind.name`` (``Object.product__c``, ``Picklist.color__c``) exists."""
+        if kind == "Object":
+            return name in self._objects
+        return kind == "Picklist" and name in self._picklists
+
     def object_by_prefix(self, prefix: str) -> ObjectDefinition | None:
         return next((o for o in self._objects.values() if o.prefix == prefix), None)
 

@@ -91,9 +91,7 @@ def check_package(package: Package, catalog: Catalog, *, skip: frozenset[str] = 
     """Check every step of ``package`` in order against ``catalog``; :class:`PackageFormatError` for a
     bad package. Steps named in ``skip`` (deployed already) are taken as applied: only their MDL runs,
     so that the steps after them see what they made."""
-    in_package = {s.component for s in package.steps if isinstance(s, ComponentStep)} | {
-        f"Object.{s.object_name}" for s in package.steps if isinstance(s, DataStep)
-    }
+    in_package = _components_of(package)
     checks: list[StepCheck] = []
     current = catalog
     blocked: StepCheck | None = None
@@ -116,18 +114,24 @@ def check_package(package: Package, catalog: Catalog, *, skip: frozenset[str] = 
     return PackageCheck(package=package, steps=tuple(checks))
 
 
+def _components_of(package: Package) -> set[str]:
+    """``Type.name`` of every component the package defines or loads records into."""
+    return {s.component for s in package.steps if isinstance(s, ComponentStep)} | {
+        f"Object.{s.object_name}" for s in package.steps if isinstance(s, DataStep)
+    }
+
+
 def _action(step: Step, catalog: Catalog) -> str:
     if isinstance(step, DataStep):
         return step.action
-    return "Update" if _exists(catalog, step.component_type, step.component_name) else "Add (missing in Vault)"
+    return "Update" if catalog.has_component(step.component_type, step.component_name) else "Add (missing in Vault)"
 
 
 def _check_component(step: ComponentStep, vault: Catalog, current: Catalog, in_package: set[str],
                      deployed: bool) -> tuple[StepCheck, Catalog]:
     where = f"Step {step.number} ({step.component})"
     dependencies = tuple(_check_dependency(d, vault, in_package) for d in step.dependencies)
-    exists = _exists(vault, step.component_type, step.component_name)
-    action = "Update" if exists else "Add (missing in Vault)"
+    action = _action(step, vault)
     missing = [d for d in dependencies if d.status == "Missing - Block"]
     if missing:
         names = ", ".join(f"{d.dependency.target_type}.{d.dependency.target_name}" for d in missing)
@@ -175,18 +179,17 @@ def _check_dependency(dependency: Dependency, vault: Catalog, in_package: set[st
                            status="Missing - Block" if dependency.blocking else "Missing - Ignore")
 
 
-def _exists(catalog: Catalog, kind: str, name: str, sub_kind: str = "", sub_name: str = "") -> bool:
+def _exists(catalog: Catalog, kind: str, name: str, sub_kind: str, sub_name: str) -> bool:
+    """Whether a dependency's target — a component, or a field or picklist entry of one — is here."""
+    if not catalog.has_component(kind, name):
+        return False
+    if not sub_name:
+        return True
     if kind == "Object":
         found = catalog.object(name)
-        if found is None:
-            return False
-        return not sub_name or sub_kind != "Field" or found.field(sub_name) is not None
-    if kind == "Picklist":
-        picklist = catalog.picklist(name)
-        if picklist is None:
-            return False
-        return not sub_name or any(e.name == sub_name for e in picklist.entries)
-    return False
+        return sub_kind != "Field" or (found is not None and found.field(sub_name) is not None)
+    picklist = catalog.picklist(name)
+    return picklist is not None and any(e.name == sub_name for e in picklist.entries)
 
 
 def _check_data(step: DataStep, catalog: Catalog) -> StepCheck:
@@ -228,9 +231,7 @@ def _is_column(catalog: Catalog, definition: ObjectDefinition, column: str) -> b
 def missing_blocks(package: Package, catalog: Catalog, pending: set[str]) -> dict[str, str]:
     """The ``pending`` component steps whose ``block__sys`` dependencies are now missing from
     ``catalog`` (Deploy checks again: the vault may have changed since the import), with why."""
-    in_package = {s.component for s in package.steps if isinstance(s, ComponentStep)} | {
-        f"Object.{s.object_name}" for s in package.steps if isinstance(s, DataStep)
-    }
+    in_package = _components_of(package)
     out: dict[str, str] = {}
     for step in package.steps:
         if step.number not in pending or not isinstance(step, ComponentStep):
