@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -43,6 +43,7 @@ from vaultjobs.store import FinishedTask, JobEnd, Started, Store, TaskOutcome, T
 from vaultjobs.timeutil import Clock, from_ms, to_ms
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 _UNSET = object()
 
 
@@ -169,32 +170,47 @@ class WorkerPool:
             time.sleep(min(0.002, (stamp - ms) / 1000))
         return from_ms(stamp)
 
-    def release_claim(self, stamp: datetime) -> None:
-        """Hand back whatever a call stamped ``stamp`` may have given this worker unheard."""
-        try:
-            self.store.work.release_claim(self.worker_id, stamp)
-        except Exception as exc:
-            logger.warning("handing back an unheard claim failed (%s); the background writer will", exc)
-            self.outcomes.defer("the hand-back of an unheard claim",
-                                lambda: self.store.work.release_claim(self.worker_id, stamp))
-
-    def _run_batch(self, size: BatchSize) -> bool:
+    def stamped(self, call: Callable[[datetime], T], unheard: list[datetime]) -> T:
+        """``call(stamp)`` with a fresh stamp, the stamp kept in ``unheard`` when the call fails (it may
+        have committed without this worker hearing the answer)."""
         stamp = self.stamp()
         try:
-            jobs = self.store.work.claim_jobs(self.worker_id, stamp, size.size)
+            return call(stamp)
         except Exception:
-            self.release_claim(stamp)  # the claim may have committed without this worker hearing it
+            unheard.append(stamp)
+            raise
+
+    def now_or_later(self, what: str, write: Callable[[], object]) -> None:
+        """``write()`` now; when the database cannot take it, the background writer does once it can."""
+        try:
+            write()
+        except Exception as exc:
+            logger.warning("%s failed (%s); the background writer will do it", what, exc)
+            self.outcomes.defer(what, write)
+
+    def release_claim(self, stamp: datetime) -> None:
+        """Hand back whatever a call stamped ``stamp`` may have given this worker unheard."""
+        self.now_or_later("the hand-back of an unheard claim",
+                          lambda: self.store.work.release_claim(self.worker_id, stamp))
+
+    def _run_batch(self, size: BatchSize) -> bool:
+        unheard: list[datetime] = []
+        try:
+            jobs = self.stamped(lambda stamp: self.store.work.claim_jobs(self.worker_id, stamp, size.size), unheard)
+        except Exception:
+            self.release_claim(unheard[0])  # the claim may have committed without this worker hearing it
             raise
         try:
             room = size.size - len(jobs)
-            stamp = self.stamp()
-            tasks = self.store.work.claim_tasks(self.worker_id, stamp, room) if room > 0 else []
+            tasks = self.stamped(lambda stamp: self.store.work.claim_tasks(self.worker_id, stamp, room),
+                                 unheard) if room > 0 else []
         except Exception:
             # The jobs are claimed but will not run in this batch: give them back now rather than
             # leave them held by a live worker until their inactivity timeout.
             if jobs:
                 self.hand_back([job_key(j.id) for j in jobs])
-            self.release_claim(stamp)
+            for stamp in unheard:
+                self.release_claim(stamp)
             raise
         if not jobs and not tasks:
             return False
@@ -213,13 +229,8 @@ class WorkerPool:
         return True
 
     def hand_back(self, keys: Sequence[UnitKey]) -> None:
-        """Give units back to the queue; when the database cannot take that now, the background
-        writer does it once it can."""
-        try:
-            self._hand_back.release(keys)
-        except Exception as exc:
-            logger.warning("handing back %d units failed (%s); the background writer will", len(keys), exc)
-            self.outcomes.defer(f"the hand-back of {len(keys)} units", lambda: self._hand_back.release(keys))
+        """Give units back to the queue, now or, when the database cannot take that, later."""
+        self.now_or_later(f"the hand-back of {len(keys)} units", lambda: self._hand_back.release(keys))
 
     def record_late(self, finished: Sequence[FinishedTask], unheard: Sequence[datetime]) -> None:
         """Write task ends a worker thread could not, and hand back the jobs whose last task they were
@@ -390,12 +401,8 @@ class _Batch:
         unheard: list[datetime] = []
 
         def start_tasks() -> list[Started | None]:
-            stamp = self.pool.stamp()
-            try:
-                return self.store.work.start_tasks_of(self.worker_id, plans, stamp)
-            except Exception:
-                unheard.append(stamp)
-                raise
+            return self.pool.stamped(lambda stamp: self.store.work.start_tasks_of(self.worker_id, plans, stamp),
+                                     unheard)
 
         def give_up() -> None:
             # The jobs go back to their init phase for any worker (a no-op for a job whose tasks did
@@ -492,12 +499,8 @@ class _Batch:
         unheard: list[datetime] = []
 
         def attempt() -> dict[int, tuple[JobStatus, dict[TaskState, int]]]:
-            stamp = self.pool.stamp()
-            try:
-                return self.store.work.finish_tasks_counted(self.worker_id, finished, stamp)
-            except Exception:
-                unheard.append(stamp)
-                raise
+            return self.pool.stamped(
+                lambda stamp: self.store.work.finish_tasks_counted(self.worker_id, finished, stamp), unheard)
 
         done = self.pool.outcomes.write(f"the ends of {len(finished)} tasks", attempt,
                                         later=lambda: self.pool.record_late(finished, unheard))
