@@ -18,6 +18,7 @@ library documents; without it each process reports its own.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -61,6 +62,7 @@ def observe_request(method: str, route: str, outcome: str, error_types: str, sec
         AUTH_FAILURES.inc()
 
 
+@functools.cache
 def route_template(path: str) -> str:
     """``/api/{version:api_version}/…`` as ``/api/{version}/…``: a route's label, never a raw path."""
     return path.replace("{version:api_version}", "{version}").replace(":path}", "}")

@@ -121,6 +121,7 @@ def respond(
     metrics.observe_request(call.request.method, metrics.route_template(route.path) if route else "-", status,
                             types, seconds)
     if access_log.isEnabledFor(logging.INFO):
+        client_id = client_id_of(call.request)
         access_log.info(
             "%s %s %s %s%s user=%s client_id=%s ref=%s %.1fms",
             call.execution_id,
@@ -129,13 +130,13 @@ def respond(
             status,
             f" {types}" if types else "",
             call.user.id if call.user else "-",
-            client_id_of(call.request),
+            client_id,
             call.request.headers.get("x-vaultapi-referenceid", "-"),
             seconds * 1000,
             extra={"execution_id": call.execution_id, "method": call.request.method,
                    "route": call.request.url.path, "outcome": status, "errors": types or None,
                    "user": call.user.id if call.user else None, "job_id": call.request.path_params.get("job_id"),
-                   "client_id": client_id_of(call.request), "duration_ms": round(seconds * 1000, 1)},
+                   "client_id": client_id, "duration_ms": round(seconds * 1000, 1)},
         )
     return response
 

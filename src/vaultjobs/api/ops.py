@@ -9,6 +9,7 @@ session or counts against any limit.
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 
 import anyio.to_thread
@@ -19,8 +20,10 @@ from starlette.routing import Route
 
 from vaultjobs import metrics
 from vaultjobs.api.services import Services
+from vaultjobs.store import SqliteStore
 
 
+@functools.cache
 def latest_migration(engine: str) -> int:
     """The newest schema version this build ships for ``engine`` (``sqlite`` or ``postgres``)."""
     folder = resources.files(f"vaultjobs.store.migrations.{engine}")
@@ -30,7 +33,7 @@ def latest_migration(engine: str) -> int:
 
 def readiness(services: Services) -> tuple[bool, str]:
     """Whether this node can serve, and why not."""
-    engine = "postgres" if type(services.store).__name__.startswith("Postgres") else "sqlite"
+    engine = "sqlite" if isinstance(services.store, SqliteStore) else "postgres"
     try:
         row = services.store.dialect.connection().execute("SELECT max(version) FROM schema_migrations").fetchone()
     except Exception as exc:

@@ -76,8 +76,7 @@ class ObjectFiles:
             raise RecordConflict(str(exc)) from exc
 
     def add(self, new: NewFile, *, by: int, now: datetime) -> int:
-        with self.db.write() as conn:
-            return self._add(conn, new, by, now)
+        return self.commit(files=[new], by=by, now=now)[0]
 
     @staticmethod
     def _add(conn: Connection, new: NewFile, by: int, now: datetime) -> int:

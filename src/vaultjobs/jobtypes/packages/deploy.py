@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import zipfile
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from vaultjobs import errors
@@ -96,7 +96,7 @@ class Deployment:
         self.user = user
         self.package_id = package_id
 
-    def _now(self) -> Any:
+    def _now(self) -> datetime:
         return self.s.clock.now()
 
     def run(self) -> str | None:
@@ -221,12 +221,9 @@ class Deployment:
                    + (f", {len(failures)} failed" if failures else ""))
         logs = self._data_log(step, spec, columns, successes, failures)
         done = self._step_write(step, status, message)
-        try:
-            if status == "error__v":
-                self.s.store.object_files.commit(replaces=[done], files=[logs], by=self.user.id, now=self._now())
-            else:
-                self.s.store.object_files.commit(inserts=inserts, replaces=[*replaces, done], files=[logs],
-                                                 by=self.user.id, now=self._now())
+        try:  # every row failing (error__v) leaves nothing to insert or replace but the step itself
+            self.s.store.object_files.commit(inserts=inserts, replaces=[*replaces, done], files=[logs],
+                                             by=self.user.id, now=self._now())
         except RecordConflict:
             return self._fail(step, "a record written meanwhile by someone else clashes with a unique value of "
                                     "this step; nothing of the step was loaded; deploy again")
