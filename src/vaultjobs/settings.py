@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 ENV_PREFIX = "VAULTJOBS_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 _T = TypeVar("_T")
 
@@ -101,6 +102,12 @@ class Settings:
     root_path: str = _setting(
         "", "URL prefix the service is reached under behind a reverse proxy that strips it, such as /jobs."
     )
+    control_plane: bool = _setting(
+        False, "Serve the test control plane under /_vaultjobs/ (reset, clock, faults, limits): never in production."
+    )
+    control_token: str | None = _setting(
+        None, "Token that control-plane calls must send in X-Vaultjobs-Control-Token; required off loopback."
+    )
 
     def __post_init__(self) -> None:
         if self.http_status_codes not in ("vault", "rest"):
@@ -125,6 +132,13 @@ class Settings:
             raise ValueError("content_blobs must be auto or local")
         if self.log_format not in ("text", "json"):
             raise ValueError("log_format must be text or json")
+        if self.control_plane and not self.control_token and not self.listens_on_loopback:
+            raise ValueError("the control plane off loopback needs a control token (--control-token)")
+
+    @property
+    def listens_on_loopback(self) -> bool:
+        """Whether only this machine can reach the server (the control plane may then go without a token)."""
+        return self.host in LOOPBACK_HOSTS
 
     @property
     def resolved_database_url(self) -> str:

@@ -21,6 +21,7 @@ from vaultjobs.api.routes.content import content_routes
 from vaultjobs.api.routes.history import HistoryRoutes
 from vaultjobs.api.routes.jobs import JobRoutes
 from vaultjobs.api.services import Services
+from vaultjobs.control import control_routes
 from vaultjobs.jobtypes.objects.routes import object_routes
 from vaultjobs.jobtypes.packages.routes import package_routes
 from vaultjobs.ui import ui_mount
@@ -78,6 +79,8 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
         Route("/_vaultjobs/health", health, methods=["GET"]),
         Route("/_vaultjobs/openapi.yaml", openapi_yaml, methods=["GET"]),
         *ops_routes(services),
+        # The test control plane (off unless --control-plane): after every other /_vaultjobs route.
+        *control_routes(services),
         route("/api/", "GET", auth.versions),
         route("/api", "GET", auth.versions),
         route(f"{v}/auth", "POST", auth.auth, auth=False, body="form"),

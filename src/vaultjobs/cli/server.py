@@ -70,6 +70,8 @@ def configure_logging(settings: Settings) -> None:
     setting_option("retention_days", type=click.FloatRange(min=0, min_open=True)),
     setting_option("ui_read_only", is_flag=True, default=None),
     setting_option("root_path"),
+    setting_option("control_plane", is_flag=True, default=None),
+    setting_option("control_token"),
     LOG_LEVEL,
     LOG_FORMAT,
 )

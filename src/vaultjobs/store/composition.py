@@ -14,6 +14,7 @@ from typing import Protocol
 
 from vaultjobs.store.bursts import Bursts
 from vaultjobs.store.content import Content
+from vaultjobs.store.control_events import ControlEvents
 from vaultjobs.store.dialect import Dialect
 from vaultjobs.store.history import History
 from vaultjobs.store.jobs import Jobs
@@ -43,6 +44,7 @@ class Store(Protocol):
     bursts: Bursts
     overview: Overview
     status_windows: StatusWindows
+    control_events: ControlEvents
 
     def migrate(self) -> list[int]: ...
     def close(self) -> None: ...
@@ -66,6 +68,7 @@ class SqlStore:
         self.bursts = Bursts(dialect)
         self.overview = Overview(dialect)
         self.status_windows = status_windows or SharedStatusWindows(dialect)
+        self.control_events = ControlEvents(dialect)
 
     def migrate(self) -> list[int]:
         """Apply the migrations not applied yet, in order; return the versions applied now."""
