@@ -276,7 +276,7 @@ class ObjectRoutes:
             tree = copy_tree(self.s.store, catalog, root.object, root.id, MAX_RELATED_RECORDS)
         except TreeTooLarge as exc:
             raise errors.OperationNotAllowed(str(exc)) from exc
-        require_write(user, [o for o in catalog.objects if o.name in {n.object for n in tree}])
+        require_write(user, [o for o in catalog.objects if o.name in {n.object for n in tree.nodes}])
         job = self.jobs.enqueue(user, JobRequest(
             processor=deep_copy.PROCESSOR,
             parameters={"object": definition.name, "record_id": root.id,
@@ -294,7 +294,7 @@ class ObjectRoutes:
             tree = cascade_tree(self.s.store, catalog, root.object, root.id, MAX_RELATED_RECORDS)
         except TreeTooLarge as exc:
             raise errors.OperationNotAllowed(str(exc)) from exc
-        require_write(user, [o for o in catalog.objects if o.name in {n.object for n in tree}])
+        require_write(user, [o for o in catalog.objects if o.name in {n.object for n in tree.nodes}])
         job = self.jobs.enqueue(user, JobRequest(
             processor=cascade_delete.PROCESSOR,
             parameters={"object": definition.name, "record_id": root.id},
