@@ -768,6 +768,15 @@ class Objects:
         ).fetchall()
         return [int(r[0]) for r in rows]
 
+    def active_parameters(self, processor: str) -> list[dict[str, Any]]:
+        """The parameters of the jobs of ``processor`` that have not ended."""
+        rows = self.db.connection().execute(
+            "SELECT parameters FROM jobs WHERE processor = ? AND status IN "
+            "('SCHEDULED','QUEUEING','QUEUED','RUNNING','CANCELLING') ORDER BY id",
+            (processor,),
+        ).fetchall()
+        return [orjson.loads(r[0]) for r in rows]
+
     def deletions(
         self, object_name: str, since: datetime, limit: int, offset: int
     ) -> tuple[int, list[tuple[str, datetime]]]:
