@@ -170,6 +170,11 @@ def serve(settings: Settings, *, announce: bool = True) -> None:
     node = build_node(settings)
     generated = bootstrap_admin(node.accounts, settings)
     load_definitions_file(node)
+    if settings.seed is not None:
+        from vaultjobs.control.seed import apply_seed_file
+
+        created = apply_seed_file(settings.seed, node.store, settings, node.clock)
+        logger.info("seed %s applied: %s", settings.seed, created.answer()["created"])
     reload_on_sighup(node)
     if generated and announce:
         print(
