@@ -29,6 +29,12 @@ class Control:
                                      headers={"Authorization": self.server.login()})
         return self._api
 
+    def log_in_again(self) -> None:
+        """Drop the admin session (after a jump that ended it); the next API call logs in anew."""
+        if self._api is not None:
+            self._api.close()
+            self._api = None
+
     def call(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
         response = self.http.request(method, path, json=body)
         assert response.status_code == status, response.text
