@@ -81,6 +81,7 @@ def control_factory(live_server_factory: Callable[..., LiveServer]) -> Iterator[
     def start(**settings: Any) -> Control:
         settings.setdefault("control_plane", "1")
         settings.setdefault("poll_interval", 0.2)
+        settings.setdefault("shutdown_grace", 0.5)  # tests leave long demo jobs running
         control = Control(live_server_factory(**settings))
         made.append(control)
         return control

@@ -96,3 +96,21 @@ def test_a_job_times_out_when_the_clock_passes_its_timeout(control: Control) -> 
     assert [(f["kind"], f["job_id"], f["status"]) for f in fired] == [("timeout", job_id, "TIMEOUT")]
     assert START < fired[0]["at"] < later(START, seconds=70)
     assert control.job(job_id)["job"]["status"] == "TIMEOUT"
+
+
+def test_a_single_instance_schedule_misses_while_its_last_run_still_runs(control: Control) -> None:
+    control.freeze(START)
+    control.call("POST", "/seed", {"definitions": [{
+        "name": "hourly", "processor": "demo", "interval": "1h", "single_instance": True,
+        "inactivity_timeout": "6h", "parameters": {"items": 1, "item_seconds": 3600}}]})
+    control.advance(seconds=0)  # the scheduler plans the first instance now
+    fired = control.advance(to=later(START, hours=2, minutes=30))["fired"]
+    assert [(f["kind"], f["at"]) for f in fired] == [
+        ("schedule", later(START, hours=1)),
+        ("schedule", later(START, hours=2)),
+        ("missed_schedule", later(START, hours=2, minutes=15, milliseconds=1)),
+    ]
+    first, second = fired[0]["job_id"], fired[1]["job_id"]
+    assert fired[1]["status"] == "QUEUEING" and fired[2]["job_id"] == second
+    assert fired[2]["status"] == "MISSED_SCHEDULE"
+    assert control.job(first)["job"]["status"] == "RUNNING"  # still running: the reason the second missed
