@@ -72,7 +72,9 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
     settings = services.settings
     rest = settings.http_status_codes == "rest"
 
-    burst = BurstLimit(services.store, services.clock, limit=settings.burst_limit, window=settings.burst_window,
+    limits = services.limits
+    burst_limit = settings.burst_limit if services.control is None else lambda: limits.current().burst_limit
+    burst = BurstLimit(services.store, services.clock, limit=burst_limit, window=settings.burst_window,
                        delay=settings.burst_delay)
 
     def authenticate(call: Call) -> None:
