@@ -21,7 +21,7 @@ from vaultjobs.api.routes.content import content_routes
 from vaultjobs.api.routes.history import HistoryRoutes
 from vaultjobs.api.routes.jobs import JobRoutes
 from vaultjobs.api.services import Services
-from vaultjobs.control import control_routes
+from vaultjobs.control import control_middleware, control_routes
 from vaultjobs.jobtypes.objects.routes import object_routes
 from vaultjobs.jobtypes.packages.routes import package_routes
 from vaultjobs.ui import ui_mount
@@ -118,6 +118,8 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
     app = Starlette(
         routes=routes,
         exception_handlers={404: http_error, 405: http_error},
+        # Fault rules and the request journal, in front of the API (off with the control plane).
+        middleware=control_middleware(services),
         **starlette_options,
     )
     app.router.redirect_slashes = False

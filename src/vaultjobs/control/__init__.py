@@ -7,6 +7,22 @@ journal, events) is a module with a ``routes(services)`` function listed in
 :data:`vaultjobs.control.app.PARTS`.
 """
 
-from vaultjobs.control.app import control_routes
+from __future__ import annotations
 
-__all__ = ["control_routes"]
+from typing import Any
+
+__all__ = ["control_middleware", "control_routes"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use, so that the server's dependencies stay out of
+    # :mod:`vaultjobs.control.client`, which a test suite imports without them.
+    if name == "control_routes":
+        from vaultjobs.control.app import control_routes
+
+        return control_routes
+    if name == "control_middleware":
+        from vaultjobs.control.intercept import control_middleware
+
+        return control_middleware
+    raise AttributeError(name)

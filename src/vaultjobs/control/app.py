@@ -11,11 +11,12 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from vaultjobs import __version__
 from vaultjobs.api.services import Services
+from vaultjobs.control import faults, journal
 from vaultjobs.control.gate import ControlGate
 from vaultjobs.control.responses import control_json
 
 #: Each part of the control plane: its routes, relative to ``/_vaultjobs``.
-PARTS: list[Callable[[Services], Sequence[BaseRoute]]] = []
+PARTS: list[Callable[[Services], Sequence[BaseRoute]]] = [faults.routes, journal.routes]
 
 
 def describe_routes(services: Services) -> list[BaseRoute]:

@@ -15,6 +15,8 @@ from typing import Protocol
 from vaultjobs.store.bursts import Bursts
 from vaultjobs.store.content import Content
 from vaultjobs.store.control_events import ControlEvents
+from vaultjobs.store.control_faults import ControlFaults
+from vaultjobs.store.control_requests import ControlRequests
 from vaultjobs.store.dialect import Dialect
 from vaultjobs.store.history import History
 from vaultjobs.store.jobs import Jobs
@@ -45,6 +47,8 @@ class Store(Protocol):
     overview: Overview
     status_windows: StatusWindows
     control_events: ControlEvents
+    control_faults: ControlFaults
+    control_requests: ControlRequests
 
     def migrate(self) -> list[int]: ...
     def close(self) -> None: ...
@@ -69,6 +73,8 @@ class SqlStore:
         self.overview = Overview(dialect)
         self.status_windows = status_windows or SharedStatusWindows(dialect)
         self.control_events = ControlEvents(dialect)
+        self.control_faults = ControlFaults(dialect)
+        self.control_requests = ControlRequests(dialect)
 
     def migrate(self) -> list[int]:
         """Apply the migrations not applied yet, in order; return the versions applied now."""
