@@ -11,12 +11,12 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from vaultjobs import __version__
 from vaultjobs.api.services import Services
-from vaultjobs.control import faults, journal
+from vaultjobs.control import events, faults, journal
 from vaultjobs.control.gate import ControlGate
 from vaultjobs.control.responses import control_json
 
 #: Each part of the control plane: its routes, relative to ``/_vaultjobs``.
-PARTS: list[Callable[[Services], Sequence[BaseRoute]]] = [faults.routes, journal.routes]
+PARTS: list[Callable[[Services], Sequence[BaseRoute]]] = [faults.routes, journal.routes, events.routes]
 
 
 def describe_routes(services: Services) -> list[BaseRoute]:

@@ -58,6 +58,15 @@ class ControlEvents:
         row = self.db.connection().execute("SELECT max(id) FROM control_events").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
+    def job_statuses(self, modified_since: int) -> list[tuple[int, str, int]]:
+        """``(job id, status, modified_at ms)`` of the jobs modified at or after ``modified_since`` (ms):
+        how the events stream follows job transitions that nobody published."""
+        rows = self.db.connection().execute(
+            "SELECT id, status, modified_at FROM jobs WHERE modified_at >= ? ORDER BY modified_at, id",
+            (modified_since,),
+        ).fetchall()
+        return [(int(r[0]), str(r[1]), int(r[2])) for r in rows]
+
     def clear(self) -> None:
         """Forget every event (a reset); ids keep growing, so readers never see an id twice."""
         with self.db.write() as conn:
