@@ -28,9 +28,10 @@ from starlette.routing import BaseRoute, Route
 
 from vaultjobs.api.services import Services
 from vaultjobs.control.responses import ControlError, control_endpoint
+from vaultjobs.status import JobStatus
 from vaultjobs.store import Store
 from vaultjobs.store.control_events import ControlEvent
-from vaultjobs.timeutil import from_ms, render_datetime
+from vaultjobs.timeutil import render_datetime
 
 HEARTBEAT_SECONDS = 15.0
 #: How often an idle stream looks for new events.
@@ -50,32 +51,36 @@ def event_message(event: ControlEvent) -> bytes:
 
 
 class JobWatch:
-    """The job statuses a stream has seen, to tell it which jobs moved since."""
+    """The statuses of the jobs a stream follows, to tell it which jobs moved since its last look:
+    every job not ended yet, and every job created since."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.statuses: dict[int, str] = {}
-        self.watermark = 0
+        self.active: dict[int, str] = {}
+        self.last_id = 0
 
     def start(self) -> None:
         """Take the current statuses as known, so that only later moves are told."""
-        self.statuses = {}
-        self.watermark = 0
+        self.active = {}
+        self.last_id = 0
         self.moves(first_look=True)
 
     def moves(self, *, first_look: bool = False) -> list[bytes]:
         """``job.transition`` messages for the jobs whose status changed since the last look (a job
         seen for the first time moves from None)."""
         messages: list[bytes] = []
-        for job_id, status, modified in self.store.control_events.job_statuses(self.watermark):
-            before = self.statuses.get(job_id)
-            self.watermark = max(self.watermark, modified)
+        for job_id, status, modified_at in self.store.control_events.job_statuses(self.last_id, list(self.active)):
+            self.last_id = max(self.last_id, job_id)
+            before = self.active.get(job_id)
             if before == status:
                 continue
-            self.statuses[job_id] = status
+            if JobStatus(status).is_terminal:
+                self.active.pop(job_id, None)
+            else:
+                self.active[job_id] = status
             if not first_look:
                 messages.append(sse(None, "job.transition", {
-                    "at": render_datetime(from_ms(modified)), "job_id": job_id, "from": before, "to": status,
+                    "at": render_datetime(modified_at), "job_id": job_id, "from": before, "to": status,
                     "forced": False, "scripted": False, "observed": True,
                 }))
         return messages
