@@ -9,8 +9,6 @@ import pytest
 
 from vaultjobs.testing import LiveServer
 
-pytest_plugins = ["pytester"]
-
 
 @pytest.fixture(scope="module")
 def control_server(
