@@ -17,12 +17,8 @@ __all__ = ["control_middleware", "control_routes"]
 def __getattr__(name: str) -> Any:
     # Imported on first use, so that the server's dependencies stay out of
     # :mod:`vaultjobs.control.client`, which a test suite imports without them.
-    if name == "control_routes":
-        from vaultjobs.control.app import control_routes
+    if name in __all__:
+        from vaultjobs.control import app
 
-        return control_routes
-    if name == "control_middleware":
-        from vaultjobs.control.intercept import control_middleware
-
-        return control_middleware
+        return getattr(app, name)
     raise AttributeError(name)

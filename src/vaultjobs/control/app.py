@@ -32,6 +32,17 @@ def describe_routes(services: Services) -> list[BaseRoute]:
     return [Route("/control", describe, methods=["GET"])]
 
 
+def control_middleware(services: Services) -> list[Middleware]:
+    """The middleware in front of the Vault API (fault rules, the request journal): none unless the
+    control plane is on, so that a server without it pays nothing."""
+    if not services.settings.control_plane:
+        return []
+    # Imported here: the middleware imports the API's modules, which import this one.
+    from vaultjobs.control.intercept import ControlIntercept
+
+    return [Middleware(ControlIntercept, services=services)]
+
+
 def control_routes(services: Services) -> list[BaseRoute]:
     """The control plane's mount, or nothing when it is off (its paths then answer as unknown ones)."""
     if not services.settings.control_plane:

@@ -1,7 +1,8 @@
 """The control plane's place in front of the Vault API: fault rules and the request journal.
 
-:class:`ControlIntercept` is pure ASGI middleware, installed by :func:`control_middleware` only when
-the control plane is on, so a server without it pays nothing. It sees each call to a path under
+:class:`ControlIntercept` is pure ASGI middleware, installed by
+:func:`~vaultjobs.control.app.control_middleware` only when the control plane is on, so a server
+without it pays nothing. It sees each call to a path under
 ``/api`` before the router: it resolves the route (template and operation name), lets the fault
 rules delay or answer it (:mod:`vaultjobs.control.faults`), and records it in the journal
 (:mod:`vaultjobs.control.journal`) before the last byte of its answer leaves, so that a test reading
@@ -13,7 +14,6 @@ from __future__ import annotations
 import time
 
 import anyio
-from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaultjobs.accounts import Accounts
@@ -23,13 +23,6 @@ from vaultjobs.control.journal import ERROR_BODY_LIMIT, error_type_of, redacted_
 from vaultjobs.control.operations import ResolvedRoute, resolve
 from vaultjobs.errors import InvalidSessionId
 from vaultjobs.store.control_requests import JournalEntry
-
-
-def control_middleware(services: Services) -> list[Middleware]:
-    """The middleware to install in front of the API: none unless the control plane is on."""
-    if not services.settings.control_plane:
-        return []
-    return [Middleware(ControlIntercept, services=services)]
 
 
 def api_path(scope: Scope) -> str | None:
