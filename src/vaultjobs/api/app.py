@@ -12,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from vaultjobs import errors
+# The control plane's modules import the API's: this module reads them only when it builds the app.
+from vaultjobs import control, errors
 from vaultjobs.api.burst import BurstLimit
 from vaultjobs.api.endpoint import AsyncShortcut, Call, Handler, Shortcut, endpoint, error_response
 from vaultjobs.api.ops import ops_routes
@@ -21,7 +22,6 @@ from vaultjobs.api.routes.content import content_routes
 from vaultjobs.api.routes.history import HistoryRoutes
 from vaultjobs.api.routes.jobs import JobRoutes
 from vaultjobs.api.services import Services
-from vaultjobs.control import control_middleware, control_routes
 from vaultjobs.jobtypes.objects.routes import object_routes
 from vaultjobs.jobtypes.packages.routes import package_routes
 from vaultjobs.ui import ui_mount
@@ -80,7 +80,7 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
         Route("/_vaultjobs/openapi.yaml", openapi_yaml, methods=["GET"]),
         *ops_routes(services),
         # The test control plane (off unless --control-plane): after every other /_vaultjobs route.
-        *control_routes(services),
+        *control.control_routes(services),
         route("/api/", "GET", auth.versions),
         route("/api", "GET", auth.versions),
         route(f"{v}/auth", "POST", auth.auth, auth=False, body="form"),
@@ -119,7 +119,7 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
         routes=routes,
         exception_handlers={404: http_error, 405: http_error},
         # Fault rules and the request journal, in front of the API (off with the control plane).
-        middleware=control_middleware(services),
+        middleware=control.control_middleware(services),
         **starlette_options,
     )
     app.router.redirect_slashes = False
