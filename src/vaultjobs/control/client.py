@@ -263,10 +263,11 @@ class ControlClient:
         except ValueError:
             body = None
         if isinstance(body, dict) and "responseStatus" in body:
-            # A Vault envelope: the server answered as for an unknown path, its control plane is off.
+            # A Vault envelope: the server answered as for an unknown path.
             raise ControlPlaneError(response.status_code, "CONTROL_PLANE_OFF",
-                                    f"{response.request.url.path} is not there: is the server running with "
-                                    "--control-plane? It answered " + response.text[:300])
+                                    f"{response.request.url.path} is not there: the server runs without "
+                                    "--control-plane (or is a vaultjobs without this call). It answered "
+                                    + response.text[:300])
         if response.is_success:
             return body
         error = body.get("error") if isinstance(body, dict) else None
