@@ -18,6 +18,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+# The control plane's modules import the API's: this module reads them only when it builds the app.
+from vaultjobs import control
 from vaultjobs.api.access import AccessLog
 from vaultjobs.api.burst import BurstLimit
 from vaultjobs.api.endpoint import AsyncShortcut, Call, Handler, Shortcut, endpoint
@@ -29,7 +31,6 @@ from vaultjobs.api.routes.content import RouteFactory, content_routes
 from vaultjobs.api.routes.history import HistoryRoutes
 from vaultjobs.api.routes.jobs import JobRoutes
 from vaultjobs.api.services import Services
-from vaultjobs.control import control_routes
 from vaultjobs.jobtypes.objects.routes import object_routes
 from vaultjobs.jobtypes.packages.routes import package_routes
 from vaultjobs.ui import ui_mount
@@ -103,7 +104,7 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
     routes = [
         Family("/_vaultjobs", ops_routes(services), name="ops"),
         # The test control plane (off unless --control-plane): a gated mount taking the rest of /_vaultjobs.
-        *control_routes(services),
+        *control.control_routes(services),
         Family(f"{V}/services/jobs", job_routes(route, services), name="jobs"),
         Family("", auth_routes(route, services), name="auth"),
         Family(V, content_routes(route, "", services), name="content"),
@@ -114,7 +115,8 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AccessLog)],
+        # Access logging outermost; then fault rules and the request journal (off with the control plane).
+        middleware=[Middleware(AccessLog), *control.control_middleware(services)],
         exception_handlers=dict(exception_handlers(rest_status_codes=rest)),
         **starlette_options,
     )
