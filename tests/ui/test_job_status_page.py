@@ -209,7 +209,12 @@ def test_open_a_job_and_download_its_log(context: BrowserContext, server: LiveSe
     expect(page.locator("#job-status")).to_have_text("ERRORS_ENCOUNTERED")
     expect(page.locator("table.tasks")).to_contain_text("items [1] failed")
     expect(page.locator("#log-tail")).to_contain_text("demo: 2 items in tasks of 5")
-    expect(page.locator("ol.timeline")).to_contain_text("Run ended (ERRORS_ENCOUNTERED)")
+    # the timeline is the store's record of each change, with who or what made it
+    timeline = page.locator("ol.timeline li")
+    expect(timeline.nth(0)).to_contain_text("Created QUEUED by admin")
+    expect(timeline.nth(1)).to_contain_text("QUEUED → RUNNING by worker ")
+    expect(timeline.nth(2)).to_contain_text("RUNNING → ERRORS_ENCOUNTERED by worker ")
+    expect(timeline).to_have_count(3)
     expect(page.locator("pre.json").first).to_contain_text('"fail_items"')
     shoot(page, "job")
     with page.expect_download() as download:
@@ -253,6 +258,9 @@ def test_start_now_a_scheduled_job(context: BrowserContext, server: LiveServer) 
     page.locator("#confirm").click()
     expect(page.locator(f"#result-{job_id} .result")).to_have_text("SUCCESS")
     expect(row(page, job_id).locator(".status")).to_have_text("SUCCESS")
+    page.goto(f"{server.url}/ui/jobs/{job_id}")
+    expect(page.locator("ol.timeline")).to_contain_text("SCHEDULED → QUEUEING by admin")
+    expect(page.locator("ol.timeline")).to_contain_text("QUEUEING → QUEUED by scheduler")
     # Once started it is no longer SCHEDULED: a second Start Now fails as the API says.
     assert http.post(f"/api/v26.1/services/jobs/start_now/{job_id}").json()["responseStatus"] == "FAILURE"
 

@@ -453,12 +453,13 @@ def add_children(store: Store, job_id: int, tasks: int = 3, logs: int = 2) -> No
     execute(store, "INSERT INTO status_polls (job_id, polled_at) VALUES (?, ?)", (job_id, T0))
 
 
-def rows_of(store: Store, job_id: int) -> tuple[int, int, int, int]:
+def rows_of(store: Store, job_id: int) -> tuple[int, int, int, int, int]:
     return (
         int(execute(store, "SELECT count(*) FROM jobs WHERE id = ?", (job_id,))[0][0]),
         int(execute(store, "SELECT count(*) FROM tasks WHERE job_id = ?", (job_id,))[0][0]),
         int(execute(store, "SELECT count(*) FROM job_log WHERE job_id = ?", (job_id,))[0][0]),
         int(execute(store, "SELECT count(*) FROM status_polls WHERE job_id = ?", (job_id,))[0][0]),
+        int(execute(store, "SELECT count(*) FROM job_transitions WHERE job_id = ?", (job_id,))[0][0]),
     )
 
 
@@ -484,9 +485,9 @@ def test_purge_removes_old_finished_jobs_with_their_rows_and_nothing_else(store:
         add_children(store, job_id)
     purge_all(store, from_ms(T0 - 30 * day))
     for job_id in old:
-        assert rows_of(store, job_id) == (0, 0, 0, 0)
+        assert rows_of(store, job_id) == (0, 0, 0, 0, 0)
     for job_id in (recent, running, scheduled, cancelling):
-        assert rows_of(store, job_id) == (1, 3, 2, 1)
+        assert rows_of(store, job_id) == (1, 3, 2, 1, 1)  # the transition: the job's creation
     check_counts_match_jobs(store)
     assert history_ids(store) == [recent]
 
@@ -496,13 +497,13 @@ def test_purge_works_in_bounded_batches_oldest_first(store: Store) -> None:
     for job_id in jobs:
         add_children(store, job_id, tasks=4, logs=1)
     # at most 3 jobs per call: the oldest three go first
-    assert store.history.purge_finished_jobs(from_ms(T0 + 100), max_jobs=3, max_rows=1_000) == 3 * (1 + 4 + 1 + 1)
+    assert store.history.purge_finished_jobs(from_ms(T0 + 100), max_jobs=3, max_rows=1_000) == 3 * (1 + 4 + 1 + 1 + 1)
     assert [rows_of(store, j)[0] for j in jobs] == [0, 0, 0] + [1] * 7
     # a row budget smaller than one job's tasks: the tasks go over several calls, then the job
     big = insert_job(store, status="ERRORS_ENCOUNTERED", run_end=T0 - 1)
     add_children(store, big, tasks=25, logs=0)
     assert store.history.purge_finished_jobs(from_ms(T0 + 100), max_jobs=1, max_rows=10) == 10
-    assert rows_of(store, big) == (1, 15, 0, 1)
+    assert rows_of(store, big) == (1, 15, 0, 1, 1)
     calls = purge_all(store, from_ms(T0 + 100), max_jobs=2, max_rows=10)
     assert calls >= 7
     assert execute(store, "SELECT count(*) FROM jobs")[0][0] == 0
@@ -550,8 +551,8 @@ def test_retention_purges_what_is_past_the_period_in_batches(store: Store, clock
         return rows
 
     store.history.purge_finished_jobs = counting  # type: ignore[method-assign]
-    assert ret.purge() == 7 * (1 + 2 + 1 + 1)
-    assert batches == [15, 15, 5, 0]
+    assert ret.purge() == 7 * (1 + 2 + 1 + 1 + 1)  # job, tasks, log, status window, transition
+    assert batches == [18, 18, 6, 0]
     assert history_ids(store) == [kept] and monitor_ids(store) == [queued]
     assert ret.interval == retention.INTERVAL
     assert Retention(store=store, settings=Settings(retention_days=1 / 86_400), clock=clock).interval == 0.1

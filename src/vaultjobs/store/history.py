@@ -303,7 +303,7 @@ class PlainHistory:
 
     def purge_finished_jobs(self, finished_before: datetime, *, max_jobs: int = 500, max_rows: int = 20_000) -> int:
         """Delete, in one short write transaction, up to ``max_jobs`` of the oldest jobs finished before
-        ``finished_before`` with their tasks, log lines and status-window rows — at most about
+        ``finished_before`` with their tasks, log lines, status transitions and status-window rows — at most about
         ``max_rows`` rows in all. Returns the rows deleted; 0 when nothing is left to purge.
 
         Only finished jobs are ever selected (and the delete checks again), so unfinished jobs and their
@@ -324,7 +324,7 @@ class PlainHistory:
             if not ids:
                 return 0
             marks = ",".join("?" * len(ids))
-            for table, key in (("tasks", "job_id, seq"), ("job_log", "id")):
+            for table, key in (("tasks", "job_id, seq"), ("job_log", "id"), ("job_transitions", "id")):
                 budget = max_rows - deleted
                 cur = conn.execute(
                     f"DELETE FROM {table} WHERE ({key}) IN "

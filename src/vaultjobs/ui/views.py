@@ -18,7 +18,7 @@ from vaultjobs import errors
 from vaultjobs.api.job_payloads import job_status_data, job_title, planned_start
 from vaultjobs.api.versions import NEWEST_VERSION
 from vaultjobs.jobs import may_access, visible_creator
-from vaultjobs.models import Job, LogLine, Task, User
+from vaultjobs.models import Job, LogLine, Task, Transition, User
 from vaultjobs.status import TERMINAL_JOB_STATUSES, JobStatus, TaskState
 from vaultjobs.store import Store
 from vaultjobs.store.overview import WorkerRow
@@ -286,6 +286,7 @@ class JobDetail:
     next_tasks: int | None
     log: list[LogLine]
     log_total: int
+    #: The job's status changes as the store recorded them: what, and when.
     timeline: list[tuple[str, datetime]]
 
 
@@ -298,20 +299,11 @@ def job_detail(store: Store, viewer: User, job_id: int, now: datetime, tasks_aft
     if not may_access(viewer, job):
         raise errors.JobAccessDenied(job_id)
     views = Views(store)
-    (row,) = views.rows([job], now)
+    names = views.usernames()
+    (row,) = views.rows([job], now, names)
     tasks = store.jobs.list_tasks(job.id, TASKS_PER_PAGE, tasks_after)
     log, log_total = store.overview.log_tail(job.id, LOG_TAIL_LINES)
-    timeline: list[tuple[str, datetime]] = [("Created", job.created_at)]
-    if job.scheduled_for is not None:
-        timeline.append(("Scheduled for", job.scheduled_for))
-    if job.run_start is not None:
-        timeline.append(("Run started (RUNNING)", job.run_start))
-    timeline += [(line.message, line.at) for line in log if _is_transition(line.message)]
-    if job.run_end is not None:
-        timeline.append((f"Run ended ({job.status.value})", job.run_end))
-    elif job.status.is_terminal:
-        timeline.append((f"Ended ({job.status.value})", job.modified_at))
-    timeline.sort(key=lambda item: item[1])
+    timeline = [(describe(t, names), t.at) for t in store.jobs.transitions(job.id)]
     last = tasks.items[-1].seq if tasks.items else 0
     return JobDetail(
         row=row,
@@ -325,6 +317,13 @@ def job_detail(store: Store, viewer: User, job_id: int, now: datetime, tasks_aft
     )
 
 
-def _is_transition(message: str) -> bool:
-    """Log lines that record a change of status (cancel, start now, ends)."""
-    return message.startswith(("cancel", "started now", "job ended", "worker ")) or "cancelled by" in message
+def describe(transition: Transition, names: Mapping[int, str]) -> str:
+    """``QUEUED → RUNNING by worker w1``, ``Created SCHEDULED by admin``: one line of the timeline."""
+    moved = (f"{transition.from_status.value} → {transition.to_status.value}" if transition.from_status
+             else f"Created {transition.to_status.value}")
+    user_id = transition.user_id
+    if user_id is not None:
+        return f"{moved} by {names.get(user_id, f'user {user_id}')}"
+    if transition.actor:
+        return f"{moved} by {transition.actor.replace(':', ' ', 1)}"
+    return moved
