@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from vaultjobs.status import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, JobStatus
 from vaultjobs.store import NewJob, SqliteStore, Store
-from vaultjobs.store.history import FINISHED_AT, LEVELS, CountedHistory, _HistoryFilter, split_range
+from vaultjobs.store.history import FINISHED_AT, LEVELS, CountedHistory, HistoryKey, _HistoryFilter, split_range
 from vaultjobs.testing import ManualClock, claim_job, execute, finish_job
 from vaultjobs.timeutil import from_ms, to_ms
 
@@ -580,3 +581,66 @@ def test_queries_spell_the_conditions_of_the_partial_indexes(sqlite_store: Sqlit
     assert schema["jobs_monitor"].endswith(f"WHERE {UNFINISHED}")
     for name in ("jobs_history_counts_insert", "jobs_history_counts_enter", "jobs_history_counts_delete"):
         assert " IN (" not in schema[name]  # IN lists build a temporary b-tree on every write
+
+
+# -- keyset pages and capped counts (the Job Status page's History tab) ----------------------------
+
+
+def window_pages(store: Store, limit: int, **kw: Any) -> list[list[int]]:
+    """Every page of History read by key, following each page's last row."""
+    pages: list[list[int]] = []
+    after = None
+    while True:
+        window = store.history.history_window(created_by=None, statuses=None, start=None, end=None, limit=limit,
+                                              after=after, **kw)
+        pages.append([job.id for job in window.items])
+        assert window.newer is (after is not None)
+        if not window.older:
+            return pages
+        after = HistoryKey.of(window.items[-1])
+
+
+def test_pages_by_key_follow_the_offset_order_and_go_back_the_same_way(store: Store) -> None:
+    # ties on the finish time (several jobs in one millisecond) are broken by id, as offsets do
+    jobs = [insert_job(store, status="SUCCESS" if i % 3 else "ERRORS_ENCOUNTERED", run_end=T0 + i // 2)
+            for i in range(23)]
+    insert_job(store, status="RUNNING", created_at=T0 + 50)  # unfinished: never in History
+    by_offset = history_ids(store, limit=100)
+    assert sorted(by_offset) == sorted(jobs)
+    pages = window_pages(store, 5)
+    assert [len(p) for p in pages] == [5, 5, 5, 5, 3]
+    assert [i for page in pages for i in page] == by_offset
+    # back from the last page by the key of its first row: the page before it, newer rows first
+    first_of_last = store.jobs.get_job(pages[-1][0])
+    assert first_of_last is not None
+    back = store.history.history_window(created_by=None, statuses=None, start=None, end=None, limit=5,
+                                        before=HistoryKey.of(first_of_last))
+    assert [job.id for job in back.items] == pages[-2] and back.older and back.newer
+    second = store.jobs.get_job(pages[1][0])
+    assert second is not None
+    top = store.history.history_window(created_by=None, statuses=None, start=None, end=None, limit=5,
+                                       before=HistoryKey.of(second))
+    assert [job.id for job in top.items] == pages[0] and not top.newer
+    # filters apply as for offsets: statuses, owner
+    only = store.history.history_window(created_by=None, statuses={JobStatus.ERRORS_ENCOUNTERED}, start=None,
+                                        end=None, limit=100)
+    assert [job.id for job in only.items] == history_ids(store, status=JobStatus.ERRORS_ENCOUNTERED)
+
+
+def test_counts_are_capped_where_counting_is_not_free(store: Store) -> None:
+    for i in range(12):
+        insert_job(store, status="SUCCESS", run_end=T0 + i)
+    count = store.history.history_count(created_by=None, statuses=None, start=None, end=None, cap=5)
+    if store.history.seeks_offsets:
+        assert count == (12, True)  # the bucket counts are exact at no cost
+    else:
+        assert count == (5, False)
+    assert store.history.history_count(created_by=None, statuses=None, start=None, end=None, cap=20) == (12, True)
+    assert store.history.history_count(created_by=2, statuses=None, start=None, end=None, cap=20) == (0, True)
+
+
+def test_history_keys_read_back_as_written() -> None:
+    key = HistoryKey(1_700_000_000_123, 42)
+    assert HistoryKey.parse(str(key)) == key
+    for bad in ("", "12", "a.b", "1.2.3", "-1.2", "1." + "9" * 30):
+        assert HistoryKey.parse(bad) is None
