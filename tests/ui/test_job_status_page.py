@@ -178,6 +178,18 @@ def test_filter_history_by_two_statuses_in_the_query_string(context: BrowserCont
     page = sign_in(context, server)
     page.locator("#tab-history").click()
     expect(row(page, ids["ERRORS_ENCOUNTERED"])).to_be_visible()
+    # The summary's chart: every job here finished within the hour, so its newest bar holds them all.
+    chart = page.locator("svg.chart")
+    expect(chart.locator("g")).to_have_count(24)
+    shown = page.evaluate("""() => {
+        const bars = [...document.querySelectorAll('svg.chart g')];
+        const n = s => Number(document.querySelector(`.summary .n[data-status=${s}]`)?.textContent || 0);
+        return {completed: bars.map(g => Number(g.dataset.completed)), failed: bars.map(g => Number(g.dataset.failed)),
+                success: n('SUCCESS'), errors: n('ERRORS_ENCOUNTERED')};
+    }""")
+    assert shown["completed"][:23] == [0] * 23 and shown["completed"][23] == shown["success"] >= 1
+    assert shown["failed"][23] >= shown["errors"] >= 1
+    expect(chart).to_have_attribute("aria-label", re.compile(r"^Last 24 hours: \d+ completed, \d+ failed$"))
     shoot(page, "history")
     page.get_by_label("SUCCESS", exact=True).check()
     page.get_by_label("CANCELLED", exact=True).check()

@@ -644,3 +644,19 @@ def test_history_keys_read_back_as_written() -> None:
     assert HistoryKey.parse(str(key)) == key
     for bad in ("", "12", "a.b", "1.2.3", "-1.2", "1." + "9" * 30):
         assert HistoryKey.parse(bad) is None
+
+
+def test_finished_jobs_per_hour_of_the_last_day(store: Store) -> None:
+    hour = 3_600_000
+    since = T0
+    insert_job(store, status="SUCCESS", run_end=since - 1)  # before the day: not counted
+    insert_job(store, status="SUCCESS", run_end=since)
+    insert_job(store, status="SUCCESS", run_end=since + hour - 1)
+    insert_job(store, status="ERRORS_ENCOUNTERED", run_end=since + hour)
+    insert_job(store, status="CANCELLED", created_at=since, modified_at=since + 23 * hour + 5)  # never ran
+    insert_job(store, status="SUCCESS", run_end=since + 2 * hour, created_by=2)
+    insert_job(store, status="RUNNING", created_at=since + hour)  # unfinished: not counted
+    S = JobStatus
+    assert store.overview.finished_per_hour(None, from_ms(since)) == {
+        0: {S.SUCCESS: 2}, 1: {S.ERRORS_ENCOUNTERED: 1}, 2: {S.SUCCESS: 1}, 23: {S.CANCELLED: 1}}
+    assert store.overview.finished_per_hour(2, from_ms(since)) == {2: {S.SUCCESS: 1}}

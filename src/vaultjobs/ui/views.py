@@ -28,6 +28,7 @@ from vaultjobs.store import Store
 from vaultjobs.store.history import HistoryKey, Window
 from vaultjobs.store.overview import WorkerRow
 from vaultjobs.timeutil import zone
+from vaultjobs.ui.chart import FAILURES, HOURS, Hour, hours_of
 
 PAGE_SIZE = 50
 #: The History tab counts this many jobs at most where counting is not free (PostgreSQL): "10000+".
@@ -317,12 +318,22 @@ class Views:
             listing.previous_query = filters.query(page=max(1, number - 1), **previous)
         return jobs
 
-    def summary(self, viewer: User, now: datetime) -> list[tuple[JobStatus, int]]:
-        """Counts per status: unfinished jobs now, and jobs finished in the last 24 hours."""
+    def summary(self, viewer: User, now: datetime) -> Summary:
+        """Counts per status (unfinished jobs now, jobs finished in the last 24 hours) and the hours of
+        the last 24 hours with their completions and failures, from one read of each."""
         creator = visible_creator(viewer)
-        counts = {**self.store.overview.unfinished_counts(creator),
-                  **self.store.overview.finished_counts_since(creator, now - timedelta(hours=24))}
-        return [(s, counts.get(s, 0)) for s in JobStatus]
+        since = now - timedelta(hours=HOURS)
+        per_hour = self.store.overview.finished_per_hour(creator, since)
+        counts = dict(self.store.overview.unfinished_counts(creator))
+        chart: dict[int, tuple[int, int]] = {}
+        for hour, statuses in per_hour.items():
+            for status, n in statuses.items():
+                counts[status] = counts.get(status, 0) + n
+            slot = min(hour, HOURS - 1)  # finished in this very millisecond's future: the newest hour
+            done, failed = chart.get(slot, (0, 0))
+            chart[slot] = (done + statuses.get(S.SUCCESS, 0),
+                           failed + sum(statuses.get(S(f), 0) for f in FAILURES))
+        return Summary(counts=[(s, counts.get(s, 0)) for s in JobStatus], hours=hours_of(chart, since))
 
     def workers(self) -> list[WorkerRow]:
         return self.store.overview.workers()
@@ -331,6 +342,14 @@ class Views:
         """The jobs ``viewer`` may see among ``job_ids``, in that order (the results of an action)."""
         found = self.store.jobs.get_jobs(list(job_ids))
         return self.rows([found[i] for i in job_ids if i in found and may_access(viewer, found[i])], now)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The summary strip: counts per status, and the chart's hours (oldest first)."""
+
+    counts: list[tuple[JobStatus, int]]
+    hours: list[Hour]
 
 
 @dataclass
