@@ -25,6 +25,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect  # noqa: E
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = os.environ.get("VAULTJOBS_UI_SCREENSHOTS") == "1"
 DOCS = Path(__file__).parents[2] / "docs" / "ui"
+#: Where ``sample_processors`` (shared with the integration tests) lives.
+SAMPLES = Path(__file__).parents[1] / "integration"
 #: How long the page may take to show a change: one live interval and a margin for a loaded machine.
 LIVE = 15_000
 
@@ -48,7 +50,9 @@ def browser() -> Iterator[Browser]:
 
 def _server(folder: Path, **settings: Any) -> LiveServer:
     # One unit of work per claim, so that every running demo job gets a thread soon.
-    server = LiveServer(folder, status_window=0.5, poll_interval=0.1, workers=4, claim_batch=1, **settings)
+    path = os.pathsep.join(p for p in (str(SAMPLES), os.environ.get("PYTHONPATH", "")) if p)
+    server = LiveServer(folder, status_window=0.5, poll_interval=0.1, workers=4, claim_batch=1,
+                        processors="sample_processors", extra_env={"PYTHONPATH": path}, **settings)
     server.start()
     server.add_user("alice", "alice-password", timezone="Europe/Paris")
     server.add_user("bob", "bob-password")
@@ -277,9 +281,13 @@ def test_start_now_a_scheduled_job(context: BrowserContext, server: LiveServer) 
     assert http.post(f"/api/v26.1/services/jobs/start_now/{job_id}").json()["responseStatus"] == "FAILURE"
 
 
-def test_bulk_cancel_three_running_jobs(context: BrowserContext, server: LiveServer) -> None:
+def test_bulk_cancel_three_running_jobs(context: BrowserContext, server: LiveServer, tmp_path: Path) -> None:
     http, token = api(server)
-    ids = [long_job(http, token) for _ in range(3)]  # three of the server's four threads
+    # Jobs that stop only once the test releases them: CANCELLING is shown for as long as it lasts.
+    release = tmp_path / "release"
+    ids = [int(http.post("/api/v26.1/services/jobs/processors/slow_to_stop/actions/run",
+                         json={"parameters": {"release": str(release)}}).json()["job_id"])
+           for _ in range(3)]  # three of the server's four threads
     page = sign_in(context, server)
     for job_id in ids:
         expect(row(page, job_id).locator(".status")).to_have_text("RUNNING")
@@ -293,6 +301,10 @@ def test_bulk_cancel_three_running_jobs(context: BrowserContext, server: LiveSer
     page.locator("#confirm").click()
     for job_id in ids:
         expect(page.locator(f"#result-{job_id} .result")).to_have_text("SUCCESS")
+    for job_id in ids:
+        expect(row(page, job_id).locator(".status")).to_have_text("CANCELLING")
+    shoot(page, "cancelling")
+    release.touch()
     for job_id in ids:
         expect(row(page, job_id).locator(".status")).to_have_text("CANCELLED")
 
