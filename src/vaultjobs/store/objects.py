@@ -154,6 +154,15 @@ class CopySpec:
     required: Sequence[str] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class FieldSort:
+    """Records ordered by a field's stored value: as text, or as a number (Numbers are kept as
+    decimal strings); records without a value come last ascending, first descending."""
+
+    field: str
+    numeric: bool = False
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ResultBatch:
     """A task's per-record results stored as one row (keyed by the task's first ``n``), written in
@@ -340,6 +349,11 @@ class _Json:
     def number(self, column: str) -> str:
         """:meth:`value` as a number (Numbers are kept as decimal strings)."""
         return f"CAST({self.value(column)} AS REAL)" if self.sqlite else f"CAST({self.value(column)} AS numeric)"
+
+    @property
+    def collate(self) -> str:
+        """Appended to a text expression: comparison by code point (PostgreSQL's default follows the locale)."""
+        return "" if self.sqlite else ' COLLATE "C"'
 
     def text(self) -> str:
         """A text parameter where PostgreSQL cannot tell its type (a select list, ``jsonb_build_object``)."""
@@ -530,20 +544,32 @@ class Objects:
         return out
 
     def page(
-        self, object_name: str, *, sort: str, descending: bool, limit: int, offset: int
+        self, object_name: str, *, sort: str | FieldSort, descending: bool, limit: int, offset: int
     ) -> tuple[int, list[RecordRow]]:
         """The total of ``object_name``'s records and one page of them, ordered by ``sort`` (a
-        column: ``id``, ``name``, ``created_at`` or ``modified_at``), ties by id."""
-        if sort not in ("id", "name", "created_at", "modified_at"):
-            raise ValueError(f"cannot sort records by {sort!r}")
+        column: ``id``, ``name``, ``created_at``, ``modified_at``, ``created_by``, ``modified_by``; or
+        a field's value), ties by id in the same direction, so that pages never overlap or skip.
+        Text compares by code point on both engines."""
         direction = "DESC" if descending else "ASC"
+        params: list[Any] = [object_name]
+        if isinstance(sort, FieldSort):
+            json = self._json
+            value = json.number("data") if sort.numeric else f"{json.value('data')}{json.collate}"
+            order = f"({json.value('data')} IS NULL) {direction}, {value} {direction}, id {direction}"
+            params += [json.key(sort.field)] * 2
+        elif sort in ("name", "created_at", "modified_at", "created_by", "modified_by"):
+            text = self._json.collate if sort == "name" else ""
+            order = f"({sort} IS NULL) {direction}, {sort}{text} {direction}, id {direction}"
+        elif sort == "id":
+            order = f"id {direction}"
+        else:
+            raise ValueError(f"cannot sort records by {sort!r}")
         conn = self.db.connection()
         total = int(conn.execute("SELECT COUNT(*) FROM object_records WHERE object = ?", (object_name,))
                     .fetchone()[0])
-        order = f"{sort} {direction}, id {direction}" if sort != "id" else f"id {direction}"
         rows = conn.execute(
             f"SELECT {_RECORD_COLUMNS} FROM object_records WHERE object = ? ORDER BY {order} LIMIT ? OFFSET ?",
-            (object_name, limit, offset),
+            (*params, limit, offset),
         ).fetchall()
         return total, [_row(r) for r in rows]
 
