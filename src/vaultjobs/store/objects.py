@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -102,9 +102,8 @@ class RecordWrite:
     references: Sequence[tuple[str, str]] = ()
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Referrer:
-    """A record whose Object ``field`` holds ``target_id``."""
+class Referrer(NamedTuple):
+    """A record whose Object ``field`` holds ``target_id`` (a tuple: tree walks make thousands)."""
 
     record_id: str
     object: str
@@ -112,10 +111,9 @@ class Referrer:
     target_id: str
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class PlanRow:
+class PlanRow(NamedTuple):
     """One record an object job works on: its place ``n`` in the job, and (deep copy) its copy's id
-    and the place of its parent."""
+    and the place of its parent (a tuple: a plan has up to 10,001 rows)."""
 
     n: int
     object: str
@@ -607,14 +605,11 @@ class Objects:
         out: list[Referrer] = []
         conn = self.db.connection()
         for chunk in _chunks(list(dict.fromkeys(target_ids))):
-            out.extend(
-                Referrer(record_id=r[0], object=r[1], field=r[2], target_id=r[3])
-                for r in conn.execute(
-                    f"SELECT record_id, object, field, target_id FROM object_references "
-                    f"WHERE target_id IN ({_marks(chunk)}) ORDER BY record_id, field",
-                    tuple(chunk),
-                ).fetchall()
-            )
+            out.extend(map(Referrer._make, conn.execute(
+                f"SELECT record_id, object, field, target_id FROM object_references "
+                f"WHERE target_id IN ({_marks(chunk)}) ORDER BY record_id, field",
+                tuple(chunk),
+            ).fetchall()))
         return out
 
     # -- object jobs: plans and results --------------------------------------------------------
@@ -626,10 +621,10 @@ class Objects:
             if conn.execute("SELECT 1 FROM object_job_plans WHERE job_id = ? LIMIT 1", (job_id,)).fetchone():
                 return False
             if rows:
-                conn.executemany(
+                conn.executemany(  # the rows are the parameters as they are: 10,001 of them at most
                     "INSERT INTO object_job_plans (job_id, n, object, source_id, target_id, parent_n) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [(job_id, r.n, r.object, r.source_id, r.target_id, r.parent_n) for r in rows],
+                    f"VALUES ({int(job_id)}, ?, ?, ?, ?, ?)",
+                    rows,
                 )
         return True
 
@@ -640,8 +635,7 @@ class Objects:
             "WHERE job_id = ? AND n >= ? AND n <= ? ORDER BY n",
             (job_id, first, last if last is not None else 2**62),
         ).fetchall()
-        return [PlanRow(n=int(r[0]), object=r[1], source_id=r[2], target_id=r[3],
-                        parent_n=None if r[4] is None else int(r[4])) for r in rows]
+        return list(map(PlanRow._make, rows))
 
     def plan_size(self, job_id: int) -> int:
         return int(self.db.connection().execute("SELECT COUNT(*) FROM object_job_plans WHERE job_id = ?",
