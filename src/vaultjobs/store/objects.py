@@ -654,7 +654,9 @@ class Objects:
         be made: the source is gone, or a required field has no value (``every``: all rows, when a
         required field is cleared); with what they copy, for the caller to say why."""
         json = self._json
-        checks = ["r.id IS NULL", "r.object <> p.object", *(f"{json.value('r.data')} IS NULL" for _ in spec.required)]
+        in_data = [f for f in spec.required if f != "name__v"]  # name__v is the name column too
+        checks = ["r.id IS NULL", "r.object <> p.object", *(["r.name IS NULL"] if "name__v" in spec.required else []),
+                  *(f"{json.value('r.data')} IS NULL" for _ in in_data)]
         condition = "1 = 1" if every else " OR ".join(checks)
         rows = self.db.connection().execute(
             "SELECT p.n, p.object, p.source_id, p.target_id, pp.target_id, r.object, r.data "
@@ -663,7 +665,7 @@ class Objects:
             "LEFT JOIN object_records r ON r.id = p.source_id "
             f"WHERE p.job_id = ? AND p.n >= ? AND p.n <= ? AND p.n > 0 AND p.object = ? AND ({condition}) "
             "ORDER BY p.n",
-            (job_id, first, last, spec.object, *([] if every else [json.key(f) for f in spec.required])),
+            (job_id, first, last, spec.object, *([] if every else [json.key(f) for f in in_data])),
         ).fetchall()
         return [CopySource(n=int(r[0]), object=r[1], source_id=r[2], target_id=r[3], parent_target_id=r[4],
                            source_object=r[5], data=None if r[6] is None else orjson.loads(r[6])) for r in rows]
