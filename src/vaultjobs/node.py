@@ -209,6 +209,8 @@ def serve(settings: Settings, *, announce: bool = True) -> None:
         root_path=settings.root_path,
     )
     server = uvicorn.Server(config)
+    # Long answers (the control plane's event stream) end when they see this, not at the grace timeout.
+    node.app.state.stopping = lambda: server.should_exit
     shown_host = f"[{host}]" if ":" in host else host
     if announce:
         print(f"vaultjobs listening on http://{shown_host}:{port}", flush=True)

@@ -1,4 +1,5 @@
-"""A live server with the control plane on, and a small client of its plain-JSON calls."""
+"""Live servers with the control plane on: a client of its plain-JSON calls, and a server per module
+whose faults, journal and events are emptied before each test."""
 
 from __future__ import annotations
 
@@ -99,3 +100,27 @@ def control(control_factory: Callable[..., Control]) -> Control:
 def error_type(response: httpx.Response) -> str | None:
     body = response.json()
     return None if body["responseStatus"] == "SUCCESS" else str(body["errors"][0]["type"])
+
+
+@pytest.fixture(scope="module")
+def control_server(
+    tmp_path_factory: pytest.TempPathFactory, vaultjobs_new_database: Callable[[], str]
+) -> Iterator[LiveServer]:
+    server = LiveServer(tmp_path_factory.mktemp("control"), control_plane="1", database_url=vaultjobs_new_database())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def admin_session(control_server: LiveServer) -> str:
+    return control_server.login()
+
+
+@pytest.fixture
+def http(control_server: LiveServer, admin_session: str) -> Iterator[httpx.Client]:
+    """A client of the control server, logged in as admin, with no fault rule and an empty journal."""
+    with control_server.client(headers={"Authorization": admin_session}) as client:
+        for path in ("/_vaultjobs/faults", "/_vaultjobs/requests"):
+            assert client.delete(path).status_code == 200
+        yield client

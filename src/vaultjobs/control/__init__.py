@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["control_routes"]
+__all__ = ["control_middleware", "control_routes"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "control_routes":
-        from vaultjobs.control.app import control_routes
+    # Imported on first use, so that the server's dependencies stay out of
+    # :mod:`vaultjobs.control.client`, which a test suite imports without them.
+    if name in __all__:
+        from vaultjobs.control import app
 
-        return control_routes
+        return getattr(app, name)
     raise AttributeError(name)

@@ -16,7 +16,9 @@ from vaultjobs.store.bursts import Bursts
 from vaultjobs.store.content import Content
 from vaultjobs.store.control_clock import ControlClock
 from vaultjobs.store.control_events import ControlEvents
+from vaultjobs.store.control_faults import ControlFaults
 from vaultjobs.store.control_limits import ControlLimits
+from vaultjobs.store.control_requests import ControlRequests
 from vaultjobs.store.control_scripts import ControlScripts
 from vaultjobs.store.dialect import Dialect
 from vaultjobs.store.history import History
@@ -48,6 +50,8 @@ class Store(Protocol):
     overview: Overview
     status_windows: StatusWindows
     control_events: ControlEvents
+    control_faults: ControlFaults
+    control_requests: ControlRequests
     control_clock: ControlClock
     control_limits: ControlLimits
     control_scripts: ControlScripts
@@ -75,6 +79,8 @@ class SqlStore:
         self.overview = Overview(dialect)
         self.status_windows = status_windows or SharedStatusWindows(dialect)
         self.control_events = ControlEvents(dialect)
+        self.control_faults = ControlFaults(dialect)
+        self.control_requests = ControlRequests(dialect)
         self.control_clock = ControlClock(dialect)
         self.control_limits = ControlLimits(dialect)
         self.control_scripts = ControlScripts(dialect)
