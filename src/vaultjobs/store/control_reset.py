@@ -28,7 +28,7 @@ TABLES = (
     "object_files",
     # sessions and the rest
     "sessions", "auth_attempts", "burst_windows",
-    "control_limits", "control_scripts", "control_events",
+    "control_limits", "control_scripts", "control_events", "control_faults", "control_requests",
 )
 
 
