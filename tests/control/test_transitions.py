@@ -61,6 +61,21 @@ def test_a_clock_driven_script_moves_with_virtual_time(control: Control) -> None
     assert view["job"]["run_end_date"] == "2030-01-07T09:00:15.000Z"
 
 
+def test_a_scheduled_job_starts_its_script_when_it_is_queued(control: Control) -> None:
+    control.freeze(START)
+    control.call("PUT", "/transitions/demo", {"steps": [{"status": "RUNNING", "after_seconds": 5},
+                                                         {"status": "SUCCESS", "after_seconds": 5}],
+                                               "advance_on": "clock"})
+    job_id = control.run(schedule_at="2030-01-07T10:00:00.000Z")
+    fired = control.advance(to="2030-01-07T11:00:00.000Z")["fired"]
+    assert [(f["kind"], f["job_id"], f["at"]) for f in fired] == [
+        ("schedule", job_id, "2030-01-07T10:00:00.000Z"),
+        ("scripted_step", job_id, "2030-01-07T10:00:05.000Z"),
+        ("scripted_step", job_id, "2030-01-07T10:00:10.000Z"),
+    ]
+    assert control.job(job_id)["job"]["status"] == "SUCCESS"
+
+
 def test_bad_scripts_are_refused(control: Control) -> None:
     for processor, body in (
         ("demo", {"steps": [{"status": "SUCCESS"}]}),  # QUEUED cannot end SUCCESS without running

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 ADVANCE_ON = ("poll", "clock")
 #: Virtual seconds between clock-driven steps when a step does not say.
 DEFAULT_AFTER_SECONDS = 1.0
+#: A scripted job in these has not been queued yet; its script starts once it is.
+NOT_QUEUED_YET = frozenset({JobStatus.SCHEDULED, JobStatus.QUEUEING})
 
 
 def check_script(processor: str, body: dict[str, Any]) -> Script:
@@ -76,9 +78,12 @@ def holder(plane: ControlPlane, processor: str) -> Callable[[Connection, Job], N
     script = plane.store.control_scripts.get(processor)
     if script is None:
         return None
-    due = plane.clock.now() + _after(script.steps[0]) if script.advance_on == "clock" else None
+    now = plane.clock.now()
 
     def hold(conn: Connection, job: Job) -> None:
+        # a scheduled job starts its script at its time (its instance is queued then)
+        start = max(now, job.scheduled_for) if job.scheduled_for is not None else now
+        due = start + _after(script.steps[0]) if script.advance_on == "clock" else None
         plane.store.control_scripts.hold(conn, job.id, script, due)
 
     return hold
@@ -98,6 +103,10 @@ def take_step(plane: ControlPlane, scripted: ScriptedJob, at: datetime) -> dict[
     ms = to_ms(at)
     with store.dialect.write() as conn:
         current = status_in(conn, scripted.job_id)
+        if current in NOT_QUEUED_YET:  # a scheduled job waits for its time: the script waits with it
+            if scripted.advance_on == "clock":
+                store.control_scripts.step_done(conn, scripted.job_id, number, number, at + _after(step))
+            return None
         if current is None or not can_transition(current, new):
             store.control_scripts.forget(conn, scripted.job_id)
             return None
