@@ -23,7 +23,7 @@ from vaultjobs.api.versions import NEWEST_VERSION
 from vaultjobs.control.plane import ControlPlane
 from vaultjobs.control.responses import ControlError, control_endpoint, control_json, read_json
 from vaultjobs.models import Job
-from vaultjobs.status import JobStatus, can_transition
+from vaultjobs.status import JobStatus, TaskState, can_transition
 from vaultjobs.store.control_scripts import Script, ScriptedJob
 from vaultjobs.store.dialect import Connection
 from vaultjobs.store.job_status import force_status, set_status
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 ADVANCE_ON = ("poll", "clock")
 #: Virtual seconds between clock-driven steps when a step does not say.
 DEFAULT_AFTER_SECONDS = 1.0
+#: The task states a step's ``progress`` may count (finished tasks: no worker will look at them).
+PROGRESS_STATES = frozenset({TaskState.SUCCESS.value, TaskState.ERRORS_ENCOUNTERED.value, TaskState.CANCELLED.value})
+MAX_PROGRESS_TASKS = 10_000
 #: A scripted job in these has not been queued yet; its script starts once it is.
 NOT_QUEUED_YET = frozenset({JobStatus.SCHEDULED, JobStatus.QUEUEING})
 
@@ -59,6 +62,12 @@ def check_script(processor: str, body: dict[str, Any]) -> Script:
             status = JobStatus(str(step.get("status")))
         except ValueError:
             raise invalid(f"step {n}: unknown status {step.get('status')!r}") from None
+        progress = step.get("progress", {})
+        if not isinstance(progress, dict) or set(progress) - PROGRESS_STATES or not all(
+                isinstance(count, int) and not isinstance(count, bool) and count >= 0 for count in progress.values()) \
+                or sum(progress.values()) > MAX_PROGRESS_TASKS:
+            raise invalid(f"step {n}: progress counts finished tasks by state ({', '.join(sorted(PROGRESS_STATES))}),"
+                          f" {MAX_PROGRESS_TASKS} at most")
         after = step.get("after_seconds", DEFAULT_AFTER_SECONDS)
         if isinstance(after, bool) or not isinstance(after, int | float) or after < 0:
             raise invalid(f"step {n}: after_seconds must be a number of seconds >= 0")
@@ -113,9 +122,9 @@ def take_step(plane: ControlPlane, scripted: ScriptedJob, at: datetime) -> dict[
         if not store.control_scripts.step_done(conn, scripted.job_id, number, number + 1, due):
             return None
         message = step.get("message") or f"scripted step {number + 1} of {len(scripted.steps)}: {new.value}"
-        if step.get("progress") is not None:
-            message += f" (progress {step['progress']})"
         set_status(store.dialect, conn, scripted.job_id, current, new, ms, log=message)
+        if step.get("progress") is not None:
+            store.control_scripts.set_progress(conn, scripted.job_id, step["progress"], ms)
         if new is JobStatus.RUNNING:
             conn.execute("UPDATE jobs SET run_start = ?, progress_at = ?, phase = 'process' WHERE id = ? "
                          "AND run_start IS NULL", (ms, ms, scripted.job_id))
@@ -127,7 +136,9 @@ def take_step(plane: ControlPlane, scripted: ScriptedJob, at: datetime) -> dict[
 
 
 def step_due(plane: ControlPlane, at: datetime) -> list[dict[str, Any]]:
-    """Take every clock-driven step due at ``at``, in time order (what a clock advance fires)."""
+    """Take every clock-driven step due at ``at``, in time order (what a clock advance fires); and let
+    go of scripted jobs cancelled while they ran."""
+    plane.store.control_scripts.release_cancelled()
     fired = []
     for _ in range(1000):
         due = plane.store.control_scripts.due(at)
