@@ -191,12 +191,13 @@ def force(plane: ControlPlane, job_id: int, new: JobStatus, *, forced: bool) -> 
 
 
 def timeline(plane: ControlPlane, job: Job) -> list[dict[str, Any]]:
-    """The statuses a job went through with when; from the store's transition history where it keeps
-    one, else from the job's own dates (created, started, ended)."""
-    history = getattr(plane.store.jobs, "job_transitions", None)
-    if callable(history):
-        return [{"status": str(getattr(t, "status", t[0]) if not isinstance(t, dict) else t["status"]),
-                 "at": render_datetime(getattr(t, "at", None) or t[1])} for t in history(job.id)]
+    """The statuses a job went through with when: from the store's record of its transitions where it
+    keeps one (``Jobs.transitions``), else from the job's own dates (created, started, ended)."""
+    recorded = getattr(plane.store.jobs, "transitions", None)
+    moves = recorded(job.id) if callable(recorded) else []
+    if moves:
+        return [{"status": move.to_status.value, "at": render_datetime(move.at), "by": move.actor}
+                for move in moves]
     first = JobStatus.SCHEDULED if job.scheduled else JobStatus.QUEUED
     steps = [{"status": first.value, "at": render_datetime(job.created_at)}]
     if job.run_start is not None:
