@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import logging
 import os
@@ -106,8 +107,9 @@ def build_node(settings: Settings, *, clock: Clock | None = None, run_scheduler:
         plane = ControlPlane(store=store, settings=settings, clock=clock, limits=limits)
     clock = clock or real
     accounts = Accounts(store, settings, clock, limits=limits)
+    hold = None if plane is None else functools.partial(transitions.holder, plane)
     engine = Engine(store=store, registry=registry, settings=settings, clock=clock, run_scheduler=run_scheduler,
-                    limits=limits, infra_clock=real)
+                    limits=limits, infra_clock=real, hold=hold)
     if plane is not None:
         plane.engine = engine
         engine.time_hooks.append(lambda now: transitions.step_due(plane, now))

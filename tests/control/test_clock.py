@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from vaultjobs.timeutil import parse_datetime, render_datetime
@@ -114,3 +115,16 @@ def test_a_single_instance_schedule_misses_while_its_last_run_still_runs(control
     assert fired[1]["status"] == "QUEUEING" and fired[2]["job_id"] == second
     assert fired[2]["status"] == "MISSED_SCHEDULE"
     assert control.job(first)["job"]["status"] == "RUNNING"  # still running: the reason the second missed
+
+
+def test_finished_jobs_are_purged_when_the_clock_passes_their_retention(
+        control_factory: Callable[..., Control]) -> None:
+    control = control_factory(retention_days=1)
+    control.freeze(START)
+    job_id = control.run(parameters={"items": 1, "item_seconds": 0})
+    control.wait_for(job_id, lambda s: s == "SUCCESS")
+    assert control.advance(seconds=23 * 3600)["fired"] == []
+    fired = control.advance(seconds=2 * 3600)["fired"]
+    assert [(f["kind"], f["job_id"], f["status"]) for f in fired] == [("retention", job_id, None)]
+    assert later(START, days=1) < fired[0]["at"] < later(START, days=1, seconds=1)
+    assert control.call("GET", f"/jobs/{job_id}", status=404)["error"]["type"] == "JOB_NOT_FOUND"

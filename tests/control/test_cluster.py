@@ -69,3 +69,22 @@ def test_a_reset_through_one_replica_ends_the_sessions_the_other_cached(replicas
     a.call("POST", "/reset", {"seed": "empty"})
     assert error_type(b.api.get("/services/jobs/monitors", headers={"Authorization": token})) == "INVALID_SESSION_ID"
     assert b.call("GET", "/seed") == {}
+
+
+def test_a_worker_process_stamps_the_virtual_time(tmp_path: Path, postgres_server: PostgresServer) -> None:
+    url = postgres_server.create_database(f"control_cluster_{next(_databases)}")
+    server = LiveServer(tmp_path / "api", database_url=url, control_plane="1", workers=0, poll_interval=0.2)
+    server.start()
+    worker = server.start_worker("--workers", "1")  # its environment has the control plane on, as the server's
+    control = Control(server)
+    try:
+        control.freeze(START)
+        job_id = control.run(parameters={"items": 2, "item_seconds": 0})
+        view = control.wait_for(job_id, lambda s: s == "SUCCESS")
+        assert START <= view["job"]["run_start_date"] < "2030-01-07T09:00:01.000Z"
+        assert START <= view["job"]["run_end_date"] < "2030-01-07T09:00:01.000Z"
+    finally:
+        control.close()
+        worker.terminate()
+        worker.wait(30)
+        server.stop()

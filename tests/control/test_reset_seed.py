@@ -53,15 +53,20 @@ def test_reset_empties_the_server_and_resets_the_clock(control: Control) -> None
     control.freeze(START)
     control.call("PUT", "/limits", {"status_window": 1})
     control.call("PUT", "/transitions/demo", {"steps": [{"status": "RUNNING"}]})
+    control.call("POST", "/faults", {"match": {"operation": "retrieve_job_status"}, "when": {"nth": 99},
+                                     "answer": {"vault_error": "API_LIMIT_EXCEEDED"}}, status=201)
     token = control.server.login()
     job_id = control.run()
     assert error_type(control.status(job_id, token)) is None
+    assert control.call("GET", "/requests")["requests"] != []
     answer = control.call("POST", "/reset", {"seed": "empty"})
     assert answer == {"reset": True, "seeded": {"created": {"users": {}, "documents": {}, "binders": {}, "records": {},
                                                             "definitions": []}}}
     assert control.call("GET", "/clock")["frozen"] is False
     assert control.call("GET", "/limits")["limits"]["status_window"] == 10.0
     assert control.call("GET", "/transitions") == {"transitions": {}}
+    assert control.call("GET", "/faults") == {"faults": []}
+    assert control.call("GET", "/requests") == {"requests": []}
     assert control.call("GET", f"/jobs/{job_id}", status=404)
     assert error_type(control.status(job_id, token)) == "INVALID_SESSION_ID"  # sessions are gone
     assert control.call("GET", "/seed") == {}  # nothing but admin

@@ -122,6 +122,8 @@ def apply_mdl_at_start(settings: Settings) -> None:
     setting_option("workers", "--concurrency", name="concurrency", type=click.IntRange(min=1),
                    deprecated="Use --workers.", help="Worker threads: the old name of --workers."),
     PROCESSORS,
+    setting_option("control_plane", is_flag=True, default=None,
+                   help="Keep the control plane's virtual clock and limits, as the servers started with it do."),
     LOG_LEVEL,
     LOG_FORMAT,
 )

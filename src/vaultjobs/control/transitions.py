@@ -23,7 +23,7 @@ from vaultjobs.api.versions import NEWEST_VERSION
 from vaultjobs.control.plane import ControlPlane
 from vaultjobs.control.responses import ControlError, control_endpoint, control_json, read_json
 from vaultjobs.models import Job
-from vaultjobs.status import JobStatus, can_transition
+from vaultjobs.status import JobStatus, TaskState, can_transition
 from vaultjobs.store.control_scripts import Script, ScriptedJob
 from vaultjobs.store.dialect import Connection
 from vaultjobs.store.job_status import force_status, set_status
@@ -36,6 +36,11 @@ if TYPE_CHECKING:
 ADVANCE_ON = ("poll", "clock")
 #: Virtual seconds between clock-driven steps when a step does not say.
 DEFAULT_AFTER_SECONDS = 1.0
+#: The task states a step's ``progress`` may count (finished tasks: no worker will look at them).
+PROGRESS_STATES = frozenset({TaskState.SUCCESS.value, TaskState.ERRORS_ENCOUNTERED.value, TaskState.CANCELLED.value})
+MAX_PROGRESS_TASKS = 10_000
+#: A scripted job in these has not been queued yet; its script starts once it is.
+NOT_QUEUED_YET = frozenset({JobStatus.SCHEDULED, JobStatus.QUEUEING})
 
 
 def check_script(processor: str, body: dict[str, Any]) -> Script:
@@ -57,6 +62,12 @@ def check_script(processor: str, body: dict[str, Any]) -> Script:
             status = JobStatus(str(step.get("status")))
         except ValueError:
             raise invalid(f"step {n}: unknown status {step.get('status')!r}") from None
+        progress = step.get("progress", {})
+        if not isinstance(progress, dict) or set(progress) - PROGRESS_STATES or not all(
+                isinstance(count, int) and not isinstance(count, bool) and count >= 0 for count in progress.values()) \
+                or sum(progress.values()) > MAX_PROGRESS_TASKS:
+            raise invalid(f"step {n}: progress counts finished tasks by state ({', '.join(sorted(PROGRESS_STATES))}),"
+                          f" {MAX_PROGRESS_TASKS} at most")
         after = step.get("after_seconds", DEFAULT_AFTER_SECONDS)
         if isinstance(after, bool) or not isinstance(after, int | float) or after < 0:
             raise invalid(f"step {n}: after_seconds must be a number of seconds >= 0")
@@ -76,9 +87,12 @@ def holder(plane: ControlPlane, processor: str) -> Callable[[Connection, Job], N
     script = plane.store.control_scripts.get(processor)
     if script is None:
         return None
-    due = plane.clock.now() + _after(script.steps[0]) if script.advance_on == "clock" else None
+    now = plane.clock.now()
 
     def hold(conn: Connection, job: Job) -> None:
+        # a scheduled job starts its script at its time (its instance is queued then)
+        start = max(now, job.scheduled_for) if job.scheduled_for is not None else now
+        due = start + _after(script.steps[0]) if script.advance_on == "clock" else None
         plane.store.control_scripts.hold(conn, job.id, script, due)
 
     return hold
@@ -98,15 +112,19 @@ def take_step(plane: ControlPlane, scripted: ScriptedJob, at: datetime) -> dict[
     ms = to_ms(at)
     with store.dialect.write() as conn:
         current = status_in(conn, scripted.job_id)
+        if current in NOT_QUEUED_YET:  # a scheduled job waits for its time: the script waits with it
+            if scripted.advance_on == "clock":
+                store.control_scripts.step_done(conn, scripted.job_id, number, number, at + _after(step))
+            return None
         if current is None or not can_transition(current, new):
             store.control_scripts.forget(conn, scripted.job_id)
             return None
         if not store.control_scripts.step_done(conn, scripted.job_id, number, number + 1, due):
             return None
         message = step.get("message") or f"scripted step {number + 1} of {len(scripted.steps)}: {new.value}"
-        if step.get("progress") is not None:
-            message += f" (progress {step['progress']})"
         set_status(store.dialect, conn, scripted.job_id, current, new, ms, log=message)
+        if step.get("progress") is not None:
+            store.control_scripts.set_progress(conn, scripted.job_id, step["progress"], ms)
         if new is JobStatus.RUNNING:
             conn.execute("UPDATE jobs SET run_start = ?, progress_at = ?, phase = 'process' WHERE id = ? "
                          "AND run_start IS NULL", (ms, ms, scripted.job_id))
@@ -118,7 +136,9 @@ def take_step(plane: ControlPlane, scripted: ScriptedJob, at: datetime) -> dict[
 
 
 def step_due(plane: ControlPlane, at: datetime) -> list[dict[str, Any]]:
-    """Take every clock-driven step due at ``at``, in time order (what a clock advance fires)."""
+    """Take every clock-driven step due at ``at``, in time order (what a clock advance fires); and let
+    go of scripted jobs cancelled while they ran."""
+    plane.store.control_scripts.release_cancelled()
     fired = []
     for _ in range(1000):
         due = plane.store.control_scripts.due(at)
@@ -171,12 +191,13 @@ def force(plane: ControlPlane, job_id: int, new: JobStatus, *, forced: bool) -> 
 
 
 def timeline(plane: ControlPlane, job: Job) -> list[dict[str, Any]]:
-    """The statuses a job went through with when; from the store's transition history where it keeps
-    one, else from the job's own dates (created, started, ended)."""
-    history = getattr(plane.store.jobs, "job_transitions", None)
-    if callable(history):
-        return [{"status": str(getattr(t, "status", t[0]) if not isinstance(t, dict) else t["status"]),
-                 "at": render_datetime(getattr(t, "at", None) or t[1])} for t in history(job.id)]
+    """The statuses a job went through with when: from the store's record of its transitions where it
+    keeps one (``Jobs.transitions``), else from the job's own dates (created, started, ended)."""
+    recorded = getattr(plane.store.jobs, "transitions", None)
+    moves = recorded(job.id) if callable(recorded) else []
+    if moves:
+        return [{"status": move.to_status.value, "at": render_datetime(move.at), "by": move.actor}
+                for move in moves]
     first = JobStatus.SCHEDULED if job.scheduled else JobStatus.QUEUED
     steps = [{"status": first.value, "at": render_datetime(job.created_at)}]
     if job.run_start is not None:

@@ -23,6 +23,7 @@ from vaultjobs.engine.scheduler import Scheduler
 from vaultjobs.engine.sweeper import Sweeper
 from vaultjobs.engine.wakeup import Wakeup
 from vaultjobs.engine.worker import WorkerPool
+from vaultjobs.jobs import Hold
 from vaultjobs.registry import Registry
 from vaultjobs.settings import Settings
 from vaultjobs.store import Store
@@ -39,11 +40,12 @@ class Engine:
 
     def __init__(
         self, *, store: Store, registry: Registry, settings: Settings, clock: Clock, run_scheduler: bool = True,
-        limits: Limits | None = None, infra_clock: Clock | None = None,
+        limits: Limits | None = None, infra_clock: Clock | None = None, hold: Hold | None = None,
     ) -> None:
         """``clock`` drives the time rules and the dates stamped on jobs; ``infra_clock`` (``clock`` by
         default) the nodes' own bookkeeping — heartbeats, the scheduler lease, dead-worker detection —
-        which must keep real time while the control plane's virtual clock stands still or jumps."""
+        which must keep real time while the control plane's virtual clock stands still or jumps.
+        ``hold`` holds the new instances of a processor that the control plane scripts."""
         self.store = store
         self.registry = registry
         self.settings = settings
@@ -53,7 +55,8 @@ class Engine:
         self.wakeup = Wakeup(remote=store.nodes.notify_work)
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.run_scheduler = run_scheduler
-        self.scheduler = Scheduler(store=store, registry=registry, settings=settings, clock=clock, wakeup=self.wakeup)
+        self.scheduler = Scheduler(store=store, registry=registry, settings=settings, clock=clock, wakeup=self.wakeup,
+                                   hold=hold)
         self.sweeper = Sweeper(
             store=store, settings=settings, clock=clock, wakeup=self.wakeup, own_worker_id=self.worker_id,
             limits=self.limits, infra_clock=self.infra_clock,

@@ -18,7 +18,7 @@ from vaultjobs.timeutil import to_ms
 TABLES = (
     # jobs
     "control_scripted_jobs", "content_job_results", "object_job_results", "object_job_plans", "status_polls",
-    "tasks", "job_log", "submissions", "content_requests", "object_requests", "object_deletions",
+    "tasks", "job_log", "job_transitions", "submissions", "content_requests", "object_requests", "object_deletions",
     "jobs", "job_history_counts", "job_definitions",
     # content
     "binder_nodes", "renditions", "document_versions", "documents", "content_blob_chunks", "content_blobs",
@@ -28,7 +28,7 @@ TABLES = (
     "object_files",
     # sessions and the rest
     "sessions", "auth_attempts", "burst_windows",
-    "control_limits", "control_scripts", "control_events",
+    "control_limits", "control_scripts", "control_events", "control_faults", "control_requests",
 )
 
 

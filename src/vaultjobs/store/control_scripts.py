@@ -107,6 +107,28 @@ class ControlScripts:
         )
         return int(done.rowcount) == 1
 
+    @staticmethod
+    def set_progress(conn: Connection, job_id: int, progress: dict[str, int], ms: int) -> None:
+        """Give a scripted job finished tasks in these states and numbers (its ``progress`` in Retrieve
+        Job Status), in place of those it had."""
+        conn.execute("DELETE FROM tasks WHERE job_id = ?", (job_id,))
+        states = [state for state, count in progress.items() for _ in range(count)]
+        conn.executemany(
+            "INSERT INTO tasks (job_id, seq, state, payload, attempts, started_at, finished_at) "
+            "VALUES (?, ?, ?, '[]', 1, ?, ?)",
+            [(job_id, seq, state, ms, ms) for seq, state in enumerate(states, 1)],
+        )
+
+    def release_cancelled(self) -> int:
+        """Let go of the scripted jobs a user cancelled while they ran (CANCELLING), so that the sweeper
+        ends them CANCELLED as it ends any job nobody works on any more."""
+        with self.db.write() as conn:
+            conn.execute(
+                "DELETE FROM control_scripted_jobs WHERE job_id IN "
+                "(SELECT id FROM jobs WHERE status = 'CANCELLING' AND worker_id = ?)", (SCRIPTED_WORKER,))
+            return int(conn.execute("UPDATE jobs SET worker_id = NULL WHERE status = 'CANCELLING' AND worker_id = ?",
+                                    (SCRIPTED_WORKER,)).rowcount)
+
     def forget(self, conn: Connection, job_id: int) -> None:
         conn.execute("DELETE FROM control_scripted_jobs WHERE job_id = ?", (job_id,))
 

@@ -165,9 +165,7 @@ class JobRoutes:
 
     def run(self, call: Call) -> dict[str, Any]:
         user = call.require_user()
-        request = self._run_request(call)
-        scripted = None if self.s.control is None else transitions.holder(self.s.control, request.processor)
-        job = self.jobs.enqueue(user, request, within=scripted)
+        job = self.jobs.enqueue(user, self._run_request(call))
         return {"url": f"/api/{call.version}/services/jobs/{job.id}", "job_id": job.id}
 
     async def run_cached(self, call: Call) -> dict[str, Any] | None:
@@ -179,7 +177,7 @@ class JobRoutes:
             return None
         cached, hashed = found
         if self.s.control is not None or not self.s.accounts.confirm(cached, self.s.store.users.session_epoch()):
-            return None  # the control plane may script the job: the full path (run) knows how
+            return None  # the control plane may script the job, which only enqueue (run) can hold
         call.user, call.session_hash = cached.user, hashed
         job = await self.jobs.enqueue_async(cached.user, self._run_request(call))
         return {"url": f"/api/{call.version}/services/jobs/{job.id}", "job_id": job.id}
