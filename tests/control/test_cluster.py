@@ -1,51 +1,71 @@
-"""Two replicas on one PostgreSQL database share the control plane: a fault rule set through one fires
-on the other, its counts are the cluster's, and both journals and event streams agree."""
+"""Two replicas on one PostgreSQL database share the control plane's state: one clock, the limits,
+the scripts, and a reset reaches the other replica's caches."""
 
 from __future__ import annotations
 
-import concurrent.futures
+import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import pytest
 
-from vaultjobs.control.client import ControlClient
-from vaultjobs.testing import LiveServer, PostgresServer, V, read_envelope
+from vaultjobs.testing import LiveServer, PostgresServer
 
-PROCESSORS = f"/api/{V}/services/jobs/processors"
+from .conftest import Control, error_type
+
+START = "2030-01-07T09:00:00.000Z"
+_databases = itertools.count()
 
 
-def test_a_fault_set_on_one_replica_fires_on_the_other(tmp_path: Path, postgres_server: PostgresServer) -> None:
-    url = postgres_server.create_database("control_cluster")
-    replicas = [LiveServer(tmp_path / f"api{n}", database_url=url, control_plane="1", workers=0) for n in range(2)]
-    for replica in replicas:
-        replica.start()
+@pytest.fixture
+def replicas(tmp_path: Path, postgres_server: PostgresServer) -> Iterator[tuple[Control, Control]]:
+    url = postgres_server.create_database(f"control_cluster_{next(_databases)}")
+    servers = [LiveServer(tmp_path / name, database_url=url, control_plane="1", workers=1, poll_interval=0.2,
+                          database_pool_size=4) for name in ("a", "b")]
+    for server in servers:
+        server.start()
+    controls = (Control(servers[0]), Control(servers[1]))
     try:
-        token = replicas[0].login()
-        a, b = (ControlClient(replica.url) for replica in replicas)
-        rule = a.faults.add(operation="retrieve_job_processors", when={"every": 3},
-                            answer={"vault_error": "API_LIMIT_EXCEEDED"})
-        with b.events(read_timeout=30) as stream:
-            with httpx.Client(base_url=replicas[1].url, headers={"Authorization": token}, timeout=30) as on_b:
-                assert read_envelope(on_b.get(PROCESSORS)).response_status == "SUCCESS"
-                assert read_envelope(on_b.get(PROCESSORS)).response_status == "SUCCESS"
-                assert read_envelope(on_b.get(PROCESSORS)).error_type == "API_LIMIT_EXCEEDED"
-            fired = next(iter(stream))
-        assert fired.kind == "fault.fired" and fired.data["rule_id"] == rule["id"]
-
-        # 60 calls spread over both replicas at once: every third of them fires, exactly, cluster-wide.
-        def call(n: int) -> str:
-            with httpx.Client(base_url=replicas[n % 2].url, headers={"Authorization": token}, timeout=30) as http:
-                return read_envelope(http.get(PROCESSORS)).response_status
-
-        with concurrent.futures.ThreadPoolExecutor(6) as pool:
-            outcomes = list(pool.map(call, range(60)))
-        assert outcomes.count("FAILURE") == 20
-        for control in (a, b):
-            (counted,) = control.faults.list()
-            assert (counted["calls"], counted["hits"]) == (63, 21)
-            assert len(control.requests.list(error_type="API_LIMIT_EXCEEDED")) == 21
-        a.close()
-        b.close()
+        yield controls
     finally:
-        for replica in replicas:
-            replica.stop()
+        for control in controls:
+            control.close()
+        for server in servers:
+            server.stop()
+
+
+def test_one_clock_limits_and_scripts_for_every_replica(replicas: tuple[Control, Control]) -> None:
+    a, b = replicas
+    a.freeze(START)
+    assert b.call("GET", "/clock") == {"now": START, "frozen": True, "offset_seconds": 0.0}
+    token = a.server.login()
+
+    def on_b() -> str | None:
+        return error_type(b.api.get("/services/jobs/monitors", headers={"Authorization": token}))
+
+    assert on_b() is None
+    a.advance(seconds=1201)
+    assert on_b() == "INVALID_SESSION_ID"  # B read the clock A moved
+    a.log_in_again()
+    b.log_in_again()
+
+    a.call("PUT", "/limits", {"status_window": 2})
+    a.call("PUT", "/transitions/demo", {"steps": [{"status": "RUNNING"}, {"status": "SUCCESS"}]})
+    job_id = b.run()
+    assert b.status(job_id).json()["data"]["status"] == "QUEUED"
+    refused = a.status(job_id)
+    assert error_type(refused) == "API_LIMIT_EXCEEDED" and refused.headers["Retry-After"] == "2"
+    b.advance(seconds=2)
+    assert a.status(job_id).json()["data"]["status"] == "RUNNING"
+    a.advance(seconds=2)
+    assert b.status(job_id).json()["data"]["status"] == "SUCCESS"
+
+
+def test_a_reset_through_one_replica_ends_the_sessions_the_other_cached(replicas: tuple[Control, Control]) -> None:
+    a, b = replicas
+    token = a.server.login()
+    for _ in range(3):  # B checks the session once, then serves it from its cache
+        assert error_type(b.api.get("/services/jobs/monitors", headers={"Authorization": token})) is None
+    a.call("POST", "/reset", {"seed": "empty"})
+    assert error_type(b.api.get("/services/jobs/monitors", headers={"Authorization": token})) == "INVALID_SESSION_ID"
+    assert b.call("GET", "/seed") == {}

@@ -366,3 +366,58 @@ def test_mdl_async_checks_syntax_and_access_first(admin: httpx.Client, alice: ht
     fails(alice.post("/api/mdl/execute_async", content="DROP Object product__c;"), "INSUFFICIENT_ACCESS")
     fails(admin.get("/api/mdl/execute_async/abc/results"), "INVALID_DATA")
     fails(admin.get("/api/mdl/execute_async/999999/results"), "INVALID_DATA")
+
+
+def test_objects_an_async_mdl_job_changes_are_in_deployment_until_it_ends(
+    tmp_path: Path, vaultjobs_new_database: Callable[[], str]
+) -> None:
+    """A server without workers keeps the job queued: meanwhile the objects its script changes (a
+    renamed one under both names) report IN_DEPLOYMENT and refuse record writes; the others do not.
+    A worker then runs the job, and the state and the writes come back."""
+    srv = LiveServer(tmp_path / "deploying", database_url=vaultjobs_new_database(), status_window=0.1, workers=0)
+    srv.start()
+    worker = None
+    try:
+        with srv.client(headers={"Authorization": srv.login()}) as client:
+            ok(client.post("/api/mdl/execute", content=TREE_MDL))
+            kept = product(client)
+            sample = create(client, "sample__c", [{"name__v": "before"}])[0]["data"]["id"]
+            script = ("ALTER Object product__c (ADD Field grade__c (label('Grade'), type('String')));\n"
+                      "RENAME Object audit__c TO review__c;")
+            job_id = ok(client.post("/api/mdl/execute_async", content=script))["job_id"]
+
+            def states() -> dict[str, str]:
+                objects = ok(client.get(f"/api/{V}/metadata/vobjects"))["objects"]
+                return {o["name"]: o["configuration_state"] for o in objects}
+
+            assert states()["product__c"] == states()["audit__c"] == "IN_DEPLOYMENT"
+            assert states()["sample__c"] == "STEADY_STATE"
+            metadata = ok(client.get(f"/api/{V}/metadata/vobjects/product__c"))["object"]
+            assert metadata["configuration_state"] == "IN_DEPLOYMENT"
+            details = ok(client.get(f"/api/{V}/vobjects/product__c"))["responseDetails"]
+            assert details["object"]["configuration_state"] == "IN_DEPLOYMENT"
+            message = fails(client.post(f"/api/{V}/vobjects/product__c",
+                                        json=[{"name__v": "during", "internal_name__c": "during"}]),
+                            "OPERATION_NOT_ALLOWED")
+            assert "product__c" in message and "IN_DEPLOYMENT" in message
+            fails(client.put(f"/api/{V}/vobjects/product__c", json=[{"id": kept, "name__v": "renamed"}]),
+                  "OPERATION_NOT_ALLOWED")
+            fails(client.request("DELETE", f"/api/{V}/vobjects/product__c", json=[{"id": kept}]),
+                  "OPERATION_NOT_ALLOWED")
+            fails(client.post(f"/api/{V}/vobjects/product__c/{kept}/actions/deepcopy",
+                              json={"internal_name__c": "copy-during"}), "OPERATION_NOT_ALLOWED")
+            assert ok(client.put(f"/api/{V}/vobjects/sample__c", json=[{"id": sample, "name__v": "during"}]))
+
+            worker = srv.start_worker("--workers", "1")
+            status = srv.wait_for_status(str(client.headers["Authorization"]), job_id,
+                                         lambda s: s in ("SUCCESS", "ERRORS_ENCOUNTERED"), timeout=60)
+            assert status["status"] == "SUCCESS"
+            assert set(states().values()) == {"STEADY_STATE"} and "review__c" in states()
+            created = create(client, "product__c", [{"name__v": "after", "internal_name__c": "after",
+                                                     "grade__c": "A"}])
+            assert created[0]["responseStatus"] == "SUCCESS"
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)
+        srv.stop()

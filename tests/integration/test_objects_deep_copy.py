@@ -139,6 +139,65 @@ def test_a_unique_clash_ends_errors_encountered_with_nothing_created(server: Liv
     assert "nothing of the copy remains" in admin.get(f"/api/{V}/services/jobs/{job_id}/log").text
 
 
+CHILDREN_MDL = """
+CREATE Object part__c (
+   label('Part'), label_plural('Parts'),
+   Field product__c (label('Product'), type('Object'), object('product__c'), relationship_type('parent'),
+      relationship_deletion('cascade'), required(true)),
+   Field serial__c (label('Serial'), type('String'), unique(true))
+);
+CREATE Object kit__c (
+   label('Kit'), label_plural('Kits'),
+   Field product__c (label('Product'), type('Object'), object('product__c'), relationship_type('parent'),
+      relationship_deletion('cascade'), required(true)),
+   Field seal__c (label('Seal'), type('String'), required(true), no_copy(true))
+);
+"""
+
+
+def test_records_below_the_root_that_cannot_be_copied_are_each_named(server: LiveServer, admin: httpx.Client) -> None:
+    """A copied unique value below the root clashes with its source; a required ``no_copy`` field
+    leaves every copy of its object without a value: each such record is in the failure file, the
+    others are copied and then taken away again, and a sample's reference outside the tree stays."""
+    ok(admin.post("/api/mdl/execute", content=CHILDREN_MDL))
+    product, batches, samples = tree(admin, batches=1, samples=1)
+    n = next(_names)
+    parts = create(admin, "part__c", [{"name__v": "with serial", "product__c": product, "serial__c": f"sn-{n}"},
+                                      {"name__v": "without serial", "product__c": product}])
+    kits = create(admin, "kit__c", [{"name__v": "kit", "product__c": product, "seal__c": "sealed"}])
+    before = {o: len(records(admin, o, "id")) for o in ("product__c", "batch__c", "sample__c", "part__c", "kit__c")}
+    job_id = start(admin, "deepcopy", "product__c", product, json={"internal_name__c": f"other-{n}"})
+    assert finish(server, admin, job_id)["status"] == "ERRORS_ENCOUNTERED"
+    failed = {r["sourceRecordId"]: r for r in rows(admin.get(
+        f"/api/{V}/vobjects/deepcopy/results/product__c/failure/{job_id}"))}
+    assert set(failed) == {parts[0], kits[0]}
+    assert failed[parts[0]]["vobject"] == "part__c"
+    clash = f"Another resource already exists with [serial__c=sn-{n}]"
+    assert failed[parts[0]]["errors"] == f'"OPERATION_NOT_ALLOWED|{clash}"'
+    assert failed[kits[0]]["errors"] == '"PARAMETER_REQUIRED|Missing required parameter [seal__c]"'
+    assert {o: len(records(admin, o, "id")) for o in before} == before
+    assert rows(admin.get(f"/api/{V}/vobjects/deepcopy/results/product__c/success/{job_id}")) == []
+
+    ok(admin.request("DELETE", f"/api/{V}/vobjects/kit__c", json=[{"id": kits[0]}]))
+    ok(admin.put(f"/api/{V}/vobjects/part__c", json=[{"id": parts[0], "serial__c": ""}]))
+    fan = create(admin, "sample__c", [{"name__v": "fan", "batch__c": batches[0], "favourite_product__c": product}])[0]
+    job_id = start(admin, "deepcopy", "product__c", product, json={"internal_name__c": f"again-{n}"})
+    assert finish(server, admin, job_id)["status"] == "SUCCESS"
+    new = {r["sourceRecordId"]: r["id"] for r in rows(admin.get(
+        f"/api/{V}/vobjects/deepcopy/results/product__c/success/{job_id}"))}
+    assert set(new) == {product, *batches, *samples, fan, *parts}
+    copy = ok(admin.get(f"/api/{V}/vobjects/sample__c/{new[fan]}"))["data"]
+    assert (copy["batch__c"], copy["favourite_product__c"]) == (new[batches[0]], product)
+    # the copies' references are indexed like any record's: a plain delete of a copied batch is
+    # refused for its copied samples, and a cascade delete of the copied product takes every copy
+    blocked = ok(admin.request("DELETE", f"/api/{V}/vobjects/batch__c", json=[{"id": new[batches[0]]}]))["data"]
+    assert blocked[0]["errors"][0]["type"] == "OPERATION_NOT_ALLOWED"
+    job_id = start(admin, "cascadedelete", "product__c", new[product])
+    assert finish(server, admin, job_id)["status"] == "SUCCESS"
+    deleted = rows(admin.get(f"/api/{V}/vobjects/cascadedelete/results/product__c/success/{job_id}"))
+    assert len(deleted) == len(new)
+
+
 def test_deep_copy_bodies_in_every_documented_shape(server: LiveServer, admin: httpx.Client) -> None:
     batch_product, batches, _ = tree(admin, batches=1, samples=1)
     # a batch has no unique field that is copied, so an empty body copies it as it is

@@ -72,6 +72,7 @@ def configure_logging(settings: Settings) -> None:
     setting_option("root_path"),
     setting_option("control_plane", is_flag=True, default=None),
     setting_option("control_token"),
+    setting_option("seed", type=click.Path(dir_okay=False, exists=True, path_type=Path)),
     LOG_LEVEL,
     LOG_FORMAT,
 )

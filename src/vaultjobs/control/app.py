@@ -11,12 +11,15 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from vaultjobs import __version__
 from vaultjobs.api.services import Services
-from vaultjobs.control import events, faults, journal
+from vaultjobs.control import clock, events, faults, journal, limits, reset, seed, transitions
 from vaultjobs.control.gate import ControlGate
 from vaultjobs.control.responses import control_json
 
 #: Each part of the control plane: its routes, relative to ``/_vaultjobs``.
-PARTS: list[Callable[[Services], Sequence[BaseRoute]]] = [faults.routes, journal.routes, events.routes]
+PARTS: list[Callable[[Services], Sequence[BaseRoute]]] = [
+    clock.routes, limits.routes, transitions.routes, reset.routes, seed.routes, faults.routes, journal.routes,
+    events.routes,
+]
 
 
 def describe_routes(services: Services) -> list[BaseRoute]:

@@ -28,7 +28,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from vaultjobs import errors
-from vaultjobs.api.endpoint import Call, error_response
+from vaultjobs.api.endpoint import Call
+from vaultjobs.api.failures import failure_response
 from vaultjobs.api.services import Services
 from vaultjobs.control.operations import OPERATION_NAMES, ResolvedRoute, template_of
 from vaultjobs.control.responses import ControlError, control_endpoint, control_json, read_json
@@ -312,15 +313,16 @@ class Faults:
             return fault.id, rule.answer
         return None
 
-    async def answer(self, answer: Answer, scope: Scope, receive: Receive, send: Send, started: float) -> None:
+    async def answer(self, answer: Answer, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer the call as ``answer`` says, instead of the API."""
         if answer.drop:
             await drop_connection(receive, send)
             return
         response: Response
         if answer.vault_error is not None:
-            response = error_response(Call(request=Request(scope, receive)), vault_error(answer),
-                                      rest_status_codes=self.rest_status_codes, started=started)
+            request = Request(scope, receive)
+            response = failure_response(request, vault_error(answer), rest_status_codes=self.rest_status_codes,
+                                        headers=Call(request=request).headers())
         else:
             assert answer.status is not None
             response = Response(f"{answer.status} {HTTPStatus(answer.status).phrase}\n", status_code=answer.status,

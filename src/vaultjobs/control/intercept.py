@@ -130,7 +130,7 @@ class ControlIntercept:
                 await self.app(scope, receive, watching_send)
             else:
                 fault, answer = decided
-                await self.faults.answer(answer, scope, receive, watching_send, started)
+                await self.faults.answer(answer, scope, receive, watching_send)
         finally:
             # A dropped connection, or an answer cut short: recorded as it stands.
             with anyio.CancelScope(shield=True):

@@ -10,6 +10,7 @@ from typing import Any
 from vaultjobs.models import Job, LogLine, Page, Task
 from vaultjobs.status import JobStatus, TaskState
 from vaultjobs.store.batcher import Batcher
+from vaultjobs.store.control_scripts import SCRIPTED_WORKER
 from vaultjobs.store.dialect import Connection, Dialect
 from vaultjobs.store.errors import StoreError
 from vaultjobs.store.job_status import set_status
@@ -230,16 +231,24 @@ class Jobs:
                     settled.append(job_id)
         return settled
 
-    def overdue_jobs(self, now: datetime) -> list[tuple[Job, JobStatus]]:
+    def overdue_jobs(self, now: datetime, *, job_timeout: float | None = None) -> list[tuple[Job, JobStatus]]:
         """RUNNING jobs past their timeout (→ TIMEOUT) or idle past their inactivity timeout while a
-        worker holds them or one of their tasks (→ COMPLETED_DUE_TO_INACTIVITY)."""
+        worker holds them or one of their tasks (→ COMPLETED_DUE_TO_INACTIVITY). ``job_timeout`` (seconds)
+        replaces every job's own timeout (the control plane's limit; scripted jobs keep none)."""
         ms = to_ms(now)
         conn = self.db.connection()
-        timed_out = conn.execute(
-            f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'RUNNING' AND timeout_ms IS NOT NULL "
-            "AND run_start + timeout_ms < ?",
-            (ms,),
-        ).fetchall()
+        if job_timeout is None:
+            timed_out = conn.execute(
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'RUNNING' AND timeout_ms IS NOT NULL "
+                "AND run_start + timeout_ms < ?",
+                (ms,),
+            ).fetchall()
+        else:
+            timed_out = conn.execute(
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'RUNNING' AND (worker_id IS NULL OR worker_id <> ?) "
+                "AND run_start + ? < ?",
+                (SCRIPTED_WORKER, int(job_timeout * 1000), ms),
+            ).fetchall()
         inactive = conn.execute(
             f"SELECT {JOB_COLUMNS} FROM jobs j WHERE status = 'RUNNING' AND inactivity_timeout_ms IS NOT NULL "
             "AND progress_at + inactivity_timeout_ms < ? AND (worker_id IS NOT NULL OR EXISTS "

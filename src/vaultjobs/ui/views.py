@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from vaultjobs import errors
-from vaultjobs.api.job_payloads import job_status_data
+from vaultjobs.api.job_payloads import job_status_data, job_title, planned_start
 from vaultjobs.api.versions import NEWEST_VERSION
 from vaultjobs.jobs import may_access, visible_creator
 from vaultjobs.models import Job, LogLine, Task, User
@@ -187,12 +187,11 @@ class Views:
         rows = []
         for job in jobs:
             tasks = counts.get(job.id, (job.status, {}))[1]
-            start = job.scheduled_for if job.status is S.SCHEDULED else job.run_start
             rows.append(Row(
                 job=job,
-                title=job.title or job.processor,
+                title=job_title(job),
                 created_by=names.get(job.created_by, str(job.created_by)),
-                run_start=start,
+                run_start=planned_start(job),
                 done=tasks.get(TaskState.SUCCESS, 0),
                 failed=tasks.get(TaskState.ERRORS_ENCOUNTERED, 0),
                 total=sum(tasks.values()),

@@ -27,9 +27,9 @@ from vaultjobs.api.services import Services
 from vaultjobs.api.versions import NEWEST_VERSION
 from vaultjobs.jobs import JobRequest, require_access
 from vaultjobs.jobtypes.objects import cascade_delete, create_edl, deep_copy, mdl_async
-from vaultjobs.jobtypes.objects.access import require_admin, require_write
+from vaultjobs.jobtypes.objects.access import require_admin
 from vaultjobs.jobtypes.objects.catalogs import CatalogService
-from vaultjobs.jobtypes.objects.records import Outcome, Record, Records, encode
+from vaultjobs.jobtypes.objects.records import MDL_ASYNC_OBJECTS, Outcome, Record, Records, encode
 from vaultjobs.jobtypes.objects.tables import (
     CSV_MEDIA_TYPE,
     is_csv,
@@ -39,9 +39,12 @@ from vaultjobs.jobtypes.objects.tables import (
     write_csv,
 )
 from vaultjobs.jobtypes.objects.trees import TreeTooLarge, cascade_tree, copy_tree
+from vaultjobs.objects import ObjectDefinition
 from vaultjobs.objects.mdl import MdlSyntaxError, parse, render_execution
 from vaultjobs.objects.mdl.results import script_execution
 from vaultjobs.objects.payloads import (
+    IN_DEPLOYMENT,
+    STEADY_STATE,
     collection_object,
     record_object,
     records_url,
@@ -77,13 +80,15 @@ class ObjectRoutes:
 
     def object_collection(self, call: Call) -> dict[str, Any]:
         call.require_user()
-        return render_object_collection(self.catalogs.current(), call.version)
+        return render_object_collection(self.catalogs.current(), call.version,
+                                        dict.fromkeys(self.records.in_deployment(), IN_DEPLOYMENT))
 
     def object_metadata(self, call: Call) -> dict[str, Any]:
         call.require_user()
         catalog = self.catalogs.current()
         definition = Records.definition(catalog, call.path_params["object_name"])
-        return render_object_metadata(catalog, definition, call.version, stamps=self.catalogs.stamps(definition.name))
+        return render_object_metadata(catalog, definition, call.version, stamps=self.catalogs.stamps(definition.name),
+                                      configuration_state=self._state(definition))
 
     def field_metadata(self, call: Call) -> dict[str, Any]:
         call.require_user()
@@ -94,6 +99,9 @@ class ObjectRoutes:
         if found is None:
             raise errors.InvalidData(f"Field [{name[:100]}] does not exist on object [{definition.name}]")
         return render_field_metadata(catalog, found, call.version)
+
+    def _state(self, definition: ObjectDefinition) -> str:
+        return IN_DEPLOYMENT if definition.name in self.records.in_deployment() else STEADY_STATE
 
     # -- MDL -------------------------------------------------------------------------------------
 
@@ -135,7 +143,8 @@ class ObjectRoutes:
         request = self.s.store.objects.request_save(user.id, script, self.s.clock.now())
         job = self.jobs.enqueue(user, JobRequest(
             processor=mdl_async.PROCESSOR,
-            parameters={"request": request, "vault": call.request.url.hostname or "localhost"},
+            parameters={"request": request, "vault": call.request.url.hostname or "localhost",
+                        MDL_ASYNC_OBJECTS: mdl_async.changed_objects(statements)},
             title=f"Execute MDL ({len(statements)} statements)",
         ))
         checked = script_execution([], time.perf_counter() - started)
@@ -180,7 +189,7 @@ class ObjectRoutes:
             details["next_page"] = f"{base}?{urlencode({**keep, 'limit': limit, 'offset': offset + limit})}"
         if offset > 0:
             details["previous_page"] = f"{base}?{urlencode({**keep, 'limit': limit, 'offset': max(0, offset - limit)})}"
-        details["object"] = collection_object(definition, call.version)
+        details["object"] = collection_object(definition, call.version, self._state(definition))
         return {"responseDetails": details, "data": [{f: to_json_value(r.values.get(f)) for f in fields}
                                                      for r in records]}
 
@@ -276,7 +285,7 @@ class ObjectRoutes:
             tree = copy_tree(self.s.store, catalog, root.object, root.id, MAX_RELATED_RECORDS)
         except TreeTooLarge as exc:
             raise errors.OperationNotAllowed(str(exc)) from exc
-        require_write(user, [o for o in catalog.objects if o.name in {n.object for n in tree}])
+        self.records.require_writable(user, [o for o in catalog.objects if o.name in {n.object for n in tree.nodes}])
         job = self.jobs.enqueue(user, JobRequest(
             processor=deep_copy.PROCESSOR,
             parameters={"object": definition.name, "record_id": root.id,
@@ -294,7 +303,7 @@ class ObjectRoutes:
             tree = cascade_tree(self.s.store, catalog, root.object, root.id, MAX_RELATED_RECORDS)
         except TreeTooLarge as exc:
             raise errors.OperationNotAllowed(str(exc)) from exc
-        require_write(user, [o for o in catalog.objects if o.name in {n.object for n in tree}])
+        self.records.require_writable(user, [o for o in catalog.objects if o.name in {n.object for n in tree.nodes}])
         job = self.jobs.enqueue(user, JobRequest(
             processor=cascade_delete.PROCESSOR,
             parameters={"object": definition.name, "record_id": root.id},
@@ -314,7 +323,7 @@ class ObjectRoutes:
             raise errors.InvalidData("Invalid value for [applyWhereEdlItemsExist]: true or false")
         if not study.values.get("template_edl__v"):
             raise errors.OperationNotAllowed(f"Study [{study.id}] has no template EDL (template_edl__v)")
-        require_write(user, [o for o in catalog.objects if o.name in (create_edl.EDL, create_edl.ITEM)])
+        self.records.require_writable(user, [o for o in catalog.objects if o.name in (create_edl.EDL, create_edl.ITEM)])
         job = self.jobs.enqueue(user, JobRequest(
             processor=create_edl.PROCESSOR,
             parameters={"study": study.id, "apply_where_items_exist": raw == "true"},
