@@ -1,5 +1,5 @@
-"""Live servers with the control plane on: a small client of its plain-JSON calls, and a server per test
-module whose faults and journal are emptied before each test."""
+"""Live servers with the control plane on: a client of its plain-JSON calls, and a server per module
+whose faults, journal and events are emptied before each test."""
 
 from __future__ import annotations
 

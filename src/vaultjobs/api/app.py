@@ -115,7 +115,7 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        # Logged answers include a fault rule's; its middleware is there only with the control plane on.
+        # Access logging outermost; then fault rules and the request journal (off with the control plane).
         middleware=[Middleware(AccessLog), *control.control_middleware(services)],
         exception_handlers=dict(exception_handlers(rest_status_codes=rest)),
         **starlette_options,

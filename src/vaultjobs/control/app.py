@@ -17,8 +17,8 @@ from vaultjobs.control.responses import control_json
 
 #: Each part of the control plane: its routes, relative to ``/_vaultjobs``.
 PARTS: list[Callable[[Services], Sequence[BaseRoute]]] = [
-    clock.routes, limits.routes, transitions.routes, reset.routes, seed.routes, faults.routes, journal.routes,
-    events.routes,
+    clock.routes, limits.routes, transitions.routes, reset.routes, seed.routes,
+    faults.routes, journal.routes, events.routes,
 ]
 
 

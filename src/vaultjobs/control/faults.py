@@ -321,9 +321,9 @@ class Faults:
             return
         response: Response
         if answer.vault_error is not None:
-            request = Request(scope, receive)
-            response = failure_response(request, vault_error(answer), rest_status_codes=self.rest_status_codes,
-                                        headers=Call(request=request).headers())
+            call = Call(request=Request(scope, receive))
+            response = failure_response(call.request, vault_error(answer), rest_status_codes=self.rest_status_codes,
+                                        headers=call.headers())
         else:
             assert answer.status is not None
             response = Response(f"{answer.status} {HTTPStatus(answer.status).phrase}\n", status_code=answer.status,
