@@ -280,10 +280,10 @@ async def drop_connection(receive: Receive, send: Send) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1")]})
 
 
-async def store_call(store: Store, fn: Callable[..., T], *args: Any) -> T:
-    """A store call made for a request: on the event loop where the store answers in microseconds
-    (its ``inline``), else in a worker thread."""
-    if store.dialect.inline:
+async def store_call(store: Store, fn: Callable[..., T], *args: Any, writes: bool = False) -> T:
+    """A store call made for a request: a read on the event loop where the store answers in
+    microseconds (its ``inline``); writes, which may wait for the database's lock, in a worker thread."""
+    if store.dialect.inline and not writes:
         return fn(*args)
     return await anyio.to_thread.run_sync(fn, *args)
 
@@ -304,10 +304,11 @@ class Faults:
             rule = FaultRule.parse(fault.rule)
             if not rule.match.accepts(call):
                 continue
-            fired = await store_call(self.store, self.store.control_faults.count_call, fault.id, rule.when.fires)
+            fired = await store_call(self.store, self.store.control_faults.count_call, fault.id, rule.when.fires,
+                                     writes=True)
             if not fired:
                 continue
-            await store_call(self.store, self._publish, fault.id, rule, call)
+            await store_call(self.store, self._publish, fault.id, rule, call, writes=True)
             if rule.answer.latency is not None:
                 await anyio.sleep(rule.answer.latency)
                 continue
