@@ -60,7 +60,9 @@ class PollPolicy:
 
     ``margin`` (default 0.1 s) absorbs network jitter: the server measures its window between the
     moments calls *arrive*, and a call that travels faster than the previous one would otherwise land
-    inside the window and be refused (which on Vault costs a whole further window).
+    inside the window and be refused (which on Vault costs a whole further window). The server opens
+    its window somewhere between a call's start and its answer, so a slow answer also moves the next
+    slot to at least ``answer + interval``: a loaded server is never called inside its window.
 
     A call refused with API_LIMIT_EXCEEDED moves the next slot to ``now + Retry-After`` when the server
     sent that header (vaultjobs does), else to ``now + interval + margin`` (Vault does not send it).

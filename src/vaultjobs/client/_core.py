@@ -128,7 +128,8 @@ class ClientCore:
         auth = VaultAuth(username=options.username, password=options.password, session_id=options.session_id)
         gate = options.poll_gate
         if gate is None:
-            gate = PollGate(poll.interval + poll.margin, jitter=poll.jitter, clock=options.clock)
+            gate = PollGate(poll.interval + poll.margin, jitter=poll.jitter, clock=options.clock,
+                            after_answer=poll.interval)
         elif gate.interval < poll.min_interval:
             raise ValueError(f"the shared poll gate's interval is below {poll.min_interval} s")
         return cls(

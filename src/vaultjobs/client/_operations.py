@@ -148,6 +148,7 @@ def _gated_status(core: ClientCore, job_id: int, deadline: float | None) -> Flow
     except RateLimited as exc:
         core.gate.refused(key, exc.rate_limit.retry_after)
         raise
+    core.gate.answered(key)
     return core.job(response, vault)
 
 

@@ -28,8 +28,11 @@ class PollGate:
         jitter: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
+        after_answer: float | None = None,
     ) -> None:
         self.interval = interval
+        #: The least gap between an answer and the next call for its key (default: ``interval``).
+        self.after_answer = interval if after_answer is None else after_answer
         self.jitter = jitter
         self._clock = clock
         self._rng = rng
@@ -50,6 +53,17 @@ class PollGate:
             if len(self._next) > _PRUNE_ABOVE:
                 self._next = {k: t for k, t in self._next.items() if t > now}
             return slot - now
+
+    def answered(self, key: Hashable) -> None:
+        """Record that a call for ``key`` was answered now: the next slot is at least ``after_answer`` away.
+
+        The server opens its window somewhere between a call's start and its answer; a slow answer
+        (a loaded server) may open it later than the cadence from the start assumed, and only a gap
+        measured from the answer is sure to clear it.
+        """
+        with self._lock:
+            now = self._clock()
+            self._next[key] = max(self._next.get(key, now), now + self.after_answer)
 
     def refused(self, key: Hashable, retry_after: float | None) -> float:
         """Record that the server refused a call for ``key``; return when (clock reading) to retry.

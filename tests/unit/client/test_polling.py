@@ -211,3 +211,15 @@ def test_rate_limit_telemetry_recorded_for_failures(
     with pytest.raises(Exception):  # noqa: B017 - any typed error; the telemetry is the point
         list(client.histories())
     assert client.rate_limit is not None and client.rate_limit.response_delay_ms == 250
+
+
+def test_gate_after_a_slow_answer_waits_from_the_answer(clock: FakeClock) -> None:
+    gate = PollGate(10.1, clock=clock, after_answer=10.0)
+    gate.reserve("a")
+    clock.advance(0.05)
+    gate.answered("a")  # a quick answer: the cadence from the start stands
+    assert gate.reserve("a") == pytest.approx(10.05)
+    clock.advance(10.05 + 3.0)
+    gate.answered("a")  # answered 3 s after its start: the server may have opened its window just now
+    assert gate.reserve("a") == pytest.approx(10.0)
+    assert PollGate(5.0, clock=clock).after_answer == 5.0

@@ -75,21 +75,38 @@ def test_unknown_status_is_waited_through_until_the_deadline(client: VaultClient
     assert info.value.last is not None and info.value.last.status.raw == "BRAND_NEW_STATUS"
 
 
-def test_wait_cadence_subtracts_request_time(
+def test_wait_cadence_subtracts_request_time_within_the_margin(
     make_client: Callable[..., VaultClient], vault: FakeVault, clock: FakeClock
 ) -> None:
-    def slow(request):  # type: ignore[no-untyped-def]
-        clock.advance(0.3)  # every request takes 0.3 s
+    def quick(request):  # type: ignore[no-untyped-def]
+        clock.advance(0.05)  # every request takes 0.05 s, less than the margin
         return vault.handle(request)
 
     import httpx
 
-    client = make_client(transport=httpx.MockTransport(slow))
+    client = make_client(transport=httpx.MockTransport(quick), poll_margin=0.1)
     job_id = vault.add_job(["RUNNING", "RUNNING", "SUCCESS"])
     client.wait(job_id)
-    assert clock.sleeps == pytest.approx([9.7, 9.7])
-    # Logged in first (0.3 s), so every status call reaches the server exactly 10 s after the last.
-    assert vault.status_calls[job_id] == pytest.approx([1000.6, 1010.6, 1020.6])
+    assert clock.sleeps == pytest.approx([10.05, 10.05])
+    # Logged in first (0.05 s), so every status call reaches the server 10.1 s after the last.
+    assert vault.status_calls[job_id] == pytest.approx([1000.1, 1010.2, 1020.3])
+    assert job_id not in vault.refused_calls
+
+
+def test_wait_cadence_counts_from_a_slow_answer(
+    make_client: Callable[..., VaultClient], vault: FakeVault, clock: FakeClock
+) -> None:
+    def slow(request):  # type: ignore[no-untyped-def]
+        clock.advance(0.3)  # every request takes 0.3 s: the server may open its window at its very end
+        return vault.handle(request)
+
+    import httpx
+
+    client = make_client(transport=httpx.MockTransport(slow), poll_margin=0.1)
+    job_id = vault.add_job(["RUNNING", "RUNNING", "SUCCESS"])
+    client.wait(job_id)
+    assert clock.sleeps == pytest.approx([10.0, 10.0])
+    assert vault.status_calls[job_id] == pytest.approx([1000.6, 1010.9, 1021.2])
     assert job_id not in vault.refused_calls
 
 
