@@ -48,8 +48,5 @@ def plan_spans(ctx: JobContext, count: int) -> list[dict[str, int]]:
 
 
 def span_of(task: Task) -> tuple[int, int]:
-    """The plan rows a task works on (tasks made before spans carry one ``n`` per row)."""
-    if len(task.items) == 1 and "first" in task.items[0]:
-        return int(task.items[0]["first"]), int(task.items[0]["last"])
-    ns = [int(item["n"]) for item in task.items]
-    return min(ns), max(ns)
+    """The plan rows a task of :func:`plan_spans` works on."""
+    return int(task.items[0]["first"]), int(task.items[0]["last"])

@@ -8,6 +8,11 @@ its copies under the same fixed ids, and an id that exists already is left alone
 can never make a second tree. Tasks may run in any order: a child knows its parent's copy id from the
 plan, whether or not that copy is written yet.
 
+Set-based: a task finds the records it cannot copy with a few queries, copies the root on its own
+(it alone takes the request's overrides, checked as any record write), and makes the other copies
+with ``INSERT … SELECT`` from the plan and the sources' stored values, its success results in the
+same transaction (:meth:`~vaultjobs.store.objects.Objects.copy_span`).
+
 All or none: a record that cannot be copied (a required field left empty by ``no_copy``, a unique
 value that would clash — copied unique values always clash with their source unless overridden or
 ``no_copy``) fails its task; ``complete`` then deletes every copy the job made, so the job ends
@@ -157,7 +162,7 @@ class DeepCopyObjectRecord:
         problems, write = self._root_copy(ctx, records, definition, shape, loaded.values, row, now)
         if problems or write is None:
             return [(0, _failure(row, problems))]
-        return self._insert(records, [(row, write)])
+        return self._insert_root(records, row, write)
 
     def _root_copy(
         self, ctx: JobContext, records: Records, definition: ObjectDefinition, shape: _Shape,
@@ -183,28 +188,17 @@ class DeepCopyObjectRecord:
         return [], write_of(definition, row.target_id or "", values, created_by=ctx.created_by, created_at=now,
                             modified_by=ctx.created_by, modified_at=now)
 
-    def _insert(
-        self, records: Records, writes: list[tuple[PlanRow, RecordWrite]]
-    ) -> list[tuple[int, dict[str, Any]]]:
-        """Insert copies that hold unique values (those that exist already are kept); the failures of
-        a clash that a concurrent writer caused, found by writing one by one."""
-        if not writes:
-            return []
+    def _insert_root(self, records: Records, row: PlanRow, write: RecordWrite) -> list[tuple[int, dict[str, Any]]]:
+        """Insert the root's copy (kept when it exists already); its failure when a concurrent writer
+        took one of its unique values meanwhile."""
         try:
-            records.store.objects.insert([w for _, w in writes], skip_existing=True)
+            records.store.objects.insert([write], skip_existing=True)
             return []
         except RecordConflict:
-            pass
-        failures = []
-        for row, write in writes:
-            try:
-                records.store.objects.insert([write], skip_existing=True)
-            except RecordConflict:
-                field, value = next(((f, v) for f, v in write.uniques
-                                     if records.store.objects.ids_by_unique(row.object, f, [v]).get(v)
-                                     not in (None, write.row.id)), ("unique field", ""))
-                failures.append((row.n, _failure(row, [unique_clash(field, value)])))
-        return failures
+            field, value = next(((f, v) for f, v in write.uniques
+                                 if records.store.objects.ids_by_unique(row.object, f, [v]).get(v)
+                                 not in (None, write.row.id)), ("unique field", ""))
+            return [(row.n, _failure(row, [unique_clash(field, value)]))]
 
     def complete(self, ctx: JobContext, result: JobResult) -> None:
         records = records_of(ctx)

@@ -21,7 +21,7 @@ by one so that only the clashing record fails. Choices where Vault is silent [U]
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -285,17 +285,26 @@ class Records:
         return out
 
     def check_references(self, catalog: Catalog, definition: ObjectDefinition,
-                         values: Mapping[str, StoredValue]) -> None:
-        """Every Object field value names an existing record of the field's object."""
+                         values: Mapping[str, StoredValue], known: dict[str, str | None] | None = None) -> None:
+        """Every Object field value names an existing record of the field's object. ``known``
+        (record id → its object, None when there is none) carries what earlier records of the same
+        request looked up: a bulk request's records mostly point at the same few."""
         targets = {f.name: str(values[f.name]) for f in definition.reference_fields if values.get(f.name)}
         if not targets:
             return
-        rows = self.store.objects.get(list(targets.values()))
+        known = {} if known is None else known
+        self.look_up(known, targets.values())
         for field_name, target_id in targets.items():
             reference = definition.field(field_name)
-            row = rows.get(target_id)
-            if row is None or reference is None or row.object != reference.object:
+            if reference is None or known.get(target_id) != reference.object:
                 raise missing_record(target_id)
+
+    def look_up(self, known: dict[str, str | None], ids: Iterable[str]) -> None:
+        """Add to ``known`` the object of each of ``ids`` it lacks (None for no record), one query."""
+        wanted = [i for i in dict.fromkeys(ids) if i not in known]
+        if wanted:
+            rows = self.store.objects.get(wanted)
+            known.update((i, rows[i].object if i in rows else None) for i in wanted)
 
     def check_unique(
         self,
@@ -378,6 +387,10 @@ class Records:
         creates: list[_Pending] = []
         updates: list[_Pending] = []
         existing = self._upsert_targets(catalog, definition, records, id_param, origin)
+        known: dict[str, str | None] = {}
+        given = [v for f in definition.reference_fields for r in records if isinstance(v := r.get(f.name), str) and v]
+        self.look_up(known, given)  # the ids given as they are: one query for the whole request
+        fresh: list[tuple[int, dict[str, StoredValue]]] = []
         for index, raw in enumerate(records):
             outcome = outcomes[index]
             try:
@@ -390,14 +403,12 @@ class Records:
                     values = self.checked_values(catalog, definition, raw, origin=origin, creating=True)
                     values.setdefault("status__v", DEFAULT_STATUS)
                     values["object_type__v"] = OBJECT_TYPE
-                    self.check_references(catalog, definition, values)
+                    self.check_references(catalog, definition, values, known)
                     self.check_unique(definition, values, None, claimed)
-                    write = write_of(definition, "", values, created_by=user.id, created_at=now,
-                                     modified_by=user.id, modified_at=now)
-                    creates.append(_Pending(index=index, write=write, values=values))
+                    fresh.append((index, values))
                     outcome.event = "created__sys"
                 else:
-                    pending = self._changed(catalog, definition, current, raw, origin, user, now, claimed)
+                    pending = self._changed(catalog, definition, current, raw, origin, user, now, claimed, known=known)
                     outcome.id = current.id
                     if pending is None:
                         outcome.no_change = True
@@ -407,15 +418,14 @@ class Records:
                         outcome.event = "updated__sys"
             except errors.VaultError as exc:
                 outcome.error = exc
-        if creates:
-            numbers = self.store.objects.next_ids(definition.prefix, len(creates))
-            for pending, number in zip(creates, numbers, strict=True):
-                record_id = format_record_id(definition.prefix, number)
-                pending.write = write_of(definition, record_id, pending.values, created_by=user.id, created_at=now,
-                                         modified_by=user.id, modified_at=now)
-                outcomes[pending.index].id = record_id
+        numbers = self.store.objects.next_ids(definition.prefix, len(fresh))
+        for (index, values), number in zip(fresh, numbers, strict=True):
+            record_id = format_record_id(definition.prefix, number)
+            creates.append(_Pending(index=index, values=values, write=write_of(
+                definition, record_id, values, created_by=user.id, created_at=now, modified_by=user.id,
+                modified_at=now)))
+            outcomes[index].id = record_id
         return outcomes, creates, updates
-
 
     def _check_id_param(self, definition: ObjectDefinition, records: Sequence[Mapping[str, object]],
                         id_param: str) -> None:
@@ -453,7 +463,7 @@ class Records:
     def _changed(
         self, catalog: Catalog, definition: ObjectDefinition, current: Record, raw: Mapping[str, object],
         origin: Origin, user: User, now: datetime, claimed: dict[tuple[str, str], str],
-        passthrough: frozenset[str] = frozenset({"id"}),
+        passthrough: frozenset[str] = frozenset({"id"}), known: dict[str, str | None] | None = None,
     ) -> _Pending | None:
         """The update of ``current`` by ``raw``, or None when it changes nothing."""
         values = self.checked_values(catalog, definition, raw, origin=origin, creating=False, passthrough=passthrough)
@@ -461,7 +471,7 @@ class Records:
         merged.update(values)
         if all(current.values.get(k) == v for k, v in values.items()):
             return None
-        self.check_references(catalog, definition, values)
+        self.check_references(catalog, definition, values, known)
         self.check_unique(definition, merged, current.id, claimed)
         row_by, created_at = creation_of(current)
         write = write_of(definition, current.id, merged, created_by=row_by, created_at=created_at,
@@ -506,6 +516,7 @@ class Records:
         ids = self._target_ids(catalog, definition, records, id_param, outcomes, origin)
         found = self.load(catalog, [i for i in ids if i])
         claimed: dict[tuple[str, str], str] = {}
+        known: dict[str, str | None] = {}
         updates: list[_Pending] = []
         passthrough = frozenset({"id", id_param}) if id_param else frozenset({"id"})
         for index, raw in enumerate(records):
@@ -518,7 +529,8 @@ class Records:
                 if current is None or current.object != definition.name:
                     raise missing_record(record_id or "")
                 outcome.id = current.id
-                pending = self._changed(catalog, definition, current, raw, origin, user, now, claimed, passthrough)
+                pending = self._changed(catalog, definition, current, raw, origin, user, now, claimed, passthrough,
+                                        known=known)
                 if pending is None:
                     outcome.no_change = True
                 else:
