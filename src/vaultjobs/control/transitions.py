@@ -62,10 +62,7 @@ def check_script(processor: str, body: dict[str, Any]) -> Script:
             status = JobStatus(str(step.get("status")))
         except ValueError:
             raise invalid(f"step {n}: unknown status {step.get('status')!r}") from None
-        progress = step.get("progress", {})
-        if not isinstance(progress, dict) or set(progress) - PROGRESS_STATES or not all(
-                isinstance(count, int) and not isinstance(count, bool) and count >= 0 for count in progress.values()) \
-                or sum(progress.values()) > MAX_PROGRESS_TASKS:
+        if not _valid_progress(step.get("progress", {})):
             raise invalid(f"step {n}: progress counts finished tasks by state ({', '.join(sorted(PROGRESS_STATES))}),"
                           f" {MAX_PROGRESS_TASKS} at most")
         after = step.get("after_seconds", DEFAULT_AFTER_SECONDS)
@@ -75,6 +72,14 @@ def check_script(processor: str, body: dict[str, Any]) -> Script:
             raise invalid(f"step {n}: a job cannot move from {current.value} to {status.value}")
         current = status
     return Script(processor, steps, advance_on)
+
+
+def _valid_progress(progress: Any) -> bool:
+    if not isinstance(progress, dict) or set(progress) - PROGRESS_STATES:
+        return False
+    counts = list(progress.values())
+    return all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts) and \
+        sum(counts) <= MAX_PROGRESS_TASKS
 
 
 def _after(step: dict[str, Any]) -> timedelta:
@@ -126,8 +131,7 @@ def take_step(plane: ControlPlane, scripted: ScriptedJob, at: datetime) -> dict[
         if step.get("progress") is not None:
             store.control_scripts.set_progress(conn, scripted.job_id, step["progress"], ms)
         if new is JobStatus.RUNNING:
-            conn.execute("UPDATE jobs SET run_start = ?, progress_at = ?, phase = 'process' WHERE id = ? "
-                         "AND run_start IS NULL", (ms, ms, scripted.job_id))
+            store.control_scripts.started(conn, scripted.job_id, ms)
         if last or new.is_terminal:
             store.control_scripts.forget(conn, scripted.job_id)
     move = {"from": current.value, "to": new.value, "forced": False, "scripted": True}
@@ -181,7 +185,7 @@ def force(plane: ControlPlane, job_id: int, new: JobStatus, *, forced: bool) -> 
         else:
             force_status(store.dialect, conn, job_id, new, to_ms(now), log=message)
         if new is JobStatus.RUNNING:
-            conn.execute("UPDATE jobs SET run_start = ? WHERE id = ? AND run_start IS NULL", (to_ms(now), job_id))
+            store.control_scripts.started(conn, job_id, to_ms(now))
         if new.is_terminal:
             store.control_scripts.forget(conn, job_id)
     plane.publish("job.transition", {"from": current.value, "to": new.value, "forced": not legal, "scripted": False},
