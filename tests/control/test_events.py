@@ -66,7 +66,7 @@ def test_a_new_stream_starts_with_the_next_event(http: httpx.Client, control_ser
 def test_job_transitions_are_observed(http: httpx.Client, control_server: LiveServer) -> None:
     with ControlClient(control_server.url) as control, control.events(read_timeout=30) as stream:
         job_id = int(succeeded(http.post(f"{PROCESSORS}/demo/actions/run",
-                                         json={"parameters": {"items": 3, "chunk_size": 1, "item_seconds": 0.1}}))
+                                         json={"parameters": {"items": 3, "chunk_size": 1, "item_seconds": 0.3}}))
                      ["job_id"])
         moves: list[dict[str, Any]] = []
         for event in stream:

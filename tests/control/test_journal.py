@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from vaultjobs.testing import LiveServer, V
+from vaultjobs.control.client import ControlClient
+from vaultjobs.testing import LiveServer, V, read_envelope
 
 PROCESSORS = f"/api/{V}/services/jobs/processors"
 
@@ -68,3 +70,14 @@ def test_deleting_empties_it(http: httpx.Client) -> None:
     assert journal(http)
     assert http.delete("/_vaultjobs/requests").json() == {"deleted": True}
     assert journal(http) == []
+
+
+def test_a_reset_empties_the_fault_rules_and_the_journal(live_server_factory: Callable[..., LiveServer]) -> None:
+    server = live_server_factory(control_plane="1")
+    with ControlClient(server.url) as control, server.client() as http:
+        control.faults.add(operation="retrieve_job_processors", answer={"status": 500})
+        assert http.get(PROCESSORS).status_code == 500
+        assert control.requests.list() and control.faults.list()
+        control.reset("empty")
+        assert control.faults.list() == [] and control.requests.list() == []
+        assert read_envelope(http.get(PROCESSORS)).error_type == "INVALID_SESSION_ID"  # no rule answers now

@@ -441,3 +441,56 @@ def test_create_edl_copies_the_template_once_and_applies_it_on_request(
     bare = create(admin, "study__v", [{"name__v": f"Bare {n}"}])[0]
     fails(admin.post(f"/api/{V}/vobjects/study__v/{bare}/actions/etmfcreateedl"), "OPERATION_NOT_ALLOWED")
     fails(admin.post(f"/api/{V}/vobjects/study__v/{bare[:3]}999999999999/actions/etmfcreateedl"), "INVALID_DATA")
+
+
+def test_create_edl_gives_countries_and_sites_the_edls_of_their_level_templates(
+    server: LiveServer, admin: httpx.Client
+) -> None:
+    n = next(_names)
+    template = create(admin, "edl__v", [{"name__v": f"Set {n}", "template__v": True}])[0]
+    country_template, site_template = create(admin, "edl__v", [
+        {"name__v": f"Country level {n}", "template__v": True, "template_level__v": ["country__v"],
+         "parent_template__v": template},
+        {"name__v": f"Site level {n}", "template__v": True, "template_level__v": ["site__v"],
+         "parent_template__v": template},
+    ])
+    create(admin, "edl_item__v", [
+        {"name__v": "Protocol", "edl__v": template},
+        {"name__v": "Country approval", "edl__v": country_template},
+        {"name__v": "Import licence", "edl__v": country_template},
+        {"name__v": "Site CV", "edl__v": site_template, "expected_steady_state_count__v": 2},
+    ])
+    study = create(admin, "study__v", [{"name__v": f"Level study {n}", "template_edl__v": template}])[0]
+    france, spain = create(admin, "study_country__v", [{"name__v": f"France {n}", "study__v": study},
+                                                        {"name__v": f"Spain {n}", "study__v": study}])
+    paris = create(admin, "site__v", [{"name__v": f"Paris {n}", "study_country__v": france}])[0]
+
+    def run() -> None:
+        body = ok(admin.post(f"/api/{V}/vobjects/study__v/{study}/actions/etmfcreateedl"))
+        assert finish(server, admin, int(body["job_id"]))["status"] == "SUCCESS"
+
+    def edls() -> dict[tuple[str | None, str | None], set[str]]:
+        """(country, site) → item names of the study's EDLs."""
+        found = [e for e in records(admin, "edl__v", "id,name__v,study__v,study_country__v,site__v,template__v")
+                 if e["study__v"] == study]
+        assert not any(e["template__v"] for e in found)
+        assert len({(e["study_country__v"], e["site__v"]) for e in found}) == len(found)  # one EDL each
+        items = records(admin, "edl_item__v", "id,name__v,edl__v,expected_steady_state_count__v")
+        return {(e["study_country__v"], e["site__v"]): {i["name__v"] for i in items if i["edl__v"] == e["id"]}
+                for e in found}
+
+    run()
+    assert edls() == {
+        (None, None): {"Protocol"},
+        (france, None): {"Country approval", "Import licence"},
+        (spain, None): {"Country approval", "Import licence"},
+        (france, paris): {"Site CV"},
+    }
+    names = {e["name__v"] for e in records(admin, "edl__v", "name__v,study__v") if e["study__v"] == study}
+    assert names == {f"Level study {n} EDL", f"France {n} EDL", f"Spain {n} EDL", f"Paris {n} EDL"}
+    before = edls()
+    run()
+    assert edls() == before
+    italy = create(admin, "study_country__v", [{"name__v": f"Italy {n}", "study__v": study}])[0]
+    run()
+    assert edls() == {**before, (italy, None): {"Country approval", "Import licence"}}

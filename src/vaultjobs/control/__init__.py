@@ -6,8 +6,9 @@ envelopes), keep their state in the store so that every replica agrees, and sit 
 journal, events) is a module with a ``routes(services)`` function listed in
 :data:`vaultjobs.control.app.PARTS`.
 
-The parts that the service itself reads (the clock, the limits) are imported by the core modules;
-this package therefore loads its routes only when asked for them.
+The parts that the service itself reads (the clock, the limits) are imported by the core modules, and
+:mod:`vaultjobs.control.client` by test suites without the server's dependencies; this package
+therefore loads its routes and middleware only when asked for them.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ __all__ = ["control_middleware", "control_routes"]
 
 
 def __getattr__(name: str) -> Any:
-    # Imported on first use, so that the server's dependencies stay out of
-    # :mod:`vaultjobs.control.client`, which a test suite imports without them.
     if name in __all__:
         from vaultjobs.control import app
 

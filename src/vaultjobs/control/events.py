@@ -50,6 +50,36 @@ def event_message(event: ControlEvent) -> bytes:
     return sse(event.id, event.kind, {**data, **event.data})
 
 
+class IdFollower:
+    """Follows a log by increasing id without missing a row that commits after a higher id did.
+
+    PostgreSQL hands out ids when rows are written, not when they commit, so two replicas' writes
+    can become visible out of order; the follower reads again the last :data:`LOOK_BACK` ids each
+    time and skips the ids it has sent. Nothing at or below ``after`` (where the reader resumed) is
+    sent.
+    """
+
+    LOOK_BACK = 100
+
+    def __init__(self, after: int) -> None:
+        self.floor = after
+        self.high = after
+        self.seen: set[int] = set()
+
+    @property
+    def low(self) -> int:
+        """Read the rows after this id."""
+        return max(self.floor, self.high - self.LOOK_BACK)
+
+    def new(self, ids: list[int]) -> list[bool]:
+        """For each of ``ids`` (read after :attr:`low`): whether it is new to the reader; noted as seen."""
+        fresh = [i > self.floor and i not in self.seen for i in ids]
+        self.seen.update(ids)
+        self.high = max([self.high, *ids])
+        self.seen = {i for i in self.seen if i > self.low}
+        return fresh
+
+
 class JobWatch:
     """The statuses of the jobs a stream follows, to tell it which jobs moved since its last look:
     every job not ended yet, and every job created since."""
@@ -124,11 +154,12 @@ def routes(services: Services) -> list[BaseRoute]:
         await anyio.to_thread.run_sync(watch.start)
         yield b": vaultjobs events\n\n"  # sent at once, so that the client knows it is connected
         quiet_since = time.monotonic()
+        follower = IdFollower(after)
         while not is_stopping():
-            events = await anyio.to_thread.run_sync(log.since, after)
+            read = await anyio.to_thread.run_sync(log.since, follower.low)
+            events = [event for event, new in zip(read, follower.new([e.id for e in read]), strict=True) if new]
             moves = await anyio.to_thread.run_sync(watch.moves)
             for event in events:
-                after = event.id
                 yield event_message(event)
                 if event.kind == "reset":
                     await anyio.to_thread.run_sync(watch.start)

@@ -32,6 +32,7 @@ from vaultjobs.api.endpoint import Call
 from vaultjobs.api.failures import failure_response
 from vaultjobs.api.services import Services
 from vaultjobs.control.operations import OPERATION_NAMES, ResolvedRoute, template_of
+from vaultjobs.control.reset import RESET_HOOKS
 from vaultjobs.control.responses import ControlError, control_endpoint, control_json, read_json
 from vaultjobs.store import Store
 from vaultjobs.store.control_faults import StoredFault
@@ -279,10 +280,10 @@ async def drop_connection(receive: Receive, send: Send) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1")]})
 
 
-async def store_call(store: Store, fn: Callable[..., T], *args: Any) -> T:
-    """A store call made for a request: on the event loop where the store answers in microseconds
-    (its ``inline``), else in a worker thread."""
-    if store.dialect.inline:
+async def store_call(store: Store, fn: Callable[..., T], *args: Any, writes: bool = False) -> T:
+    """A store call made for a request: a read on the event loop where the store answers in
+    microseconds (its ``inline``); writes, which may wait for the database's lock, in a worker thread."""
+    if store.dialect.inline and not writes:
         return fn(*args)
     return await anyio.to_thread.run_sync(fn, *args)
 
@@ -303,17 +304,18 @@ class Faults:
             rule = FaultRule.parse(fault.rule)
             if not rule.match.accepts(call):
                 continue
-            fired = await store_call(self.store, self.store.control_faults.count_call, fault.id, rule.when.fires)
+            fired = await store_call(self.store, self.store.control_faults.count_call, fault.id, rule.when.fires,
+                                     writes=True)
             if not fired:
                 continue
-            await store_call(self.store, self._publish, fault.id, rule, call)
+            await store_call(self.store, self._publish, fault.id, rule, call, writes=True)
             if rule.answer.latency is not None:
                 await anyio.sleep(rule.answer.latency)
                 continue
             return fault.id, rule.answer
         return None
 
-    async def answer(self, answer: Answer, scope: Scope, receive: Receive, send: Send, started: float) -> None:
+    async def answer(self, answer: Answer, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer the call as ``answer`` says, instead of the API."""
         if answer.drop:
             await drop_connection(receive, send)
@@ -339,6 +341,13 @@ class Faults:
              "method": call.method, "answer": rule.answer.kind},
             job_id=int(job_id) if isinstance(job_id, int | str) and str(job_id).isdigit() else None,
         )
+
+
+def clear_faults(store: Store) -> None:
+    store.control_faults.clear()
+
+
+RESET_HOOKS.append(clear_faults)
 
 
 def rule_view(fault: StoredFault) -> dict[str, Any]:

@@ -112,7 +112,7 @@ class ControlIntercept:
                 duration_ms=(time.perf_counter() - started) * 1000, headers=redacted_headers(scope["headers"]),
                 fault=fault,
             )
-            await store_call(self.store, self.store.control_requests.record, entry)
+            await store_call(self.store, self.store.control_requests.record, entry, writes=True)
 
         async def watching_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -130,7 +130,7 @@ class ControlIntercept:
                 await self.app(scope, receive, watching_send)
             else:
                 fault, answer = decided
-                await self.faults.answer(answer, scope, receive, watching_send, started)
+                await self.faults.answer(answer, scope, receive, watching_send)
         finally:
             # A dropped connection, or an answer cut short: recorded as it stands.
             with anyio.CancelScope(shield=True):

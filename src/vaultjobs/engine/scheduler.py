@@ -91,7 +91,8 @@ class Scheduler:
             return None
 
     def _move(self, job: Job, expected: JobStatus, new: JobStatus, now: datetime, log: str | None = None) -> bool:
-        return self.store.jobs.transition_job(job.id, expected, new, now, log=log, fence=self.fence)
+        return self.store.jobs.transition_job(job.id, expected, new, now, log=log, agent="scheduler",
+                                             fence=self.fence)
 
     def _schedule_next(self, definition: Definition, now: datetime) -> None:
         if self.store.schedules.definition_has_instance(definition.name, frozenset({JobStatus.SCHEDULED})):

@@ -74,6 +74,6 @@ class Sweeper:
                 reason = "ran past its timeout"
             else:
                 reason = "made no progress (no task finished, no heartbeat) for its inactivity timeout"
-            if self.store.jobs.transition_job(job.id, JobStatus.RUNNING, status, now, log=f"job ended {status.value}: "
-                                         f"it {reason}"):
+            if self.store.jobs.transition_job(job.id, JobStatus.RUNNING, status, now, agent="sweeper",
+                                              log=f"job ended {status.value}: it {reason}"):
                 logger.warning("job %s ended %s: it %s", job.id, status.value, reason)

@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -102,9 +102,8 @@ class RecordWrite:
     references: Sequence[tuple[str, str]] = ()
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Referrer:
-    """A record whose Object ``field`` holds ``target_id``."""
+class Referrer(NamedTuple):
+    """A record whose Object ``field`` holds ``target_id`` (a tuple: tree walks make thousands)."""
 
     record_id: str
     object: str
@@ -112,10 +111,9 @@ class Referrer:
     target_id: str
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class PlanRow:
+class PlanRow(NamedTuple):
     """One record an object job works on: its place ``n`` in the job, and (deep copy) its copy's id
-    and the place of its parent."""
+    and the place of its parent (a tuple: a plan has up to 10,001 rows)."""
 
     n: int
     object: str
@@ -152,6 +150,15 @@ class CopySpec:
     parent: str | None = None
     #: Fields copied as they are that must hold a value.
     required: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSort:
+    """Records ordered by a field's stored value: as text, or as a number (Numbers are kept as
+    decimal strings); records without a value come last ascending, first descending."""
+
+    field: str
+    numeric: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -340,6 +347,11 @@ class _Json:
     def number(self, column: str) -> str:
         """:meth:`value` as a number (Numbers are kept as decimal strings)."""
         return f"CAST({self.value(column)} AS REAL)" if self.sqlite else f"CAST({self.value(column)} AS numeric)"
+
+    @property
+    def collate(self) -> str:
+        """Appended to a text expression: comparison by code point (PostgreSQL's default follows the locale)."""
+        return "" if self.sqlite else ' COLLATE "C"'
 
     def text(self) -> str:
         """A text parameter where PostgreSQL cannot tell its type (a select list, ``jsonb_build_object``)."""
@@ -530,20 +542,32 @@ class Objects:
         return out
 
     def page(
-        self, object_name: str, *, sort: str, descending: bool, limit: int, offset: int
+        self, object_name: str, *, sort: str | FieldSort, descending: bool, limit: int, offset: int
     ) -> tuple[int, list[RecordRow]]:
         """The total of ``object_name``'s records and one page of them, ordered by ``sort`` (a
-        column: ``id``, ``name``, ``created_at`` or ``modified_at``), ties by id."""
-        if sort not in ("id", "name", "created_at", "modified_at"):
-            raise ValueError(f"cannot sort records by {sort!r}")
+        column: ``id``, ``name``, ``created_at``, ``modified_at``, ``created_by``, ``modified_by``; or
+        a field's value), ties by id in the same direction, so that pages never overlap or skip.
+        Text compares by code point on both engines."""
         direction = "DESC" if descending else "ASC"
+        params: list[Any] = [object_name]
+        if isinstance(sort, FieldSort):
+            json = self._json
+            value = json.number("data") if sort.numeric else f"{json.value('data')}{json.collate}"
+            order = f"({json.value('data')} IS NULL) {direction}, {value} {direction}, id {direction}"
+            params += [json.key(sort.field)] * 2
+        elif sort in ("name", "created_at", "modified_at", "created_by", "modified_by"):
+            text = self._json.collate if sort == "name" else ""
+            order = f"({sort} IS NULL) {direction}, {sort}{text} {direction}, id {direction}"
+        elif sort == "id":
+            order = f"id {direction}"
+        else:
+            raise ValueError(f"cannot sort records by {sort!r}")
         conn = self.db.connection()
         total = int(conn.execute("SELECT COUNT(*) FROM object_records WHERE object = ?", (object_name,))
                     .fetchone()[0])
-        order = f"{sort} {direction}, id {direction}" if sort != "id" else f"id {direction}"
         rows = conn.execute(
             f"SELECT {_RECORD_COLUMNS} FROM object_records WHERE object = ? ORDER BY {order} LIMIT ? OFFSET ?",
-            (object_name, limit, offset),
+            (*params, limit, offset),
         ).fetchall()
         return total, [_row(r) for r in rows]
 
@@ -581,14 +605,11 @@ class Objects:
         out: list[Referrer] = []
         conn = self.db.connection()
         for chunk in _chunks(list(dict.fromkeys(target_ids))):
-            out.extend(
-                Referrer(record_id=r[0], object=r[1], field=r[2], target_id=r[3])
-                for r in conn.execute(
-                    f"SELECT record_id, object, field, target_id FROM object_references "
-                    f"WHERE target_id IN ({_marks(chunk)}) ORDER BY record_id, field",
-                    tuple(chunk),
-                ).fetchall()
-            )
+            out.extend(map(Referrer._make, conn.execute(
+                f"SELECT record_id, object, field, target_id FROM object_references "
+                f"WHERE target_id IN ({_marks(chunk)}) ORDER BY record_id, field",
+                tuple(chunk),
+            ).fetchall()))
         return out
 
     # -- object jobs: plans and results --------------------------------------------------------
@@ -600,10 +621,10 @@ class Objects:
             if conn.execute("SELECT 1 FROM object_job_plans WHERE job_id = ? LIMIT 1", (job_id,)).fetchone():
                 return False
             if rows:
-                conn.executemany(
+                conn.executemany(  # the rows are the parameters as they are: 10,001 of them at most
                     "INSERT INTO object_job_plans (job_id, n, object, source_id, target_id, parent_n) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [(job_id, r.n, r.object, r.source_id, r.target_id, r.parent_n) for r in rows],
+                    f"VALUES ({int(job_id)}, ?, ?, ?, ?, ?)",
+                    rows,
                 )
         return True
 
@@ -614,8 +635,7 @@ class Objects:
             "WHERE job_id = ? AND n >= ? AND n <= ? ORDER BY n",
             (job_id, first, last if last is not None else 2**62),
         ).fetchall()
-        return [PlanRow(n=int(r[0]), object=r[1], source_id=r[2], target_id=r[3],
-                        parent_n=None if r[4] is None else int(r[4])) for r in rows]
+        return list(map(PlanRow._make, rows))
 
     def plan_size(self, job_id: int) -> int:
         return int(self.db.connection().execute("SELECT COUNT(*) FROM object_job_plans WHERE job_id = ?",
@@ -634,7 +654,9 @@ class Objects:
         be made: the source is gone, or a required field has no value (``every``: all rows, when a
         required field is cleared); with what they copy, for the caller to say why."""
         json = self._json
-        checks = ["r.id IS NULL", "r.object <> p.object", *(f"{json.value('r.data')} IS NULL" for _ in spec.required)]
+        in_data = [f for f in spec.required if f != "name__v"]  # name__v is the name column too
+        checks = ["r.id IS NULL", "r.object <> p.object", *(["r.name IS NULL"] if "name__v" in spec.required else []),
+                  *(f"{json.value('r.data')} IS NULL" for _ in in_data)]
         condition = "1 = 1" if every else " OR ".join(checks)
         rows = self.db.connection().execute(
             "SELECT p.n, p.object, p.source_id, p.target_id, pp.target_id, r.object, r.data "
@@ -643,7 +665,7 @@ class Objects:
             "LEFT JOIN object_records r ON r.id = p.source_id "
             f"WHERE p.job_id = ? AND p.n >= ? AND p.n <= ? AND p.n > 0 AND p.object = ? AND ({condition}) "
             "ORDER BY p.n",
-            (job_id, first, last, spec.object, *([] if every else [json.key(f) for f in spec.required])),
+            (job_id, first, last, spec.object, *([] if every else [json.key(f) for f in in_data])),
         ).fetchall()
         return [CopySource(n=int(r[0]), object=r[1], source_id=r[2], target_id=r[3], parent_target_id=r[4],
                            source_object=r[5], data=None if r[6] is None else orjson.loads(r[6])) for r in rows]

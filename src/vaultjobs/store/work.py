@@ -23,7 +23,7 @@ import orjson
 from vaultjobs.models import Job, Task
 from vaultjobs.status import JobStatus, TaskState
 from vaultjobs.store.dialect import Dialect
-from vaultjobs.store.job_status import START_IF_QUEUED, Move, move_jobs
+from vaultjobs.store.job_status import START_IF_QUEUED, Move, actor, move_jobs
 from vaultjobs.store.jobs import insert_logs
 from vaultjobs.store.rows import JOB_COLUMNS, dumps_or_none, job_from_row
 from vaultjobs.timeutil import to_ms
@@ -120,7 +120,7 @@ class Work:
             f"{_SAFE_PREFIX}) "
             f"AND ((status = 'QUEUED' AND worker_id IS NULL) OR ({_HELD_NOWHERE})) "
             f"RETURNING {JOB_COLUMNS}",
-            (ms, ms, worker_id, ms, limit, limit, limit),
+            (ms, ms, actor(held_by=worker_id), worker_id, ms, limit, limit, limit),
         )
         return sorted((job_from_row(r) for r in rows), key=lambda job: job.id)
 

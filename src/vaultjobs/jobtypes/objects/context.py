@@ -10,8 +10,11 @@ from vaultjobs.jobtypes.objects.catalogs import CatalogService
 from vaultjobs.jobtypes.objects.records import Records
 from vaultjobs.sdk import JobContext, ProcessorError, Task
 
-#: Aim for about this many tasks, so that progress moves and every worker thread has work.
-TARGET_TASKS = 20
+#: Aim for about this many tasks, so that progress moves and every worker thread has work, while
+#: each task's fixed cost (its claim and its end, a transaction each) stays small beside its rows.
+TARGET_TASKS = 10
+#: At most this many plan rows in one task.
+MAX_SPAN = 1000
 
 
 class JobRefused(ProcessorError):
@@ -36,14 +39,10 @@ def records_of(ctx: JobContext) -> Records:
     return Records(store, catalogs, clock)
 
 
-def chunk_size_for(count: int) -> int:
-    return min(500, max(1, -(-count // TARGET_TASKS)))
-
-
 def plan_spans(ctx: JobContext, count: int) -> list[dict[str, int]]:
     """The tasks of a job over plan rows ``0``…``count - 1``: one item each, naming a span of rows
     (``first``, ``last``), so that a task reads its rows with one range query."""
-    size = chunk_size_for(count)
+    size = min(MAX_SPAN, max(1, -(-count // TARGET_TASKS)))
     ctx.chunk_size = 1
     return [{"first": first, "last": min(first + size, count) - 1} for first in range(0, count, size)]
 

@@ -39,7 +39,7 @@ from vaultjobs.jobtypes.objects.tables import (
     write_csv,
 )
 from vaultjobs.jobtypes.objects.trees import TreeTooLarge, cascade_tree, copy_tree
-from vaultjobs.objects import ObjectDefinition
+from vaultjobs.objects import FieldType, ObjectDefinition
 from vaultjobs.objects.mdl import MdlSyntaxError, parse, render_execution
 from vaultjobs.objects.mdl.results import script_execution
 from vaultjobs.objects.payloads import (
@@ -54,12 +54,14 @@ from vaultjobs.objects.payloads import (
 )
 from vaultjobs.objects.values import Origin, to_csv_value, to_json_value
 from vaultjobs.status import JobStatus
+from vaultjobs.store.objects import FieldSort
 
 MAX_PAGE = 200
 MAX_DELETIONS = 1000
 DELETIONS_KEPT_DAYS = 30
 DEFAULT_FIELDS = ("id", "name__v")
-SORT_COLUMNS = {"id": "id", "name__v": "name", "created_date__v": "created_at", "modified_date__v": "modified_at"}
+SORT_COLUMNS = {"id": "id", "name__v": "name", "created_date__v": "created_at", "modified_date__v": "modified_at",
+                "created_by__v": "created_by", "modified_by__v": "modified_by"}
 #: Vault's limit on the records one deep copy or cascade delete may touch besides the root.
 MAX_RELATED_RECORDS = 10_000
 ACTIVE = frozenset({JobStatus.SCHEDULED, JobStatus.QUEUEING, JobStatus.QUEUED, JobStatus.RUNNING,
@@ -174,7 +176,7 @@ class ObjectRoutes:
         fields = _fields(query.get("fields"), definition.name, [f.name for f in definition.fields])
         limit = min(int_param(query, "limit", MAX_PAGE, 1, 10**9), MAX_PAGE)
         offset = int_param(query, "offset", 0, 0, 10**12)
-        sort, descending = _sort(query.get("sort"))
+        sort, descending = _sort(query.get("sort"), definition)
         total, rows = self.s.store.objects.page(definition.name, sort=sort, descending=descending, limit=limit,
                                                offset=offset)
         loaded = self.records.load(catalog, [r.id for r in rows])
@@ -376,15 +378,20 @@ def _fields(raw: str | None, object_name: str, known: list[str]) -> list[str]:
     return fields or list(DEFAULT_FIELDS)
 
 
-def _sort(raw: str | None) -> tuple[str, bool]:
+def _sort(raw: str | None, definition: ObjectDefinition) -> tuple[str | FieldSort, bool]:
+    """``sort=field [asc|desc]`` on any field of the object: a standard column, or the field's value
+    (Numbers by value), sorted by the database."""
     if not raw:
         return "id", False
     parts = raw.split()
-    if len(parts) > 2 or parts[0] not in SORT_COLUMNS or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc")):
+    found = definition.field(parts[0]) if len(parts) in (1, 2) else None
+    if found is None or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc")):
         raise errors.InvalidData(
-            f"Invalid value for [sort]: [{raw[:100]}]; sort by {', '.join(SORT_COLUMNS)}, optionally asc or desc"
+            f"Invalid value for [sort]: [{raw[:100]}]; sort by a field of [{definition.name}], optionally asc or desc"
         )
-    return SORT_COLUMNS[parts[0]], len(parts) == 2 and parts[1].lower() == "desc"
+    descending = len(parts) == 2 and parts[1].lower() == "desc"
+    column = SORT_COLUMNS.get(found.name)
+    return column or FieldSort(found.name, numeric=found.type is FieldType.NUMBER), descending
 
 
 def _id_param(call: Call) -> str | None:

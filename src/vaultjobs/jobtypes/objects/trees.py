@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from vaultjobs.objects import Catalog, FieldDefinition, ObjectDefinition, RelationshipDeletion
 from vaultjobs.store import Store
@@ -21,8 +22,9 @@ class TreeTooLarge(Exception):
     """The tree holds more related records than one job may touch."""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Node:
+class Node(NamedTuple):
+    """One record of a tree (a tuple: a tree has up to 10,001)."""
+
     n: int
     object: str
     id: str
