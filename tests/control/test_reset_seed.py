@@ -118,9 +118,12 @@ def test_bad_seeds_are_refused(control: Control) -> None:
                 {"documents": [{"fields": {"name__v": "No type"}}]},
                 {"binders": [{"fields": {"name__v": "B", "type__v": "Binder", "lifecycle__v": "L"},
                               "documents": ["missing"]}]},
+                {"binders": [{"fields": {"name__v": "B", "type__v": "Binder", "lifecycle__v": "L"},
+                              "documents": "Leaflet"}]},
                 {"records": {"no_such_object__c": [{"name__v": "x"}]}},
                 {"definitions": [{"name": "d", "processor": "demo", "owner": "nobody", "interval": 60}]}):
         assert control.call("POST", "/seed", bad, status=400)["error"]["type"] == "INVALID_SEED", bad
+    assert control.call("GET", "/seed") == {}  # each was refused before it made anything
     assert control.call("POST", "/reset", {"seed": "everything"}, status=400)["error"]["type"] == "INVALID_SEED"
 
 

@@ -25,7 +25,9 @@ def test_a_poll_driven_script_moves_one_step_per_answered_poll(control: Control)
     assert [a["status"] for a in answers] == ["QUEUED", "RUNNING", "ERRORS_ENCOUNTERED", "ERRORS_ENCOUNTERED"]
     assert answers[0]["progress"] == [] and answers[1]["progress"] == [{"status": "SUCCESS", "size": 1}]
     view = control.job(job_id)
-    assert [step["status"] for step in view["timeline"]] == ["QUEUED", "RUNNING", "ERRORS_ENCOUNTERED"]
+    assert [(step["status"], step["by"]) for step in view["timeline"]] == [
+        ("QUEUED", view["timeline"][0]["by"]), ("RUNNING", "control-plane:script"),
+        ("ERRORS_ENCOUNTERED", "control-plane:script")]
     assert view["script"] is None  # its script is done
     assert [task["state"] for task in view["tasks"]] == ["SUCCESS"]  # the step's progress; no worker ran it
     log = control.api.get(f"/services/jobs/{job_id}/log").text
@@ -125,6 +127,8 @@ def test_forced_transitions(control: Control) -> None:
     assert ended["job"]["status"] == "SUCCESS" and ended["script"] is None
     forced = control.call("POST", f"/jobs/{job_id}/transition", {"status": "RUNNING", "force": True})
     assert forced["job"]["status"] == "RUNNING"
+    assert [(step["status"], step["by"]) for step in forced["timeline"]][1:] == [
+        ("RUNNING", "control-plane"), ("SUCCESS", "control-plane"), ("RUNNING", "control-plane")]
     assert control.call("POST", "/jobs/999999/transition", {"status": "RUNNING"}, status=404)
     assert control.call("POST", f"/jobs/{job_id}/transition", {"status": "DONE"}, status=400)
     assert control.call("GET", "/jobs/999999", status=404)["error"]["type"] == "JOB_NOT_FOUND"

@@ -11,14 +11,18 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from vaultjobs.control.responses import ControlError, control_endpoint, control_json, read_json
 from vaultjobs.settings import Settings
 from vaultjobs.store.control_limits import ControlLimits
+
+if TYPE_CHECKING:
+    from vaultjobs.api.services import Services
 
 #: Vault's largest Cancel Job request.
 VAULT_CANCEL_BATCH = 500
@@ -113,11 +117,11 @@ class Limits:
             self.overrides.clear()
 
 
-def routes(services: Any) -> Sequence[BaseRoute]:
+def routes(services: Services) -> Sequence[BaseRoute]:
     """``GET/PUT/DELETE /limits``."""
-    from vaultjobs.control.responses import ControlError, control_endpoint, control_json, read_json
-
-    limits: Limits = services.limits
+    limits = services.limits
+    plane = services.control
+    assert plane is not None
 
     def answer() -> Response:
         return control_json({"limits": dataclasses.asdict(limits.current()),
@@ -131,10 +135,10 @@ def routes(services: Any) -> Sequence[BaseRoute]:
                 limits.set(changes)
             except InvalidLimit as exc:
                 raise ControlError(400, "INVALID_LIMIT", str(exc)) from exc
-            services.control.publish("limits.changed", {"limits": changes})
+            plane.publish("limits.changed", {"limits": changes})
         elif request.method == "DELETE":
             limits.clear()
-            services.control.publish("limits.changed", {"limits": "defaults"})
+            plane.publish("limits.changed", {"limits": "defaults"})
         return answer()
 
     return [Route("/limits", handle, methods=["GET", "PUT", "DELETE"])]

@@ -215,20 +215,29 @@ class Seeder:
             owner = entry.get("owner", ADMIN)
             if owner not in owners:
                 raise SeedError(f"{kind} [{name}]: owner [{owner}] is not a user")
+            bound = self._bound(entry.get("documents", []), documents, name) if binder else []
             stored = None if binder else self._file(entry.get("file"), name)
             now = self.clock.now()
             doc_id = self.store.content.create_document(
                 binder=binder, fields=dict(fields), file=stored, major=major, minor=minor, roles={},
                 created_by=owners[owner], now=now)
-            for bound in entry.get("documents", []) if binder else []:
-                if bound not in documents:
-                    raise SeedError(f"binder [{name}]: no document named [{bound}]")
-                target, doc_major, doc_minor = documents[bound]
+            for node_name, (target, doc_major, doc_minor) in bound:
                 self.store.content.add_node(doc_id, major, minor, parent_id="rootNode", kind="document",
-                                            name=str(bound), order=None, now=now, document_id=target,
+                                            name=node_name, order=None, now=now, document_id=target,
                                             binding_rule="default", doc_major=doc_major, doc_minor=doc_minor)
             present[name] = doc_id
             (created.binders if binder else created.documents)[name] = doc_id
+
+    @staticmethod
+    def _bound(names: Any, documents: dict[str, tuple[int, int, int]], binder: str
+               ) -> list[tuple[str, tuple[int, int, int]]]:
+        """The documents a binder binds, checked before the binder is made."""
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise SeedError(f"binder [{binder}]: documents is a list of document names")
+        missing = [n for n in names if n not in documents]
+        if missing:
+            raise SeedError(f"binder [{binder}]: no document named [{missing[0]}]")
+        return [(n, documents[n]) for n in names]
 
     def _file(self, spec: Any, name: str) -> Any:
         if spec is None:

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from vaultjobs.api.services import Services
 
 ADVANCE_ON = ("poll", "clock")
+#: Who the job transitions record as having moved a job: a test through the control plane, or a script.
+AGENT = "control-plane"
+SCRIPT_AGENT = "control-plane:script"
 #: Virtual seconds between clock-driven steps when a step does not say.
 DEFAULT_AFTER_SECONDS = 1.0
 #: The task states a step's ``progress`` may count (finished tasks: no worker will look at them).
@@ -62,10 +65,7 @@ def check_script(processor: str, body: dict[str, Any]) -> Script:
             status = JobStatus(str(step.get("status")))
         except ValueError:
             raise invalid(f"step {n}: unknown status {step.get('status')!r}") from None
-        progress = step.get("progress", {})
-        if not isinstance(progress, dict) or set(progress) - PROGRESS_STATES or not all(
-                isinstance(count, int) and not isinstance(count, bool) and count >= 0 for count in progress.values()) \
-                or sum(progress.values()) > MAX_PROGRESS_TASKS:
+        if not _valid_progress(step.get("progress", {})):
             raise invalid(f"step {n}: progress counts finished tasks by state ({', '.join(sorted(PROGRESS_STATES))}),"
                           f" {MAX_PROGRESS_TASKS} at most")
         after = step.get("after_seconds", DEFAULT_AFTER_SECONDS)
@@ -75,6 +75,14 @@ def check_script(processor: str, body: dict[str, Any]) -> Script:
             raise invalid(f"step {n}: a job cannot move from {current.value} to {status.value}")
         current = status
     return Script(processor, steps, advance_on)
+
+
+def _valid_progress(progress: Any) -> bool:
+    if not isinstance(progress, dict) or set(progress) - PROGRESS_STATES:
+        return False
+    counts = list(progress.values())
+    return all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts) and \
+        sum(counts) <= MAX_PROGRESS_TASKS
 
 
 def _after(step: dict[str, Any]) -> timedelta:
@@ -122,12 +130,11 @@ def take_step(plane: ControlPlane, scripted: ScriptedJob, at: datetime) -> dict[
         if not store.control_scripts.step_done(conn, scripted.job_id, number, number + 1, due):
             return None
         message = step.get("message") or f"scripted step {number + 1} of {len(scripted.steps)}: {new.value}"
-        set_status(store.dialect, conn, scripted.job_id, current, new, ms, log=message)
+        set_status(store.dialect, conn, scripted.job_id, current, new, ms, log=message, agent=SCRIPT_AGENT)
         if step.get("progress") is not None:
             store.control_scripts.set_progress(conn, scripted.job_id, step["progress"], ms)
         if new is JobStatus.RUNNING:
-            conn.execute("UPDATE jobs SET run_start = ?, progress_at = ?, phase = 'process' WHERE id = ? "
-                         "AND run_start IS NULL", (ms, ms, scripted.job_id))
+            store.control_scripts.started(conn, scripted.job_id, ms)
         if last or new.is_terminal:
             store.control_scripts.forget(conn, scripted.job_id)
     move = {"from": current.value, "to": new.value, "forced": False, "scripted": True}
@@ -177,11 +184,11 @@ def force(plane: ControlPlane, job_id: int, new: JobStatus, *, forced: bool) -> 
                                "to move it anyway")
         message = f"moved to {new.value} through the control plane{'' if legal else ' (forced)'}"
         if legal:
-            set_status(store.dialect, conn, job_id, current, new, to_ms(now), log=message)
+            set_status(store.dialect, conn, job_id, current, new, to_ms(now), log=message, agent=AGENT)
         else:
-            force_status(store.dialect, conn, job_id, new, to_ms(now), log=message)
+            force_status(store.dialect, conn, job_id, new, to_ms(now), log=message, agent=AGENT)
         if new is JobStatus.RUNNING:
-            conn.execute("UPDATE jobs SET run_start = ? WHERE id = ? AND run_start IS NULL", (to_ms(now), job_id))
+            store.control_scripts.started(conn, job_id, to_ms(now))
         if new.is_terminal:
             store.control_scripts.forget(conn, job_id)
     plane.publish("job.transition", {"from": current.value, "to": new.value, "forced": not legal, "scripted": False},
@@ -191,10 +198,9 @@ def force(plane: ControlPlane, job_id: int, new: JobStatus, *, forced: bool) -> 
 
 
 def timeline(plane: ControlPlane, job: Job) -> list[dict[str, Any]]:
-    """The statuses a job went through with when: from the store's record of its transitions where it
-    keeps one (``Jobs.transitions``), else from the job's own dates (created, started, ended)."""
-    recorded = getattr(plane.store.jobs, "transitions", None)
-    moves = recorded(job.id) if callable(recorded) else []
+    """The statuses a job went through: when, and who or what moved it (the store's record of its
+    transitions; for a job older than that record, its own dates)."""
+    moves = plane.store.jobs.transitions(job.id)
     if moves:
         return [{"status": move.to_status.value, "at": render_datetime(move.at), "by": move.actor}
                 for move in moves]

@@ -108,6 +108,13 @@ class ControlScripts:
         return int(done.rowcount) == 1
 
     @staticmethod
+    def started(conn: Connection, job_id: int, ms: int) -> None:
+        """A job moved to RUNNING by the control plane starts its run now (a worker's claim does that
+        for a job it runs)."""
+        conn.execute("UPDATE jobs SET run_start = ?, progress_at = ? WHERE id = ? AND run_start IS NULL",
+                     (ms, ms, job_id))
+
+    @staticmethod
     def set_progress(conn: Connection, job_id: int, progress: dict[str, int], ms: int) -> None:
         """Give a scripted job finished tasks in these states and numbers (its ``progress`` in Retrieve
         Job Status), in place of those it had."""

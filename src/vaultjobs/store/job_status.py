@@ -98,18 +98,18 @@ def set_status(
 
 
 def force_status(
-    db: Dialect, conn: Connection, job_id: int, new: JobStatus, ms: int, *, log: str | None = None
+    db: Dialect, conn: Connection, job_id: int, new: JobStatus, ms: int, *, agent: str, log: str | None = None
 ) -> None:
     """Set a job's status whatever it is, outside the transition table: only for the control plane's
     forced moves (a test that needs a state the lifecycle cannot reach). Ending releases the job as
-    :func:`move_jobs` does. Inside a transaction."""
+    :func:`move_jobs` does; the change is recorded as made by ``agent``. Inside a transaction."""
     release = int(new.is_terminal)
     conn.execute(
-        "UPDATE jobs SET status = ?, modified_at = ?, "
+        "UPDATE jobs SET status = ?, modified_at = ?, moved_by = ?, "
         "run_end = CASE WHEN ? = 1 AND run_start IS NOT NULL THEN ? ELSE run_end END, "
         "phase = CASE WHEN ? = 1 THEN NULL ELSE phase END, worker_id = CASE WHEN ? = 1 THEN NULL ELSE worker_id END "
         "WHERE id = ?",
-        (new.value, ms, release, ms, release, release, job_id),
+        (new.value, ms, agent, release, ms, release, release, job_id),
     )
     if release or new is JobStatus.CANCELLING:
         cancel_queued_tasks(db, conn, [job_id], ms)
