@@ -77,10 +77,11 @@ def test_a_user_suite_runs_in_a_sliver_of_the_time_it_covers(pytester: pytest.Py
     first_setup = next(r for r in reports if r.when == "setup")  # starts the session's server
     for name, call in calls.items():
         virtual = dict(call.user_properties)["virtual_seconds"]
-        # Every test waited out Vault's windows or moved the clock, 10 s at the least, in a tenth of that
-        # or less (a login, a password hash, is most of it), and in less time than the server took to start.
+        # Every test waited out Vault's windows or moved the clock, 10 s at the least, in less time than
+        # the server took to start (a login, a password hash, is most of it), and a fifth of the time
+        # covered at most even on a machine loaded many times over.
         assert virtual >= 10, name
-        assert call.duration < virtual / 10, (name, call.duration, virtual)
+        assert call.duration < virtual / 5, (name, call.duration, virtual)
         assert call.duration < first_setup.duration, (name, call.duration, first_setup.duration)
 
 
