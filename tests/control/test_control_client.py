@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import httpx
 import pytest
 
-from vaultjobs.control.client import ControlClient, ControlPlaneError
-from vaultjobs.testing import LiveServer
+from vaultjobs.control.client import ControlClient, ControlPlaneError, JobEndedOtherwise
+from vaultjobs.testing import LiveServer, V, succeeded
 
 CLIENT_ONLY = Path(__file__).parents[1] / "client_only.py"
 
@@ -47,3 +48,32 @@ def test_a_server_without_the_control_plane_is_named_as_such(live_server: LiveSe
     with ControlClient(live_server.url) as control, pytest.raises(ControlPlaneError) as off:
         control.faults.list()
     assert off.value.type == "CONTROL_PLANE_OFF" and "--control-plane" in off.value.message
+
+
+def scheduled_job(http: httpx.Client) -> int:
+    answer = http.post(f"/api/{V}/services/jobs/processors/demo/actions/run",
+                       json={"schedule_at": "2099-01-01T00:00:00Z"})
+    return int(succeeded(answer)["job_id"])
+
+
+def test_wait_for_listens_until_the_status_or_an_other_end(http: httpx.Client, control_server: LiveServer) -> None:
+    job_id = scheduled_job(http)
+    with ControlClient(control_server.url) as control:
+        assert control.wait_for(job_id, "SCHEDULED")["job"]["status"] == "SCHEDULED"  # already there
+        with pytest.raises(TimeoutError):
+            control.wait_for(job_id, "SUCCESS", timeout=0.3)
+        cancel = threading.Timer(0.2, lambda: control.jobs.transition(job_id, "CANCELLED"))
+        cancel.start()
+        with pytest.raises(JobEndedOtherwise) as ended:
+            control.wait_for(job_id, "SUCCESS", timeout=30)
+        cancel.join()
+    assert (ended.value.job_id, ended.value.status) == (job_id, "CANCELLED")
+
+
+def test_wait_for_sees_a_job_run_to_its_end(http: httpx.Client, control_server: LiveServer) -> None:
+    answer = http.post(f"/api/{V}/services/jobs/processors/demo/actions/run",
+                       json={"parameters": {"items": 2, "item_seconds": 0.05}})
+    job_id = int(succeeded(answer)["job_id"])
+    with ControlClient(control_server.url) as control:
+        view = control.wait_for(job_id, "SUCCESS", timeout=30)
+    assert view["job"]["status"] == "SUCCESS" and view["timeline"][-1]["status"] == "SUCCESS"

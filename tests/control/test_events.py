@@ -66,7 +66,7 @@ def test_a_new_stream_starts_with_the_next_event(http: httpx.Client, control_ser
 def test_job_transitions_are_observed(http: httpx.Client, control_server: LiveServer) -> None:
     with ControlClient(control_server.url) as control, control.events(read_timeout=30) as stream:
         job_id = int(succeeded(http.post(f"{PROCESSORS}/demo/actions/run",
-                                         json={"parameters": {"items": 3, "chunk_size": 1, "item_seconds": 0.3}}))
+                                         json={"parameters": {"items": 1, "chunk_size": 1, "item_seconds": 0}}))
                      ["job_id"])
         moves: list[dict[str, Any]] = []
         for event in stream:
@@ -74,9 +74,10 @@ def test_job_transitions_are_observed(http: httpx.Client, control_server: LiveSe
                 moves.append(event.data)
                 if event.data["to"] == "SUCCESS":
                     break
-    assert [m["to"] for m in moves][-2:] == ["RUNNING", "SUCCESS"]
-    assert all(later["from"] == earlier["to"] for earlier, later in zip(moves, moves[1:], strict=False))
+    # Every move, however quick, as the store recorded it: created, claimed, ended.
+    assert [(m["from"], m["to"]) for m in moves] == [(None, "QUEUED"), ("QUEUED", "RUNNING"), ("RUNNING", "SUCCESS")]
     assert all(m["observed"] and not m["forced"] and not m["scripted"] for m in moves)
+    assert moves[0]["actor"] == "user:1" and moves[1]["actor"].startswith("worker:")
 
 
 def test_heartbeats_keep_an_idle_stream_alive(control_server: LiveServer) -> None:
@@ -112,3 +113,45 @@ def test_the_stream_ends_cleanly_when_the_server_stops(live_server_factory: Call
     assert ended.wait(30)
     # uvicorn did not have to cancel the stream at its grace timeout: the stream ended on its own
     assert "timeout graceful shutdown exceeded" not in server.log_text()
+
+
+def test_a_move_the_control_plane_made_is_told_once_with_its_flags(
+    http: httpx.Client, control_server: LiveServer
+) -> None:
+    later = "2099-01-01T00:00:00Z"
+    job_id = int(succeeded(http.post(f"{PROCESSORS}/demo/actions/run", json={"schedule_at": later}))["job_id"])
+    with ControlClient(control_server.url) as control, control.events(heartbeat=0.05, read_timeout=30) as stream:
+        control.jobs.transition(job_id, "CANCELLED")
+        control.faults.add(operation="retrieve_job_processors", answer={"status": 503})
+        http.get(PROCESSORS)  # a later event: by the time it arrives, the move's recorded twin was looked at
+        told: list[Event] = []
+        fired = False
+        for event in stream.until(time.monotonic() + 30):
+            if event is not None and event.kind == "job.transition" and event.job_id == job_id:
+                told.append(event)
+            fired = fired or (event is not None and event.kind == "fault.fired")
+            if fired and event is None:  # a heartbeat after the later event: nothing more is coming
+                break
+    assert [(e.data["from"], e.data["to"], e.data["forced"], "observed" in e.data) for e in told] == [
+        ("SCHEDULED", "CANCELLED", False, False)]
+
+
+def test_moves_after_a_reset_are_told(live_server_factory: Callable[..., LiveServer]) -> None:
+    server = live_server_factory(control_plane="1")
+
+    def run_demo() -> int:
+        with server.client(headers={"Authorization": server.login()}) as http:
+            return int(succeeded(http.post(f"{PROCESSORS}/demo/actions/run",
+                                           json={"parameters": {"items": 1, "item_seconds": 0}}))["job_id"])
+
+    def ended(stream: Any, job_id: int) -> bool:
+        for event in stream.until(time.monotonic() + 30):
+            if event is not None and event.kind == "job.transition" and event.job_id == job_id:
+                if event.data["to"] == "SUCCESS":
+                    return True
+        return False
+
+    with ControlClient(server.url) as control, control.events(read_timeout=30) as stream:
+        assert ended(stream, run_demo())
+        control.reset("empty")
+        assert ended(stream, run_demo())

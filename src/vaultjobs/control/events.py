@@ -6,11 +6,12 @@ streams the same events: each is sent with ``id`` (the log's id), ``event`` (its
 that reconnects with ``Last-Event-ID`` gets what it missed (as far as the log still keeps it); a new
 client starts with the next event, or after the id in ``?after=`` (``0``: everything kept).
 
-Job transitions nobody published (a worker running a job, the scheduler starting one) are found by
-following the jobs' statuses while the stream is open: they arrive as ``job.transition`` events
-with ``"observed": true`` and no id (they are not in the log, so a resumed stream does not replay
-them). A comment line every ``heartbeat`` seconds (15 unless ``?heartbeat=`` says) keeps proxies from
-closing an idle stream. The stream ends when the server shuts down.
+Job transitions nobody published (a worker running a job, the scheduler starting one) come from the
+store's record of every change of a job's status (``job_transitions``), from the stream's start:
+they arrive as ``job.transition`` events with ``"observed": true``, the ``actor`` that made the move
+and no id (they are not in the log, so a resumed stream does not replay them). A comment line every
+``heartbeat`` seconds (15 unless ``?heartbeat=`` says) keeps proxies from closing an idle stream.
+The stream ends when the server shuts down.
 """
 
 from __future__ import annotations
@@ -28,9 +29,8 @@ from starlette.routing import BaseRoute, Route
 
 from vaultjobs.api.services import Services
 from vaultjobs.control.responses import ControlError, control_endpoint
-from vaultjobs.status import JobStatus
 from vaultjobs.store import Store
-from vaultjobs.store.control_events import ControlEvent
+from vaultjobs.store.control_events import ControlEvent, JobMove
 from vaultjobs.timeutil import render_datetime
 
 HEARTBEAT_SECONDS = 15.0
@@ -80,39 +80,53 @@ class IdFollower:
         return fresh
 
 
-class JobWatch:
-    """The statuses of the jobs a stream follows, to tell it which jobs moved since its last look:
-    every job not ended yet, and every job created since."""
+class JobMoves:
+    """The job transitions nobody published, for one stream: every change of a job's status the store
+    records (``job_transitions``) from the stream's start, but those the control plane published
+    itself (a forced or scripted move, with its flags) arriving through the event log.
+
+    A recorded move is held for one look before it is told, since the control plane publishes its
+    own moves just after making them.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.active: dict[int, str] = {}
-        self.last_id = 0
+        self.follower = IdFollower(0)
+        self.held: list[JobMove] = []
+        #: (job, from, to) of the moves the event log told, with the look that saw each.
+        self.published: dict[tuple[int, str | None, str], int] = {}
+        self.looks = 0
+        self.was_reset = False
 
     def start(self) -> None:
-        """Take the current statuses as known, so that only later moves are told."""
-        self.active = {}
-        self.last_id = 0
-        self.moves(first_look=True)
+        """Follow the moves recorded from now on."""
+        self.follower = IdFollower(self.store.control_events.latest_job_move())
+        self.held = []
 
-    def moves(self, *, first_look: bool = False) -> list[bytes]:
-        """``job.transition`` messages for the jobs whose status changed since the last look (a job
-        seen for the first time moves from None)."""
-        messages: list[bytes] = []
-        for job_id, status, modified_at in self.store.control_events.job_statuses(self.last_id, list(self.active)):
-            self.last_id = max(self.last_id, job_id)
-            before = self.active.get(job_id)
-            if before == status:
-                continue
-            if JobStatus(status).is_terminal:
-                self.active.pop(job_id, None)
-            else:
-                self.active[job_id] = status
-            if not first_look:
-                messages.append(sse(None, "job.transition", {
-                    "at": render_datetime(modified_at), "job_id": job_id, "from": before, "to": status,
-                    "forced": False, "scripted": False, "observed": True,
-                }))
+    def told(self, event: ControlEvent) -> None:
+        """Note a ``job.transition`` the event log told, so that its recorded twin is not told again,
+        and a reset, after which the record may number its moves from 1 again."""
+        self.was_reset = self.was_reset or event.kind == "reset"
+        if event.kind == "job.transition" and event.job_id is not None:
+            self.published[(event.job_id, event.data.get("from"), str(event.data.get("to")))] = self.looks
+
+    def moves(self) -> list[bytes]:
+        """The messages of the moves held since the last look; holds the moves recorded since."""
+        self.looks += 1
+        messages = [
+            sse(None, "job.transition", {
+                "at": render_datetime(move.at), "job_id": move.job_id, "from": move.from_status,
+                "to": move.to_status, "forced": False, "scripted": False, "observed": True, "actor": move.actor,
+            })
+            for move in self.held
+            if (move.job_id, move.from_status, move.to_status) not in self.published
+        ]
+        if self.was_reset and self.store.control_events.latest_job_move() < self.follower.high:
+            self.follower = IdFollower(0)  # every move recorded now came after the reset
+        self.was_reset = False
+        read = self.store.control_events.job_moves(self.follower.low)
+        self.held = [move for move, new in zip(read, self.follower.new([m.id for m in read]), strict=True) if new]
+        self.published = {key: look for key, look in self.published.items() if look >= self.looks - 100}
         return messages
 
 
@@ -150,7 +164,7 @@ def routes(services: Services) -> list[BaseRoute]:
     log = store.control_events
 
     async def stream(after: int, heartbeat: float, is_stopping: Callable[[], bool]) -> AsyncIterator[bytes]:
-        watch = JobWatch(store)
+        watch = JobMoves(store)
         await anyio.to_thread.run_sync(watch.start)
         yield b": vaultjobs events\n\n"  # sent at once, so that the client knows it is connected
         quiet_since = time.monotonic()
@@ -160,9 +174,8 @@ def routes(services: Services) -> list[BaseRoute]:
             events = [event for event, new in zip(read, follower.new([e.id for e in read]), strict=True) if new]
             moves = await anyio.to_thread.run_sync(watch.moves)
             for event in events:
+                watch.told(event)
                 yield event_message(event)
-                if event.kind == "reset":
-                    await anyio.to_thread.run_sync(watch.start)
             for message in moves:
                 yield message
             if events or moves:

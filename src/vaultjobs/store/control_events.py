@@ -7,7 +7,6 @@ transitions); readers follow the log by id (``GET /_vaultjobs/events``). The log
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +26,18 @@ class ControlEvent:
     kind: str
     job_id: int | None
     data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JobMove:
+    """One recorded change of a job's status (``from_status`` None: the job was created)."""
+
+    id: int
+    job_id: int
+    from_status: str | None
+    to_status: str
+    at: datetime
+    actor: str | None
 
 
 class ControlEvents:
@@ -59,15 +70,20 @@ class ControlEvents:
         row = self.db.connection().execute("SELECT max(id) FROM control_events").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
-    def job_statuses(self, after_id: int, watched: Sequence[int]) -> list[tuple[int, str, datetime]]:
-        """``(job id, status, modified at)`` of the jobs created after ``after_id`` and of the ``watched``
-        ones: how the events stream follows job transitions that nobody published."""
-        watching, params = self.db.any_of("id", watched)
+    def job_moves(self, after_id: int, limit: int = 500) -> list[JobMove]:
+        """The changes of job status recorded after ``after_id`` (the ``job_transitions`` table), oldest
+        first, at most ``limit``: what the events stream tells as ``job.transition``."""
         rows = self.db.connection().execute(
-            f"SELECT id, status, modified_at FROM jobs WHERE id > ? OR {watching} ORDER BY id",
-            (after_id, *params),
+            "SELECT id, job_id, from_status, to_status, at, actor FROM job_transitions "
+            "WHERE id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
         ).fetchall()
-        return [(int(r[0]), str(r[1]), from_ms(int(r[2]))) for r in rows]
+        return [JobMove(int(r[0]), int(r[1]), r[2], str(r[3]), from_ms(int(r[4])), r[5]) for r in rows]
+
+    def latest_job_move(self) -> int:
+        """The id of the newest recorded change of job status (0 when there is none)."""
+        row = self.db.connection().execute("SELECT max(id) FROM job_transitions").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
 
     def clear(self) -> None:
         """Forget every event (a reset); ids keep growing, so readers never see an id twice."""
