@@ -54,12 +54,23 @@ _STATUS_ROUTE = "/api/{version}/services/jobs/{job_id}"
 def observe_request(method: str, route: str, outcome: str, error_types: str, seconds: float) -> None:
     """One API answer: ``outcome`` is its ``responseStatus``, ``error_types`` its errors' types."""
     label = error_types.split(",", 1)[0] if outcome == "FAILURE" and error_types else outcome
-    HTTP_REQUESTS.labels(method, route, label).inc()
-    HTTP_SECONDS.labels(method, route).observe(seconds)
+    _requests(method, route, label).inc()
+    _seconds(method, route).observe(seconds)
     if route == _STATUS_ROUTE and "API_LIMIT_EXCEEDED" in error_types:
         STATUS_WINDOW_REFUSALS.inc()
     elif route.endswith("/auth") and outcome == "FAILURE":
         AUTH_FAILURES.inc()
+
+
+# A labelled child is looked up once: ``labels()`` validates and hashes its labels on every call.
+@functools.cache
+def _requests(method: str, route: str, outcome: str) -> Any:
+    return HTTP_REQUESTS.labels(method, route, outcome)
+
+
+@functools.cache
+def _seconds(method: str, route: str) -> Any:
+    return HTTP_SECONDS.labels(method, route)
 
 
 @functools.cache

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 from vaultjobs import errors
 from vaultjobs.api.burst import BurstLimit
 from vaultjobs.api.endpoint import AsyncShortcut, Call, Handler, Shortcut, endpoint, error_response
+from vaultjobs.api.hot_route import try_first
 from vaultjobs.api.ops import ops_routes
 from vaultjobs.api.routes.auth import AuthRoutes
 from vaultjobs.api.routes.content import content_routes
@@ -94,7 +95,7 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
         route(f"{v}/services/jobs/actions/cancel", "POST", jobs.cancel, body="raw"),
         route(f"{v}/services/jobs/histories", "GET", history.histories),
         route(f"{v}/services/jobs/monitors", "GET", history.monitors),
-        route(f"{v}/services/jobs/{{job_id}}", "GET", jobs.status, shortcut=jobs.status_cached),
+        status_route := route(f"{v}/services/jobs/{{job_id}}", "GET", jobs.status, shortcut=jobs.status_cached),
         route(f"{v}/services/jobs/{{job_id}}/tasks", "GET", jobs.tasks),
         route(f"{v}/services/jobs/{{job_id}}/log", "GET", jobs.log),
         *content_routes(route, v, services),
@@ -121,4 +122,5 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
         **starlette_options,
     )
     app.router.redirect_slashes = False
+    try_first(app.router, status_route, lambda params: str(params["job_id"]).isdigit())
     return app

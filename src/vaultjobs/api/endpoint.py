@@ -9,9 +9,9 @@ raised becomes EXCEPTION / UNEXPECTED_ERROR with the traceback logged here, neve
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,7 +53,8 @@ class Call:
     session_hash: bytes | None = None
     body: bytes = b""
     form: dict[str, str] = field(default_factory=dict)
-    execution_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: 32 random hex digits, as a UUID's hex; drawn without building a UUID, which costs four times as much.
+    execution_id: str = field(default_factory=lambda: os.urandom(16).hex())
 
     @property
     def path_params(self) -> dict[str, Any]:
