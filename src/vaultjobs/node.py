@@ -95,7 +95,8 @@ def build_node(settings: Settings, *, clock: Clock | None = None, run_scheduler:
     accounts = Accounts(store, settings, clock)
     engine = Engine(store=store, registry=registry, settings=settings, clock=clock, run_scheduler=run_scheduler)
     services = Services(
-        store=store, accounts=accounts, registry=registry, settings=settings, clock=clock, notify=engine.notify
+        store=store, accounts=accounts, registry=registry, settings=settings, clock=clock, notify=engine.notify,
+        notify_queued=engine.notify_queued,
     )
     app = create_app(services)
     return Node(settings=settings, store=store, registry=registry, accounts=accounts, engine=engine, app=app,

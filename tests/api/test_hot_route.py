@@ -1,5 +1,5 @@
-"""The route tried first (vaultjobs.api.hot_route): Retrieve Job Status skips the router's walk, and
-only for requests the walk would have given it anyway."""
+"""The routes tried first (vaultjobs.api.hot_route): Retrieve Job Status and job starts skip the
+router's walk, and only for requests the walk would have given them anyway."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Match, Route
 
-from vaultjobs.api.hot_route import HotRoute, try_first
+from vaultjobs.api.hot_route import HotRoutes, try_first
 from vaultjobs.testing import V, read_envelope, succeeded
 
 from .conftest import AppServer, asgi_client
@@ -25,26 +25,48 @@ def first_full_match(routes: list[Any], scope: dict[str, Any]) -> Any:
     return next(route for route in routes if route.matches(scope)[0] is Match.FULL)
 
 
+def hot_routes(app_server: AppServer) -> tuple[Any, HotRoutes]:
+    router = app_server.running.app.router
+    assert isinstance(router.middleware_stack, HotRoutes)
+    return router, router.middleware_stack
+
+
+def hot_route_for(hot: HotRoutes, scope: dict[str, Any]) -> Any:
+    """The route the hot routes answer ``scope`` with, None when they leave it to the walk."""
+    for route, applies in hot.routes:
+        match, child = route.matches(scope)
+        if match is Match.FULL and applies(child["path_params"]):
+            return route
+    return None
+
+
 @pytest.mark.parametrize("job_id", ["1", "42", "9999999999"])
 def test_the_walk_gives_a_digit_job_id_to_the_status_route_too(app_server: AppServer, job_id: str) -> None:
-    router = app_server.running.app.router
-    hot = router.middleware_stack
-    assert isinstance(hot, HotRoute)
+    router, hot = hot_routes(app_server)
     for method in ("GET", "HEAD"):
         scope = scope_of(method, f"/api/{V}/services/jobs/{job_id}")
-        assert first_full_match(router.routes, scope) is hot.route
-        assert hot.applies(hot.route.matches(scope)[1]["path_params"])
+        taken = hot_route_for(hot, scope)
+        assert taken is not None and taken.path.endswith("/services/jobs/{job_id}")
+        assert first_full_match(router.routes, scope) is taken
+
+
+@pytest.mark.parametrize("name", ["demo", "processors", "42", "actions"])
+def test_the_walk_gives_a_start_to_the_run_route_too(app_server: AppServer, name: str) -> None:
+    router, hot = hot_routes(app_server)
+    scope = scope_of("POST", f"/api/{V}/services/jobs/processors/{name}/actions/run")
+    taken = hot_route_for(hot, scope)
+    assert taken is not None and taken.path.endswith("/actions/run")
+    assert first_full_match(router.routes, scope) is taken
 
 
 @pytest.mark.parametrize("word", ["processors", "histories", "monitors"])
 def test_named_paths_under_jobs_are_left_to_the_walk(app_server: AppServer, word: str) -> None:
-    router = app_server.running.app.router
-    hot = router.middleware_stack
-    assert isinstance(hot, HotRoute)
+    router, hot = hot_routes(app_server)
     scope = scope_of("GET", f"/api/{V}/services/jobs/{word}")
-    assert hot.route.matches(scope)[0] is Match.FULL  # the status route's pattern would take it…
-    assert not hot.applies(hot.route.matches(scope)[1]["path_params"])  # …so it is not tried first
-    assert first_full_match(router.routes, scope) is not hot.route
+    status_route = hot.routes[0][0]
+    assert status_route.matches(scope)[0] is Match.FULL  # the status route's pattern would take it…
+    assert hot_route_for(hot, scope) is None  # …so it is not tried first
+    assert first_full_match(router.routes, scope) is not status_route
 
 
 def test_status_through_the_hot_route_answers_as_the_api_does(app_server: AppServer) -> None:
@@ -68,7 +90,7 @@ def small_app(applies: Any) -> Starlette:
 
     item_route = Route("/items/{key}", item, methods=["GET"])
     app = Starlette(routes=[Route("/items/named", named, methods=["GET"]), item_route])
-    try_first(app.router, item_route, applies)
+    try_first(app.router, (item_route, applies))
     return app
 
 

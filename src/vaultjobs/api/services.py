@@ -21,3 +21,5 @@ class Services:
     clock: Clock
     #: Wakes the engine when a job was enqueued or scheduled.
     notify: Callable[[], None]
+    #: Wakes the engine's workers only, when a job was queued (``notify`` when None).
+    notify_queued: Callable[[], None] | None = None

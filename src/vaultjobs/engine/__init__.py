@@ -69,6 +69,10 @@ class Engine:
         """Something was enqueued or scheduled: wake whoever waits for it."""
         self.wakeup.notify()
 
+    def notify_queued(self) -> None:
+        """A job was queued (nothing scheduled): wake the workers only."""
+        self.wakeup.notify_work()
+
     def start(self) -> None:
         self.store.nodes.register_worker(self.worker_id, socket.gethostname(), os.getpid(), self.clock.now())
         self.store.nodes.listen(self.wakeup.notify_local)
@@ -143,7 +147,7 @@ class Engine:
         """Schedule while holding the scheduler lease, so exactly one node schedules at a time."""
         fence = Fence("scheduler", self.worker_id)
         while not self._stop.is_set():
-            seen = self.wakeup.generation()
+            seen = self.wakeup.schedule_generation()
             delay = self.settings.poll_interval
             try:
                 if self._lead():
@@ -156,6 +160,6 @@ class Engine:
                 logger.exception("scheduler failed")
             if self._stop.is_set():
                 break
-            self.wakeup.wait(delay, seen)
+            self.wakeup.wait_schedule(delay, seen)
         if self.leader:
             self.store.nodes.release_lease("scheduler", self.worker_id)

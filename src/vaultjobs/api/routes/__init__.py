@@ -14,4 +14,5 @@ def jobs_of(services: Services) -> Jobs:
         clock=services.clock,
         schedule_grace=services.settings.schedule_grace,
         notify=services.notify,
+        notify_queued=services.notify_queued,
     )
