@@ -97,9 +97,12 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def respond(
-    call: Call, payload: dict[str, Any] | Response, *, rest_status_codes: bool, started: float
+    call: Call, payload: dict[str, Any] | Response, *, rest_status_codes: bool, started: float,
+    extra_headers: dict[str, str] | None = None,
 ) -> Response:
     headers = {"X-VaultAPI-ExecutionId": call.execution_id}
+    if extra_headers:
+        headers.update(extra_headers)
     if call.user is not None:
         headers["X-VaultAPI-UserId"] = str(call.user.id)
     if isinstance(payload, Response):
@@ -142,8 +145,10 @@ def respond(
     return response
 
 
-def error_response(call: Call, error: errors.VaultError, *, rest_status_codes: bool, started: float) -> Response:
-    response = respond(call, failure_payload(error), rest_status_codes=rest_status_codes, started=started)
+def error_response(call: Call, error: errors.VaultError, *, rest_status_codes: bool, started: float,
+                   extra_headers: dict[str, str] | None = None) -> Response:
+    response = respond(call, failure_payload(error), rest_status_codes=rest_status_codes, started=started,
+                       extra_headers=extra_headers)
     if isinstance(error, errors.ApiLimitExceeded) and error.retry_after is not None:
         response.headers["Retry-After"] = str(error.retry_after)
     return response
@@ -183,17 +188,20 @@ def endpoint(
     in_thread = run if shortcut is None or inline else run_with_shortcut
 
     async def asgi_endpoint(request: Request) -> Response:
-        response = await answer(request)
-        if burst is not None:
-            allowance = burst.count()
-            response.headers["X-VaultAPI-BurstLimit"] = str(allowance.limit)
-            response.headers["X-VaultAPI-BurstLimitRemaining"] = str(allowance.remaining)
-            if allowance.delay:
-                response.headers["X-VaultAPI-ResponseDelay"] = str(int(allowance.delay * 1000))
-                await anyio.sleep(allowance.delay)
+        if burst is None:
+            return await answer(request, None)
+        # Counted first, so that its headers go into the answer as it is made.
+        allowance = burst.count()
+        limits = {"X-VaultAPI-BurstLimit": str(allowance.limit),
+                  "X-VaultAPI-BurstLimitRemaining": str(allowance.remaining)}
+        if allowance.delay:
+            limits["X-VaultAPI-ResponseDelay"] = str(int(allowance.delay * 1000))
+        response = await answer(request, limits)
+        if allowance.delay:
+            await anyio.sleep(allowance.delay)
         return response
 
-    async def answer(request: Request) -> Response:
+    async def answer(request: Request, limits: dict[str, str] | None) -> Response:
         started = time.perf_counter()
         call = Call(request=request)
         try:
@@ -211,14 +219,15 @@ def endpoint(
                 result = shortcut(call)
             if result is None:
                 result = await anyio.to_thread.run_sync(in_thread, call)
-            return respond(call, result, rest_status_codes=rest_status_codes, started=started)
+            return respond(call, result, rest_status_codes=rest_status_codes, started=started, extra_headers=limits)
         except errors.VaultError as exc:
-            return error_response(call, exc, rest_status_codes=rest_status_codes, started=started)
+            return error_response(call, exc, rest_status_codes=rest_status_codes, started=started,
+                                  extra_headers=limits)
         except Exception:
             logger.exception("unexpected error in %s %s (execution %s)", request.method, request.url.path,
                              call.execution_id)
             return error_response(
-                call, errors.VaultError(), rest_status_codes=rest_status_codes, started=started
+                call, errors.VaultError(), rest_status_codes=rest_status_codes, started=started, extra_headers=limits
             )
 
     return asgi_endpoint
