@@ -14,6 +14,9 @@ from vaultjobs.settings import Settings
 from vaultjobs.store import SqliteStore, Store
 from vaultjobs.testing import ManualClock, PostgresServer
 
+# pytester: the pytest plugin's own tests run sample suites (tests/control/test_pytest_plugin.py).
+pytest_plugins = ["pytester"]
+
 BACKENDS = ["sqlite", "postgres"]
 _numbers = itertools.count()
 

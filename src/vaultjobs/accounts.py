@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from vaultjobs import errors
+from vaultjobs.control.limits import Limits
 from vaultjobs.models import User
 from vaultjobs.session_cache import CachedSession, SessionCache
 from vaultjobs.settings import Settings
@@ -89,7 +90,7 @@ class AuthBurstLimit:
     def __init__(
         self,
         store: Store,
-        limit: int,
+        limit: int | Callable[[], int],
         clock: Clock,
         *,
         delay: float = AUTH_DELAY_SECONDS,
@@ -108,13 +109,14 @@ class AuthBurstLimit:
         now = self.clock.now()
         start, end = fixed_window(now, AUTH_WINDOW_SECONDS)
         attempts = self.store.users.count_auth_attempt(username, start)
-        if attempts > self.limit:
+        limit = self.limit() if callable(self.limit) else self.limit
+        if attempts > limit:
             retry = math.ceil((end - now).total_seconds())
             raise errors.ApiLimitExceeded(
                 f"Too many authentication attempts for [{username}] in this minute; try again in {retry} s",
                 retry_after=max(1, retry),
             )
-        if self.delay and attempts * 2 >= self.limit:
+        if self.delay and attempts * 2 >= limit:
             self._sleep(self.delay)
             return self.delay
         return 0.0
@@ -137,12 +139,17 @@ class Accounts:
         *,
         auth_delay: float = AUTH_DELAY_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
+        limits: Limits | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
-        self.auth_limit = AuthBurstLimit(store, settings.auth_attempts_per_minute, clock, delay=auth_delay,
-                                         sleep=sleep)
+        #: Session lifetimes and the auth limit in force (the control plane may change them).
+        self.limits = limits or Limits(settings)
+        auth_limit: int | Callable[[], int] = settings.auth_attempts_per_minute
+        if limits is not None and limits.overrides is not None:
+            auth_limit = lambda: self.limits.current().auth_attempts_per_minute  # noqa: E731
+        self.auth_limit = AuthBurstLimit(store, auth_limit, clock, delay=auth_delay, sleep=sleep)
         # Refresh a session's last-seen time at most this often (saves a write per request).
         self._touch_every = timedelta(seconds=min(5.0, settings.session_idle_timeout / 10))
         #: Sessions checked a moment ago; each still needs the current session epoch to count.
@@ -223,7 +230,7 @@ class Accounts:
         """Whether a cached session still counts, given the epoch read after it was taken from the cache;
         past its maximum age it never does (the full lookup ends it)."""
         age = self.clock.now() - cached.session.created_at
-        return cached.epoch == epoch and age <= timedelta(seconds=self.settings.session_max_age)
+        return cached.epoch == epoch and age <= timedelta(seconds=self.limits.current().session_max_age)
 
     @staticmethod
     def session_hash(authorization: str | None) -> bytes:
@@ -243,10 +250,11 @@ class Accounts:
             raise errors.InvalidSessionId()
         session, user, epoch = found
         now = self.clock.now()
+        limits = self.limits.current()
         if (
             not user.active
-            or now - session.last_seen > timedelta(seconds=self.settings.session_idle_timeout)
-            or now - session.created_at > timedelta(seconds=self.settings.session_max_age)
+            or now - session.last_seen > timedelta(seconds=limits.session_idle_timeout)
+            or now - session.created_at > timedelta(seconds=limits.session_max_age)
         ):
             self.sessions.discard(hashed)
             self.store.users.delete_session(hashed)

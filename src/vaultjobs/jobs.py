@@ -98,6 +98,11 @@ def _nothing() -> None:
     return None
 
 
+#: Given a processor, what holds a new job of it, run in the job's own transaction (the control
+#: plane's scripted jobs, which no worker may take); None when nothing does.
+Hold = Callable[[str], Callable[[Connection, Job], None] | None]
+
+
 class Jobs:
     """Starts jobs and guards them, over a store, the installed processors and a clock.
 
@@ -117,8 +122,10 @@ class Jobs:
         schedule_grace: float,
         notify: Callable[[], None] = _nothing,
         notify_queued: Callable[[], None] | None = None,
+        hold: Hold | None = None,
     ) -> None:
         self.store = store
+        self.hold = hold
         self.registry = registry
         self.clock = clock
         self.schedule_grace = timedelta(seconds=schedule_grace)
@@ -164,14 +171,29 @@ class Jobs:
         :meth:`~vaultjobs.store.jobs.Jobs.create_job`).
         """
         new = self.new_job(user, request)
-        job = self.store.jobs.create_job(new, self.clock.now(), within=within)
+        job = self.store.jobs.create_job(new, self.clock.now(), within=self._held(new.processor, within))
         self._enqueued(job)
         return job
+
+    def _held(self, processor: str, within: Callable[[Connection, Job], None] | None
+              ) -> Callable[[Connection, Job], None] | None:
+        """``within``, followed by what :attr:`hold` does to a new job of ``processor``."""
+        held = self.hold(processor) if self.hold is not None else None
+        if held is None or within is None:
+            return held or within
+        first = within
+
+        def both(conn: Connection, job: Job) -> None:
+            first(conn, job)
+            held(conn, job)
+
+        return both
 
     async def enqueue_async(self, user: User, request: JobRequest) -> Job:
         """:meth:`enqueue` on the event loop: the checks run here, the durable insert in its batch.
         For stores whose reads take microseconds (the store's ``inline``) and an engine whose
-        ``notify`` does not reach the network."""
+        ``notify`` does not reach the network; not for jobs that :attr:`hold` may hold (those take
+        :meth:`enqueue`)."""
         new = self.new_job(user, request)
         job = await self.store.jobs.create_job_async(new, self.clock.now())
         self._enqueued(job)
@@ -235,10 +257,11 @@ class Jobs:
         (another scheduler made it first); :class:`~vaultjobs.store.leases.LeaseLost`, nothing made,
         when ``fence`` no longer holds its lease.
         """
-        within = None
+        fenced: Callable[[Connection, Job], None] | None = None
         if fence is not None:
-            def within(conn: Connection, job: Job) -> None:
+            def fenced(conn: Connection, job: Job) -> None:
                 check_fence(self.store.dialect, conn, fence, self.clock.now())
+        within = self._held(definition.processor, fenced)
 
         spec = self.registry.spec(definition.processor)
         parameters = dict(definition.parameters)

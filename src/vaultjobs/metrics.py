@@ -3,7 +3,7 @@
 Two kinds, kept apart because they are measured differently:
 
 * **Events**, counted where they happen: HTTP requests by route and outcome with latency
-  histograms (one hook in the endpoint wrapper sees every API answer, and derives from it the
+  histograms (one middleware, :mod:`vaultjobs.api.access`, sees every answer, and derives from it the
   status-window refusals and the authentication failures), task durations per processor, units
   claimed and handed back by workers.
 * **State**, read from the store when Prometheus scrapes (:class:`StoreCollector`): jobs by status
@@ -35,9 +35,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _TASK = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0)
 
-HTTP_REQUESTS = Counter("vaultjobs_http_requests", "API requests answered, by route and outcome.",
+HTTP_REQUESTS = Counter("vaultjobs_http_requests", "HTTP requests answered, by route and outcome.",
                         ["method", "route", "outcome"])
-HTTP_SECONDS = Histogram("vaultjobs_http_request_seconds", "Time to answer an API request, by route.",
+HTTP_SECONDS = Histogram("vaultjobs_http_request_seconds", "Time to answer an HTTP request, by route.",
                          ["method", "route"], buckets=_LATENCY)
 STATUS_WINDOW_REFUSALS = Counter("vaultjobs_status_window_refusals",
                                  "Retrieve Job Status calls refused inside the job's status window.")
@@ -52,7 +52,8 @@ _STATUS_ROUTE = "/api/{version}/services/jobs/{job_id}"
 
 
 def observe_request(method: str, route: str, outcome: str, error_types: str, seconds: float) -> None:
-    """One API answer: ``outcome`` is its ``responseStatus``, ``error_types`` its errors' types."""
+    """One answer: ``outcome`` is its ``responseStatus`` (the HTTP status code for answers without one, such as
+    the Job Status page's), ``error_types`` its errors' types, ``route`` its route's template."""
     label = error_types.split(",", 1)[0] if outcome == "FAILURE" and error_types else outcome
     _requests(method, route, label).inc()
     _seconds(method, route).observe(seconds)
@@ -71,12 +72,6 @@ def _requests(method: str, route: str, outcome: str) -> Any:
 @functools.cache
 def _seconds(method: str, route: str) -> Any:
     return HTTP_SECONDS.labels(method, route)
-
-
-@functools.cache
-def route_template(path: str) -> str:
-    """``/api/{version:api_version}/…`` as ``/api/{version}/…``: a route's label, never a raw path."""
-    return path.replace("{version:api_version}", "{version}").replace(":path}", "}")
 
 
 class StoreCollector(Collector):

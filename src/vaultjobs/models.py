@@ -1,4 +1,4 @@
-"""The records the service keeps: users, sessions, jobs, tasks and log lines.
+"""The records the service keeps: users, sessions, jobs, tasks, log lines and status transitions.
 
 Frozen, keyword-only dataclasses with timezone-aware datetimes only, so a value read from the store
 can be passed anywhere without being changed behind the reader's back.
@@ -136,6 +136,28 @@ class LogLine:
 
     def __post_init__(self) -> None:
         _check_aware(self)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Transition:
+    """One change of a job's status, as the store recorded it when it happened."""
+
+    #: None for the status the job was created in.
+    from_status: JobStatus | None
+    to_status: JobStatus
+    at: datetime
+    #: Who or what made it: ``user:<id>``, ``worker:<id>``, ``scheduler``, ``sweeper``, ``definitions``;
+    #: None when the writer did not say.
+    actor: str | None
+
+    def __post_init__(self) -> None:
+        _check_aware(self)
+
+    @property
+    def user_id(self) -> int | None:
+        """The user whose request made the change, if a user's did."""
+        kind, _, rest = (self.actor or "").partition(":")
+        return int(rest) if kind == "user" and rest.isdigit() else None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import logging
 import os
@@ -22,6 +23,10 @@ from starlette.applications import Starlette
 from vaultjobs.accounts import Accounts
 from vaultjobs.api import create_app
 from vaultjobs.api.services import Services
+from vaultjobs.control import transitions
+from vaultjobs.control.clock import StoreClock
+from vaultjobs.control.limits import Limits
+from vaultjobs.control.plane import ControlPlane
 from vaultjobs.definitions import DefinitionError, load_definitions
 from vaultjobs.engine import Engine
 from vaultjobs.registry import Registry
@@ -89,13 +94,28 @@ def bootstrap_admin(accounts: Accounts, settings: Settings) -> str | None:
 
 
 def build_node(settings: Settings, *, clock: Clock | None = None, run_scheduler: bool = True) -> Node:
-    clock = clock or SystemClock()
+    """The node's parts. With the control plane on, its clock is the store's virtual clock (``clock``,
+    or the system clock, keeps the nodes' own bookkeeping) and its limits may be changed at run time."""
+    real = clock or SystemClock()
     store = open_migrated_store(settings)
     registry = Registry.discover(settings.processors)
-    accounts = Accounts(store, settings, clock)
-    engine = Engine(store=store, registry=registry, settings=settings, clock=clock, run_scheduler=run_scheduler)
+    plane = None
+    limits = Limits(settings)
+    if settings.control_plane:
+        limits = Limits(settings, store.control_limits)
+        clock = StoreClock(store.control_clock, real)
+        plane = ControlPlane(store=store, settings=settings, clock=clock, limits=limits)
+    clock = clock or real
+    accounts = Accounts(store, settings, clock, limits=limits)
+    hold = None if plane is None else functools.partial(transitions.holder, plane)
+    engine = Engine(store=store, registry=registry, settings=settings, clock=clock, run_scheduler=run_scheduler,
+                    limits=limits, infra_clock=real, hold=hold)
+    if plane is not None:
+        plane.engine = engine
+        engine.time_hooks.append(lambda now: transitions.step_due(plane, now))
     services = Services(
         store=store, accounts=accounts, registry=registry, settings=settings, clock=clock, notify=engine.notify,
+        limits=limits, control=plane,
         notify_queued=engine.notify_queued,
     )
     app = create_app(services)
@@ -153,6 +173,11 @@ def serve(settings: Settings, *, announce: bool = True) -> None:
     node = build_node(settings)
     generated = bootstrap_admin(node.accounts, settings)
     load_definitions_file(node)
+    if settings.seed is not None:
+        from vaultjobs.control.seed import apply_seed_file
+
+        created = apply_seed_file(settings.seed, node.store, settings, node.clock)
+        logger.info("seed %s applied: %s", settings.seed, created.answer()["created"])
     reload_on_sighup(node)
     if generated and announce:
         print(
@@ -187,6 +212,8 @@ def serve(settings: Settings, *, announce: bool = True) -> None:
         root_path=settings.root_path,
     )
     server = uvicorn.Server(config)
+    # Long answers (the control plane's event stream) end when they see this, not at the grace timeout.
+    node.app.state.stopping = lambda: server.should_exit
     shown_host = f"[{host}]" if ":" in host else host
     if announce:
         print(f"vaultjobs listening on http://{shown_host}:{port}", flush=True)

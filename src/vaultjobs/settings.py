@@ -105,6 +105,9 @@ class Settings:
     control_plane: bool = _setting(
         False, "Serve the test control plane under /_vaultjobs/ (reset, clock, faults, limits): never in production."
     )
+    seed: Path | None = _setting(
+        None, "Seed document (JSON or YAML) applied at start: users, definitions, records, documents; idempotent."
+    )
     control_token: str | None = _setting(
         None, "Token that control-plane calls must send in X-Vaultjobs-Control-Token; required off loopback."
     )

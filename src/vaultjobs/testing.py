@@ -6,6 +6,10 @@ data folder, so tests speak real HTTP to a real SQLite-backed server. Fixtures:
 * ``live_server_factory`` — ``start(**settings)`` starts servers that are stopped after the test;
   settings are :class:`~vaultjobs.settings.Settings` field names (``status_window=0.5`` …).
 * ``live_server`` — one server per test module, status window 0.5 s.
+
+For testing a Vault integration (a user's own suite), :mod:`vaultjobs.pytest_plugin` adds
+``vault_server`` and ``vault`` and the markers ``vault_seed`` and ``vault_clock``; they are
+registered here, with this module's entry point.
 """
 
 from __future__ import annotations
@@ -30,6 +34,14 @@ import httpx
 import pytest
 
 from vaultjobs.models import Job, Task
+from vaultjobs.pytest_plugin import (  # noqa: F401 (the plugin's hooks and fixtures, registered with this module)
+    Vault,
+    VaultServer,
+    pytest_addoption,
+    pytest_configure,
+    vault,
+    vault_server,
+)
 from vaultjobs.status import JobStatus, TaskState
 from vaultjobs.store import FinishedTask, JobEnd, Started, Store, StoreError, TaskOutcome, TaskPlan
 from vaultjobs.timeutil import require_aware

@@ -18,7 +18,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from vaultjobs import errors
-from vaultjobs.api.endpoint import Call, Handler, client_id_of, endpoint
+from vaultjobs.api.access import client_id_of
+from vaultjobs.api.endpoint import Call, Handler, endpoint
 from vaultjobs.models import User
 from vaultjobs.testing import read_envelope as read
 
@@ -157,7 +158,7 @@ def test_form_body(http: httpx.Client) -> None:
 
 
 def test_unexpected_error_is_exception_without_traceback(http: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.ERROR, logger="vaultjobs.api.endpoint")
+    caplog.set_level(logging.ERROR, logger="vaultjobs.api.failures")
     for accept in ("application/json", "application/xml"):
         response = http.post("/api/v26.1/explode", headers={"Accept": accept})
         env = read(response)

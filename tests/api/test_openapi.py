@@ -16,6 +16,7 @@ from openapi_spec_validator import validate
 from starlette.routing import Route
 
 from vaultjobs import errors
+from vaultjobs.api.families import Family
 from vaultjobs.api.versions import NEWEST_VERSION, SUPPORTED_VERSIONS
 from vaultjobs.node import Node, build_node
 from vaultjobs.settings import Settings
@@ -55,14 +56,16 @@ def app_operations(node: Node) -> set[tuple[str, str]]:
     Starlette answers HEAD wherever it answers GET; the document leaves that implicit.
     """
     found: set[tuple[str, str]] = set()
-    for route in node.app.routes:
-        if getattr(route, "path", "") == "/ui":
+    for family in node.app.routes:
+        if getattr(family, "path", "") == "/ui" or getattr(family, "name", "") == "ui":
             continue  # the Job Status page (docs/ui.md), not an API
-        assert isinstance(route, Route), f"unexpected route kind {route!r}"
-        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
-        for method in route.methods or ():
-            if method != "HEAD":
-                found.add((method, path))
+        assert isinstance(family, Family), f"unexpected route kind {family!r}"
+        for route in family.routes:
+            assert isinstance(route, Route), f"unexpected route kind {route!r}"
+            path = re.sub(r"\{(\w+):\w+\}", r"{\1}", family.path + route.path)
+            for method in route.methods or ():
+                if method != "HEAD":
+                    found.add((method, path))
     return found
 
 

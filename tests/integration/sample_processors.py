@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from vaultjobs.sdk import JobContext, Task, processor
@@ -84,3 +85,18 @@ class Oblivious:
 
     def process(self, ctx: JobContext, task: Task) -> None:
         time.sleep(float(ctx.parameters.get("seconds", 600)))
+
+
+@processor("slow_to_stop", chunk_size=1)
+class SlowToStop:
+    """Cancellable, and it sees the cancel, but stops only once ``parameters["release"]`` (a file) exists:
+    a cancelled job stays CANCELLING for exactly as long as a test wants to look at it."""
+
+    def init(self, ctx: JobContext) -> list[dict[str, Any]]:
+        return [{"n": 1}]
+
+    def process(self, ctx: JobContext, task: Task) -> None:
+        release = Path(ctx.parameters["release"])
+        deadline = time.monotonic() + float(ctx.parameters.get("seconds", 600))
+        while time.monotonic() < deadline and not (ctx.cancelled and release.exists()):
+            time.sleep(0.05)

@@ -240,7 +240,8 @@ def test_bad_bodies_are_invalid_data(admin: httpx.Client) -> None:
     too_many = [{"name__v": f"n{i}", "internal_name__c": f"many-{i}"} for i in range(501)]
     fails(admin.post(url, json=too_many), "INVALID_DATA")
     fails(admin.get(f"{url}/not-an-id"), "INVALID_DATA")
-    fails(admin.get(url, params={"sort": "price__c desc"}), "INVALID_DATA")
+    fails(admin.get(url, params={"sort": "nothing__c desc"}), "INVALID_DATA")
+    fails(admin.get(url, params={"sort": "price__c sideways"}), "INVALID_DATA")
     fails(admin.get(url, params={"fields": "id,nothing__c"}), "INVALID_DATA")
 
 
@@ -314,6 +315,44 @@ def test_collection_pages_with_next_and_previous(admin: httpx.Client) -> None:
     assert ids == sorted(ids)  # creation order: the last is the newest
 
 
+SORTED_MDL = """CREATE Object sorted__c (label('Sorted'), label_plural('Sorted'),
+   Field score__c (label('Score'), type('Number'), scale(2), min_value(-1000), max_value(1000)),
+   Field label__c (label('Label'), type('String')),
+   Field due__c (label('Due'), type('Date')),
+   Field flag__c (label('Flag'), type('Boolean')));"""
+
+
+def test_sort_on_any_field_pages_in_a_stable_order(admin: httpx.Client) -> None:
+    """More records than a page, values with ties and gaps: every page of every sort comes from the
+    database in one order (numbers by value, text by code point, no value last ascending and first
+    descending, ties by id), and next_page / previous_page walk it without overlap or gap."""
+    ok(admin.post("/api/mdl/execute", content=SORTED_MDL))
+    labels = ["b", "B", "a", "Z", "é", "aa", None]
+    rows = [{"name__v": f"row {i % 37}",
+             "score__c": None if i % 11 == 0 else (i * 7) % 23 * (-1 if i % 5 == 0 else 1) + (0.5 if i % 3 else 0),
+             "label__c": labels[i % len(labels)],
+             "due__c": None if i % 13 == 0 else f"2026-{1 + i % 12:02d}-{1 + i % 27:02d}",
+             "flag__c": None if i % 4 == 0 else i % 3 == 0}
+            for i in range(450)]
+    created = create(admin, "sorted__c", rows)
+    assert all(r["responseStatus"] == "SUCCESS" for r in created)
+    ids = [r["data"]["id"] for r in created]
+    url = f"/api/{V}/vobjects/sorted__c"
+    for field in ("score__c", "label__c", "due__c", "flag__c", "name__v"):
+        values = {record_id: row[field] for record_id, row in zip(ids, rows, strict=True)}
+        ascending = sorted(ids, key=lambda i: (values[i] is None, values[i] if values[i] is not None else 0, i))
+        for direction, expected in (("asc", ascending), ("desc", ascending[::-1])):
+            pages = [ok(admin.get(url, params={"sort": f"{field} {direction}", "fields": f"id,{field}",
+                                              "limit": 200}))]
+            while "next_page" in pages[-1]["responseDetails"]:
+                pages.append(ok(admin.get(pages[-1]["responseDetails"]["next_page"])))
+            assert [len(p["data"]) for p in pages] == [200, 200, 50]
+            assert [r["id"] for p in pages for r in p["data"]] == expected, (field, direction)
+            back = ok(admin.get(pages[-1]["responseDetails"]["previous_page"]))
+            assert back["data"] == pages[1]["data"]
+    assert [r["id"] for r in ok(admin.get(url, params={"sort": "id desc", "limit": 3}))["data"]] == ids[::-1][:3]
+
+
 def test_users_write_custom_objects_and_only_read_standard_ones(alice: httpx.Client, admin: httpx.Client) -> None:
     n = next(_names)
     assert create(alice, "product__c", [{"name__v": "alice's", "internal_name__c": f"alice-{n}"}])[0][
@@ -366,3 +405,58 @@ def test_mdl_async_checks_syntax_and_access_first(admin: httpx.Client, alice: ht
     fails(alice.post("/api/mdl/execute_async", content="DROP Object product__c;"), "INSUFFICIENT_ACCESS")
     fails(admin.get("/api/mdl/execute_async/abc/results"), "INVALID_DATA")
     fails(admin.get("/api/mdl/execute_async/999999/results"), "INVALID_DATA")
+
+
+def test_objects_an_async_mdl_job_changes_are_in_deployment_until_it_ends(
+    tmp_path: Path, vaultjobs_new_database: Callable[[], str]
+) -> None:
+    """A server without workers keeps the job queued: meanwhile the objects its script changes (a
+    renamed one under both names) report IN_DEPLOYMENT and refuse record writes; the others do not.
+    A worker then runs the job, and the state and the writes come back."""
+    srv = LiveServer(tmp_path / "deploying", database_url=vaultjobs_new_database(), status_window=0.1, workers=0)
+    srv.start()
+    worker = None
+    try:
+        with srv.client(headers={"Authorization": srv.login()}) as client:
+            ok(client.post("/api/mdl/execute", content=TREE_MDL))
+            kept = product(client)
+            sample = create(client, "sample__c", [{"name__v": "before"}])[0]["data"]["id"]
+            script = ("ALTER Object product__c (ADD Field grade__c (label('Grade'), type('String')));\n"
+                      "RENAME Object audit__c TO review__c;")
+            job_id = ok(client.post("/api/mdl/execute_async", content=script))["job_id"]
+
+            def states() -> dict[str, str]:
+                objects = ok(client.get(f"/api/{V}/metadata/vobjects"))["objects"]
+                return {o["name"]: o["configuration_state"] for o in objects}
+
+            assert states()["product__c"] == states()["audit__c"] == "IN_DEPLOYMENT"
+            assert states()["sample__c"] == "STEADY_STATE"
+            metadata = ok(client.get(f"/api/{V}/metadata/vobjects/product__c"))["object"]
+            assert metadata["configuration_state"] == "IN_DEPLOYMENT"
+            details = ok(client.get(f"/api/{V}/vobjects/product__c"))["responseDetails"]
+            assert details["object"]["configuration_state"] == "IN_DEPLOYMENT"
+            message = fails(client.post(f"/api/{V}/vobjects/product__c",
+                                        json=[{"name__v": "during", "internal_name__c": "during"}]),
+                            "OPERATION_NOT_ALLOWED")
+            assert "product__c" in message and "IN_DEPLOYMENT" in message
+            fails(client.put(f"/api/{V}/vobjects/product__c", json=[{"id": kept, "name__v": "renamed"}]),
+                  "OPERATION_NOT_ALLOWED")
+            fails(client.request("DELETE", f"/api/{V}/vobjects/product__c", json=[{"id": kept}]),
+                  "OPERATION_NOT_ALLOWED")
+            fails(client.post(f"/api/{V}/vobjects/product__c/{kept}/actions/deepcopy",
+                              json={"internal_name__c": "copy-during"}), "OPERATION_NOT_ALLOWED")
+            assert ok(client.put(f"/api/{V}/vobjects/sample__c", json=[{"id": sample, "name__v": "during"}]))
+
+            worker = srv.start_worker("--workers", "1")
+            status = srv.wait_for_status(str(client.headers["Authorization"]), job_id,
+                                         lambda s: s in ("SUCCESS", "ERRORS_ENCOUNTERED"), timeout=60)
+            assert status["status"] == "SUCCESS"
+            assert set(states().values()) == {"STEADY_STATE"} and "review__c" in states()
+            created = create(client, "product__c", [{"name__v": "after", "internal_name__c": "after",
+                                                     "grade__c": "A"}])
+            assert created[0]["responseStatus"] == "SUCCESS"
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)
+        srv.stop()

@@ -139,6 +139,65 @@ def test_a_unique_clash_ends_errors_encountered_with_nothing_created(server: Liv
     assert "nothing of the copy remains" in admin.get(f"/api/{V}/services/jobs/{job_id}/log").text
 
 
+CHILDREN_MDL = """
+CREATE Object part__c (
+   label('Part'), label_plural('Parts'),
+   Field product__c (label('Product'), type('Object'), object('product__c'), relationship_type('parent'),
+      relationship_deletion('cascade'), required(true)),
+   Field serial__c (label('Serial'), type('String'), unique(true))
+);
+CREATE Object kit__c (
+   label('Kit'), label_plural('Kits'),
+   Field product__c (label('Product'), type('Object'), object('product__c'), relationship_type('parent'),
+      relationship_deletion('cascade'), required(true)),
+   Field seal__c (label('Seal'), type('String'), required(true), no_copy(true))
+);
+"""
+
+
+def test_records_below_the_root_that_cannot_be_copied_are_each_named(server: LiveServer, admin: httpx.Client) -> None:
+    """A copied unique value below the root clashes with its source; a required ``no_copy`` field
+    leaves every copy of its object without a value: each such record is in the failure file, the
+    others are copied and then taken away again, and a sample's reference outside the tree stays."""
+    ok(admin.post("/api/mdl/execute", content=CHILDREN_MDL))
+    product, batches, samples = tree(admin, batches=1, samples=1)
+    n = next(_names)
+    parts = create(admin, "part__c", [{"name__v": "with serial", "product__c": product, "serial__c": f"sn-{n}"},
+                                      {"name__v": "without serial", "product__c": product}])
+    kits = create(admin, "kit__c", [{"name__v": "kit", "product__c": product, "seal__c": "sealed"}])
+    before = {o: len(records(admin, o, "id")) for o in ("product__c", "batch__c", "sample__c", "part__c", "kit__c")}
+    job_id = start(admin, "deepcopy", "product__c", product, json={"internal_name__c": f"other-{n}"})
+    assert finish(server, admin, job_id)["status"] == "ERRORS_ENCOUNTERED"
+    failed = {r["sourceRecordId"]: r for r in rows(admin.get(
+        f"/api/{V}/vobjects/deepcopy/results/product__c/failure/{job_id}"))}
+    assert set(failed) == {parts[0], kits[0]}
+    assert failed[parts[0]]["vobject"] == "part__c"
+    clash = f"Another resource already exists with [serial__c=sn-{n}]"
+    assert failed[parts[0]]["errors"] == f'"OPERATION_NOT_ALLOWED|{clash}"'
+    assert failed[kits[0]]["errors"] == '"PARAMETER_REQUIRED|Missing required parameter [seal__c]"'
+    assert {o: len(records(admin, o, "id")) for o in before} == before
+    assert rows(admin.get(f"/api/{V}/vobjects/deepcopy/results/product__c/success/{job_id}")) == []
+
+    ok(admin.request("DELETE", f"/api/{V}/vobjects/kit__c", json=[{"id": kits[0]}]))
+    ok(admin.put(f"/api/{V}/vobjects/part__c", json=[{"id": parts[0], "serial__c": ""}]))
+    fan = create(admin, "sample__c", [{"name__v": "fan", "batch__c": batches[0], "favourite_product__c": product}])[0]
+    job_id = start(admin, "deepcopy", "product__c", product, json={"internal_name__c": f"again-{n}"})
+    assert finish(server, admin, job_id)["status"] == "SUCCESS"
+    new = {r["sourceRecordId"]: r["id"] for r in rows(admin.get(
+        f"/api/{V}/vobjects/deepcopy/results/product__c/success/{job_id}"))}
+    assert set(new) == {product, *batches, *samples, fan, *parts}
+    copy = ok(admin.get(f"/api/{V}/vobjects/sample__c/{new[fan]}"))["data"]
+    assert (copy["batch__c"], copy["favourite_product__c"]) == (new[batches[0]], product)
+    # the copies' references are indexed like any record's: a plain delete of a copied batch is
+    # refused for its copied samples, and a cascade delete of the copied product takes every copy
+    blocked = ok(admin.request("DELETE", f"/api/{V}/vobjects/batch__c", json=[{"id": new[batches[0]]}]))["data"]
+    assert blocked[0]["errors"][0]["type"] == "OPERATION_NOT_ALLOWED"
+    job_id = start(admin, "cascadedelete", "product__c", new[product])
+    assert finish(server, admin, job_id)["status"] == "SUCCESS"
+    deleted = rows(admin.get(f"/api/{V}/vobjects/cascadedelete/results/product__c/success/{job_id}"))
+    assert len(deleted) == len(new)
+
+
 def test_deep_copy_bodies_in_every_documented_shape(server: LiveServer, admin: httpx.Client) -> None:
     batch_product, batches, _ = tree(admin, batches=1, samples=1)
     # a batch has no unique field that is copied, so an empty body copies it as it is
@@ -382,3 +441,56 @@ def test_create_edl_copies_the_template_once_and_applies_it_on_request(
     bare = create(admin, "study__v", [{"name__v": f"Bare {n}"}])[0]
     fails(admin.post(f"/api/{V}/vobjects/study__v/{bare}/actions/etmfcreateedl"), "OPERATION_NOT_ALLOWED")
     fails(admin.post(f"/api/{V}/vobjects/study__v/{bare[:3]}999999999999/actions/etmfcreateedl"), "INVALID_DATA")
+
+
+def test_create_edl_gives_countries_and_sites_the_edls_of_their_level_templates(
+    server: LiveServer, admin: httpx.Client
+) -> None:
+    n = next(_names)
+    template = create(admin, "edl__v", [{"name__v": f"Set {n}", "template__v": True}])[0]
+    country_template, site_template = create(admin, "edl__v", [
+        {"name__v": f"Country level {n}", "template__v": True, "template_level__v": ["country__v"],
+         "parent_template__v": template},
+        {"name__v": f"Site level {n}", "template__v": True, "template_level__v": ["site__v"],
+         "parent_template__v": template},
+    ])
+    create(admin, "edl_item__v", [
+        {"name__v": "Protocol", "edl__v": template},
+        {"name__v": "Country approval", "edl__v": country_template},
+        {"name__v": "Import licence", "edl__v": country_template},
+        {"name__v": "Site CV", "edl__v": site_template, "expected_steady_state_count__v": 2},
+    ])
+    study = create(admin, "study__v", [{"name__v": f"Level study {n}", "template_edl__v": template}])[0]
+    france, spain = create(admin, "study_country__v", [{"name__v": f"France {n}", "study__v": study},
+                                                        {"name__v": f"Spain {n}", "study__v": study}])
+    paris = create(admin, "site__v", [{"name__v": f"Paris {n}", "study_country__v": france}])[0]
+
+    def run() -> None:
+        body = ok(admin.post(f"/api/{V}/vobjects/study__v/{study}/actions/etmfcreateedl"))
+        assert finish(server, admin, int(body["job_id"]))["status"] == "SUCCESS"
+
+    def edls() -> dict[tuple[str | None, str | None], set[str]]:
+        """(country, site) → item names of the study's EDLs."""
+        found = [e for e in records(admin, "edl__v", "id,name__v,study__v,study_country__v,site__v,template__v")
+                 if e["study__v"] == study]
+        assert not any(e["template__v"] for e in found)
+        assert len({(e["study_country__v"], e["site__v"]) for e in found}) == len(found)  # one EDL each
+        items = records(admin, "edl_item__v", "id,name__v,edl__v,expected_steady_state_count__v")
+        return {(e["study_country__v"], e["site__v"]): {i["name__v"] for i in items if i["edl__v"] == e["id"]}
+                for e in found}
+
+    run()
+    assert edls() == {
+        (None, None): {"Protocol"},
+        (france, None): {"Country approval", "Import licence"},
+        (spain, None): {"Country approval", "Import licence"},
+        (france, paris): {"Site CV"},
+    }
+    names = {e["name__v"] for e in records(admin, "edl__v", "name__v,study__v") if e["study__v"] == study}
+    assert names == {f"Level study {n} EDL", f"France {n} EDL", f"Spain {n} EDL", f"Paris {n} EDL"}
+    before = edls()
+    run()
+    assert edls() == before
+    italy = create(admin, "study_country__v", [{"name__v": f"Italy {n}", "study__v": study}])[0]
+    run()
+    assert edls() == {**before, (italy, None): {"Country approval", "Import licence"}}

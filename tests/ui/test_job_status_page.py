@@ -25,6 +25,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect  # noqa: E
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = os.environ.get("VAULTJOBS_UI_SCREENSHOTS") == "1"
 DOCS = Path(__file__).parents[2] / "docs" / "ui"
+#: Where ``sample_processors`` (shared with the integration tests) lives.
+SAMPLES = Path(__file__).parents[1] / "integration"
 #: How long the page may take to show a change: one live interval and a margin for a loaded machine.
 LIVE = 15_000
 
@@ -48,7 +50,9 @@ def browser() -> Iterator[Browser]:
 
 def _server(folder: Path, **settings: Any) -> LiveServer:
     # One unit of work per claim, so that every running demo job gets a thread soon.
-    server = LiveServer(folder, status_window=0.5, poll_interval=0.1, workers=4, claim_batch=1, **settings)
+    path = os.pathsep.join(p for p in (str(SAMPLES), os.environ.get("PYTHONPATH", "")) if p)
+    server = LiveServer(folder, status_window=0.5, poll_interval=0.1, workers=4, claim_batch=1,
+                        processors="sample_processors", extra_env={"PYTHONPATH": path}, **settings)
     server.start()
     server.add_user("alice", "alice-password", timezone="Europe/Paris")
     server.add_user("bob", "bob-password")
@@ -178,6 +182,18 @@ def test_filter_history_by_two_statuses_in_the_query_string(context: BrowserCont
     page = sign_in(context, server)
     page.locator("#tab-history").click()
     expect(row(page, ids["ERRORS_ENCOUNTERED"])).to_be_visible()
+    # The summary's chart: every job here finished within the hour, so its newest bar holds them all.
+    chart = page.locator("svg.chart")
+    expect(chart.locator("g")).to_have_count(24)
+    shown = page.evaluate("""() => {
+        const bars = [...document.querySelectorAll('svg.chart g')];
+        const n = s => Number(document.querySelector(`.summary .n[data-status=${s}]`)?.textContent || 0);
+        return {completed: bars.map(g => Number(g.dataset.completed)), failed: bars.map(g => Number(g.dataset.failed)),
+                success: n('SUCCESS'), errors: n('ERRORS_ENCOUNTERED')};
+    }""")
+    assert shown["completed"][:23] == [0] * 23 and shown["completed"][23] == shown["success"] >= 1
+    assert shown["failed"][23] >= shown["errors"] >= 1
+    expect(chart).to_have_attribute("aria-label", re.compile(r"^Last 24 hours: \d+ completed, \d+ failed$"))
     shoot(page, "history")
     page.get_by_label("SUCCESS", exact=True).check()
     page.get_by_label("CANCELLED", exact=True).check()
@@ -209,7 +225,12 @@ def test_open_a_job_and_download_its_log(context: BrowserContext, server: LiveSe
     expect(page.locator("#job-status")).to_have_text("ERRORS_ENCOUNTERED")
     expect(page.locator("table.tasks")).to_contain_text("items [1] failed")
     expect(page.locator("#log-tail")).to_contain_text("demo: 2 items in tasks of 5")
-    expect(page.locator("ol.timeline")).to_contain_text("Run ended (ERRORS_ENCOUNTERED)")
+    # the timeline is the store's record of each change, with who or what made it
+    timeline = page.locator("ol.timeline li")
+    expect(timeline.nth(0)).to_contain_text("Created QUEUED by admin")
+    expect(timeline.nth(1)).to_contain_text("QUEUED → RUNNING by worker ")
+    expect(timeline.nth(2)).to_contain_text("RUNNING → ERRORS_ENCOUNTERED by worker ")
+    expect(timeline).to_have_count(3)
     expect(page.locator("pre.json").first).to_contain_text('"fail_items"')
     shoot(page, "job")
     with page.expect_download() as download:
@@ -253,13 +274,20 @@ def test_start_now_a_scheduled_job(context: BrowserContext, server: LiveServer) 
     page.locator("#confirm").click()
     expect(page.locator(f"#result-{job_id} .result")).to_have_text("SUCCESS")
     expect(row(page, job_id).locator(".status")).to_have_text("SUCCESS")
+    page.goto(f"{server.url}/ui/jobs/{job_id}")
+    expect(page.locator("ol.timeline")).to_contain_text("SCHEDULED → QUEUEING by admin")
+    expect(page.locator("ol.timeline")).to_contain_text("QUEUEING → QUEUED by scheduler")
     # Once started it is no longer SCHEDULED: a second Start Now fails as the API says.
     assert http.post(f"/api/v26.1/services/jobs/start_now/{job_id}").json()["responseStatus"] == "FAILURE"
 
 
-def test_bulk_cancel_three_running_jobs(context: BrowserContext, server: LiveServer) -> None:
+def test_bulk_cancel_three_running_jobs(context: BrowserContext, server: LiveServer, tmp_path: Path) -> None:
     http, token = api(server)
-    ids = [long_job(http, token) for _ in range(3)]  # three of the server's four threads
+    # Jobs that stop only once the test releases them: CANCELLING is shown for as long as it lasts.
+    release = tmp_path / "release"
+    ids = [int(http.post("/api/v26.1/services/jobs/processors/slow_to_stop/actions/run",
+                         json={"parameters": {"release": str(release)}}).json()["job_id"])
+           for _ in range(3)]  # three of the server's four threads
     page = sign_in(context, server)
     for job_id in ids:
         expect(row(page, job_id).locator(".status")).to_have_text("RUNNING")
@@ -273,6 +301,10 @@ def test_bulk_cancel_three_running_jobs(context: BrowserContext, server: LiveSer
     page.locator("#confirm").click()
     for job_id in ids:
         expect(page.locator(f"#result-{job_id} .result")).to_have_text("SUCCESS")
+    for job_id in ids:
+        expect(row(page, job_id).locator(".status")).to_have_text("CANCELLING")
+    shoot(page, "cancelling")
+    release.touch()
     for job_id in ids:
         expect(row(page, job_id).locator(".status")).to_have_text("CANCELLED")
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from vaultjobs.status import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES, JobStatus
 from vaultjobs.store import NewJob, SqliteStore, Store
-from vaultjobs.store.history import FINISHED_AT, LEVELS, CountedHistory, _HistoryFilter, split_range
+from vaultjobs.store.history import FINISHED_AT, LEVELS, CountedHistory, HistoryKey, _HistoryFilter, split_range
 from vaultjobs.testing import ManualClock, claim_job, execute, finish_job
 from vaultjobs.timeutil import from_ms, to_ms
 
@@ -453,12 +454,13 @@ def add_children(store: Store, job_id: int, tasks: int = 3, logs: int = 2) -> No
     execute(store, "INSERT INTO status_polls (job_id, polled_at) VALUES (?, ?)", (job_id, T0))
 
 
-def rows_of(store: Store, job_id: int) -> tuple[int, int, int, int]:
+def rows_of(store: Store, job_id: int) -> tuple[int, int, int, int, int]:
     return (
         int(execute(store, "SELECT count(*) FROM jobs WHERE id = ?", (job_id,))[0][0]),
         int(execute(store, "SELECT count(*) FROM tasks WHERE job_id = ?", (job_id,))[0][0]),
         int(execute(store, "SELECT count(*) FROM job_log WHERE job_id = ?", (job_id,))[0][0]),
         int(execute(store, "SELECT count(*) FROM status_polls WHERE job_id = ?", (job_id,))[0][0]),
+        int(execute(store, "SELECT count(*) FROM job_transitions WHERE job_id = ?", (job_id,))[0][0]),
     )
 
 
@@ -484,9 +486,9 @@ def test_purge_removes_old_finished_jobs_with_their_rows_and_nothing_else(store:
         add_children(store, job_id)
     purge_all(store, from_ms(T0 - 30 * day))
     for job_id in old:
-        assert rows_of(store, job_id) == (0, 0, 0, 0)
+        assert rows_of(store, job_id) == (0, 0, 0, 0, 0)
     for job_id in (recent, running, scheduled, cancelling):
-        assert rows_of(store, job_id) == (1, 3, 2, 1)
+        assert rows_of(store, job_id) == (1, 3, 2, 1, 1)  # the transition: the job's creation
     check_counts_match_jobs(store)
     assert history_ids(store) == [recent]
 
@@ -496,13 +498,13 @@ def test_purge_works_in_bounded_batches_oldest_first(store: Store) -> None:
     for job_id in jobs:
         add_children(store, job_id, tasks=4, logs=1)
     # at most 3 jobs per call: the oldest three go first
-    assert store.history.purge_finished_jobs(from_ms(T0 + 100), max_jobs=3, max_rows=1_000) == 3 * (1 + 4 + 1 + 1)
+    assert store.history.purge_finished_jobs(from_ms(T0 + 100), max_jobs=3, max_rows=1_000) == 3 * (1 + 4 + 1 + 1 + 1)
     assert [rows_of(store, j)[0] for j in jobs] == [0, 0, 0] + [1] * 7
     # a row budget smaller than one job's tasks: the tasks go over several calls, then the job
     big = insert_job(store, status="ERRORS_ENCOUNTERED", run_end=T0 - 1)
     add_children(store, big, tasks=25, logs=0)
     assert store.history.purge_finished_jobs(from_ms(T0 + 100), max_jobs=1, max_rows=10) == 10
-    assert rows_of(store, big) == (1, 15, 0, 1)
+    assert rows_of(store, big) == (1, 15, 0, 1, 1)
     calls = purge_all(store, from_ms(T0 + 100), max_jobs=2, max_rows=10)
     assert calls >= 7
     assert execute(store, "SELECT count(*) FROM jobs")[0][0] == 0
@@ -550,8 +552,8 @@ def test_retention_purges_what_is_past_the_period_in_batches(store: Store, clock
         return rows
 
     store.history.purge_finished_jobs = counting  # type: ignore[method-assign]
-    assert ret.purge() == 7 * (1 + 2 + 1 + 1)
-    assert batches == [15, 15, 5, 0]
+    assert ret.purge() == 7 * (1 + 2 + 1 + 1 + 1)  # job, tasks, log, status window, transition
+    assert batches == [18, 18, 6, 0]
     assert history_ids(store) == [kept] and monitor_ids(store) == [queued]
     assert ret.interval == retention.INTERVAL
     assert Retention(store=store, settings=Settings(retention_days=1 / 86_400), clock=clock).interval == 0.1
@@ -579,3 +581,82 @@ def test_queries_spell_the_conditions_of_the_partial_indexes(sqlite_store: Sqlit
     assert schema["jobs_monitor"].endswith(f"WHERE {UNFINISHED}")
     for name in ("jobs_history_counts_insert", "jobs_history_counts_enter", "jobs_history_counts_delete"):
         assert " IN (" not in schema[name]  # IN lists build a temporary b-tree on every write
+
+
+# -- keyset pages and capped counts (the Job Status page's History tab) ----------------------------
+
+
+def window_pages(store: Store, limit: int, **kw: Any) -> list[list[int]]:
+    """Every page of History read by key, following each page's last row."""
+    pages: list[list[int]] = []
+    after = None
+    while True:
+        window = store.history.history_window(created_by=None, statuses=None, start=None, end=None, limit=limit,
+                                              after=after, **kw)
+        pages.append([job.id for job in window.items])
+        assert window.newer is (after is not None)
+        if not window.older:
+            return pages
+        after = HistoryKey.of(window.items[-1])
+
+
+def test_pages_by_key_follow_the_offset_order_and_go_back_the_same_way(store: Store) -> None:
+    # ties on the finish time (several jobs in one millisecond) are broken by id, as offsets do
+    jobs = [insert_job(store, status="SUCCESS" if i % 3 else "ERRORS_ENCOUNTERED", run_end=T0 + i // 2)
+            for i in range(23)]
+    insert_job(store, status="RUNNING", created_at=T0 + 50)  # unfinished: never in History
+    by_offset = history_ids(store, limit=100)
+    assert sorted(by_offset) == sorted(jobs)
+    pages = window_pages(store, 5)
+    assert [len(p) for p in pages] == [5, 5, 5, 5, 3]
+    assert [i for page in pages for i in page] == by_offset
+    # back from the last page by the key of its first row: the page before it, newer rows first
+    first_of_last = store.jobs.get_job(pages[-1][0])
+    assert first_of_last is not None
+    back = store.history.history_window(created_by=None, statuses=None, start=None, end=None, limit=5,
+                                        before=HistoryKey.of(first_of_last))
+    assert [job.id for job in back.items] == pages[-2] and back.older and back.newer
+    second = store.jobs.get_job(pages[1][0])
+    assert second is not None
+    top = store.history.history_window(created_by=None, statuses=None, start=None, end=None, limit=5,
+                                       before=HistoryKey.of(second))
+    assert [job.id for job in top.items] == pages[0] and not top.newer
+    # filters apply as for offsets: statuses, owner
+    only = store.history.history_window(created_by=None, statuses={JobStatus.ERRORS_ENCOUNTERED}, start=None,
+                                        end=None, limit=100)
+    assert [job.id for job in only.items] == history_ids(store, status=JobStatus.ERRORS_ENCOUNTERED)
+
+
+def test_counts_are_capped_where_counting_is_not_free(store: Store) -> None:
+    for i in range(12):
+        insert_job(store, status="SUCCESS", run_end=T0 + i)
+    count = store.history.history_count(created_by=None, statuses=None, start=None, end=None, cap=5)
+    if store.history.seeks_offsets:
+        assert count == (12, True)  # the bucket counts are exact at no cost
+    else:
+        assert count == (5, False)
+    assert store.history.history_count(created_by=None, statuses=None, start=None, end=None, cap=20) == (12, True)
+    assert store.history.history_count(created_by=2, statuses=None, start=None, end=None, cap=20) == (0, True)
+
+
+def test_history_keys_read_back_as_written() -> None:
+    key = HistoryKey(1_700_000_000_123, 42)
+    assert HistoryKey.parse(str(key)) == key
+    for bad in ("", "12", "a.b", "1.2.3", "-1.2", "1." + "9" * 30):
+        assert HistoryKey.parse(bad) is None
+
+
+def test_finished_jobs_per_hour_of_the_last_day(store: Store) -> None:
+    hour = 3_600_000
+    since = T0
+    insert_job(store, status="SUCCESS", run_end=since - 1)  # before the day: not counted
+    insert_job(store, status="SUCCESS", run_end=since)
+    insert_job(store, status="SUCCESS", run_end=since + hour - 1)
+    insert_job(store, status="ERRORS_ENCOUNTERED", run_end=since + hour)
+    insert_job(store, status="CANCELLED", created_at=since, modified_at=since + 23 * hour + 5)  # never ran
+    insert_job(store, status="SUCCESS", run_end=since + 2 * hour, created_by=2)
+    insert_job(store, status="RUNNING", created_at=since + hour)  # unfinished: not counted
+    S = JobStatus
+    assert store.overview.finished_per_hour(None, from_ms(since)) == {
+        0: {S.SUCCESS: 2}, 1: {S.ERRORS_ENCOUNTERED: 1}, 2: {S.SUCCESS: 1}, 23: {S.CANCELLED: 1}}
+    assert store.overview.finished_per_hour(2, from_ms(since)) == {2: {S.SUCCESS: 1}}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from vaultjobs.store import Store
@@ -30,8 +31,9 @@ class Allowance:
 
 
 class BurstLimit:
-    def __init__(self, store: Store, clock: Clock, *, limit: int, window: float, delay: float,
+    def __init__(self, store: Store, clock: Clock, *, limit: int | Callable[[], int], window: float, delay: float,
                  sync_interval: float = 1.0) -> None:
+        """``limit`` is a number, or what reads the limit in force for each request (the control plane's)."""
         self.store = store
         self.clock = clock
         self.limit = limit
@@ -59,8 +61,8 @@ class BurstLimit:
             self._last_count = self.clock.monotonic()
         if self._thread is None:
             self._start()
-        return Allowance(limit=self.limit, remaining=max(0, self.limit - used),
-                         delay=self.delay if used > self.limit else 0.0)
+        limit = self.limit() if callable(self.limit) else self.limit
+        return Allowance(limit=limit, remaining=max(0, limit - used), delay=self.delay if used > limit else 0.0)
 
     def sync(self) -> None:
         """Add this process's count to the window's shared row and read the total back."""

@@ -1,17 +1,15 @@
-"""How every API endpoint runs: version check, session, handler, envelope, headers and logging.
+"""How every API endpoint runs: version check, session, handler, envelope and headers.
 
 Handlers are plain synchronous functions run in one worker-thread hop (the store is synchronous);
 they return a payload dict (the envelope's keys besides ``responseStatus``) or a ready Response,
-and raise :class:`~vaultjobs.errors.VaultError` subclasses for Vault-style failures. Anything else
-raised becomes EXCEPTION / UNEXPECTED_ERROR with the traceback logged here, never sent.
+and raise :class:`~vaultjobs.errors.VaultError` subclasses for Vault-style failures. Whatever they
+raise is answered by :mod:`vaultjobs.api.failures`; the access log and the request metrics are the
+:class:`~vaultjobs.api.access.AccessLog` middleware's.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,26 +19,13 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
-from vaultjobs import errors, metrics
+from vaultjobs import errors
+from vaultjobs.api.access import note_errors
 from vaultjobs.api.burst import BurstLimit
-from vaultjobs.api.envelope import failure_payload, render, wants_xml
+from vaultjobs.api.envelope import render, wants_xml
+from vaultjobs.api.failures import BodyTooLarge, failure_response
 from vaultjobs.api.versions import check_version
 from vaultjobs.models import User
-
-access_log = logging.getLogger("vaultjobs.access")
-logger = logging.getLogger(__name__)
-
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
-
-
-def client_id_of(request: Request) -> str:
-    """Vault's rule: ``client_id`` query parameter, else the header; ``unknown`` / ``invalid_client_id``."""
-    raw = request.query_params.get("client_id")
-    if raw is None:
-        raw = request.headers.get("x-vaultapi-clientid")
-    if raw is None or raw == "":
-        return "unknown"
-    return raw if _CLIENT_ID.match(raw) else "invalid_client_id"
 
 
 @dataclass
@@ -55,6 +40,8 @@ class Call:
     form: dict[str, str] = field(default_factory=dict)
     #: 32 random hex digits, as a UUID's hex; drawn without building a UUID, which costs four times as much.
     execution_id: str = field(default_factory=lambda: os.urandom(16).hex())
+    #: The burst limit's headers, counted before the call is answered.
+    limits: dict[str, str] | None = None
 
     @property
     def path_params(self) -> dict[str, Any]:
@@ -69,6 +56,15 @@ class Call:
             raise errors.InvalidSessionId()
         return self.user
 
+    def headers(self) -> dict[str, str]:
+        """The ``X-VaultAPI-*`` headers every answer to this call carries, success or failure."""
+        headers = {"X-VaultAPI-ExecutionId": self.execution_id}
+        if self.limits:
+            headers.update(self.limits)
+        if self.user is not None:
+            headers["X-VaultAPI-UserId"] = str(self.user.id)
+        return headers
+
 
 Handler = Callable[[Call], "dict[str, Any] | Response"]
 #: A handler's shortcut for a session checked a moment ago; None when it cannot answer (it did nothing).
@@ -76,10 +72,6 @@ Shortcut = Callable[[Call], "dict[str, Any] | Response | None"]
 #: The same, awaited on the event loop (only where the store's ``inline`` allows it).
 AsyncShortcut = Callable[[Call], Awaitable["dict[str, Any] | Response | None"]]
 Authenticator = Callable[[Call], None]
-
-
-class BodyTooLarge(errors.InvalidData):
-    """The request body is too large."""
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -96,62 +88,19 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def respond(
-    call: Call, payload: dict[str, Any] | Response, *, rest_status_codes: bool, started: float,
-    extra_headers: dict[str, str] | None = None,
-) -> Response:
-    headers = {"X-VaultAPI-ExecutionId": call.execution_id}
-    if extra_headers:
-        headers.update(extra_headers)
-    if call.user is not None:
-        headers["X-VaultAPI-UserId"] = str(call.user.id)
+def respond(call: Call, payload: dict[str, Any] | Response, *, rest_status_codes: bool) -> Response:
+    """A handler's answer as the envelope (or its ready Response), with the call's headers."""
+    headers = call.headers()
     if isinstance(payload, Response):
         payload.headers.update(headers)
         payload.headers.setdefault("X-VaultAPI-Status", "SUCCESS")
-        response = payload
-        status = response.headers["X-VaultAPI-Status"]
-        types = ""
-    else:
-        if "responseStatus" not in payload:
-            payload = {"responseStatus": "SUCCESS", **payload}
-        response = render(
-            payload, xml=wants_xml(call.request.headers.get("accept")), headers=headers,
-            rest_status_codes=rest_status_codes,
-        )
-        status = str(payload["responseStatus"])
-        types = ",".join(str(e.get("type")) for e in payload.get("errors") or [])
-    route = call.request.scope.get("route")
-    seconds = time.perf_counter() - started
-    metrics.observe_request(call.request.method, metrics.route_template(route.path) if route else "-", status,
-                            types, seconds)
-    if access_log.isEnabledFor(logging.INFO):
-        client_id = client_id_of(call.request)
-        access_log.info(
-            "%s %s %s %s%s user=%s client_id=%s ref=%s %.1fms",
-            call.execution_id,
-            call.request.method,
-            call.request.url.path,
-            status,
-            f" {types}" if types else "",
-            call.user.id if call.user else "-",
-            client_id,
-            call.request.headers.get("x-vaultapi-referenceid", "-"),
-            seconds * 1000,
-            extra={"execution_id": call.execution_id, "method": call.request.method,
-                   "route": call.request.url.path, "outcome": status, "errors": types or None,
-                   "user": call.user.id if call.user else None, "job_id": call.request.path_params.get("job_id"),
-                   "client_id": client_id, "duration_ms": round(seconds * 1000, 1)},
-        )
-    return response
-
-
-def error_response(call: Call, error: errors.VaultError, *, rest_status_codes: bool, started: float,
-                   extra_headers: dict[str, str] | None = None) -> Response:
-    response = respond(call, failure_payload(error), rest_status_codes=rest_status_codes, started=started,
-                       extra_headers=extra_headers)
-    if isinstance(error, errors.ApiLimitExceeded) and error.retry_after is not None:
-        response.headers["Retry-After"] = str(error.retry_after)
-    return response
+        return payload
+    if "responseStatus" not in payload:
+        payload = {"responseStatus": "SUCCESS", **payload}
+    if payload.get("errors"):
+        note_errors(call.request.scope, ",".join(str(e.get("type")) for e in payload["errors"]))
+    return render(payload, xml=wants_xml(call.request.headers.get("accept")), headers=headers,
+                  rest_status_codes=rest_status_codes)
 
 
 def endpoint(
@@ -202,8 +151,7 @@ def endpoint(
         return response
 
     async def answer(request: Request, limits: dict[str, str] | None) -> Response:
-        started = time.perf_counter()
-        call = Call(request=request)
+        call = Call(request=request, limits=limits)
         try:
             version = request.path_params.get("version")
             if version is not None:
@@ -219,16 +167,9 @@ def endpoint(
                 result = shortcut(call)
             if result is None:
                 result = await anyio.to_thread.run_sync(in_thread, call)
-            return respond(call, result, rest_status_codes=rest_status_codes, started=started, extra_headers=limits)
-        except errors.VaultError as exc:
-            return error_response(call, exc, rest_status_codes=rest_status_codes, started=started,
-                                  extra_headers=limits)
-        except Exception:
-            logger.exception("unexpected error in %s %s (execution %s)", request.method, request.url.path,
-                             call.execution_id)
-            return error_response(
-                call, errors.VaultError(), rest_status_codes=rest_status_codes, started=started, extra_headers=limits
-            )
+            return respond(call, result, rest_status_codes=rest_status_codes)
+        except Exception as exc:
+            return failure_response(request, exc, rest_status_codes=rest_status_codes, headers=call.headers())
 
     return asgi_endpoint
 

@@ -1,4 +1,5 @@
-"""How a job is presented: its status ``data`` and its links, as Retrieve Job Status shows them.
+"""How a job is presented: its status ``data`` and links (Retrieve Job Status), its entries in
+Retrieve Job Histories and Monitors, and the rules they share (its title, its planned start).
 
 Kept apart from the routes so that every front end (the API, the Job Status page) presents a job
 the same way: the page shows exactly the fields and links the API returns.
@@ -6,11 +7,12 @@ the same way: the page shows exactly the fields and links the API returns.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from vaultjobs.api.routes.result_links import result_links
 from vaultjobs.models import Job, User
-from vaultjobs.status import PROGRESS_ORDER, TaskState
+from vaultjobs.status import PROGRESS_ORDER, JobStatus, TaskState
 from vaultjobs.timeutil import render_datetime
 
 
@@ -38,3 +40,46 @@ def job_status_data(job: Job, counts: dict[TaskState, int], version: str, viewer
     if job.run_end is not None:
         data["run_end_date"] = render_datetime(job.run_end, tz)
     return data
+
+
+def job_title(job: Job) -> str:
+    """The job's title, or its processor's name when it has none (Vault's ``title`` in histories)."""
+    return job.title or job.processor
+
+
+def planned_start(job: Job) -> datetime | None:
+    """When a job starts or started: the planned time of a SCHEDULED job, else its run's start."""
+    return job.scheduled_for if job.status is JobStatus.SCHEDULED else job.run_start
+
+
+def _entry(job: Job, viewer: User) -> tuple[dict[str, Any], str | None]:
+    tz = viewer.timezone if job.scheduled else None
+    entry: dict[str, Any] = {
+        "job_id": job.id,
+        "title": job_title(job),
+        "status": job.status.value,
+        "created_by": job.created_by,
+        "created_date": render_datetime(job.created_at, tz),
+        "modified_by": job.modified_by,
+        "modified_date": render_datetime(job.modified_at, tz),
+    }
+    return entry, tz
+
+
+def history_entry(job: Job, viewer: User) -> dict[str, Any]:
+    """A finished job in Retrieve Job Histories."""
+    entry, tz = _entry(job, viewer)
+    if job.run_start is not None:
+        entry["run_start_date"] = render_datetime(job.run_start, tz)
+    if job.run_end is not None:
+        entry["run_end_date"] = render_datetime(job.run_end, tz)
+    return entry
+
+
+def monitor_entry(job: Job, viewer: User) -> dict[str, Any]:
+    """An unfinished job in Retrieve Job Monitors: ``run_start_date`` is its planned start."""
+    entry, tz = _entry(job, viewer)
+    start = planned_start(job)
+    if start is not None:
+        entry["run_start_date"] = render_datetime(start, tz)
+    return entry

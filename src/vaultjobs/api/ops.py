@@ -1,10 +1,12 @@
-"""What an operator's tools call, beside the Vault API: readiness and metrics.
+"""What an operator's tools call, beside the Vault API: liveness, readiness, metrics and the API's description.
 
-``/_vaultjobs/health`` (in :mod:`vaultjobs.api.app`) is the liveness check: the process answers.
+``/_vaultjobs/health`` is the liveness check: the process answers.
 ``/_vaultjobs/ready`` is the readiness check a load balancer or Kubernetes asks before sending
 traffic: the database answers and its schema is this version's; 503 otherwise, with the reason.
 ``/_vaultjobs/metrics`` is Prometheus' text format (:mod:`vaultjobs.metrics`). None of them needs a
-session or counts against any limit.
+session or counts against any limit. ``/_vaultjobs/openapi.yaml`` describes the API.
+
+The routes' paths are relative to ``/_vaultjobs``, where the application mounts this family.
 """
 
 from __future__ import annotations
@@ -45,7 +47,22 @@ def readiness(services: Services) -> tuple[bool, str]:
     return True, f"ready (schema version {applied})"
 
 
+HEALTH_BODY = b'{"responseStatus":"SUCCESS","status":"ok"}'
+
+
+def load_openapi() -> bytes:
+    return resources.files("vaultjobs.api").joinpath("openapi.yaml").read_bytes()
+
+
 def ops_routes(services: Services) -> list[Route]:
+    openapi = load_openapi()
+
+    async def health(request: Request) -> Response:
+        return Response(HEALTH_BODY, media_type="application/json", headers={"X-VaultAPI-Status": "SUCCESS"})
+
+    async def openapi_yaml(request: Request) -> Response:
+        return Response(openapi, media_type="application/yaml")
+
     async def ready(request: Request) -> Response:
         ok, reason = await anyio.to_thread.run_sync(readiness, services)
         body = {"responseStatus": "SUCCESS" if ok else "FAILURE", "status": "ready" if ok else "not ready",
@@ -62,6 +79,8 @@ def ops_routes(services: Services) -> list[Route]:
         return Response(text, media_type=metrics.CONTENT_TYPE)
 
     return [
-        Route("/_vaultjobs/ready", ready, methods=["GET"]),
-        Route("/_vaultjobs/metrics", scrape, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/openapi.yaml", openapi_yaml, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
+        Route("/metrics", scrape, methods=["GET"]),
     ]

@@ -72,6 +72,7 @@ def configure_logging(settings: Settings) -> None:
     setting_option("root_path"),
     setting_option("control_plane", is_flag=True, default=None),
     setting_option("control_token"),
+    setting_option("seed", type=click.Path(dir_okay=False, exists=True, path_type=Path)),
     LOG_LEVEL,
     LOG_FORMAT,
 )
@@ -121,6 +122,8 @@ def apply_mdl_at_start(settings: Settings) -> None:
     setting_option("workers", "--concurrency", name="concurrency", type=click.IntRange(min=1),
                    deprecated="Use --workers.", help="Worker threads: the old name of --workers."),
     PROCESSORS,
+    setting_option("control_plane", is_flag=True, default=None,
+                   help="Keep the control plane's virtual clock and limits, as the servers started with it do."),
     LOG_LEVEL,
     LOG_FORMAT,
 )

@@ -11,11 +11,15 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from vaultjobs import __version__
 from vaultjobs.api.services import Services
+from vaultjobs.control import clock, events, faults, journal, limits, reset, seed, transitions
 from vaultjobs.control.gate import ControlGate
 from vaultjobs.control.responses import control_json
 
 #: Each part of the control plane: its routes, relative to ``/_vaultjobs``.
-PARTS: list[Callable[[Services], Sequence[BaseRoute]]] = []
+PARTS: list[Callable[[Services], Sequence[BaseRoute]]] = [
+    clock.routes, limits.routes, transitions.routes, reset.routes, seed.routes,
+    faults.routes, journal.routes, events.routes,
+]
 
 
 def describe_routes(services: Services) -> list[BaseRoute]:
@@ -29,6 +33,17 @@ def describe_routes(services: Services) -> list[BaseRoute]:
         })
 
     return [Route("/control", describe, methods=["GET"])]
+
+
+def control_middleware(services: Services) -> list[Middleware]:
+    """The middleware in front of the Vault API (fault rules, the request journal): none unless the
+    control plane is on, so that a server without it pays nothing."""
+    if not services.settings.control_plane:
+        return []
+    # Imported here: the middleware imports the API's modules, which import this one.
+    from vaultjobs.control.intercept import ControlIntercept
+
+    return [Middleware(ControlIntercept, services=services)]
 
 
 def control_routes(services: Services) -> list[BaseRoute]:

@@ -15,13 +15,15 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from vaultjobs.control.limits import Limits
 from vaultjobs.engine.retention import Retention
 from vaultjobs.engine.scheduler import Scheduler
 from vaultjobs.engine.sweeper import Sweeper
 from vaultjobs.engine.wakeup import Wakeup
 from vaultjobs.engine.worker import WorkerPool
+from vaultjobs.jobs import Hold
 from vaultjobs.registry import Registry
 from vaultjobs.settings import Settings
 from vaultjobs.store import Store
@@ -37,18 +39,27 @@ class Engine:
     """Everything that runs jobs on this node; the API only writes to the store and calls ``notify``."""
 
     def __init__(
-        self, *, store: Store, registry: Registry, settings: Settings, clock: Clock, run_scheduler: bool = True
+        self, *, store: Store, registry: Registry, settings: Settings, clock: Clock, run_scheduler: bool = True,
+        limits: Limits | None = None, infra_clock: Clock | None = None, hold: Hold | None = None,
     ) -> None:
+        """``clock`` drives the time rules and the dates stamped on jobs; ``infra_clock`` (``clock`` by
+        default) the nodes' own bookkeeping — heartbeats, the scheduler lease, dead-worker detection —
+        which must keep real time while the control plane's virtual clock stands still or jumps.
+        ``hold`` holds the new instances of a processor that the control plane scripts."""
         self.store = store
         self.registry = registry
         self.settings = settings
         self.clock = clock
+        self.infra_clock = infra_clock or clock
+        self.limits = limits or Limits(settings)
         self.wakeup = Wakeup(remote=store.nodes.notify_work)
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.run_scheduler = run_scheduler
-        self.scheduler = Scheduler(store=store, registry=registry, settings=settings, clock=clock, wakeup=self.wakeup)
+        self.scheduler = Scheduler(store=store, registry=registry, settings=settings, clock=clock, wakeup=self.wakeup,
+                                   hold=hold)
         self.sweeper = Sweeper(
-            store=store, settings=settings, clock=clock, wakeup=self.wakeup, own_worker_id=self.worker_id
+            store=store, settings=settings, clock=clock, wakeup=self.wakeup, own_worker_id=self.worker_id,
+            limits=self.limits, infra_clock=self.infra_clock,
         )
         self.pool = WorkerPool(
             store=store,
@@ -64,6 +75,8 @@ class Engine:
         self._threads: list[threading.Thread] = []
         #: Whether this node holds the scheduler lease (and so runs the cluster's maintenance).
         self.leader = False
+        #: More time rules, run with the sweeper's (on the leader) and by :meth:`maintain`, given now.
+        self.time_hooks: list[Callable[[datetime], object]] = []
 
     def notify(self) -> None:
         """Something was enqueued or scheduled: wake whoever waits for it."""
@@ -74,7 +87,8 @@ class Engine:
         self.wakeup.notify_work()
 
     def start(self) -> None:
-        self.store.nodes.register_worker(self.worker_id, socket.gethostname(), os.getpid(), self.clock.now())
+        self.store.nodes.register_worker(self.worker_id, socket.gethostname(), os.getpid(),
+                                         self.infra_clock.now())
         self.store.nodes.listen(self.wakeup.notify_local)
         # Resolve what a previous run left behind before taking new work (when this node leads).
         if self._lead():
@@ -99,8 +113,19 @@ class Engine:
         clean = self.pool.stop(self.settings.shutdown_grace) if self.settings.workers else True
         for thread in self._threads:
             thread.join(5.0)
-        self.store.nodes.stop_worker(self.worker_id, self.clock.now())
+        self.store.nodes.stop_worker(self.worker_id, self.infra_clock.now())
         logger.info("engine %s stopped%s", self.worker_id, "" if clean else " (work left for the sweeper)")
+
+    def maintain(self) -> None:
+        """Run every time rule once, now, on this node whether it leads or not: what the control plane's
+        clock advance does at each instant it steps to. Each rule's writes are conditional, so a
+        leader ticking at the same moment does no harm."""
+        self.scheduler.tick()
+        now = self.clock.now()
+        for hook in self.time_hooks:
+            hook(now)
+        self.sweeper.apply_time_rules(now)
+        self.retention.purge()
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=f"vaultjobs-{name}", daemon=True)
@@ -110,7 +135,7 @@ class Engine:
     def _heartbeat_loop(self) -> None:
         while not self._stop.wait(self.settings.heartbeat_interval):
             try:
-                self.store.nodes.heartbeat_worker(self.worker_id, self.clock.now())
+                self.store.nodes.heartbeat_worker(self.worker_id, self.infra_clock.now())
             except Exception:
                 logger.exception("heartbeat failed")
 
@@ -120,6 +145,9 @@ class Engine:
             try:
                 if self._lead():
                     self.sweeper.tick()
+                    now = self.clock.now()
+                    for hook in self.time_hooks:
+                        hook(now)
             except Exception:
                 logger.exception("sweeper failed")
 
@@ -133,7 +161,7 @@ class Engine:
         never lead."""
         if not self.run_scheduler:
             return False
-        now = self.clock.now()
+        now = self.infra_clock.now()
         was_leader = self.leader
         self.leader = self.store.nodes.acquire_lease(
             "scheduler", self.worker_id, now, self.lease_ttl,
@@ -145,7 +173,7 @@ class Engine:
 
     def _scheduler_loop(self) -> None:
         """Schedule while holding the scheduler lease, so exactly one node schedules at a time."""
-        fence = Fence("scheduler", self.worker_id)
+        fence = Fence("scheduler", self.worker_id, self.infra_clock)
         while not self._stop.is_set():
             seen = self.wakeup.schedule_generation()
             delay = self.settings.poll_interval

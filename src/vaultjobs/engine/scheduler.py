@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from vaultjobs.definitions import next_run
 from vaultjobs.engine.wakeup import Wakeup
 from vaultjobs.errors import InvalidData, ProcessorNotInstalled
-from vaultjobs.jobs import Jobs
+from vaultjobs.jobs import Hold, Jobs
 from vaultjobs.models import Definition, Job
 from vaultjobs.registry import Registry
 from vaultjobs.settings import Settings
@@ -39,14 +39,16 @@ SINGLE_INSTANCE_BUSY = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus
 
 
 class Scheduler:
-    def __init__(self, *, store: Store, registry: Registry, settings: Settings, clock: Clock, wakeup: Wakeup):
+    def __init__(self, *, store: Store, registry: Registry, settings: Settings, clock: Clock, wakeup: Wakeup,
+                 hold: Hold | None = None):
         self.store = store
         self.settings = settings
         self.clock = clock
         self.wakeup = wakeup
         self.grace = timedelta(seconds=settings.schedule_grace)
         # Not woken by its own instances: tick() works out when it next has something to do.
-        self.jobs = Jobs(store=store, registry=registry, clock=clock, schedule_grace=settings.schedule_grace)
+        self.jobs = Jobs(store=store, registry=registry, clock=clock, schedule_grace=settings.schedule_grace,
+                         hold=hold)
         self.fence: Fence | None = None
 
     def tick(self, fence: Fence | None = None) -> int:
@@ -89,7 +91,8 @@ class Scheduler:
             return None
 
     def _move(self, job: Job, expected: JobStatus, new: JobStatus, now: datetime, log: str | None = None) -> bool:
-        return self.store.jobs.transition_job(job.id, expected, new, now, log=log, fence=self.fence)
+        return self.store.jobs.transition_job(job.id, expected, new, now, log=log, agent="scheduler",
+                                             fence=self.fence)
 
     def _schedule_next(self, definition: Definition, now: datetime) -> None:
         if self.store.schedules.definition_has_instance(definition.name, frozenset({JobStatus.SCHEDULED})):

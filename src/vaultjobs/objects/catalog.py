@@ -134,6 +134,20 @@ class Catalog:
         objects[definition.name] = definition
         return Catalog(objects.values(), self._picklists.values(), self._retired_prefixes)
 
+    def with_standard_additions(self) -> Catalog:
+        """This catalog with the standard picklists and the standard objects' fields it lacks: a
+        catalog saved before a release that added them (itself when it lacks none)."""
+        out = self
+        for picklist in STANDARD_PICKLISTS:
+            if out.picklist(picklist.name) is None:
+                out = out.with_picklist(picklist)
+        for standard in STANDARD_OBJECTS:
+            current = out.object(standard.name)
+            missing = tuple(f for f in standard.fields if current is not None and current.field(f.name) is None)
+            if current is not None and missing:
+                out = out.with_object(current.evolve(fields=(*current.fields, *missing)))
+        return out
+
     def without_object(self, name: str) -> Catalog:
         """This catalog without ``name``; its prefix is retired, never to be allocated again."""
         gone = self._objects.get(name)

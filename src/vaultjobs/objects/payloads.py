@@ -167,9 +167,11 @@ def render_object_metadata(
     version: str,
     *,
     stamps: AuditStamps | None = None,
+    configuration_state: str = STEADY_STATE,
 ) -> dict[str, Any]:
     """Retrieve Object Metadata: ``{"object": {...}}`` with ``urls``, ``relationships`` and
-    ``fields``. ``created_*``/``modified_*`` appear when the store passes ``stamps``."""
+    ``fields``. ``created_*``/``modified_*`` appear when the store passes ``stamps``;
+    ``configuration_state`` (as in the object collection [U: not in Vault's example]) comes last."""
     name = definition.name
     body: dict[str, Any] = {
         "name": name,
@@ -205,6 +207,7 @@ def render_object_metadata(
     }
     body["relationships"] = [render_relationship(catalog, r, version) for r in catalog.relationships(name)]
     body["fields"] = [render_field(catalog, f, version) for f in definition.fields]
+    body["configuration_state"] = configuration_state
     return {"object": body}
 
 

@@ -11,6 +11,13 @@ below are marked [U]/[I] in the spec and recorded here:
   ``edl_item__v`` is a child of ``edl__v`` [D: "edl_item__v is a child object of edl__v"].
 * ``study_country__v`` (prefix ``0SC``) and ``site__v`` (``0SI``) [U: prefixes not documented] carry
   the level-specific EDLs through plain references from ``edl__v``.
+* A template set [U: Vault documents study-, country- and site-level templates linked by a parent
+  template, not their fields]: the study-level template is the ``edl__v`` the study's
+  ``template_edl__v`` names; a country- or site-level template is an ``edl__v`` with
+  ``template__v = true``, ``template_level__v`` ``country__v`` or ``site__v`` and
+  ``parent_template__v`` naming the study-level template.
+* Standard fields added in a later release reach a vault whose catalog MDL saved before through
+  :func:`with_standard_additions`.
 * Package steps are children of ``vault_package__v``; package data and components are children of
   their step [I]. ``record_count__sys`` is a String because Vault renders it as one [D].
   ``package_type__v`` (the manifest's ``packagetype``), and a step's ``deployment_action__v`` and
@@ -57,6 +64,18 @@ PACKAGE_STATUS_PICKLIST = Picklist(
     source=Source.STANDARD,
     entries=tuple(
         PicklistEntry(name=name, label=label, order=i) for i, (name, label) in enumerate(PACKAGE_STATUSES, 1)
+    ),
+)
+
+
+EDL_TEMPLATE_LEVEL_PICKLIST = Picklist(
+    name="edl_template_level__v",
+    label="EDL Template Level",
+    source=Source.STANDARD,
+    entries=(
+        PicklistEntry(name="study__v", label="Study", order=1),
+        PicklistEntry(name="country__v", label="Country", order=2),
+        PicklistEntry(name="site__v", label="Site", order=3),
     ),
 )
 
@@ -206,6 +225,18 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
             inbound_label="Expected Document Lists",
         ),
         FieldDefinition(name="template__v", type=FieldType.BOOLEAN, label="Template", source=Source.STANDARD, order=13),
+        FieldDefinition(name="template_level__v", type=FieldType.PICKLIST, label="Template Level",
+                        source=Source.STANDARD, picklist=EDL_TEMPLATE_LEVEL_PICKLIST.name, order=14),
+        _ref(
+            "parent_template__v",
+            "Parent Template",
+            15,
+            "edl__v",
+            parent=False,
+            deletion=SETNULL,
+            inbound="level_templates__vr",
+            inbound_label="Level Templates",
+        ),
     ),
     _object(
         "edl_item__v",
@@ -335,4 +366,5 @@ STANDARD_OBJECTS: tuple[ObjectDefinition, ...] = (
     ),
 )
 
-STANDARD_PICKLISTS: tuple[Picklist, ...] = (DEFAULT_STATUS_PICKLIST, PACKAGE_STATUS_PICKLIST)
+STANDARD_PICKLISTS: tuple[Picklist, ...] = (DEFAULT_STATUS_PICKLIST, PACKAGE_STATUS_PICKLIST,
+                                             EDL_TEMPLATE_LEVEL_PICKLIST)

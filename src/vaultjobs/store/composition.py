@@ -14,7 +14,12 @@ from typing import Protocol
 
 from vaultjobs.store.bursts import Bursts
 from vaultjobs.store.content import Content
+from vaultjobs.store.control_clock import ControlClock
 from vaultjobs.store.control_events import ControlEvents
+from vaultjobs.store.control_faults import ControlFaults
+from vaultjobs.store.control_limits import ControlLimits
+from vaultjobs.store.control_requests import ControlRequests
+from vaultjobs.store.control_scripts import ControlScripts
 from vaultjobs.store.dialect import Dialect
 from vaultjobs.store.history import History
 from vaultjobs.store.jobs import Jobs
@@ -45,6 +50,11 @@ class Store(Protocol):
     overview: Overview
     status_windows: StatusWindows
     control_events: ControlEvents
+    control_faults: ControlFaults
+    control_requests: ControlRequests
+    control_clock: ControlClock
+    control_limits: ControlLimits
+    control_scripts: ControlScripts
 
     def migrate(self) -> list[int]: ...
     def close(self) -> None: ...
@@ -69,6 +79,11 @@ class SqlStore:
         self.overview = Overview(dialect)
         self.status_windows = status_windows or SharedStatusWindows(dialect)
         self.control_events = ControlEvents(dialect)
+        self.control_faults = ControlFaults(dialect)
+        self.control_requests = ControlRequests(dialect)
+        self.control_clock = ControlClock(dialect)
+        self.control_limits = ControlLimits(dialect)
+        self.control_scripts = ControlScripts(dialect)
 
     def migrate(self) -> list[int]:
         """Apply the migrations not applied yet, in order; return the versions applied now."""

@@ -7,6 +7,7 @@ transitions); readers follow the log by id (``GET /_vaultjobs/events``). The log
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,6 +58,16 @@ class ControlEvents:
         """The id of the newest event (0 when there is none): where a new reader starts."""
         row = self.db.connection().execute("SELECT max(id) FROM control_events").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
+
+    def job_statuses(self, after_id: int, watched: Sequence[int]) -> list[tuple[int, str, datetime]]:
+        """``(job id, status, modified at)`` of the jobs created after ``after_id`` and of the ``watched``
+        ones: how the events stream follows job transitions that nobody published."""
+        watching, params = self.db.any_of("id", watched)
+        rows = self.db.connection().execute(
+            f"SELECT id, status, modified_at FROM jobs WHERE id > ? OR {watching} ORDER BY id",
+            (after_id, *params),
+        ).fetchall()
+        return [(int(r[0]), str(r[1]), from_ms(int(r[2]))) for r in rows]
 
     def clear(self) -> None:
         """Forget every event (a reset); ids keep growing, so readers never see an id twice."""

@@ -149,6 +149,9 @@ class _HistoryFilter:
 class History(Protocol):
     """Histories (finished jobs), monitors (unfinished jobs) and the retention purge."""
 
+    #: Whether an offset page of histories costs the same at any depth (and its total is exact).
+    seeks_offsets: bool
+
     def job_histories(
         self, *, created_by: int | None, status: JobStatus | None, start: datetime | None, end: datetime | None,
         limit: int, offset: int, statuses: Collection[JobStatus] | None = None, title: str | None = None,
@@ -158,16 +161,61 @@ class History(Protocol):
         end: datetime | None, limit: int, offset: int, title: str | None = None,
     ) -> Page: ...
     def purge_finished_jobs(self, finished_before: datetime, *, max_jobs: int = ..., max_rows: int = ...) -> int: ...
+    def history_window(
+        self, *, created_by: int | None, statuses: Collection[JobStatus] | None, start: datetime | None,
+        end: datetime | None, limit: int, after: HistoryKey | None = None, before: HistoryKey | None = None,
+        title: str | None = None,
+    ) -> Window: ...
+    def history_count(
+        self, *, created_by: int | None, statuses: Collection[JobStatus] | None, start: datetime | None,
+        end: datetime | None, cap: int, title: str | None = None,
+    ) -> tuple[int, bool]: ...
+
+
+@dataclass(frozen=True, order=True)
+class HistoryKey:
+    """Where a finished job sits in History's order (newest finished first, then highest id): a page
+    starts after or before one, whatever its depth (keyset paging). Written ``<finished ms>.<id>``."""
+
+    finished: int
+    job_id: int
+
+    def __str__(self) -> str:
+        return f"{self.finished}.{self.job_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> HistoryKey | None:
+        finished, _, job_id = text.partition(".")
+        if not (finished.isdigit() and job_id.isdigit() and len(finished) < 16 and len(job_id) < 19):
+            return None
+        return cls(int(finished), int(job_id))
+
+    @classmethod
+    def of(cls, job: Job) -> HistoryKey:
+        return cls(to_ms(job.run_end or job.modified_at), job.id)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A page of History read by key: its jobs, and whether older and newer ones exist beyond it."""
+
+    items: list[Job]
+    older: bool
+    newer: bool
 
 
 class PlainHistory:
     """Histories, monitors and the purge in plain SQL (``COUNT`` and ``OFFSET``), for any SQL store.
 
-    Correct everywhere, but a page costs time in proportion to its offset and ``total`` in proportion
-    to the matching history: fine for thousands of jobs, not for millions. :class:`CountedHistory`
-    replaces histories with the bucket counts; a PostgreSQL store can use this class as it is until it
-    gets the same counts (migration and triggers of its own).
+    Correct everywhere, but an offset page costs time in proportion to its offset and ``total`` in
+    proportion to the matching history: fine for thousands of jobs, not for millions. Vault's
+    Retrieve Job Histories pages by offset, so it pays that on PostgreSQL; the Job Status page does
+    not: it pages by key (:meth:`history_window`, one index range at any depth) and counts up to a
+    cap (:meth:`history_count`). :class:`CountedHistory` answers offsets and exact counts from the
+    bucket counts instead (SQLite).
     """
+
+    seeks_offsets = False
 
     def __init__(self, db: Dialect) -> None:
         self.db = db
@@ -250,6 +298,49 @@ class PlainHistory:
         total = int(conn.execute(f"SELECT count(*) {where}", params).fetchone()[0])
         return total, (flt.hi, offset) if offset < total else None
 
+    # -- keyset pages (the Job Status page's History tab) ---------------------------------------
+
+    def history_window(
+        self, *, created_by: int | None, statuses: Collection[JobStatus] | None, start: datetime | None,
+        end: datetime | None, limit: int, after: HistoryKey | None = None, before: HistoryKey | None = None,
+        title: str | None = None,
+    ) -> Window:
+        """``limit`` finished jobs in History's order just after ``after`` (older than it), or just before
+        ``before`` (newer), or the newest: one index range read, at the same cost at any depth."""
+        flt = self._history_filter(created_by, statuses, start, end, title)
+        where, params = self._history_where(flt, flt.lo, flt.hi)
+        newest_first = before is None
+        # The key as a range on the index's first column, then the few rows of the same millisecond.
+        if after is not None:
+            where += f" AND {FINISHED_AT} <= ? AND ({FINISHED_AT} < ? OR id < ?)"
+            params += [after.finished, after.finished, after.job_id]
+        elif before is not None:
+            where += f" AND {FINISHED_AT} >= ? AND ({FINISHED_AT} > ? OR id > ?)"
+            params += [before.finished, before.finished, before.job_id]
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT id {where} ORDER BY {FINISHED_AT} {order}, id {order} LIMIT ?"
+        with self.db.read() as conn:
+            ids = [row[0] for row in conn.execute(sql, [*params, limit + 1])]
+            more = len(ids) > limit
+            ids = ids[:limit] if newest_first else ids[:limit][::-1]
+            jobs = self._jobs_by_id(conn, ids)
+        if newest_first:
+            return Window(items=jobs, older=more, newer=after is not None)
+        return Window(items=jobs, older=True, newer=more)
+
+    def history_count(
+        self, *, created_by: int | None, statuses: Collection[JobStatus] | None, start: datetime | None,
+        end: datetime | None, cap: int, title: str | None = None,
+    ) -> tuple[int, bool]:
+        """How many finished jobs match, counted up to ``cap``: (the count, whether it is exact). The
+        cost is bounded by ``cap`` however long the history is."""
+        flt = self._history_filter(created_by, statuses, start, end, title)
+        where, params = self._history_where(flt, flt.lo, flt.hi)
+        with self.db.read() as conn:
+            n = int(conn.execute(f"SELECT count(*) FROM (SELECT 1 {where} LIMIT ?) AS capped",
+                                 [*params, cap + 1]).fetchone()[0])
+        return min(n, cap), n <= cap
+
     # -- monitors --------------------------------------------------------------------------
 
     def job_monitors(
@@ -303,7 +394,7 @@ class PlainHistory:
 
     def purge_finished_jobs(self, finished_before: datetime, *, max_jobs: int = 500, max_rows: int = 20_000) -> int:
         """Delete, in one short write transaction, up to ``max_jobs`` of the oldest jobs finished before
-        ``finished_before`` with their tasks, log lines and status-window rows — at most about
+        ``finished_before`` with their tasks, log lines, status transitions and status-window rows — at most about
         ``max_rows`` rows in all. Returns the rows deleted; 0 when nothing is left to purge.
 
         Only finished jobs are ever selected (and the delete checks again), so unfinished jobs and their
@@ -324,7 +415,7 @@ class PlainHistory:
             if not ids:
                 return 0
             marks = ",".join("?" * len(ids))
-            for table, key in (("tasks", "job_id, seq"), ("job_log", "id")):
+            for table, key in (("tasks", "job_id, seq"), ("job_log", "id"), ("job_transitions", "id")):
                 budget = max_rows - deleted
                 cur = conn.execute(
                     f"DELETE FROM {table} WHERE ({key}) IN "
@@ -345,6 +436,8 @@ class CountedHistory(PlainHistory):
     """Histories on the bucket counts of migration 0003 (see the module docstring); monitors and the
     purge as in plain SQL (with SQLite's index hints, from the dialect)."""
 
+    seeks_offsets = True
+
     def _locate(self, conn: Connection, flt: _HistoryFilter, offset: int) -> tuple[int, tuple[int | None, int] | None]:
         """As in plain SQL, but ``total`` sums bucket counts and the offset is found by walking them:
         the cost does not grow with ``offset`` or with the size of the history (see the module docstring).
@@ -356,6 +449,18 @@ class CountedHistory(PlainHistory):
         pieces = [(piece, self._count(conn, flt, piece)) for piece in split_range(flt.lo, flt.hi)]
         total = sum(n for _, n in pieces)
         return total, self._seek(conn, flt, pieces, offset) if offset < total else None
+
+    def history_count(
+        self, *, created_by: int | None, statuses: Collection[JobStatus] | None, start: datetime | None,
+        end: datetime | None, cap: int, title: str | None = None,
+    ) -> tuple[int, bool]:
+        """Exact, from the bucket counts, whatever ``cap`` (a title filter is counted up to ``cap``)."""
+        if title:
+            return super().history_count(created_by=created_by, statuses=statuses, start=start, end=end, cap=cap,
+                                         title=title)
+        flt = self._history_filter(created_by, statuses, start, end, None)
+        with self.db.read() as conn:
+            return self._locate(conn, flt, 0)[0], True
 
     def _count(self, conn: Connection, flt: _HistoryFilter, piece: _Piece) -> int:
         if piece.level == 0:

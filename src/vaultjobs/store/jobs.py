@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from vaultjobs.models import Job, LogLine, Page, Task
+from vaultjobs.models import Job, LogLine, Page, Task, Transition
 from vaultjobs.status import JobStatus, TaskState
 from vaultjobs.store.batcher import Batcher
+from vaultjobs.store.control_scripts import SCRIPTED_WORKER
 from vaultjobs.store.dialect import Connection, Dialect
 from vaultjobs.store.errors import StoreError
-from vaultjobs.store.job_status import set_status
+from vaultjobs.store.job_status import actor, set_status
 from vaultjobs.store.leases import Fence, check_fence
 from vaultjobs.store.rows import JOB_COLUMNS, dumps, job_from_row, ms_or_none
 from vaultjobs.timeutil import from_ms, to_ms
@@ -45,7 +46,8 @@ class StatusRead:
 INSERT_JOB = (
     "INSERT INTO jobs (processor, title, parameters, status, method, scheduled, created_by, "
     "created_at, modified_by, modified_at, scheduled_for, idempotent, timeout_ms, "
-    f"inactivity_timeout_ms, definition, cancellable) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING {JOB_COLUMNS}"
+    "inactivity_timeout_ms, definition, cancellable, moved_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+    f"RETURNING {JOB_COLUMNS}"
 )
 
 
@@ -67,6 +69,7 @@ def job_values(new: NewJob, now: datetime) -> tuple[Any, ...]:
         ms_or_none(new.inactivity_timeout),
         new.definition,
         int(new.cancellable),
+        actor(agent="scheduler" if new.definition else None, by=new.created_by),
     )
 
 
@@ -92,7 +95,7 @@ def status_in(conn: Connection, job_id: int) -> JobStatus | None:
     return None if row is None else JobStatus(row[0])
 
 
-def settle_if_idle(db: Dialect, conn: Connection, job_id: int, ms: int) -> bool:
+def settle_if_idle(db: Dialect, conn: Connection, job_id: int, ms: int, *, agent: str) -> bool:
     """End a CANCELLING job as CANCELLED when no worker holds it or any of its tasks."""
     busy = conn.execute(
         "SELECT 1 FROM jobs WHERE id = ? AND (worker_id IS NOT NULL OR EXISTS "
@@ -101,7 +104,8 @@ def settle_if_idle(db: Dialect, conn: Connection, job_id: int, ms: int) -> bool:
     ).fetchone()
     if busy is not None:
         return False
-    return set_status(db, conn, job_id, JobStatus.CANCELLING, JobStatus.CANCELLED, ms, log="job ended CANCELLED")
+    return set_status(db, conn, job_id, JobStatus.CANCELLING, JobStatus.CANCELLED, ms, log="job ended CANCELLED",
+                      agent=agent)
 
 
 def insert_logs(db: Dialect, conn: Connection, logs: Sequence[tuple[int, Sequence[tuple[datetime, str]]]]) -> None:
@@ -185,14 +189,16 @@ class Jobs:
         *,
         log: str | None = None,
         by: int | None = None,
+        agent: str | None = None,
         fence: Fence | None = None,
     ) -> bool:
         """Move a job from ``expected`` to ``new``; False when it was not in ``expected`` any more.
-        With ``fence``, only while its holder holds the lease (:class:`~vaultjobs.store.leases.LeaseLost`)."""
+        With ``fence``, only while its holder holds the lease (:class:`~vaultjobs.store.leases.LeaseLost`).
+        The change is recorded as made by the user ``by`` or the component ``agent``."""
         with self.db.write() as conn:
             if fence is not None:
                 check_fence(self.db, conn, fence, now)
-            return set_status(self.db, conn, job_id, expected, new, to_ms(now), log=log, by=by)
+            return set_status(self.db, conn, job_id, expected, new, to_ms(now), log=log, by=by, agent=agent)
 
     def cancel_job(self, job_id: int, by: int, now: datetime) -> tuple[bool, JobStatus]:
         """Cancel a job: at once when it has not started, cooperatively (CANCELLING) when it runs.
@@ -216,7 +222,7 @@ class Jobs:
                 return False, status
             set_status(self.db, conn, job_id, status, JobStatus.CANCELLING, ms, by=by,
                              log=f"cancel requested by user {by}; running tasks are asked to stop")
-            if settle_if_idle(self.db, conn, job_id, ms):
+            if settle_if_idle(self.db, conn, job_id, ms, agent=f"user:{by}"):
                 return True, JobStatus.CANCELLED
             return True, JobStatus.CANCELLING
 
@@ -226,20 +232,28 @@ class Jobs:
         settled = []
         for job_id in ids:
             with self.db.write() as conn:
-                if settle_if_idle(self.db, conn, job_id, to_ms(now)):
+                if settle_if_idle(self.db, conn, job_id, to_ms(now), agent="sweeper"):
                     settled.append(job_id)
         return settled
 
-    def overdue_jobs(self, now: datetime) -> list[tuple[Job, JobStatus]]:
+    def overdue_jobs(self, now: datetime, *, job_timeout: float | None = None) -> list[tuple[Job, JobStatus]]:
         """RUNNING jobs past their timeout (→ TIMEOUT) or idle past their inactivity timeout while a
-        worker holds them or one of their tasks (→ COMPLETED_DUE_TO_INACTIVITY)."""
+        worker holds them or one of their tasks (→ COMPLETED_DUE_TO_INACTIVITY). ``job_timeout`` (seconds)
+        replaces every job's own timeout (the control plane's limit; scripted jobs keep none)."""
         ms = to_ms(now)
         conn = self.db.connection()
-        timed_out = conn.execute(
-            f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'RUNNING' AND timeout_ms IS NOT NULL "
-            "AND run_start + timeout_ms < ?",
-            (ms,),
-        ).fetchall()
+        if job_timeout is None:
+            timed_out = conn.execute(
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'RUNNING' AND timeout_ms IS NOT NULL "
+                "AND run_start + timeout_ms < ?",
+                (ms,),
+            ).fetchall()
+        else:
+            timed_out = conn.execute(
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'RUNNING' AND (worker_id IS NULL OR worker_id <> ?) "
+                "AND run_start + ? < ?",
+                (SCRIPTED_WORKER, int(job_timeout * 1000), ms),
+            ).fetchall()
         inactive = conn.execute(
             f"SELECT {JOB_COLUMNS} FROM jobs j WHERE status = 'RUNNING' AND inactivity_timeout_ms IS NOT NULL "
             "AND progress_at + inactivity_timeout_ms < ? AND (worker_id IS NOT NULL OR EXISTS "
@@ -327,6 +341,15 @@ class Jobs:
         if logs:
             with self.db.batch() as conn:
                 insert_logs(self.db, conn, [(job_id, logs)])
+
+    def transitions(self, job_id: int) -> list[Transition]:
+        """Every change of the job's status, oldest first, as recorded in the transaction that made it
+        (none for jobs created before schema sqlite 0011 / postgres 0009)."""
+        rows = self.db.connection().execute(
+            "SELECT from_status, to_status, at, actor FROM job_transitions WHERE job_id = ? ORDER BY id", (job_id,)
+        ).fetchall()
+        return [Transition(from_status=None if old is None else JobStatus(old), to_status=JobStatus(new),
+                           at=from_ms(at), actor=who) for old, new, at, who in rows]
 
     def read_log(self, job_id: int) -> list[LogLine]:
         rows = self.db.connection().execute(

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from vaultjobs.store.dialect import Connection, Dialect
 from vaultjobs.store.errors import StoreError
-from vaultjobs.timeutil import to_ms
+from vaultjobs.timeutil import Clock, to_ms
 
 
 class LeaseLost(StoreError):
@@ -28,10 +28,15 @@ class Fence:
 
     lease: str
     holder: str
+    #: The clock the lease's expiry is kept by, when not the clock of the writes it fences (the
+    #: control plane's virtual clock moves the writes' time, never the leases').
+    clock: Clock | None = None
 
 
 def check_fence(db: Dialect, conn: Connection, fence: Fence, now: datetime) -> None:
     """Raise :class:`LeaseLost` unless ``fence`` still holds its lease; inside the write's transaction."""
+    if fence.clock is not None:
+        now = fence.clock.now()
     row = conn.execute(
         f"SELECT 1 FROM leases WHERE name = ? AND holder = ? AND expires_at >= ?{db.row_lock}",
         (fence.lease, fence.holder, to_ms(now)),

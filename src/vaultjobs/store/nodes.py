@@ -117,7 +117,7 @@ class Nodes:
                         (ms, job_id, worker_id),
                     )
                     conn.execute("UPDATE jobs SET worker_id = NULL WHERE id = ? AND worker_id = ?", (job_id, worker_id))
-                    if settle_if_idle(self.db, conn, job_id, ms):
+                    if settle_if_idle(self.db, conn, job_id, ms, agent="sweeper"):
                         report.ended_jobs.append(job_id)
                     continue
                 if idempotent:
@@ -144,7 +144,7 @@ class Nodes:
                     # Its queued tasks are cancelled with the job's end.
                     if set_status(
                         self.db, conn, job_id, JobStatus.RUNNING, JobStatus.COMPLETED_DUE_TO_INACTIVITY, ms,
-                        log=f"{why}; the processor is not idempotent, so the job ends "
+                        agent="sweeper", log=f"{why}; the processor is not idempotent, so the job ends "
                         "COMPLETED_DUE_TO_INACTIVITY rather than run its work twice",
                     ):
                         report.ended_jobs.append(job_id)

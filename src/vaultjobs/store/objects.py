@@ -13,10 +13,11 @@ lookup, not a scan of JSON).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -101,9 +102,8 @@ class RecordWrite:
     references: Sequence[tuple[str, str]] = ()
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Referrer:
-    """A record whose Object ``field`` holds ``target_id``."""
+class Referrer(NamedTuple):
+    """A record whose Object ``field`` holds ``target_id`` (a tuple: tree walks make thousands)."""
 
     record_id: str
     object: str
@@ -111,16 +111,65 @@ class Referrer:
     target_id: str
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class PlanRow:
+class PlanRow(NamedTuple):
     """One record an object job works on: its place ``n`` in the job, and (deep copy) its copy's id
-    and the place of its parent."""
+    and the place of its parent (a tuple: a plan has up to 10,001 rows)."""
 
     n: int
     object: str
     source_id: str
     target_id: str | None = None
     parent_n: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CopySource:
+    """A deep copy's plan row with what it copies: the source's object and values as stored (None
+    when the source is gone) and the id of the parent's copy."""
+
+    n: int
+    object: str
+    source_id: str
+    target_id: str
+    parent_target_id: str | None
+    source_object: str | None
+    data: dict[str, Any] | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CopySpec:
+    """How deep copy makes the copies of one object's records from their sources, in SQL: the
+    sources' stored values with some fields cleared or set."""
+
+    object: str
+    #: Fields every copy leaves empty (``no_copy`` and system fields).
+    cleared: Sequence[str] = ()
+    #: ``(field, value)`` set in every copy (``object_type__v``).
+    fixed: Sequence[tuple[str, str]] = ()
+    #: The parent field: each copy's points at its parent's copy.
+    parent: str | None = None
+    #: Fields copied as they are that must hold a value.
+    required: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSort:
+    """Records ordered by a field's stored value: as text, or as a number (Numbers are kept as
+    decimal strings); records without a value come last ascending, first descending."""
+
+    field: str
+    numeric: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ResultBatch:
+    """A task's per-record results stored as one row (keyed by the task's first ``n``), written in
+    the transaction of the work they report."""
+
+    job_id: int
+    outcome: str
+    n: int
+    rows: Sequence[dict[str, Any]]
 
 
 def _row(row: Sequence[Any]) -> RecordRow:
@@ -156,6 +205,20 @@ def _write_index_rows(conn: Any, writes: Sequence[RecordWrite]) -> None:
         conn.executemany(
             "INSERT INTO object_references (record_id, object, field, target_id) VALUES (?, ?, ?, ?)", references
         )
+
+
+def _put_results(conn: Any, job_id: int, outcome: str, rows: Sequence[tuple[int, Any]]) -> None:
+    if rows:
+        conn.executemany(
+            "INSERT INTO object_job_results (job_id, outcome, n, data) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (job_id, outcome, n) DO NOTHING",
+            [(job_id, outcome, n, orjson.dumps(data).decode()) for n, data in rows],
+        )
+
+
+def _put_batch(conn: Any, batch: ResultBatch | None) -> None:
+    if batch is not None and batch.rows:
+        _put_results(conn, batch.job_id, batch.outcome, [(batch.n, list(batch.rows))])
 
 
 def _record_params(row: RecordRow) -> tuple[Any, ...]:
@@ -266,11 +329,50 @@ def _save_catalog(
     return True
 
 
+class _Json:
+    """Record values in SQL: SQLite's JSON functions or PostgreSQL's ``jsonb`` operators (the one
+    thing about records the two engines spell differently). Field names travel as parameters."""
+
+    def __init__(self, db: Dialect) -> None:
+        self.sqlite = sqlite3.IntegrityError in db.integrity_errors
+
+    def key(self, field: str) -> str:
+        return f'$."{field}"' if self.sqlite else field
+
+    def value(self, column: str) -> str:
+        """SQL for the value of a field (the next parameter) of ``column`` as a scalar; NULL when
+        the value is null or missing."""
+        return f"json_extract({column}, ?)" if self.sqlite else f"({column}::jsonb ->> CAST(? AS text))"
+
+    def number(self, column: str) -> str:
+        """:meth:`value` as a number (Numbers are kept as decimal strings)."""
+        return f"CAST({self.value(column)} AS REAL)" if self.sqlite else f"CAST({self.value(column)} AS numeric)"
+
+    @property
+    def collate(self) -> str:
+        """Appended to a text expression: comparison by code point (PostgreSQL's default follows the locale)."""
+        return "" if self.sqlite else ' COLLATE "C"'
+
+    def text(self) -> str:
+        """A text parameter where PostgreSQL cannot tell its type (a select list, ``jsonb_build_object``)."""
+        return "?" if self.sqlite else "CAST(? AS text)"
+
+    def set(self, column: str, values: Sequence[str]) -> str:
+        """SQL for ``column`` with fields (each a parameter) set to the SQL ``values``."""
+        if not values:
+            return column
+        if self.sqlite:
+            return f"json_set({column}, {', '.join(f'?, {v}' for v in values)})"
+        pairs = ", ".join(f"CAST(? AS text), {v}" for v in values)
+        return f"({column}::jsonb || jsonb_build_object({pairs}))::text"
+
+
 class Objects:
     """Object catalog, record and object-job queries; every method is one unit of work."""
 
     def __init__(self, db: Dialect) -> None:
         self.db = db
+        self._json = _Json(db)
 
     # -- catalog ---------------------------------------------------------------------------
 
@@ -311,32 +413,43 @@ class Objects:
 
     def next_ids(self, prefix: str, count: int) -> list[int]:
         """``count`` record numbers for ``prefix`` never handed out before, ascending."""
-        if count <= 0:
-            return []
-        with self.db.write() as conn:
-            row = conn.execute(
-                "INSERT INTO object_sequences (prefix, last) VALUES (?, ?) ON CONFLICT (prefix) "
-                "DO UPDATE SET last = object_sequences.last + excluded.last RETURNING last",
-                (prefix, count),
-            ).fetchone()
-        last = int(row[0])
-        return list(range(last - count + 1, last + 1))
+        return self.next_ids_of({prefix: count}).get(prefix, [])
 
-    def insert(self, writes: Sequence[RecordWrite], *, skip_existing: bool = False) -> list[str]:
+    def next_ids_of(self, counts: Mapping[str, int]) -> dict[str, list[int]]:
+        """:meth:`next_ids` for several prefixes in one transaction."""
+        wanted = {prefix: count for prefix, count in counts.items() if count > 0}
+        if not wanted:
+            return {}
+        out: dict[str, list[int]] = {}
+        with self.db.write() as conn:
+            for prefix, count in wanted.items():
+                row = conn.execute(
+                    "INSERT INTO object_sequences (prefix, last) VALUES (?, ?) ON CONFLICT (prefix) "
+                    "DO UPDATE SET last = object_sequences.last + excluded.last RETURNING last",
+                    (prefix, count),
+                ).fetchone()
+                last = int(row[0])
+                out[prefix] = list(range(last - count + 1, last + 1))
+        return out
+
+    def insert(self, writes: Sequence[RecordWrite], *, skip_existing: bool = False,
+               results: ResultBatch | None = None) -> list[str]:
         """Insert ``writes`` in one transaction; the ids inserted. :class:`RecordConflict` (nothing
         written) on a unique clash. With ``skip_existing`` a record whose id exists already is left as
-        it is (an object job writing again what it wrote before its worker died)."""
-        if not writes:
+        it is (an object job writing again what it wrote before its worker died). ``results`` are
+        stored in the same transaction."""
+        if not writes and results is None:
             return []
         try:
             try:
-                return self._insert_many(writes, skip_existing)
+                return self._insert_many(writes, skip_existing, results)
             except _Raced:
-                return self._insert_one_by_one(writes)
+                return self._insert_one_by_one(writes, results)
         except self.db.integrity_errors as exc:
             raise RecordConflict(str(exc)) from exc
 
-    def _insert_many(self, writes: Sequence[RecordWrite], skip_existing: bool) -> list[str]:
+    def _insert_many(self, writes: Sequence[RecordWrite], skip_existing: bool,
+                     results: ResultBatch | None) -> list[str]:
         """One lookup and one ``executemany`` rather than a statement per record (this is the write
         of every deep copy task); :class:`_Raced`, nothing written, when a concurrent writer inserted
         one of the ids between the lookup and the insert (PostgreSQL; SQLite writers queue)."""
@@ -362,9 +475,10 @@ class Objects:
                 if skip_existing and cursor.rowcount != len(fresh):
                     raise _Raced
             _write_index_rows(conn, fresh)
+            _put_batch(conn, results)
         return [w.row.id for w in fresh]
 
-    def _insert_one_by_one(self, writes: Sequence[RecordWrite]) -> list[str]:
+    def _insert_one_by_one(self, writes: Sequence[RecordWrite], results: ResultBatch | None = None) -> list[str]:
         """``skip_existing`` record by record: each insert says whether it wrote its record."""
         with self.db.write() as conn:
             fresh: list[RecordWrite] = []
@@ -377,6 +491,7 @@ class Objects:
                 if got is not None:
                     fresh.append(w)
             _write_index_rows(conn, fresh)
+            _put_batch(conn, results)
         return [w.row.id for w in fresh]
 
     def replace(self, writes: Sequence[RecordWrite]) -> None:
@@ -391,10 +506,11 @@ class Objects:
             raise RecordConflict(str(exc)) from exc
 
     def delete(
-        self, ids: Sequence[str], updates: Sequence[RecordWrite] = (), *, now: datetime
+        self, ids: Sequence[str], updates: Sequence[RecordWrite] = (), *, now: datetime,
+        results: ResultBatch | None = None,
     ) -> int:
         """Delete the records ``ids`` and replace ``updates`` (referrers whose field is cleared) in
-        one transaction, noting each deletion; how many records were deleted."""
+        one transaction, noting each deletion (and storing ``results``); how many records were deleted."""
         deleted = 0
         with self.db.write() as conn:
             for w in updates:
@@ -412,6 +528,7 @@ class Objects:
                 )
                 cursor = conn.execute(f"DELETE FROM object_records WHERE id IN ({_marks(chunk)})", tuple(chunk))
                 deleted += max(cursor.rowcount, 0)
+            _put_batch(conn, results)
         return deleted
 
     def get(self, ids: Sequence[str]) -> dict[str, RecordRow]:
@@ -425,20 +542,32 @@ class Objects:
         return out
 
     def page(
-        self, object_name: str, *, sort: str, descending: bool, limit: int, offset: int
+        self, object_name: str, *, sort: str | FieldSort, descending: bool, limit: int, offset: int
     ) -> tuple[int, list[RecordRow]]:
         """The total of ``object_name``'s records and one page of them, ordered by ``sort`` (a
-        column: ``id``, ``name``, ``created_at`` or ``modified_at``), ties by id."""
-        if sort not in ("id", "name", "created_at", "modified_at"):
-            raise ValueError(f"cannot sort records by {sort!r}")
+        column: ``id``, ``name``, ``created_at``, ``modified_at``, ``created_by``, ``modified_by``; or
+        a field's value), ties by id in the same direction, so that pages never overlap or skip.
+        Text compares by code point on both engines."""
         direction = "DESC" if descending else "ASC"
+        params: list[Any] = [object_name]
+        if isinstance(sort, FieldSort):
+            json = self._json
+            value = json.number("data") if sort.numeric else f"{json.value('data')}{json.collate}"
+            order = f"({json.value('data')} IS NULL) {direction}, {value} {direction}, id {direction}"
+            params += [json.key(sort.field)] * 2
+        elif sort in ("name", "created_at", "modified_at", "created_by", "modified_by"):
+            text = self._json.collate if sort == "name" else ""
+            order = f"({sort} IS NULL) {direction}, {sort}{text} {direction}, id {direction}"
+        elif sort == "id":
+            order = f"id {direction}"
+        else:
+            raise ValueError(f"cannot sort records by {sort!r}")
         conn = self.db.connection()
         total = int(conn.execute("SELECT COUNT(*) FROM object_records WHERE object = ?", (object_name,))
                     .fetchone()[0])
-        order = f"{sort} {direction}, id {direction}" if sort != "id" else f"id {direction}"
         rows = conn.execute(
             f"SELECT {_RECORD_COLUMNS} FROM object_records WHERE object = ? ORDER BY {order} LIMIT ? OFFSET ?",
-            (object_name, limit, offset),
+            (*params, limit, offset),
         ).fetchall()
         return total, [_row(r) for r in rows]
 
@@ -476,14 +605,11 @@ class Objects:
         out: list[Referrer] = []
         conn = self.db.connection()
         for chunk in _chunks(list(dict.fromkeys(target_ids))):
-            out.extend(
-                Referrer(record_id=r[0], object=r[1], field=r[2], target_id=r[3])
-                for r in conn.execute(
-                    f"SELECT record_id, object, field, target_id FROM object_references "
-                    f"WHERE target_id IN ({_marks(chunk)}) ORDER BY record_id, field",
-                    tuple(chunk),
-                ).fetchall()
-            )
+            out.extend(map(Referrer._make, conn.execute(
+                f"SELECT record_id, object, field, target_id FROM object_references "
+                f"WHERE target_id IN ({_marks(chunk)}) ORDER BY record_id, field",
+                tuple(chunk),
+            ).fetchall()))
         return out
 
     # -- object jobs: plans and results --------------------------------------------------------
@@ -495,10 +621,10 @@ class Objects:
             if conn.execute("SELECT 1 FROM object_job_plans WHERE job_id = ? LIMIT 1", (job_id,)).fetchone():
                 return False
             if rows:
-                conn.executemany(
+                conn.executemany(  # the rows are the parameters as they are: 10,001 of them at most
                     "INSERT INTO object_job_plans (job_id, n, object, source_id, target_id, parent_n) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [(job_id, r.n, r.object, r.source_id, r.target_id, r.parent_n) for r in rows],
+                    f"VALUES ({int(job_id)}, ?, ?, ?, ?, ?)",
+                    rows,
                 )
         return True
 
@@ -509,8 +635,101 @@ class Objects:
             "WHERE job_id = ? AND n >= ? AND n <= ? ORDER BY n",
             (job_id, first, last if last is not None else 2**62),
         ).fetchall()
-        return [PlanRow(n=int(r[0]), object=r[1], source_id=r[2], target_id=r[3],
-                        parent_n=None if r[4] is None else int(r[4])) for r in rows]
+        return list(map(PlanRow._make, rows))
+
+    def plan_size(self, job_id: int) -> int:
+        return int(self.db.connection().execute("SELECT COUNT(*) FROM object_job_plans WHERE job_id = ?",
+                                                (job_id,)).fetchone()[0])
+
+    def plan_children(self, job_id: int, first: int, last: int) -> set[str]:
+        """The sources of the plan rows whose parent is one of the rows ``first``…``last``."""
+        return {r[0] for r in self.db.connection().execute(
+            "SELECT source_id FROM object_job_plans WHERE job_id = ? AND parent_n >= ? AND parent_n <= ?",
+            (job_id, first, last),
+        ).fetchall()}
+
+    def copy_suspects(self, job_id: int, first: int, last: int, spec: CopySpec, *, every: bool = False
+                      ) -> list[CopySource]:
+        """The plan rows ``first``…``last`` of ``spec``'s object (the root aside) whose copy may not
+        be made: the source is gone, or a required field has no value (``every``: all rows, when a
+        required field is cleared); with what they copy, for the caller to say why."""
+        json = self._json
+        in_data = [f for f in spec.required if f != "name__v"]  # name__v is the name column too
+        checks = ["r.id IS NULL", "r.object <> p.object", *(["r.name IS NULL"] if "name__v" in spec.required else []),
+                  *(f"{json.value('r.data')} IS NULL" for _ in in_data)]
+        condition = "1 = 1" if every else " OR ".join(checks)
+        rows = self.db.connection().execute(
+            "SELECT p.n, p.object, p.source_id, p.target_id, pp.target_id, r.object, r.data "
+            "FROM object_job_plans p "
+            "LEFT JOIN object_job_plans pp ON pp.job_id = p.job_id AND pp.n = p.parent_n "
+            "LEFT JOIN object_records r ON r.id = p.source_id "
+            f"WHERE p.job_id = ? AND p.n >= ? AND p.n <= ? AND p.n > 0 AND p.object = ? AND ({condition}) "
+            "ORDER BY p.n",
+            (job_id, first, last, spec.object, *([] if every else [json.key(f) for f in in_data])),
+        ).fetchall()
+        return [CopySource(n=int(r[0]), object=r[1], source_id=r[2], target_id=r[3], parent_target_id=r[4],
+                           source_object=r[5], data=None if r[6] is None else orjson.loads(r[6])) for r in rows]
+
+    def copy_span(
+        self, job_id: int, first: int, last: int, specs: Sequence[CopySpec], *, skip: Sequence[int], by: int,
+        now: datetime, results: ResultBatch,
+    ) -> None:
+        """Make the copies of plan rows ``first``…``last`` but ``skip`` (and the root), set-based:
+        per object one ``INSERT … SELECT`` for the records and two for their references (copied
+        ones, and the parent field pointing at the parent's copy), and ``results``, in one
+        transaction. A copy that exists already is left as it is, so a task run again writes nothing
+        twice. Copies hold no unique value (a copied one always clashes with its source's)."""
+        json = self._json
+        skipped = sorted({0, *skip})
+        ms = to_ms(now)
+        span = f"p.job_id = ? AND p.n >= ? AND p.n <= ? AND p.object = ? AND p.n NOT IN ({_marks(skipped)})"
+        with self.db.write() as conn:
+            for spec in specs:
+                where = (job_id, first, last, spec.object, *skipped)
+                sets = [(f, "NULL", ()) for f in spec.cleared] + [(f, json.text(), (v,)) for f, v in spec.fixed]
+                if spec.parent is not None:
+                    sets.append((spec.parent, "pp.target_id", ()))
+                set_params = [p for f, _, extra in sets for p in (json.key(f), *extra)]
+                name = "NULL" if "name__v" in spec.cleared else "r.name"
+                conn.execute(
+                    f"INSERT INTO object_records ({_RECORD_COLUMNS}) "
+                    f"SELECT p.target_id, p.object, {name}, {json.set('r.data', [v for _, v, _ in sets])}, ?, ?, ?, ? "
+                    "FROM object_job_plans p JOIN object_records r ON r.id = p.source_id AND r.object = p.object "
+                    "LEFT JOIN object_job_plans pp ON pp.job_id = p.job_id AND pp.n = p.parent_n "
+                    f"WHERE {span} ON CONFLICT (id) DO NOTHING",
+                    (*set_params, by, ms, by, ms, *where),
+                )
+                replaced = [*spec.cleared, *([spec.parent] if spec.parent else [])]
+                not_replaced = f" AND ref.field NOT IN ({_marks(replaced)})" if replaced else ""
+                conn.execute(
+                    "INSERT INTO object_references (record_id, object, field, target_id) "
+                    "SELECT p.target_id, p.object, ref.field, ref.target_id "
+                    "FROM object_job_plans p JOIN object_references ref ON ref.record_id = p.source_id "
+                    f"WHERE {span}{not_replaced} ON CONFLICT DO NOTHING",
+                    (*where, *replaced),
+                )
+                if spec.parent is not None:
+                    conn.execute(
+                        "INSERT INTO object_references (record_id, object, field, target_id) "
+                        f"SELECT p.target_id, p.object, {json.text()}, pp.target_id FROM object_job_plans p "
+                        "JOIN object_job_plans pp ON pp.job_id = p.job_id AND pp.n = p.parent_n "
+                        f"WHERE {span} AND EXISTS (SELECT 1 FROM object_records c WHERE c.id = p.target_id) "
+                        "ON CONFLICT DO NOTHING",
+                        (spec.parent, *where),
+                    )
+            _put_batch(conn, results)
+
+    def source_uniques(self, job_id: int, first: int, last: int) -> dict[str, list[tuple[str, str]]]:
+        """``source id → [(field, value)]``: the unique values the sources of plan rows ``first``…``last`` hold."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        for record_id, field, value in self.db.connection().execute(
+            "SELECT u.record_id, u.field, u.value FROM object_job_plans p "
+            "JOIN object_unique_values u ON u.record_id = p.source_id "
+            "WHERE p.job_id = ? AND p.n >= ? AND p.n <= ?",
+            (job_id, first, last),
+        ).fetchall():
+            out.setdefault(record_id, []).append((field, value))
+        return out
 
     def planned(self, job_id: int, source_ids: Sequence[str]) -> set[str]:
         """Which of ``source_ids`` the plan of ``job_id`` holds: a few index-bounded lookups, where
@@ -529,17 +748,21 @@ class Objects:
         if not rows:
             return
         with self.db.write() as conn:
-            conn.executemany(
-                "INSERT INTO object_job_results (job_id, outcome, n, data) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (job_id, outcome, n) DO NOTHING",
-                [(job_id, outcome, n, orjson.dumps(data).decode()) for n, data in rows],
-            )
+            _put_results(conn, job_id, outcome, rows)
 
     def results(self, job_id: int, outcome: str) -> list[dict[str, Any]]:
+        """The per-record results of ``outcome``, by ``n`` (batches of :class:`ResultBatch` unfolded)."""
         rows = self.db.connection().execute(
             "SELECT data FROM object_job_results WHERE job_id = ? AND outcome = ? ORDER BY n", (job_id, outcome)
         ).fetchall()
-        return [orjson.loads(r[0]) for r in rows]
+        out: list[dict[str, Any]] = []
+        for r in rows:
+            data = orjson.loads(r[0])
+            if isinstance(data, list):
+                out.extend(data)
+            else:
+                out.append(data)
+        return out
 
     def results_clear(self, job_id: int, outcome: str) -> None:
         with self.db.write() as conn:
@@ -566,6 +789,15 @@ class Objects:
             (processor,),
         ).fetchall()
         return [int(r[0]) for r in rows]
+
+    def active_parameters(self, processor: str) -> list[dict[str, Any]]:
+        """The parameters of the jobs of ``processor`` that have not ended."""
+        rows = self.db.connection().execute(
+            "SELECT parameters FROM jobs WHERE processor = ? AND status IN "
+            "('SCHEDULED','QUEUEING','QUEUED','RUNNING','CANCELLING') ORDER BY id",
+            (processor,),
+        ).fetchall()
+        return [orjson.loads(r[0]) for r in rows]
 
     def deletions(
         self, object_name: str, since: datetime, limit: int, offset: int

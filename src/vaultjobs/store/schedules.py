@@ -68,7 +68,7 @@ class Schedules:
                     "SELECT id FROM jobs WHERE definition = ? AND status = 'SCHEDULED'", (name,)
                 ).fetchall():
                     set_status(self.db, conn, job_id, JobStatus.SCHEDULED, JobStatus.CANCELLED, ms,
-                                     log=f"definition [{name}] was disabled")
+                               agent="definitions", log=f"definition [{name}] was disabled")
         return True
 
     def definition_has_instance(self, name: str, statuses: frozenset[JobStatus]) -> bool:

@@ -63,6 +63,10 @@ class StatusWindows(Protocol):
         None where the windows live apart from the jobs."""
         ...
 
+    def clear(self) -> None:
+        """Close every window (the control plane's reset), for every node that shares them."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -107,6 +111,9 @@ class SharedStatusWindows:
         polled_at = ms if rows[0][-1] is None else int(rows[0][-1])
         return StatusPoll(read, max(0.0, (polled_at + window_ms - ms) / 1000.0))
 
+    def clear(self) -> None:
+        self.db.write_one("DELETE FROM status_polls")
+
     def close(self) -> None:
         """Nothing of its own to close."""
 
@@ -149,6 +156,11 @@ class SideFileStatusWindows:
     def poll(self, job_id: int, now: datetime, window: float, viewer: Viewer) -> StatusPoll | None:
         """None: the windows are in another file than the jobs."""
         return None
+
+    def clear(self) -> None:
+        """Every process on the machine shares the side file: emptying it closes their windows too."""
+        with self._lock:
+            self._connection().execute("DELETE FROM status_polls")
 
     def close(self) -> None:
         with self._lock:

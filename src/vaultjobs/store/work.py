@@ -23,7 +23,7 @@ import orjson
 from vaultjobs.models import Job, Task
 from vaultjobs.status import JobStatus, TaskState
 from vaultjobs.store.dialect import Dialect
-from vaultjobs.store.job_status import START_IF_QUEUED, Move, move_jobs
+from vaultjobs.store.job_status import START_IF_QUEUED, Move, actor, move_jobs
 from vaultjobs.store.jobs import insert_logs
 from vaultjobs.store.rows import JOB_COLUMNS, dumps_or_none, job_from_row
 from vaultjobs.timeutil import to_ms
@@ -101,6 +101,7 @@ class Work:
         """Claim up to ``limit`` jobs, oldest first: QUEUED ones (→ RUNNING, phase init) and RUNNING
         ones between phases that no worker holds.
 
+        A QUEUED job that something holds already (a scripted job of the control plane) is never claimed.
         First in, first out across jobs: a QUEUED job waits while an older job still has queued tasks.
         A job of a processor that is not idempotent comes only first in a batch: if this worker
         died, the sweeper would end every non-idempotent job it held, started or not.
@@ -111,14 +112,15 @@ class Work:
             f"UPDATE jobs SET {START_IF_QUEUED}, worker_id = ?, progress_at = ? "
             "WHERE id IN (WITH claimable AS (SELECT id, idempotent, row_number() OVER (ORDER BY id) AS n FROM ("
             f"SELECT id, idempotent FROM (SELECT id, idempotent FROM jobs{hint} WHERE status = 'QUEUED' "
+            f"AND worker_id IS NULL "
             f"AND id < COALESCE((SELECT min(job_id) FROM tasks WHERE state = 'QUEUED'), {_MAX_ID}) "
             f"ORDER BY id LIMIT ?{self.db.skip_locked}) AS queued "
             f"UNION ALL SELECT id, idempotent FROM (SELECT id, idempotent FROM jobs{hint} WHERE {_HELD_NOWHERE} "
             f"ORDER BY id LIMIT ?{self.db.skip_locked}) AS unheld) AS candidates) "
             f"{_SAFE_PREFIX}) "
-            f"AND (status = 'QUEUED' OR ({_HELD_NOWHERE})) "
+            f"AND ((status = 'QUEUED' AND worker_id IS NULL) OR ({_HELD_NOWHERE})) "
             f"RETURNING {JOB_COLUMNS}",
-            (ms, ms, worker_id, ms, limit, limit, limit),
+            (ms, ms, actor(held_by=worker_id), worker_id, ms, limit, limit, limit),
         )
         return sorted((job_from_row(r) for r in rows), key=lambda job: job.id)
 

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp
 from vaultjobs import errors
 from vaultjobs.api.routes import jobs_of
 from vaultjobs.api.services import Services
+from vaultjobs.store.history import HistoryKey
 from vaultjobs.timeutil import render_datetime
 from vaultjobs.ui.links import LinkForwarder
 from vaultjobs.ui.live import Fragments, live_stream
@@ -191,7 +192,7 @@ class Pages:
         viewer = self.viewer(request)
         if viewer is None:
             return self.to_login(request)
-        filters = Filters.parse({**request.query_params, "tab": "history", "page": "1"},
+        filters = Filters.parse({**request.query_params, "tab": "history", "page": "1", "after": "", "before": ""},
                                 request.query_params.getlist("status"))
 
         def rows() -> Iterator[str]:
@@ -200,10 +201,9 @@ class Pages:
             writer.writerow(["job_id", "title", "job_type", "status", "created_by", "created_date",
                              "run_start_date", "run_end_date", "duration", "tasks_done", "tasks_failed",
                              "tasks_total"])
-            number = 1
-            while (number - 1) * PAGE_SIZE < MAX_EXPORT_ROWS:
-                listing = self.views.listing(viewer.user, _replace_page(filters, number), self.s.clock.now(),
-                                             tab_counts=False)
+            page = filters
+            for _ in range(MAX_EXPORT_ROWS // PAGE_SIZE):
+                listing = self.views.listing(viewer.user, page, self.s.clock.now(), tab_counts=False)
                 for row in listing.rows:
                     job = row.job
                     writer.writerow([job.id, row.title, job.processor, job.status.value, row.created_by,
@@ -212,9 +212,12 @@ class Pages:
                 yield out.getvalue()
                 out.seek(0)
                 out.truncate()
-                if number >= listing.pages:
+                if listing.next_query is None or not listing.rows:
                     break
-                number += 1
+                # the next page by key: the same cost however deep the export goes
+                last = listing.rows[-1].job
+                page = dataclasses.replace(listing.filters, page=listing.filters.page + 1,
+                                           after=str(HistoryKey.of(last)), before="")
 
         return StreamingResponse(rows(), media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": 'attachment; filename="job-history.csv"'})
@@ -290,10 +293,6 @@ def _int(raw: str | None) -> int:
 
 def _utc(value: datetime | None) -> str:
     return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _replace_page(filters: Filters, number: int) -> Filters:
-    return dataclasses.replace(filters, page=number)
 
 
 def _safe_next(request: Request, target: str | None) -> str:

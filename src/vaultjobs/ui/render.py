@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jinja2
@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from vaultjobs.timeutil import zone
+from vaultjobs.ui.chart import hourly_chart
 
 environment = jinja2.Environment(
     loader=jinja2.PackageLoader("vaultjobs.ui", "templates"),
@@ -19,6 +20,7 @@ environment = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+environment.globals["hourly_chart"] = hourly_chart
 
 #: Sent with every page: nothing but the page's own files runs, and no other site may frame it.
 SECURITY_HEADERS = {
@@ -47,6 +49,13 @@ class TimeFormat:
             utc.strftime("%Y-%m-%d %H:%M:%S"),
             local.strftime("%Y-%m-%d %H:%M:%S"),
         )
+
+
+    def hour(self, value: datetime) -> str:
+        """An hour's start as a chart's bar names it: the viewer's wall clock, with UTC."""
+        end = value + timedelta(hours=1)
+        local, utc = value.astimezone(self.tz), value.astimezone(UTC)
+        return f"{local:%Y-%m-%d %H:%M}–{end.astimezone(self.tz):%H:%M} ({utc:%H:%M} UTC)"
 
 
 def base_path(request: Request) -> str:

@@ -1,13 +1,17 @@
 """What the Job Status page shows, read from the store: the tabs, their filters and rows, one job.
 
 The page reads the store directly (never through the status endpoint), so it spends nobody's status
-window. Listings page through the store's histories and monitors, whose History pages cost the same at
-any depth (see :mod:`vaultjobs.store.history`). Admins see every job, other users their own, by the
-same rules as the API (:mod:`vaultjobs.jobs`).
+window. The History tab pages by key (``after``/``before`` in the query string: the finish time and
+id of the row the page follows or precedes), one index range at any depth on either database, and
+counts up to :data:`HISTORY_COUNT_CAP` where the store cannot count exactly for free (PostgreSQL).
+A bookmarked page number without a key is found by offset where the store seeks offsets at a
+constant cost (SQLite's bucket counts, see :mod:`vaultjobs.store.history`). Admins see every job,
+other users their own, by the same rules as the API (:mod:`vaultjobs.jobs`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -15,16 +19,20 @@ from typing import Any
 from urllib.parse import urlencode
 
 from vaultjobs import errors
-from vaultjobs.api.job_payloads import job_status_data
+from vaultjobs.api.job_payloads import job_status_data, job_title, planned_start
 from vaultjobs.api.versions import NEWEST_VERSION
 from vaultjobs.jobs import may_access, visible_creator
-from vaultjobs.models import Job, LogLine, Task, User
+from vaultjobs.models import Job, LogLine, Task, Transition, User
 from vaultjobs.status import TERMINAL_JOB_STATUSES, JobStatus, TaskState
 from vaultjobs.store import Store
+from vaultjobs.store.history import HistoryKey, Window
 from vaultjobs.store.overview import WorkerRow
 from vaultjobs.timeutil import zone
+from vaultjobs.ui.chart import FAILURES, HOURS, Hour, hours_of
 
 PAGE_SIZE = 50
+#: The History tab counts this many jobs at most where counting is not free (PostgreSQL): "10000+".
+HISTORY_COUNT_CAP = 10_000
 MAX_PAGE = 1_000_000
 #: The most jobs one Cancel may name: the Cancel Job API's limit.
 MAX_CANCEL = 500
@@ -54,6 +62,9 @@ class Filters:
     job_id: str = ""
     created_by: str = ""
     page: int = 1
+    #: History keys (:class:`~vaultjobs.store.history.HistoryKey`): the page follows ``after`` or precedes ``before``.
+    after: str = ""
+    before: str = ""
     problems: tuple[str, ...] = ()
 
     @classmethod
@@ -94,17 +105,25 @@ class Filters:
             page = int(raw_page)
         else:
             problems.append(f"Invalid value for [page]: [{raw_page[:40]}]; expected 1 to {MAX_PAGE}")
+        keys = {}
+        for name in ("after", "before"):
+            raw = query.get(name, "").strip()
+            if raw and (tab != "history" or HistoryKey.parse(raw) is None):
+                problems.append(f"Invalid value for [{name}]: [{raw[:40]}] is not a key of the History tab")
+                raw = ""
+            keys[name] = raw
         return cls(
             tab=tab, statuses=tuple(chosen), date_from=dates["from"], date_to=dates["to"],
             title=query.get("title", "").strip()[:255], job_id=job_id,
-            created_by=query.get("created_by", "").strip()[:150], page=page, problems=tuple(problems),
+            created_by=query.get("created_by", "").strip()[:150], page=page, after=keys["after"],
+            before="" if keys["after"] else keys["before"], problems=tuple(problems),
         )
 
     def params(self, **changes: Any) -> list[tuple[str, str]]:
         values = {
             "tab": self.tab, "status": [s.value.lower() for s in self.statuses], "from": self.date_from,
             "to": self.date_to, "title": self.title, "job_id": self.job_id, "created_by": self.created_by,
-            "page": str(self.page) if self.page > 1 else "",
+            "page": str(self.page) if self.page > 1 else "", "after": self.after, "before": self.before,
         }
         values.update(changes)
         pairs: list[tuple[str, str]] = []
@@ -150,10 +169,16 @@ class Row:
 class Listing:
     filters: Filters
     rows: list[Row]
+    #: The jobs matching, counted up to :data:`HISTORY_COUNT_CAP` when not ``exact``.
     total: int
-    pages: int
-    tab_counts: dict[str, int]
+    #: The number of pages; None when the total is not exact.
+    pages: int | None
+    tab_counts: dict[str, str]
     problems: list[str] = field(default_factory=list)
+    exact: bool = True
+    #: Query strings of the next and the previous page; None where there is none.
+    next_query: str | None = None
+    previous_query: str | None = None
 
 
 def duration(start: datetime | None, end: datetime | None, now: datetime) -> str:
@@ -187,12 +212,11 @@ class Views:
         rows = []
         for job in jobs:
             tasks = counts.get(job.id, (job.status, {}))[1]
-            start = job.scheduled_for if job.status is S.SCHEDULED else job.run_start
             rows.append(Row(
                 job=job,
-                title=job.title or job.processor,
+                title=job_title(job),
                 created_by=names.get(job.created_by, str(job.created_by)),
-                run_start=start,
+                run_start=planned_start(job),
                 done=tasks.get(TaskState.SUCCESS, 0),
                 failed=tasks.get(TaskState.ERRORS_ENCOUNTERED, 0),
                 total=sum(tasks.values()),
@@ -202,15 +226,16 @@ class Views:
             ))
         return rows
 
-    def tab_counts(self, viewer: User) -> dict[str, int]:
+    def tab_counts(self, viewer: User) -> dict[str, str]:
+        """Each tab's count as its badge shows it: History's is capped (``10000+``) where counting is not free."""
         creator = visible_creator(viewer)
         unfinished = self.store.overview.unfinished_counts(creator)
-        history = self.store.history.job_histories(created_by=creator, status=None, start=None, end=None,
-                                                   limit=1, offset=0)
+        history, exact = self.store.history.history_count(created_by=creator, statuses=None, start=None, end=None,
+                                                          cap=HISTORY_COUNT_CAP)
         return {
-            "scheduled": sum(unfinished.get(s, 0) for s in TAB_STATUSES["scheduled"]),
-            "running": sum(unfinished.get(s, 0) for s in TAB_STATUSES["running"]),
-            "history": history.total,
+            "scheduled": str(sum(unfinished.get(s, 0) for s in TAB_STATUSES["scheduled"])),
+            "running": str(sum(unfinished.get(s, 0) for s in TAB_STATUSES["running"])),
+            "history": f"{history}" if exact else f"{history}+",
         }
 
     def listing(self, viewer: User, filters: Filters, now: datetime, *, tab_counts: bool = True) -> Listing:
@@ -230,8 +255,9 @@ class Views:
                 creator = found
         start, end = filters.date_range(viewer.timezone)
         statuses = filters.statuses or TAB_STATUSES[filters.tab]
+        listing = Listing(filters=filters, rows=[], total=0, pages=1, problems=problems,
+                          tab_counts=self.tab_counts(viewer) if tab_counts else {})
         jobs: list[Job] = []
-        total = 0
         if empty:
             pass
         elif filters.job_id:
@@ -239,35 +265,75 @@ class Views:
             if job is not None and may_access(viewer, job) and job.status in statuses and (
                 creator is None or job.created_by == creator
             ):
-                jobs, total = [job], 1
+                jobs, listing.total = [job], 1
+        elif filters.tab == "history":
+            jobs = self._history_page(listing, creator, statuses if filters.statuses else None, start, end)
         else:
-            offset = (filters.page - 1) * PAGE_SIZE
-            if filters.tab == "history":
-                page = self.store.history.job_histories(
-                    created_by=creator, status=None, statuses=statuses if filters.statuses else None,
-                    start=start, end=end, limit=PAGE_SIZE, offset=offset, title=filters.title or None,
-                )
-            else:
-                page = self.store.history.job_monitors(
-                    created_by=creator, statuses=frozenset(statuses), start=start, end=end, limit=PAGE_SIZE,
-                    offset=offset, title=filters.title or None,
-                )
-            jobs, total = list(page.items), page.total
-        return Listing(
-            filters=filters,
-            rows=self.rows(jobs, now, names),
-            total=total,
-            pages=max(1, -(-total // PAGE_SIZE)),
-            tab_counts=self.tab_counts(viewer) if tab_counts else {},
-            problems=problems,
-        )
+            page = self.store.history.job_monitors(
+                created_by=creator, statuses=frozenset(statuses), start=start, end=end, limit=PAGE_SIZE,
+                offset=(filters.page - 1) * PAGE_SIZE, title=filters.title or None,
+            )
+            jobs, listing.total = list(page.items), page.total
+            listing.pages = max(1, -(-page.total // PAGE_SIZE))
+            if filters.page > 1:
+                listing.previous_query = filters.query(page=filters.page - 1)
+            if filters.page < listing.pages:
+                listing.next_query = filters.query(page=filters.page + 1)
+        listing.rows = self.rows(jobs, now, names)
+        return listing
 
-    def summary(self, viewer: User, now: datetime) -> list[tuple[JobStatus, int]]:
-        """Counts per status: unfinished jobs now, and jobs finished in the last 24 hours."""
+    def _history_page(
+        self, listing: Listing, creator: int | None, statuses: Sequence[JobStatus] | None,
+        start: datetime | None, end: datetime | None,
+    ) -> list[Job]:
+        """One page of the History tab, read by key (or, for a bare page number, by an offset the store
+        seeks at a constant cost); the links to its neighbours carry their keys."""
+        filters = listing.filters
+        history = self.store.history
+        title = filters.title or None
+        after = HistoryKey.parse(filters.after) if filters.after else None
+        before = HistoryKey.parse(filters.before) if filters.before else None
+        number = filters.page
+        if after is None and before is None and number > 1 and history.seeks_offsets:
+            page = history.job_histories(created_by=creator, status=None, statuses=statuses, start=start, end=end,
+                                         limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, title=title)
+            window = Window(items=list(page.items), older=number * PAGE_SIZE < page.total, newer=True)
+        else:
+            if after is None and before is None and number > 1:
+                listing.problems.append(f"Page {number} is reached from page 1 with Next (this database pages "
+                                        "History by key); here is page 1")
+                number = 1
+                filters = listing.filters = dataclasses.replace(filters, page=1)
+            window = history.history_window(created_by=creator, statuses=statuses, start=start, end=end,
+                                            limit=PAGE_SIZE, after=after, before=before, title=title)
+        listing.total, listing.exact = history.history_count(created_by=creator, statuses=statuses, start=start,
+                                                             end=end, cap=HISTORY_COUNT_CAP, title=title)
+        listing.pages = max(1, -(-listing.total // PAGE_SIZE)) if listing.exact else None
+        jobs = window.items
+        if jobs and window.older:
+            listing.next_query = filters.query(page=number + 1, after=str(HistoryKey.of(jobs[-1])), before="")
+        if number > 1 and (not jobs or window.newer):
+            previous = ({"after": "", "before": ""} if number == 2 or not jobs
+                        else {"after": "", "before": str(HistoryKey.of(jobs[0]))})
+            listing.previous_query = filters.query(page=max(1, number - 1), **previous)
+        return jobs
+
+    def summary(self, viewer: User, now: datetime) -> Summary:
+        """Counts per status (unfinished jobs now, jobs finished in the last 24 hours) and the hours of
+        the last 24 hours with their completions and failures, from one read of each."""
         creator = visible_creator(viewer)
-        counts = {**self.store.overview.unfinished_counts(creator),
-                  **self.store.overview.finished_counts_since(creator, now - timedelta(hours=24))}
-        return [(s, counts.get(s, 0)) for s in JobStatus]
+        since = now - timedelta(hours=HOURS)
+        per_hour = self.store.overview.finished_per_hour(creator, since)
+        counts = dict(self.store.overview.unfinished_counts(creator))
+        chart: dict[int, tuple[int, int]] = {}
+        for hour, statuses in per_hour.items():
+            for status, n in statuses.items():
+                counts[status] = counts.get(status, 0) + n
+            slot = min(hour, HOURS - 1)  # finished in this very millisecond's future: the newest hour
+            done, failed = chart.get(slot, (0, 0))
+            chart[slot] = (done + statuses.get(S.SUCCESS, 0),
+                           failed + sum(statuses.get(S(f), 0) for f in FAILURES))
+        return Summary(counts=[(s, counts.get(s, 0)) for s in JobStatus], hours=hours_of(chart, since))
 
     def workers(self) -> list[WorkerRow]:
         return self.store.overview.workers()
@@ -276,6 +342,14 @@ class Views:
         """The jobs ``viewer`` may see among ``job_ids``, in that order (the results of an action)."""
         found = self.store.jobs.get_jobs(list(job_ids))
         return self.rows([found[i] for i in job_ids if i in found and may_access(viewer, found[i])], now)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The summary strip: counts per status, and the chart's hours (oldest first)."""
+
+    counts: list[tuple[JobStatus, int]]
+    hours: list[Hour]
 
 
 @dataclass
@@ -287,6 +361,7 @@ class JobDetail:
     next_tasks: int | None
     log: list[LogLine]
     log_total: int
+    #: The job's status changes as the store recorded them: what, and when.
     timeline: list[tuple[str, datetime]]
 
 
@@ -299,20 +374,11 @@ def job_detail(store: Store, viewer: User, job_id: int, now: datetime, tasks_aft
     if not may_access(viewer, job):
         raise errors.JobAccessDenied(job_id)
     views = Views(store)
-    (row,) = views.rows([job], now)
+    names = views.usernames()
+    (row,) = views.rows([job], now, names)
     tasks = store.jobs.list_tasks(job.id, TASKS_PER_PAGE, tasks_after)
     log, log_total = store.overview.log_tail(job.id, LOG_TAIL_LINES)
-    timeline: list[tuple[str, datetime]] = [("Created", job.created_at)]
-    if job.scheduled_for is not None:
-        timeline.append(("Scheduled for", job.scheduled_for))
-    if job.run_start is not None:
-        timeline.append(("Run started (RUNNING)", job.run_start))
-    timeline += [(line.message, line.at) for line in log if _is_transition(line.message)]
-    if job.run_end is not None:
-        timeline.append((f"Run ended ({job.status.value})", job.run_end))
-    elif job.status.is_terminal:
-        timeline.append((f"Ended ({job.status.value})", job.modified_at))
-    timeline.sort(key=lambda item: item[1])
+    timeline = [(describe(t, names), t.at) for t in store.jobs.transitions(job.id)]
     last = tasks.items[-1].seq if tasks.items else 0
     return JobDetail(
         row=row,
@@ -326,6 +392,13 @@ def job_detail(store: Store, viewer: User, job_id: int, now: datetime, tasks_aft
     )
 
 
-def _is_transition(message: str) -> bool:
-    """Log lines that record a change of status (cancel, start now, ends)."""
-    return message.startswith(("cancel", "started now", "job ended", "worker ")) or "cancelled by" in message
+def describe(transition: Transition, names: Mapping[int, str]) -> str:
+    """``QUEUED → RUNNING by worker w1``, ``Created SCHEDULED by admin``: one line of the timeline."""
+    moved = (f"{transition.from_status.value} → {transition.to_status.value}" if transition.from_status
+             else f"Created {transition.to_status.value}")
+    user_id = transition.user_id
+    if user_id is not None:
+        return f"{moved} by {names.get(user_id, f'user {user_id}')}"
+    if transition.actor:
+        return f"{moved} by {transition.actor.replace(':', ' ', 1)}"
+    return moved

@@ -224,3 +224,20 @@ def test_deep_copy_follows_parent_fields_with_hierarchical_copy_on(tree: Catalog
     off = build("ALTER Object batch__c (MODIFY Field product__c (hierarchical_copy(false)));", tree)
     assert off.copy_children("product__c") == ()
     assert [o.name for o, _ in off.children("product__c")] == ["batch__c"]
+
+
+def test_a_catalog_saved_before_standard_fields_were_added_gains_them_and_keeps_its_own() -> None:
+    """A vault whose catalog MDL saved before a release that added standard fields (the EDL
+    template set's) and picklists reads them all, its own objects untouched."""
+    current = Catalog.standard()
+    edl = current.object("edl__v")
+    assert edl is not None
+    old = edl.evolve(fields=tuple(f for f in edl.fields if f.name not in ("template_level__v", "parent_template__v")))
+    stored = current.with_object(old).without_picklist("edl_template_level__v")
+    stored = stored.with_object(ObjectDefinition(name="mine__c", label="Mine", label_plural="Mine", prefix="A00",
+                                                 fields=standard_fields()))
+    upgraded = catalog_from_json(catalog_to_json(stored)).with_standard_additions()
+    assert upgraded.object("edl__v") == edl
+    assert upgraded.picklist("edl_template_level__v") == current.picklist("edl_template_level__v")
+    assert upgraded.object("mine__c") == stored.object("mine__c")
+    assert upgraded.with_standard_additions() == upgraded

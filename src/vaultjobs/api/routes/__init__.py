@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
 from vaultjobs.api.services import Services
+from vaultjobs.control import transitions
 from vaultjobs.jobs import Jobs
 
 
@@ -14,5 +17,6 @@ def jobs_of(services: Services) -> Jobs:
         clock=services.clock,
         schedule_grace=services.settings.schedule_grace,
         notify=services.notify,
+        hold=None if services.control is None else functools.partial(transitions.holder, services.control),
         notify_queued=services.notify_queued,
     )

@@ -1,6 +1,6 @@
 """The routes of the content repository and the document jobs, in matching order.
 
-Kept apart from :mod:`vaultjobs.api.app` so the application only splices them in. Fixed paths come
+Kept apart from :mod:`vaultjobs.api.app`, which mounts them as the content family. Fixed paths come
 before the ``{doc_id}``/``{binder_id}`` patterns they would otherwise be taken for, and the file
 staging ``content/`` route before the catch-all ``{item:path}``.
 """
@@ -22,7 +22,8 @@ RouteFactory = Callable[..., Route]
 
 
 def content_routes(route: RouteFactory, v: str, services: Services) -> list[Route]:
-    """Routes under ``v`` (``/api/{version:api_version}``), made with the application's ``route``."""
+    """Routes under ``v`` (the prefix they are given: empty where the family is mounted at
+    ``/api/{version:api_version}``), made with the application's ``route``."""
     docs = DocumentRoutes(services)
     binders = BinderRoutes(services)
     staging = FileStagingRoutes(services)

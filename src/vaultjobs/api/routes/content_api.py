@@ -18,7 +18,8 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 
 from vaultjobs import errors
-from vaultjobs.api.endpoint import BodyTooLarge, Call
+from vaultjobs.api.endpoint import Call
+from vaultjobs.api.failures import BodyTooLarge
 from vaultjobs.api.params import parse_id
 from vaultjobs.api.routes import jobs_of
 from vaultjobs.api.services import Services

@@ -36,12 +36,12 @@ from urllib.parse import quote
 
 from vaultjobs import errors
 from vaultjobs.api.endpoint import Call
+from vaultjobs.api.job_payloads import history_entry, monitor_entry
 from vaultjobs.api.params import int_param
 from vaultjobs.api.services import Services
 from vaultjobs.jobs import visible_creator
-from vaultjobs.models import Job, Page, User
+from vaultjobs.models import Page
 from vaultjobs.status import TERMINAL_JOB_STATUSES, JobStatus
-from vaultjobs.timeutil import render_datetime
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
@@ -117,37 +117,6 @@ class ListQuery:
             details["previous_page"] = self.link(path, max(0, self.offset - self.limit))
         return {"responseMessage": "OK", "url": self.link(path, self.offset), "responseDetails": details,
                 "jobs": jobs}
-
-
-def _entry(job: Job, viewer: User) -> tuple[dict[str, Any], str | None]:
-    tz = viewer.timezone if job.scheduled else None
-    entry: dict[str, Any] = {
-        "job_id": job.id,
-        "title": job.title or job.processor,
-        "status": job.status.value,
-        "created_by": job.created_by,
-        "created_date": render_datetime(job.created_at, tz),
-        "modified_by": job.modified_by,
-        "modified_date": render_datetime(job.modified_at, tz),
-    }
-    return entry, tz
-
-
-def history_entry(job: Job, viewer: User) -> dict[str, Any]:
-    entry, tz = _entry(job, viewer)
-    if job.run_start is not None:
-        entry["run_start_date"] = render_datetime(job.run_start, tz)
-    if job.run_end is not None:
-        entry["run_end_date"] = render_datetime(job.run_end, tz)
-    return entry
-
-
-def monitor_entry(job: Job, viewer: User) -> dict[str, Any]:
-    entry, tz = _entry(job, viewer)
-    start = job.scheduled_for if job.status is JobStatus.SCHEDULED else job.run_start
-    if start is not None:
-        entry["run_start_date"] = render_datetime(start, tz)
-    return entry
 
 
 class HistoryRoutes:

@@ -16,13 +16,13 @@ from vaultjobs.api.job_payloads import job_status_data
 from vaultjobs.api.params import int_param, parse_id
 from vaultjobs.api.routes import jobs_of
 from vaultjobs.api.services import Services
+from vaultjobs.control import transitions
 from vaultjobs.jobs import JobRequest, require_access
 from vaultjobs.models import Job, User
 from vaultjobs.store.jobs import StatusRead
 from vaultjobs.store.status_windows import Viewer
 from vaultjobs.timeutil import render_datetime
 
-MAX_CANCEL_IDS = 500
 RUN_FIELDS = frozenset({"parameters", "title", "schedule_at"})
 
 
@@ -88,7 +88,7 @@ class JobRoutes:
             job_id = parse_id(str(call.path_params["job_id"]))
         except errors.VaultError:
             return None  # reported after the session's full check, as for any other session
-        user, window = cached.user, self.s.settings.status_window
+        user, window = cached.user, self.s.limits.current().status_window
         poll = None
         if window > 0:
             viewer = Viewer(user_id=user.id, is_admin=user.is_admin, epoch=cached.epoch)
@@ -101,21 +101,29 @@ class JobRoutes:
             return self._status(call, user, job_id, read)
         job = require_access(user, job_id, read.job)
         if poll.wait is not None:
-            raise self._window_closed(job.id, poll.wait)
-        return {"data": job_status_data(job, read.counts, call.version, user)}
+            raise self._window_closed(job.id, poll.wait, window)
+        return self._answered(job, {"data": job_status_data(job, read.counts, call.version, user)})
 
     def _status(self, call: Call, user: User, job_id: int, read: StatusRead) -> dict[str, Any]:
         job = require_access(user, job_id, read.job)
-        if self.s.settings.status_window > 0:
-            wait = self.s.store.status_windows.open(job.id, self.s.clock.now(), self.s.settings.status_window)
+        window = self.s.limits.current().status_window
+        if window > 0:
+            wait = self.s.store.status_windows.open(job.id, self.s.clock.now(), window)
             if wait is not None:
-                raise self._window_closed(job.id, wait)
-        return {"data": job_status_data(job, read.counts, call.version, user)}
+                raise self._window_closed(job.id, wait, window)
+        return self._answered(job, {"data": job_status_data(job, read.counts, call.version, user)})
 
-    def _window_closed(self, job_id: int, wait: float) -> errors.ApiLimitExceeded:
+    def _answered(self, job: Job, answer: dict[str, Any]) -> dict[str, Any]:
+        """A status answered: with the control plane on, a poll-driven scripted job takes its next step."""
+        if self.s.control is not None:
+            transitions.after_poll(self.s.control, job.id)
+        return answer
+
+    @staticmethod
+    def _window_closed(job_id: int, wait: float, window: float) -> errors.ApiLimitExceeded:
         retry_after = max(1, math.ceil(wait))
         return errors.ApiLimitExceeded(
-            f"Job status for [{job_id}] may be retrieved once every {self.s.settings.status_window:g} seconds; "
+            f"Job status for [{job_id}] may be retrieved once every {window:g} seconds; "
             f"try again in {retry_after} s",
             retry_after=retry_after,
         )
@@ -168,8 +176,8 @@ class JobRoutes:
         if found is None:
             return None
         cached, hashed = found
-        if not self.s.accounts.confirm(cached, self.s.store.users.session_epoch()):
-            return None
+        if self.s.control is not None or not self.s.accounts.confirm(cached, self.s.store.users.session_epoch()):
+            return None  # the control plane may script the job, which only enqueue (run) can hold
         call.user, call.session_hash = cached.user, hashed
         job = await self.jobs.enqueue_async(cached.user, self._run_request(call))
         return {"url": f"/api/{call.version}/services/jobs/{job.id}", "job_id": job.id}
@@ -209,8 +217,9 @@ class JobRoutes:
         raw_ids = parse_cancel_body(call.body, call.request.headers.get("content-type", ""))
         if not raw_ids:
             raise errors.InvalidData("The request names no jobs; send a JSON array of {\"job_id\": n}")
-        if len(raw_ids) > MAX_CANCEL_IDS:
-            raise errors.InvalidData(f"A request may cancel at most {MAX_CANCEL_IDS} jobs, got {len(raw_ids)}")
+        most = self.s.limits.current().cancel_batch_size
+        if len(raw_ids) > most:
+            raise errors.InvalidData(f"A request may cancel at most {most} jobs, got {len(raw_ids)}")
         return {"data": [self._cancel_one(raw, user) for raw in raw_ids]}
 
     def _cancel_one(self, raw: object, user: User) -> dict[str, Any]:

@@ -22,14 +22,14 @@ from typing import Any
 
 from vaultjobs import errors
 from vaultjobs.api.routes import result_links
-from vaultjobs.jobtypes.objects.context import JobRefused, chunk_size_for, records_of
+from vaultjobs.jobtypes.objects.context import JobRefused, plan_spans, records_of, span_of
 from vaultjobs.jobtypes.objects.records import Record, Records, creation_of, write_of
 from vaultjobs.jobtypes.objects.tables import error_cell
 from vaultjobs.jobtypes.objects.trees import TreeTooLarge, cascade_tree
 from vaultjobs.models import Job
 from vaultjobs.objects import Catalog, RelationshipDeletion
 from vaultjobs.sdk import JobContext, JobResult, Task, processor
-from vaultjobs.store.objects import PlanRow, RecordWrite
+from vaultjobs.store.objects import PlanRow, RecordWrite, ResultBatch
 
 PROCESSOR = "cascade_delete_object_record"
 MAX_RELATED_RECORDS = 10_000
@@ -72,7 +72,7 @@ def _blocked(record_id: str, referrer: str, source: str, field: str) -> list[str
             f"Record [{record_id}] is referenced by record [{referrer}] of [{source}] through [{field}] (block)"]
 
 
-@processor(PROCESSOR, chunk_size=100, idempotent=True, timeout="4h", admin_cancellable=True)
+@processor(PROCESSOR, chunk_size=1, idempotent=True, timeout="4h", admin_cancellable=True)
 class CascadeDeleteObjectRecord:
     """Cascade Delete Object Record: deletes a record and its descendants."""
 
@@ -84,19 +84,23 @@ class CascadeDeleteObjectRecord:
         plan = store.objects.plan(ctx.job_id)
         if plan:
             ctx.log(f"plan of {len(plan)} records found from an earlier run; resuming it")
+            outside = store.objects.referrers([row.source_id for row in plan])
         else:
             try:
                 tree = cascade_tree(store, catalog, p["object"], p["record_id"], MAX_RELATED_RECORDS)
             except TreeTooLarge as exc:
                 raise JobRefused(str(exc)) from exc
-            plan = [PlanRow(n=node.n, object=node.object, source_id=node.id, parent_n=node.parent_n) for node in tree]
+            plan = [PlanRow(n=node.n, object=node.object, source_id=node.id, parent_n=node.parent_n)
+                    for node in tree.nodes]
+            outside = tree.outside
             if not store.objects.plan_save(ctx.job_id, plan):
                 plan = store.objects.plan(ctx.job_id)
+                outside = store.objects.referrers([row.source_id for row in plan])
             ctx.log(f"cascade delete of {p['object']} {p['record_id']} planned: {len(plan)} records, "
                     f"requested by user {ctx.created_by}")
         where = {row.source_id: row for row in plan}
         blocked: dict[int, dict[str, Any]] = {}
-        for referrer in store.objects.referrers(list(where)):
+        for referrer in outside:
             if referrer.record_id in where or _rule(catalog, referrer.object, referrer.field) is not \
                     RelationshipDeletion.BLOCK:
                 continue
@@ -107,24 +111,28 @@ class CascadeDeleteObjectRecord:
             store.objects.results_put(ctx.job_id, "failure", sorted(blocked.items()))
             raise JobRefused(f"{len(blocked)} records are referenced through block relationships; nothing was "
                              "deleted (see the failure results)")
-        ctx.chunk_size = chunk_size_for(len(plan))
-        return [{"n": row.n} for row in plan]
+        return plan_spans(ctx, len(plan))
 
     def process(self, ctx: JobContext, task: Task) -> None:
+        if ctx.cancelled:
+            return
         records = records_of(ctx)
         store = records.store
         catalog = records.catalogs.current()
-        ns = [int(item["n"]) for item in task.items]
-        plan = store.objects.plan(ctx.job_id, min(ns), max(ns))
+        first, last = span_of(task)
+        plan = store.objects.plan(ctx.job_id, first, last)
         mine = {row.source_id: row for row in plan}
-        referrers = store.objects.referrers(list(mine))
-        in_tree = set(mine) | store.objects.planned(
-            ctx.job_id, [r.record_id for r in referrers if r.record_id not in mine])
+        referrers = [r for r in store.objects.referrers(list(mine)) if r.record_id not in mine]
+        if referrers:
+            # Children in the plan are the usual referrers: one range query rules them out, the
+            # few others are looked up.
+            children = store.objects.plan_children(ctx.job_id, first, last)
+            others = [r.record_id for r in referrers if r.record_id not in children]
+            in_tree = children | store.objects.planned(ctx.job_id, others)
+            referrers = [r for r in referrers if r.record_id not in in_tree]
         failures: dict[int, dict[str, Any]] = {}
         cleared: dict[str, Record] = {}
         for referrer in referrers:
-            if referrer.record_id in in_tree:
-                continue
             rule = _rule(catalog, referrer.object, referrer.field)
             row = mine[referrer.target_id]
             if rule is RelationshipDeletion.SETNULL:
@@ -138,13 +146,13 @@ class CascadeDeleteObjectRecord:
                 entry["errors"].append(_blocked(row.source_id, referrer.record_id, referrer.object, referrer.field))
         if ctx.cancelled:
             return
-        doomed = [row.source_id for row in plan if row.n not in failures]
+        doomed = [row for row in plan if row.n not in failures]
         now = records.clock.now()
-        store.objects.delete(doomed, _clearing_writes(records, catalog, cleared, ctx.created_by, now), now=now)
+        store.objects.delete([row.source_id for row in doomed],
+                             _clearing_writes(records, catalog, cleared, ctx.created_by, now), now=now,
+                             results=ResultBatch(job_id=ctx.job_id, outcome="success", n=first,
+                                                 rows=[{"object": row.object, "id": row.source_id} for row in doomed]))
         store.objects.results_put(ctx.job_id, "failure", sorted(failures.items()))
-        store.objects.results_put(ctx.job_id, "success", [
-            (row.n, {"object": row.object, "id": row.source_id}) for row in plan if row.n not in failures
-        ])
         task.set_value("deleted", len(doomed))
         if failures:
             task.fail(f"{len(failures)} of {len(plan)} records were not deleted: referenced through block "
@@ -152,8 +160,10 @@ class CascadeDeleteObjectRecord:
 
     def complete(self, ctx: JobContext, result: JobResult) -> None:
         store = records_of(ctx).store
-        deleted = len(store.objects.results(ctx.job_id, "success"))
         failed = len(store.objects.results(ctx.job_id, "failure"))
+        # every task ran and none failed: each planned record is deleted, no need to read them all back
+        deleted = (store.objects.plan_size(ctx.job_id) if result.tasks_succeeded == result.tasks_total and not failed
+                   else len(store.objects.results(ctx.job_id, "success")))
         ctx.log(f"cascade delete finished: {deleted} records deleted, {failed} not deleted")
 
 

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from vaultjobs import errors
 from vaultjobs.objects import Catalog
@@ -117,6 +118,11 @@ def _unique_rows(store: Store, after: Catalog, change: CatalogChange) -> Catalog
     return dataclasses.replace(change, unique_rows=rows)
 
 
+def _catalog_of(body: dict[str, Any] | None) -> Catalog:
+    """The catalog a stored body holds (the standard one before MDL first changed it)."""
+    return Catalog.standard() if body is None else catalog_from_json(body).with_standard_additions()
+
+
 class CatalogService:
     """The vault's catalog over a store: read (cached by revision) and changed by MDL."""
 
@@ -142,7 +148,7 @@ class CatalogService:
             if revision == self._revision:
                 return self._catalog, self._stamps
         stored = self.store.objects.catalog_load()
-        catalog = Catalog.standard() if stored.body is None else catalog_from_json(stored.body)
+        catalog = _catalog_of(stored.body)
         stamps = {
             name: AuditStamps(created_by=s.created_by, created_date=s.created_at, modified_by=s.modified_by,
                               modified_date=s.modified_at)
@@ -167,7 +173,7 @@ class CatalogService:
             raise errors.InvalidData(f"MDL syntax error: {exc}") from exc
         for _ in range(SAVE_ATTEMPTS):
             stored = self.store.objects.catalog_load()
-            before = Catalog.standard() if stored.body is None else catalog_from_json(stored.body)
+            before = _catalog_of(stored.body)
             after, results = apply(before, statements)
             if after == before or (all_or_nothing and not all(r.success for r in results)):
                 return Execution(results=results, seconds=time.perf_counter() - started)

@@ -1,22 +1,31 @@
-"""Vault's Create EDL (Clinical Operations): a study's Expected Document List made from its template.
+"""Vault's Create EDL (Clinical Operations): the Expected Document Lists of a study, its study
+countries and its sites, made from the study's template set.
 
-Choices where Vault is silent [U]: the study's ``template_edl__v`` names an ``edl__v`` record (a
-template, ``template__v = true``); the job gives the study one EDL of its own (``edl__v`` with
-``study__v`` set, named after the study) holding a copy of each of the template's ``edl_item__v``
-records. With ``applyWhereEdlItemsExist=false`` (the default) a study whose EDL has items already
-gets nothing more; with ``true`` the template is applied to it too: each template item whose name
-the study's EDL lacks is added. Level-specific templates (country, site) are not modelled.
+Choices where Vault is silent [U] (see :mod:`vaultjobs.objects.standard`): the study's
+``template_edl__v`` names the study-level template (an ``edl__v`` with ``template__v = true``);
+templates whose ``parent_template__v`` is that template and whose ``template_level__v`` is
+``country__v`` or ``site__v`` are the set's country- and site-level templates. The job gives the
+study one EDL of its own (``study__v`` set, named after the study) holding a copy of each study-level
+template item; each of the study's countries (``study_country__v`` records of the study) an EDL
+(``study__v`` and ``study_country__v`` set) holding the items of every country-level template; and
+each site of those countries (``site__v``) an EDL (``study__v``, ``study_country__v`` and ``site__v``
+set) holding the items of every site-level template. A level without templates gets no EDLs. With
+``applyWhereEdlItemsExist=false`` (the default) an EDL that has items already gets nothing more; with
+``true`` each template item whose name it lacks is added.
 
-Idempotent like deep copy: ``init`` fixes the ids of everything it will create in the job's plan, and
-the task inserts under those ids, skipping those that exist.
+Idempotent like deep copy: ``init`` fixes the ids of everything it will create in the job's plan (an
+EDL that exists is planned under its own id, so that its new items find it and it is not written
+again), and the tasks insert under those ids, skipping those that exist.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from vaultjobs.jobtypes.objects.context import JobRefused, records_of
 from vaultjobs.jobtypes.objects.records import OBJECT_TYPE, Record, Records, write_of
+from vaultjobs.objects import Catalog
 from vaultjobs.objects.values import StoredValue, format_record_id
 from vaultjobs.sdk import JobContext, Task, processor
 from vaultjobs.store.objects import PlanRow
@@ -24,29 +33,56 @@ from vaultjobs.store.objects import PlanRow
 PROCESSOR = "create_edl"
 EDL = "edl__v"
 ITEM = "edl_item__v"
+STUDY = "study__v"
+COUNTRY = "study_country__v"
+SITE = "site__v"
+#: The template level of the EDLs made for the records of each object.
+LEVELS = {STUDY: "study__v", COUNTRY: "country__v", SITE: "site__v"}
 #: Fields of a template item copied to the study's item.
 ITEM_FIELDS = ("name__v", "document_type__v", "expected_steady_state_count__v", "required__v")
 
 
-def study_edls(records: Records, study_id: str) -> list[Record]:
-    """The study's own (non-template) EDLs, oldest first."""
-    catalog = records.catalogs.current()
-    referrers = records.store.objects.referrers([study_id])
-    ids = [r.record_id for r in referrers if r.object == EDL and r.field == "study__v"]
-    found = records.load(catalog, ids)
-    return [found[i] for i in sorted(found) if not found[i].values.get("template__v")]
+def _referrers(records: Records, target: str, object_name: str, field: str) -> list[Record]:
+    """The records of ``object_name`` whose ``field`` holds ``target``, by id."""
+    ids = [r.record_id for r in records.store.objects.referrers([target])
+           if r.object == object_name and r.field == field]
+    found = records.load(records.catalogs.current(), ids)
+    return [found[i] for i in sorted(found)]
 
 
 def items_of(records: Records, edl_id: str) -> list[Record]:
-    catalog = records.catalogs.current()
-    ids = [r.record_id for r in records.store.objects.referrers([edl_id]) if r.object == ITEM and r.field == "edl__v"]
-    found = records.load(catalog, ids)
-    return [found[i] for i in sorted(found)]
+    return _referrers(records, edl_id, ITEM, "edl__v")
+
+
+@dataclass(frozen=True, slots=True)
+class _Level:
+    """One record that gets an EDL (the study, a country, a site), and the templates of its level."""
+
+    record: Record
+    templates: list[Record]
+
+    def fields(self, study_id: str) -> dict[str, StoredValue]:
+        """Where its EDL hangs: the study always, and the country and site of a lower level."""
+        values: dict[str, StoredValue] = {STUDY: study_id, COUNTRY: None, SITE: None}
+        if self.record.object == COUNTRY:
+            values[COUNTRY] = self.record.id
+        elif self.record.object == SITE:
+            values[COUNTRY] = self.record.values.get(COUNTRY)
+            values[SITE] = self.record.id
+        return values
+
+    def own_edl(self, records: Records, study_id: str) -> Record | None:
+        """The EDL it has already (not a template), the oldest if several."""
+        field = STUDY if self.record.object == STUDY else self.record.object
+        wanted = self.fields(study_id)
+        return next((e for e in _referrers(records, self.record.id, EDL, field)
+                     if not e.values.get("template__v") and all(e.values.get(k) == v for k, v in wanted.items())),
+                    None)
 
 
 @processor(PROCESSOR, chunk_size=500, idempotent=True, timeout="1h", admin_cancellable=True)
 class CreateEdl:
-    """Create EDL: gives a study the Expected Document List of its template."""
+    """Create EDL: gives a study, its countries and its sites the Expected Document Lists of its template set."""
 
     def init(self, ctx: JobContext) -> list[dict[str, Any]]:
         records = records_of(ctx)
@@ -54,8 +90,28 @@ class CreateEdl:
         if not store.objects.plan(ctx.job_id):
             store.objects.plan_save(ctx.job_id, self._plan(ctx, records))
         plan = store.objects.plan(ctx.job_id)
-        ctx.log(f"Create EDL for study {ctx.parameters['study']}: {len(plan)} records to create")
+        ctx.log(f"Create EDL for study {ctx.parameters['study']}: {len(plan)} records planned "
+                f"({sum(1 for r in plan if r.object == ITEM)} expected documents)")
         return [{"n": row.n} for row in plan]
+
+    def _levels(self, records: Records, catalog: Catalog, study: Record, template: str) -> list[_Level]:
+        """The study, its countries and their sites, each with its level's templates."""
+        level_templates = [t for t in _referrers(records, template, EDL, "parent_template__v")
+                           if t.values.get("template__v")]
+        study_template = records.load(catalog, [template]).get(template)
+
+        def of_level(level: str) -> list[Record]:
+            return [t for t in level_templates if (t.values.get("template_level__v") or ()) == (level,)]
+
+        levels = [_Level(study, [study_template] if study_template else [])]
+        countries = _referrers(records, study.id, COUNTRY, STUDY)
+        country_templates, site_templates = of_level(LEVELS[COUNTRY]), of_level(LEVELS[SITE])
+        if country_templates:
+            levels += [_Level(country, country_templates) for country in countries]
+        if site_templates:
+            levels += [_Level(site, site_templates) for country in countries
+                       for site in _referrers(records, country.id, SITE, COUNTRY)]
+        return levels
 
     def _plan(self, ctx: JobContext, records: Records) -> list[PlanRow]:
         catalog = records.catalogs.current()
@@ -65,26 +121,33 @@ class CreateEdl:
         template = study.values.get("template_edl__v")
         if not template:
             raise JobRefused(f"Study [{study.id}] has no template EDL")
-        template_items = items_of(records, str(template))
-        own = study_edls(records, study.id)
+        edls: list[tuple[_Level, str | None, list[Record]]] = []
+        for level in self._levels(records, catalog, study, str(template)):
+            own = level.own_edl(records, study.id)
+            items = [i for t in level.templates for i in items_of(records, t.id)]
+            if own is not None:
+                existing = items_of(records, own.id)
+                if existing and not ctx.parameters.get("apply_where_items_exist"):
+                    ctx.log(f"{level.record.object} {level.record.id} has an EDL with {len(existing)} items "
+                            "already; nothing added")
+                    continue
+                names = {e.values.get("name__v") for e in existing}
+                items = [i for i in items if i.values.get("name__v") not in names]
+                if not items:
+                    continue
+            edls.append((level, own.id if own else None, items))
         edl_prefix = Records.definition(catalog, EDL).prefix
         item_prefix = Records.definition(catalog, ITEM).prefix
+        new_edls = iter(records.store.objects.next_ids(edl_prefix, sum(1 for _, own, _ in edls if own is None)))
+        new_items = iter(records.store.objects.next_ids(item_prefix, sum(len(items) for _, _, items in edls)))
         plan: list[PlanRow] = []
-        if own:
-            existing = items_of(records, own[0].id)
-            if existing and not ctx.parameters.get("apply_where_items_exist"):
-                ctx.log(f"study {study.id} has an EDL with {len(existing)} items already; nothing added")
-                return []
-            names = {e.values.get("name__v") for e in existing}
-            wanted = [t for t in template_items if t.values.get("name__v") not in names]
-        else:
-            edl_id = format_record_id(edl_prefix, records.store.objects.next_ids(edl_prefix, 1)[0])
-            plan.append(PlanRow(n=0, object=EDL, source_id=str(template), target_id=edl_id))
-            wanted = template_items
-        numbers = records.store.objects.next_ids(item_prefix, len(wanted))
-        for k, (item, number) in enumerate(zip(wanted, numbers, strict=True), start=len(plan)):
-            plan.append(PlanRow(n=k, object=ITEM, source_id=item.id, target_id=format_record_id(item_prefix, number),
-                                parent_n=None))
+        for level, own_id, items in edls:
+            edl_n = len(plan)
+            edl_id = own_id or format_record_id(edl_prefix, next(new_edls))
+            plan.append(PlanRow(n=edl_n, object=EDL, source_id=level.record.id, target_id=edl_id))
+            plan += [PlanRow(n=len(plan) + k, object=ITEM, source_id=item.id,
+                             target_id=format_record_id(item_prefix, next(new_items)), parent_n=edl_n)
+                     for k, item in enumerate(items)]
         return plan
 
     def process(self, ctx: JobContext, task: Task) -> None:
@@ -93,33 +156,26 @@ class CreateEdl:
         catalog = records.catalogs.current()
         ns = [int(item["n"]) for item in task.items]
         plan = store.objects.plan(ctx.job_id, min(ns), max(ns))
-        study = records.load(catalog, [ctx.parameters["study"]]).get(ctx.parameters["study"])
-        # The items' EDL: the one the plan creates (its row 0), else the study's own, found again.
-        first = store.objects.plan(ctx.job_id, 0, 0)
-        if first and first[0].object == EDL:
-            edl_id = first[0].target_id
-        else:
-            own = study_edls(records, ctx.parameters["study"])
-            if not own:
-                task.fail(f"study [{ctx.parameters['study']}] has no EDL any more")
-                return
-            edl_id = own[0].id
+        parent_ns = [r.parent_n for r in plan if r.parent_n is not None]
+        parents = {r.n: r for r in store.objects.plan(ctx.job_id, min(parent_ns), max(parent_ns))} if parent_ns else {}
         sources = records.load(catalog, [r.source_id for r in plan])
+        study_id = str(ctx.parameters["study"])
         now = records.clock.now()
         writes = []
         for row in plan:
             definition = catalog.object(row.object)
             source = sources.get(row.source_id)
-            if definition is None or source is None or row.target_id is None:
-                task.fail(f"template record [{row.source_id}] is gone")
+            edl = parents.get(row.parent_n) if row.parent_n is not None else None
+            if definition is None or source is None or row.target_id is None or (row.object == ITEM and not edl):
+                task.fail(f"record [{row.source_id}] is gone")
                 return
             values: dict[str, StoredValue]
             if row.object == EDL:
-                name = study.values.get("name__v") if study else row.target_id
-                values = {"name__v": f"{name} EDL", "study__v": ctx.parameters["study"], "template__v": False}
+                values = {"name__v": f"{source.values.get('name__v') or source.id} EDL", "template__v": False,
+                          **_Level(source, []).fields(study_id)}
             else:
                 values = {f: source.values.get(f) for f in ITEM_FIELDS}
-                values["edl__v"] = edl_id
+                values["edl__v"] = edl.target_id if edl else None
             values["status__v"] = ("active__v",)
             values["object_type__v"] = OBJECT_TYPE
             writes.append(write_of(definition, row.target_id, values, created_by=ctx.created_by, created_at=now,
@@ -128,6 +184,7 @@ class CreateEdl:
         task.set_value("created", len(created))
 
     def complete(self, ctx: JobContext, result: Any) -> None:
-        store = records_of(ctx).store
-        ctx.log(f"Create EDL finished: {len(store.objects.plan(ctx.job_id))} records created for study "
-                f"{ctx.parameters['study']}")
+        plan = records_of(ctx).store.objects.plan(ctx.job_id)
+        ctx.log(f"Create EDL finished for study {ctx.parameters['study']}: "
+                f"{sum(1 for r in plan if r.object == EDL)} EDLs and {sum(1 for r in plan if r.object == ITEM)} "
+                "expected documents")

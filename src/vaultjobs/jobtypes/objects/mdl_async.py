@@ -7,20 +7,33 @@ answer as its result, which ``GET /api/mdl/execute_async/{job_id}/results`` retu
 that fails makes the job end ERRORS_ENCOUNTERED. Only one asynchronous MDL job may be queued or
 running at a time, as in Vault. Not idempotent: a statement applied twice would not mean the same, so
 a job whose worker died ends COMPLETED_DUE_TO_INACTIVITY and its log says so.
+
+The objects the script changes (named in its parameters) are in deployment until the job ends:
+their ``configuration_state`` is ``IN_DEPLOYMENT`` and their records cannot be written
+(:meth:`~vaultjobs.jobtypes.objects.records.Records.require_writable`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from vaultjobs.api.routes import result_links
 from vaultjobs.jobtypes.objects.context import records_of
+from vaultjobs.jobtypes.objects.records import MDL_ASYNC_PROCESSOR
 from vaultjobs.models import Job
-from vaultjobs.objects.mdl import render_execution
+from vaultjobs.objects.mdl import Statement, render_execution
 from vaultjobs.sdk import JobContext, Task, processor
 
-PROCESSOR = "execute_mdl_async"
+PROCESSOR = MDL_ASYNC_PROCESSOR
 RESULT = "mdl"
+
+
+def changed_objects(statements: Sequence[Statement]) -> list[str]:
+    """The objects a script changes, a renamed one under both its names."""
+    names = [name for s in statements if s.component.type == "Object" for name in (s.component.name, s.new_name)
+             if name]
+    return list(dict.fromkeys(names))
 
 
 def _links(job: Job, version: str) -> list[dict[str, str]]:

@@ -48,6 +48,10 @@ from vaultjobs.store.objects import RecordConflict, RecordRow, RecordWrite
 from vaultjobs.timeutil import Clock, parse_datetime, render_datetime
 
 MAX_BULK_RECORDS = 500
+#: The job that changes objects while it runs (:mod:`vaultjobs.jobtypes.objects.mdl_async`), and the
+#: parameter naming the objects it changes.
+MDL_ASYNC_PROCESSOR = "execute_mdl_async"
+MDL_ASYNC_OBJECTS = "objects"
 DEFAULT_STATUS = ("active__v",)
 OBJECT_TYPE = "base__v"
 #: Standard fields kept as columns of the record row rather than in its JSON.
@@ -205,6 +209,26 @@ class Records:
         self.catalogs = catalogs
         self.clock = clock
 
+    # -- deployment --------------------------------------------------------------------------------
+
+    def in_deployment(self) -> frozenset[str]:
+        """The objects an asynchronous MDL job that has not ended is changing: their
+        ``configuration_state`` is ``IN_DEPLOYMENT`` until it ends."""
+        return frozenset(name for parameters in self.store.objects.active_parameters(MDL_ASYNC_PROCESSOR)
+                         for name in parameters.get(MDL_ASYNC_OBJECTS, ()))
+
+    def require_writable(self, user: User, definitions: Sequence[ObjectDefinition]) -> None:
+        """INSUFFICIENT_ACCESS for an object ``user`` may not write; OPERATION_NOT_ALLOWED for one
+        in deployment [U: Vault documents the state, not the error]."""
+        require_write(user, definitions)
+        deploying = self.in_deployment()
+        for definition in definitions:
+            if definition.name in deploying:
+                raise errors.OperationNotAllowed(
+                    f"Object [{definition.name}] is in deployment (configuration_state IN_DEPLOYMENT): an MDL "
+                    "change is being applied to it; its records cannot be changed until it ends"
+                )
+
     # -- reading ---------------------------------------------------------------------------------
 
     @staticmethod
@@ -324,7 +348,7 @@ class Records:
         """Create (or with ``id_param``, upsert) ``records``; one outcome per record, in order."""
         catalog = self.catalogs.current()
         definition = self.definition(catalog, object_name)
-        require_write(user, [definition])
+        self.require_writable(user, [definition])
         check_bulk(records)
         outcomes, creates, updates = self._plan_create(user, catalog, definition, records, origin=origin,
                                                        id_param=id_param, claimed={})
@@ -475,7 +499,7 @@ class Records:
         """Update ``records`` (found by ``id``, or by the unique field ``id_param``)."""
         catalog = self.catalogs.current()
         definition = self.definition(catalog, object_name)
-        require_write(user, [definition])
+        self.require_writable(user, [definition])
         check_bulk(records)
         now = self.clock.now()
         outcomes = [Outcome() for _ in records]
@@ -555,7 +579,7 @@ class Records:
         """Delete ``records`` (by ``id`` or ``id_param``), applying relationship deletion rules."""
         catalog = self.catalogs.current()
         definition = self.definition(catalog, object_name)
-        require_write(user, [definition])
+        self.require_writable(user, [definition])
         check_bulk(records)
         outcomes = [Outcome() for _ in records]
         ids = self._target_ids(catalog, definition, records, id_param, outcomes, origin)

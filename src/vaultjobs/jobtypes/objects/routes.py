@@ -27,9 +27,9 @@ from vaultjobs.api.services import Services
 from vaultjobs.api.versions import NEWEST_VERSION
 from vaultjobs.jobs import JobRequest, require_access
 from vaultjobs.jobtypes.objects import cascade_delete, create_edl, deep_copy, mdl_async
-from vaultjobs.jobtypes.objects.access import require_admin, require_write
+from vaultjobs.jobtypes.objects.access import require_admin
 from vaultjobs.jobtypes.objects.catalogs import CatalogService
-from vaultjobs.jobtypes.objects.records import Outcome, Record, Records, encode
+from vaultjobs.jobtypes.objects.records import MDL_ASYNC_OBJECTS, Outcome, Record, Records, encode
 from vaultjobs.jobtypes.objects.tables import (
     CSV_MEDIA_TYPE,
     is_csv,
@@ -39,9 +39,12 @@ from vaultjobs.jobtypes.objects.tables import (
     write_csv,
 )
 from vaultjobs.jobtypes.objects.trees import TreeTooLarge, cascade_tree, copy_tree
+from vaultjobs.objects import FieldType, ObjectDefinition
 from vaultjobs.objects.mdl import MdlSyntaxError, parse, render_execution
 from vaultjobs.objects.mdl.results import script_execution
 from vaultjobs.objects.payloads import (
+    IN_DEPLOYMENT,
+    STEADY_STATE,
     collection_object,
     record_object,
     records_url,
@@ -51,12 +54,14 @@ from vaultjobs.objects.payloads import (
 )
 from vaultjobs.objects.values import Origin, to_csv_value, to_json_value
 from vaultjobs.status import JobStatus
+from vaultjobs.store.objects import FieldSort
 
 MAX_PAGE = 200
 MAX_DELETIONS = 1000
 DELETIONS_KEPT_DAYS = 30
 DEFAULT_FIELDS = ("id", "name__v")
-SORT_COLUMNS = {"id": "id", "name__v": "name", "created_date__v": "created_at", "modified_date__v": "modified_at"}
+SORT_COLUMNS = {"id": "id", "name__v": "name", "created_date__v": "created_at", "modified_date__v": "modified_at",
+                "created_by__v": "created_by", "modified_by__v": "modified_by"}
 #: Vault's limit on the records one deep copy or cascade delete may touch besides the root.
 MAX_RELATED_RECORDS = 10_000
 ACTIVE = frozenset({JobStatus.SCHEDULED, JobStatus.QUEUEING, JobStatus.QUEUED, JobStatus.RUNNING,
@@ -77,13 +82,15 @@ class ObjectRoutes:
 
     def object_collection(self, call: Call) -> dict[str, Any]:
         call.require_user()
-        return render_object_collection(self.catalogs.current(), call.version)
+        return render_object_collection(self.catalogs.current(), call.version,
+                                        dict.fromkeys(self.records.in_deployment(), IN_DEPLOYMENT))
 
     def object_metadata(self, call: Call) -> dict[str, Any]:
         call.require_user()
         catalog = self.catalogs.current()
         definition = Records.definition(catalog, call.path_params["object_name"])
-        return render_object_metadata(catalog, definition, call.version, stamps=self.catalogs.stamps(definition.name))
+        return render_object_metadata(catalog, definition, call.version, stamps=self.catalogs.stamps(definition.name),
+                                      configuration_state=self._state(definition))
 
     def field_metadata(self, call: Call) -> dict[str, Any]:
         call.require_user()
@@ -94,6 +101,9 @@ class ObjectRoutes:
         if found is None:
             raise errors.InvalidData(f"Field [{name[:100]}] does not exist on object [{definition.name}]")
         return render_field_metadata(catalog, found, call.version)
+
+    def _state(self, definition: ObjectDefinition) -> str:
+        return IN_DEPLOYMENT if definition.name in self.records.in_deployment() else STEADY_STATE
 
     # -- MDL -------------------------------------------------------------------------------------
 
@@ -135,7 +145,8 @@ class ObjectRoutes:
         request = self.s.store.objects.request_save(user.id, script, self.s.clock.now())
         job = self.jobs.enqueue(user, JobRequest(
             processor=mdl_async.PROCESSOR,
-            parameters={"request": request, "vault": call.request.url.hostname or "localhost"},
+            parameters={"request": request, "vault": call.request.url.hostname or "localhost",
+                        MDL_ASYNC_OBJECTS: mdl_async.changed_objects(statements)},
             title=f"Execute MDL ({len(statements)} statements)",
         ))
         checked = script_execution([], time.perf_counter() - started)
@@ -165,7 +176,7 @@ class ObjectRoutes:
         fields = _fields(query.get("fields"), definition.name, [f.name for f in definition.fields])
         limit = min(int_param(query, "limit", MAX_PAGE, 1, 10**9), MAX_PAGE)
         offset = int_param(query, "offset", 0, 0, 10**12)
-        sort, descending = _sort(query.get("sort"))
+        sort, descending = _sort(query.get("sort"), definition)
         total, rows = self.s.store.objects.page(definition.name, sort=sort, descending=descending, limit=limit,
                                                offset=offset)
         loaded = self.records.load(catalog, [r.id for r in rows])
@@ -180,7 +191,7 @@ class ObjectRoutes:
             details["next_page"] = f"{base}?{urlencode({**keep, 'limit': limit, 'offset': offset + limit})}"
         if offset > 0:
             details["previous_page"] = f"{base}?{urlencode({**keep, 'limit': limit, 'offset': max(0, offset - limit)})}"
-        details["object"] = collection_object(definition, call.version)
+        details["object"] = collection_object(definition, call.version, self._state(definition))
         return {"responseDetails": details, "data": [{f: to_json_value(r.values.get(f)) for f in fields}
                                                      for r in records]}
 
@@ -276,7 +287,7 @@ class ObjectRoutes:
             tree = copy_tree(self.s.store, catalog, root.object, root.id, MAX_RELATED_RECORDS)
         except TreeTooLarge as exc:
             raise errors.OperationNotAllowed(str(exc)) from exc
-        require_write(user, [o for o in catalog.objects if o.name in {n.object for n in tree}])
+        self.records.require_writable(user, [o for o in catalog.objects if o.name in {n.object for n in tree.nodes}])
         job = self.jobs.enqueue(user, JobRequest(
             processor=deep_copy.PROCESSOR,
             parameters={"object": definition.name, "record_id": root.id,
@@ -294,7 +305,7 @@ class ObjectRoutes:
             tree = cascade_tree(self.s.store, catalog, root.object, root.id, MAX_RELATED_RECORDS)
         except TreeTooLarge as exc:
             raise errors.OperationNotAllowed(str(exc)) from exc
-        require_write(user, [o for o in catalog.objects if o.name in {n.object for n in tree}])
+        self.records.require_writable(user, [o for o in catalog.objects if o.name in {n.object for n in tree.nodes}])
         job = self.jobs.enqueue(user, JobRequest(
             processor=cascade_delete.PROCESSOR,
             parameters={"object": definition.name, "record_id": root.id},
@@ -314,7 +325,7 @@ class ObjectRoutes:
             raise errors.InvalidData("Invalid value for [applyWhereEdlItemsExist]: true or false")
         if not study.values.get("template_edl__v"):
             raise errors.OperationNotAllowed(f"Study [{study.id}] has no template EDL (template_edl__v)")
-        require_write(user, [o for o in catalog.objects if o.name in (create_edl.EDL, create_edl.ITEM)])
+        self.records.require_writable(user, [o for o in catalog.objects if o.name in (create_edl.EDL, create_edl.ITEM)])
         job = self.jobs.enqueue(user, JobRequest(
             processor=create_edl.PROCESSOR,
             parameters={"study": study.id, "apply_where_items_exist": raw == "true"},
@@ -367,15 +378,20 @@ def _fields(raw: str | None, object_name: str, known: list[str]) -> list[str]:
     return fields or list(DEFAULT_FIELDS)
 
 
-def _sort(raw: str | None) -> tuple[str, bool]:
+def _sort(raw: str | None, definition: ObjectDefinition) -> tuple[str | FieldSort, bool]:
+    """``sort=field [asc|desc]`` on any field of the object: a standard column, or the field's value
+    (Numbers by value), sorted by the database."""
     if not raw:
         return "id", False
     parts = raw.split()
-    if len(parts) > 2 or parts[0] not in SORT_COLUMNS or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc")):
+    found = definition.field(parts[0]) if len(parts) in (1, 2) else None
+    if found is None or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc")):
         raise errors.InvalidData(
-            f"Invalid value for [sort]: [{raw[:100]}]; sort by {', '.join(SORT_COLUMNS)}, optionally asc or desc"
+            f"Invalid value for [sort]: [{raw[:100]}]; sort by a field of [{definition.name}], optionally asc or desc"
         )
-    return SORT_COLUMNS[parts[0]], len(parts) == 2 and parts[1].lower() == "desc"
+    descending = len(parts) == 2 and parts[1].lower() == "desc"
+    column = SORT_COLUMNS.get(found.name)
+    return column or FieldSort(found.name, numeric=found.type is FieldType.NUMBER), descending
 
 
 def _id_param(call: Call) -> str | None:

@@ -1,0 +1,136 @@
+"""Reset empties the server (and every replica's caches of it); seeds are idempotent and round-trip."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vaultjobs.testing import LiveServer, V
+
+from .conftest import Control, error_type
+
+START = "2030-01-07T09:00:00.000Z"
+MDL = """RECREATE Picklist color__c (
+   label('Color'),
+   Picklistentry red__c (value('Red'), order(1)),
+   Picklistentry blue__c (value('Blue'), order(2))
+);
+CREATE Object product__c (
+   label('Product'), label_plural('Products'),
+   Field internal_name__c (label('Internal Name'), type('String'), unique(true), max_length(20)),
+   Field color__c (label('Color'), type('Picklist'), picklist('Picklist.color__c'), multi_value(true)),
+   Field price__c (label('Price'), type('Number'), scale(2), min_value(0), max_value(1000))
+);
+"""
+SEED: dict[str, Any] = {
+    "users": [{"username": "carol", "password": "carol-password", "timezone": "Europe/Paris"},
+              {"username": "dave", "password": "dave-password", "admin": True, "active": False}],
+    "definitions": [{"name": "hourly_demo", "processor": "demo", "owner": "carol", "interval": "1h",
+                     "parameters": {"items": 1}, "single_instance": True, "enabled": False}],
+    "mdl": MDL,
+    "records": {
+        "product__c": [{"name__v": "Aspirin", "internal_name__c": "ASP", "color__c": ["red__c"], "price__c": 9.5},
+                       {"name__v": "Cholecap", "internal_name__c": "CHC"}],
+        "study__v": [{"name__v": "STUDY-1"}],
+    },
+    "documents": [
+        {"fields": {"name__v": "Leaflet", "type__v": "Promotional Piece", "lifecycle__v": "General Lifecycle",
+                    "title__v": "A leaflet"},
+         "version": "1.0", "owner": "carol",
+         "file": {"filename": "leaflet.pdf", "base64": base64.b64encode(b"%PDF-1.4 leaflet").decode()}},
+        {"fields": {"name__v": "Placeholder", "type__v": "Promotional Piece", "lifecycle__v": "General Lifecycle"}},
+    ],
+    "binders": [{"fields": {"name__v": "Pack", "type__v": "Binder", "lifecycle__v": "Binder Lifecycle"},
+                 "documents": ["Leaflet", "Placeholder"]}],
+}
+
+
+def test_reset_empties_the_server_and_resets_the_clock(control: Control) -> None:
+    control.freeze(START)
+    control.call("PUT", "/limits", {"status_window": 1})
+    control.call("PUT", "/transitions/demo", {"steps": [{"status": "RUNNING"}]})
+    control.call("POST", "/faults", {"match": {"operation": "retrieve_job_status"}, "when": {"nth": 99},
+                                     "answer": {"vault_error": "API_LIMIT_EXCEEDED"}}, status=201)
+    token = control.server.login()
+    job_id = control.run()
+    assert error_type(control.status(job_id, token)) is None
+    assert control.call("GET", "/requests")["requests"] != []
+    answer = control.call("POST", "/reset", {"seed": "empty"})
+    assert answer == {"reset": True, "seeded": {"created": {"users": {}, "documents": {}, "binders": {}, "records": {},
+                                                            "definitions": []}}}
+    assert control.call("GET", "/clock")["frozen"] is False
+    assert control.call("GET", "/limits")["limits"]["status_window"] == 10.0
+    assert control.call("GET", "/transitions") == {"transitions": {}}
+    assert control.call("GET", "/faults") == {"faults": []}
+    assert control.call("GET", "/requests") == {"requests": []}
+    assert control.call("GET", f"/jobs/{job_id}", status=404)
+    assert error_type(control.status(job_id, token)) == "INVALID_SESSION_ID"  # sessions are gone
+    assert control.call("GET", "/seed") == {}  # nothing but admin
+    fresh = control.server.login()  # admin keeps its password
+    monitors = control.api.get("/services/jobs/monitors", headers={"Authorization": fresh}).json()
+    assert monitors["responseStatus"] == "SUCCESS" and monitors["jobs"] == []
+
+
+def test_the_default_seed(control: Control) -> None:
+    created = control.call("POST", "/reset")["seeded"]["created"]
+    assert set(created["users"]) == {"vault.user"}
+    assert set(created["documents"]) == {"Cholecap Brochure", "Cholecap Protocol"}
+    assert set(created["binders"]) == {"Cholecap Binder"} and set(created["records"]["study__v"]) == {
+        "CHOLECAP-301", "CHOLECAP-302"}
+    token = control.server.login("vault.user", "vault-user-password")
+    admin = control.server.login()
+    brochure = created["documents"]["Cholecap Brochure"]
+    file = control.api.get(f"/objects/documents/{brochure}/file", headers={"Authorization": admin})
+    assert file.content == b"Cholecap: the brochure.\n"
+    assert error_type(control.api.get("/services/jobs/monitors", headers={"Authorization": token})) is None
+
+
+def test_seeds_are_idempotent_and_round_trip(control: Control) -> None:
+    control.call("POST", "/reset", {"seed": "empty"})
+    body = yaml.safe_dump(SEED).encode()
+    first = control.http.post("/seed", content=body, headers={"Content-Type": "application/yaml"})
+    assert first.status_code == 200, first.text
+    created = first.json()["created"]
+    assert set(created["users"]) == {"carol", "dave"} and created["definitions"] == ["hourly_demo"]
+    assert set(created["records"]["product__c"]) == {"Aspirin", "Cholecap"}
+    assert set(created["documents"]) == {"Leaflet", "Placeholder"} and set(created["binders"]) == {"Pack"}
+    again = control.call("POST", "/seed", SEED)["created"]
+    assert again == {"users": {}, "documents": {}, "binders": {}, "records": {}, "definitions": []}
+    leaflet = created["documents"]["Leaflet"]
+    carol = control.server.login("carol", "carol-password")
+    file = control.api.get(f"/objects/documents/{leaflet}/file", headers={"Authorization": carol})
+    assert file.content == b"%PDF-1.4 leaflet"
+
+    exported = control.call("GET", "/seed")
+    assert [u["username"] for u in exported["users"]] == ["carol", "dave"]
+    assert exported["records"]["product__c"][0]["color__c"] == ["red__c"]
+    control.call("POST", "/reset", {"seed": exported})
+    assert control.call("GET", "/seed") == exported
+    control.server.login("carol", "carol-password")  # the password came back as its hash
+
+
+def test_bad_seeds_are_refused(control: Control) -> None:
+    for bad in ({"people": []}, {"users": [{"username": "x y", "password": "long enough"}]},
+                {"documents": [{"fields": {"name__v": "No type"}}]},
+                {"binders": [{"fields": {"name__v": "B", "type__v": "Binder", "lifecycle__v": "L"},
+                              "documents": ["missing"]}]},
+                {"records": {"no_such_object__c": [{"name__v": "x"}]}},
+                {"definitions": [{"name": "d", "processor": "demo", "owner": "nobody", "interval": 60}]}):
+        assert control.call("POST", "/seed", bad, status=400)["error"]["type"] == "INVALID_SEED", bad
+    assert control.call("POST", "/reset", {"seed": "everything"}, status=400)["error"]["type"] == "INVALID_SEED"
+
+
+def test_serve_seed_applies_a_file_at_each_start(tmp_path: Path,
+                                                 live_server_factory: Callable[..., LiveServer]) -> None:
+    path = tmp_path / "seed.yaml"
+    path.write_text(yaml.safe_dump({"users": SEED["users"], "records": {"study__v": [{"name__v": "S-1"}]}}))
+    server = live_server_factory(seed=str(path))
+    server.login("carol", "carol-password")
+    server.restart()  # the seed is applied again: nothing new, and no failure
+    with server.client(headers={"Authorization": server.login()}) as http:
+        records = http.get(f"/api/{V}/vobjects/study__v").json()
+    assert [r["name__v"] for r in records["data"]] == ["S-1"]
