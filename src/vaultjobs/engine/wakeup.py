@@ -17,11 +17,13 @@ class Wakeup:
     second a scheduler woken by each would tick (a lease write and its reads) without pause.
     """
 
-    def __init__(self, remote: Callable[[], None] | None = None) -> None:
+    def __init__(self, remote: Callable[[], None] | None = None,
+                 remote_work: Callable[[], None] | None = None) -> None:
         self._cond = threading.Condition()
         self._generation = 0
         self._schedule_generation = 0
         self._remote = remote
+        self._remote_work = remote_work or remote
 
     def notify(self) -> None:
         """Anything may have changed: wake every waiter, here and (``remote``) on other nodes."""
@@ -30,12 +32,16 @@ class Wakeup:
             self._remote()
 
     def notify_work(self) -> None:
-        """Work was queued, nothing scheduled: wake the workers, here and on other nodes, not the scheduler."""
+        """Work was queued, nothing scheduled: wake the workers, here and (``remote_work``) on other
+        nodes, not the schedulers."""
+        self.notify_work_local()
+        if self._remote_work is not None:
+            self._remote_work()
+
+    def notify_work_local(self) -> None:
         with self._cond:
             self._generation += 1
             self._cond.notify_all()
-        if self._remote is not None:
-            self._remote()
 
     def notify_local(self) -> None:
         with self._cond:
