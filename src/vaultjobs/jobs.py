@@ -107,7 +107,8 @@ class Jobs:
     """Starts jobs and guards them, over a store, the installed processors and a clock.
 
     ``notify`` wakes the engine (scheduler and workers) after a change it should act on at once: a
-    job queued, scheduled, started now or cancelled. ``schedule_grace`` is how late a scheduled time
+    job queued, scheduled, started now or cancelled; ``notify_queued``, when given, instead of it after
+    a job was queued (the workers' business only). ``schedule_grace`` is how late a scheduled time
     may be and still be accepted (the scheduler's grace, so a request it would not miss is not
     refused either).
     """
@@ -120,6 +121,7 @@ class Jobs:
         clock: Clock,
         schedule_grace: float,
         notify: Callable[[], None] = _nothing,
+        notify_queued: Callable[[], None] | None = None,
         hold: Hold | None = None,
     ) -> None:
         self.store = store
@@ -128,6 +130,7 @@ class Jobs:
         self.clock = clock
         self.schedule_grace = timedelta(seconds=schedule_grace)
         self.notify = notify
+        self.notify_queued = notify_queued or notify
 
     # -- processors and their parameters ------------------------------------------------------------
 
@@ -169,7 +172,7 @@ class Jobs:
         """
         new = self.new_job(user, request)
         job = self.store.jobs.create_job(new, self.clock.now(), within=self._held(new.processor, within))
-        self.notify()
+        self._enqueued(job)
         return job
 
     def _held(self, processor: str, within: Callable[[Connection, Job], None] | None
@@ -193,8 +196,11 @@ class Jobs:
         :meth:`enqueue`)."""
         new = self.new_job(user, request)
         job = await self.store.jobs.create_job_async(new, self.clock.now())
-        self.notify()
+        self._enqueued(job)
         return job
+
+    def _enqueued(self, job: Job) -> None:
+        (self.notify_queued if job.status is JobStatus.QUEUED else self.notify)()
 
     def new_job(self, user: User, request: JobRequest) -> NewJob:
         """The job ``request`` asks for, checked as :meth:`enqueue` says."""

@@ -18,6 +18,7 @@ library documents; without it each process reports its own.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -54,12 +55,23 @@ def observe_request(method: str, route: str, outcome: str, error_types: str, sec
     """One answer: ``outcome`` is its ``responseStatus`` (the HTTP status code for answers without one, such as
     the Job Status page's), ``error_types`` its errors' types, ``route`` its route's template."""
     label = error_types.split(",", 1)[0] if outcome == "FAILURE" and error_types else outcome
-    HTTP_REQUESTS.labels(method, route, label).inc()
-    HTTP_SECONDS.labels(method, route).observe(seconds)
+    _requests(method, route, label).inc()
+    _seconds(method, route).observe(seconds)
     if route == _STATUS_ROUTE and "API_LIMIT_EXCEEDED" in error_types:
         STATUS_WINDOW_REFUSALS.inc()
     elif route.endswith("/auth") and outcome == "FAILURE":
         AUTH_FAILURES.inc()
+
+
+# A labelled child is looked up once: ``labels()`` validates and hashes its labels on every call.
+@functools.cache
+def _requests(method: str, route: str, outcome: str) -> Any:
+    return HTTP_REQUESTS.labels(method, route, outcome)
+
+
+@functools.cache
+def _seconds(method: str, route: str) -> Any:
+    return HTTP_SECONDS.labels(method, route)
 
 
 class StoreCollector(Collector):

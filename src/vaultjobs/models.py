@@ -14,12 +14,18 @@ from typing import Any
 from vaultjobs.status import JobStatus, TaskState
 from vaultjobs.timeutil import require_aware
 
+#: Each record class's field names, looked up once: every job read builds a Job.
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
 
 def _check_aware(instance: object) -> None:
-    for f in dataclasses.fields(instance):  # type: ignore[arg-type]
-        value = getattr(instance, f.name)
+    names = _FIELD_NAMES.get(type(instance))
+    if names is None:
+        names = _FIELD_NAMES[type(instance)] = tuple(f.name for f in dataclasses.fields(instance))  # type: ignore[arg-type]
+    for name in names:
+        value = getattr(instance, name)
         if isinstance(value, datetime):
-            require_aware(value, f"{type(instance).__name__}.{f.name}")
+            require_aware(value, f"{type(instance).__name__}.{name}")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -116,6 +116,7 @@ def build_node(settings: Settings, *, clock: Clock | None = None, run_scheduler:
     services = Services(
         store=store, accounts=accounts, registry=registry, settings=settings, clock=clock, notify=engine.notify,
         limits=limits, control=plane,
+        notify_queued=engine.notify_queued,
     )
     app = create_app(services)
     return Node(settings=settings, store=store, registry=registry, accounts=accounts, engine=engine, app=app,

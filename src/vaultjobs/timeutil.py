@@ -43,8 +43,11 @@ def to_ms(value: datetime) -> int:
     return int(round(value.timestamp() * 1000))
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def from_ms(value: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=value)
+    return EPOCH + timedelta(milliseconds=value)
 
 
 def maybe_from_ms(value: int | None) -> datetime | None:
@@ -75,8 +78,8 @@ def render_datetime(value: datetime, tz: str | None = None) -> str:
     """Vault's DateTime: ``2026-11-28T02:00:00.000Z`` in UTC, or with ``tz``'s offset."""
     require_aware(value)
     if tz is None or tz == "UTC":
-        utc = value.astimezone(UTC)
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+        # isoformat is several times cheaper than strftime; every instant the store holds has 4-digit years.
+        return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
     local = value.astimezone(zone(tz))
     offset = local.strftime("%z")
     return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}{offset[:3]}:{offset[3:]}"

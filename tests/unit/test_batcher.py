@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
 from vaultjobs.store import StoreError
-from vaultjobs.store.batcher import Batcher
+from vaultjobs.store.batcher import Batcher, _settle_futures
 
 
 class Recorder:
@@ -101,6 +102,36 @@ def test_the_event_loop_awaits_its_items_without_a_thread_of_its_own() -> None:
     finally:
         batcher.close()
     assert outcomes[:2] == [10, 20] and outcomes[3] == 30 and isinstance(outcomes[2], ValueError)
+
+
+def test_a_batch_wakes_the_event_loop_once_for_all_its_items() -> None:
+    run = Recorder()
+    batcher = Batcher(run, name="test")
+    wakes: list[int] = []
+
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        wake = loop.call_soon_threadsafe
+
+        def counted(callback: Any, *args: Any) -> Any:
+            if callback is _settle_futures:
+                wakes.append(len(args[0]))
+            return wake(callback, *args)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        first = asyncio.ensure_future(batcher.submit_async(0))
+        await asyncio.to_thread(run.first_started.wait, 10)
+        rest = [asyncio.ensure_future(batcher.submit_async(n)) for n in (1, 2, 3, 4)]
+        await asyncio.sleep(0)  # every item is queued behind the held first batch
+        run.release.set()
+        return list(await asyncio.gather(first, *rest))
+
+    try:
+        assert asyncio.run(main()) == [0, 10, 20, 30, 40]
+    finally:
+        batcher.close()
+    assert run.batches == [[0], [1, 2, 3, 4]]
+    assert wakes == [1, 4]  # one wake-up per batch, carrying all its items
 
 
 def test_run_must_answer_every_item() -> None:

@@ -143,6 +143,18 @@ def test_enqueue_queues_a_job_with_the_processors_spec_and_validated_parameters(
     assert recording.jobs.get_job(job.id) == job
 
 
+def test_a_queued_job_wakes_the_workers_only_and_a_scheduled_one_everybody(
+    recording: RecordingStore, clock: ManualClock, alice: User
+) -> None:
+    everybody, workers = Wakeups(), Wakeups()
+    jobs = Jobs(store=recording, registry=Registry([Counted]), clock=clock,  # type: ignore[arg-type]
+                schedule_grace=GRACE, notify=everybody, notify_queued=workers)
+    jobs.enqueue(alice, JobRequest(processor="counted"))
+    assert (everybody.count, workers.count) == (0, 1)
+    jobs.enqueue(alice, JobRequest(processor="counted", schedule_at=(clock.now() + timedelta(hours=1)).isoformat()))
+    assert (everybody.count, workers.count) == (1, 1)
+
+
 def test_enqueue_without_validate_stores_the_parameters_as_given(jobs: Jobs, alice: User) -> None:
     job = jobs.enqueue(alice, JobRequest(processor="stubborn", parameters={"any": ["thing"]}))
     assert job.parameters == {"any": ["thing"]}

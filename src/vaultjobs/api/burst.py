@@ -15,10 +15,9 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from vaultjobs.store import Store
-from vaultjobs.timeutil import Clock, fixed_window
+from vaultjobs.timeutil import Clock, from_ms, to_ms
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +41,9 @@ class BurstLimit:
         self.delay = delay
         self.sync_interval = sync_interval
         self._lock = threading.Lock()
-        self._window_start: datetime | None = None
+        self._window_ms = max(1, int(round(window * 1000)))
+        #: The current window's start in epoch milliseconds: counting compares integers, no datetimes.
+        self._window_start: int | None = None
         self._shared = 0  # the window's cluster total at the last sync (ours included)
         self._unsynced = 0
         self._stop = threading.Event()
@@ -51,7 +52,7 @@ class BurstLimit:
 
     def count(self) -> Allowance:
         """Count one request; what its answer says and how long it waits."""
-        start, _ = fixed_window(self.clock.now(), self.window)
+        start = to_ms(self.clock.now()) // self._window_ms * self._window_ms  # as fixed_window's start
         with self._lock:
             if start != self._window_start:
                 self._window_start, self._shared, self._unsynced = start, 0, 0
@@ -71,7 +72,7 @@ class BurstLimit:
         if start is None or pending == 0:
             return
         try:
-            total = self.store.bursts.add(start, pending, self.clock.now(), self.window)
+            total = self.store.bursts.add(from_ms(start), pending, self.clock.now(), self.window)
         except Exception as exc:  # the database is away: keep counting here, add it later
             with self._lock:
                 if self._window_start == start:

@@ -9,7 +9,7 @@ raise is answered by :mod:`vaultjobs.api.failures`; the access log and the reque
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +38,10 @@ class Call:
     session_hash: bytes | None = None
     body: bytes = b""
     form: dict[str, str] = field(default_factory=dict)
-    execution_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: 32 random hex digits, as a UUID's hex; drawn without building a UUID, which costs four times as much.
+    execution_id: str = field(default_factory=lambda: os.urandom(16).hex())
+    #: The burst limit's headers, counted before the call is answered.
+    limits: dict[str, str] | None = None
 
     @property
     def path_params(self) -> dict[str, Any]:
@@ -56,6 +59,8 @@ class Call:
     def headers(self) -> dict[str, str]:
         """The ``X-VaultAPI-*`` headers every answer to this call carries, success or failure."""
         headers = {"X-VaultAPI-ExecutionId": self.execution_id}
+        if self.limits:
+            headers.update(self.limits)
         if self.user is not None:
             headers["X-VaultAPI-UserId"] = str(self.user.id)
         return headers
@@ -132,18 +137,21 @@ def endpoint(
     in_thread = run if shortcut is None or inline else run_with_shortcut
 
     async def asgi_endpoint(request: Request) -> Response:
-        response = await answer(request)
-        if burst is not None:
-            allowance = burst.count()
-            response.headers["X-VaultAPI-BurstLimit"] = str(allowance.limit)
-            response.headers["X-VaultAPI-BurstLimitRemaining"] = str(allowance.remaining)
-            if allowance.delay:
-                response.headers["X-VaultAPI-ResponseDelay"] = str(int(allowance.delay * 1000))
-                await anyio.sleep(allowance.delay)
+        if burst is None:
+            return await answer(request, None)
+        # Counted first, so that its headers go into the answer as it is made.
+        allowance = burst.count()
+        limits = {"X-VaultAPI-BurstLimit": str(allowance.limit),
+                  "X-VaultAPI-BurstLimitRemaining": str(allowance.remaining)}
+        if allowance.delay:
+            limits["X-VaultAPI-ResponseDelay"] = str(int(allowance.delay * 1000))
+        response = await answer(request, limits)
+        if allowance.delay:
+            await anyio.sleep(allowance.delay)
         return response
 
-    async def answer(request: Request) -> Response:
-        call = Call(request=request)
+    async def answer(request: Request, limits: dict[str, str] | None) -> Response:
+        call = Call(request=request, limits=limits)
         try:
             version = request.path_params.get("version")
             if version is not None:

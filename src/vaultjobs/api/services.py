@@ -30,3 +30,5 @@ class Services:
     limits: Limits
     #: The test control plane, when the server runs with it.
     control: ControlPlane | None = None
+    #: Wakes the engine's workers only, when a job was queued (``notify`` when None).
+    notify_queued: Callable[[], None] | None = None

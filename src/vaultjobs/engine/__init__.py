@@ -9,6 +9,7 @@ leader that pauses and wakes up after losing the lease does no harm with them ei
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -52,7 +53,8 @@ class Engine:
         self.clock = clock
         self.infra_clock = infra_clock or clock
         self.limits = limits or Limits(settings)
-        self.wakeup = Wakeup(remote=store.nodes.notify_work)
+        self.wakeup = Wakeup(remote=store.nodes.notify_work,
+                             remote_work=functools.partial(store.nodes.notify_work, workers_only=True))
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.run_scheduler = run_scheduler
         self.scheduler = Scheduler(store=store, registry=registry, settings=settings, clock=clock, wakeup=self.wakeup,
@@ -82,10 +84,14 @@ class Engine:
         """Something was enqueued or scheduled: wake whoever waits for it."""
         self.wakeup.notify()
 
+    def notify_queued(self) -> None:
+        """A job was queued (nothing scheduled): wake the workers only."""
+        self.wakeup.notify_work()
+
     def start(self) -> None:
         self.store.nodes.register_worker(self.worker_id, socket.gethostname(), os.getpid(),
                                          self.infra_clock.now())
-        self.store.nodes.listen(self.wakeup.notify_local)
+        self.store.nodes.listen(self.wakeup.notify_local, on_work=self.wakeup.notify_work_local)
         # Resolve what a previous run left behind before taking new work (when this node leads).
         if self._lead():
             self.sweeper.tick()
@@ -171,7 +177,7 @@ class Engine:
         """Schedule while holding the scheduler lease, so exactly one node schedules at a time."""
         fence = Fence("scheduler", self.worker_id, self.infra_clock)
         while not self._stop.is_set():
-            seen = self.wakeup.generation()
+            seen = self.wakeup.schedule_generation()
             delay = self.settings.poll_interval
             try:
                 if self._lead():
@@ -184,6 +190,6 @@ class Engine:
                 logger.exception("scheduler failed")
             if self._stop.is_set():
                 break
-            self.wakeup.wait(delay, seen)
+            self.wakeup.wait_schedule(delay, seen)
         if self.leader:
             self.store.nodes.release_lease("scheduler", self.worker_id)

@@ -36,22 +36,37 @@ class _Slot(Generic[T, R]):
         self.future = future
         self.loop = loop
 
-    def settle(self, result: R | None, error: BaseException | None) -> None:
-        if self.future is not None and self.loop is not None:
-            self.loop.call_soon_threadsafe(_settle_future, self.future, result, error)
+
+#: A slot, its result and its error (None when it succeeded).
+Outcome = tuple[_Slot[Any, Any], Any, BaseException | None]
+
+
+def settle(outcomes: Sequence[Outcome]) -> None:
+    """Hand each slot its outcome: threads at once, each event loop in one call for all its futures
+    (waking a loop from another thread costs a system call; a batch of starts needs only one)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for outcome in outcomes:
+        slot, result, error = outcome
+        if slot.loop is not None:
+            by_loop.setdefault(slot.loop, []).append(outcome)
         else:
-            assert self.event is not None
-            self.result, self.error = result, error
-            self.event.set()
+            assert slot.event is not None
+            slot.result, slot.error = result, error
+            slot.event.set()
+    for loop, on_loop in by_loop.items():
+        loop.call_soon_threadsafe(_settle_futures, on_loop)
 
 
-def _settle_future(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.done():  # the request was cancelled; the item was done all the same
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+def _settle_futures(outcomes: Sequence[Outcome]) -> None:
+    for slot, result, error in outcomes:
+        future = slot.future
+        assert future is not None
+        if future.done():  # the request was cancelled; the item was done all the same
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
 
 
 class Batcher(Generic[T, R]):
@@ -111,17 +126,16 @@ class Batcher(Generic[T, R]):
             self._do(batch)
 
     def _do(self, batch: list[_Slot[T, R]]) -> None:
+        settle(self._outcomes(batch))
+
+    def _outcomes(self, batch: list[_Slot[T, R]]) -> list[Outcome]:
         try:
             results = self._results([slot.item for slot in batch])
         except BaseException as exc:
             if len(batch) == 1:
-                batch[0].settle(None, exc)
-                return
-            for slot in batch:
-                self._do([slot])
-            return
-        for slot, result in zip(batch, results, strict=True):
-            slot.settle(result, None)
+                return [(batch[0], None, exc)]
+            return [outcome for slot in batch for outcome in self._outcomes([slot])]
+        return [(slot, result, None) for slot, result in zip(batch, results, strict=True)]
 
     def _results(self, items: Sequence[T]) -> Sequence[R]:
         results = self._run(items)

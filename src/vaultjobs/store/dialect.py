@@ -91,12 +91,14 @@ class Dialect(Protocol):
         """An index hint to put after ``FROM jobs`` (SQLite's `` INDEXED BY …``; none on PostgreSQL)."""
         ...
 
-    def notify_work(self) -> None:
-        """Tell other nodes that work was enqueued (SQLite: other processes poll)."""
+    def notify_work(self, workers_only: bool = False) -> None:
+        """Tell other nodes that work was enqueued (SQLite: other processes poll); ``workers_only``:
+        work for their workers alone (a job queued), nothing for their schedulers."""
         ...
 
-    def listen(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` when another node enqueues work."""
+    def listen(self, callback: Callable[[], None], on_work: Callable[[], None] | None = None) -> None:
+        """Call ``callback`` when another node enqueues work; ``on_work``, when given, instead of it
+        for a notify that is only for workers."""
         ...
 
     def migrate(self) -> list[int]:

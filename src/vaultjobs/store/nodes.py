@@ -29,13 +29,15 @@ class Nodes:
     def __init__(self, db: Dialect) -> None:
         self.db = db
 
-    def notify_work(self) -> None:
-        """Tell other nodes that work was enqueued (PostgreSQL: NOTIFY; SQLite: nothing to do)."""
-        self.db.notify_work()
+    def notify_work(self, workers_only: bool = False) -> None:
+        """Tell other nodes that work was enqueued (PostgreSQL: NOTIFY; SQLite: nothing to do);
+        ``workers_only``: a job was queued, which concerns their workers and not their schedulers."""
+        self.db.notify_work(workers_only)
 
-    def listen(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` when another node enqueues work (SQLite: other processes are polled)."""
-        self.db.listen(callback)
+    def listen(self, callback: Callable[[], None], on_work: Callable[[], None] | None = None) -> None:
+        """Call ``callback`` when another node enqueues work (SQLite: other processes are polled),
+        ``on_work`` instead (when given) for what is only for workers."""
+        self.db.listen(callback, on_work)
 
     def acquire_lease(self, name: str, holder: str, now: datetime, ttl: float,
                       dead_before: datetime | None = None) -> bool:

@@ -26,6 +26,8 @@ from vaultjobs.store.history import PlainHistory
 logger = logging.getLogger(__name__)
 
 CHANNEL = "vaultjobs_work"
+#: The NOTIFY payload of work for workers alone (a job queued): schedulers need not wake for it.
+WORKERS_ONLY = "work"
 #: Arbitrary, fixed: the advisory lock that serialises migrations across nodes.
 MIGRATION_LOCK = 727_372_001
 
@@ -113,7 +115,7 @@ class PostgresDialect:
         self._listeners: list[threading.Thread] = []
         self._stop = threading.Event()
         # Nodes enqueueing together share one NOTIFY: any number of them wake the listeners alike.
-        self._notifies: Batcher[None, None] = Batcher(self._notify_once, name="vaultjobs-notify")
+        self._notifies: Batcher[str, None] = Batcher(self._notify_once, name="vaultjobs-notify")
 
     def connection(self) -> _Autocommit:
         return self._autocommit
@@ -198,28 +200,32 @@ class PostgresDialect:
 
     # -- wake-ups across nodes -------------------------------------------------------------
 
-    def notify_work(self) -> None:
-        """NOTIFY the other nodes; returns once a NOTIFY sent after this call began has committed."""
-        self._notifies.submit(None)
+    def notify_work(self, workers_only: bool = False) -> None:
+        """NOTIFY the other nodes (the payload ``work`` when ``workers_only``); returns once a NOTIFY
+        sent after this call began has committed."""
+        self._notifies.submit(WORKERS_ONLY if workers_only else "")
 
-    def _notify_once(self, calls: Sequence[None]) -> list[None]:
-        self.write_one("SELECT pg_notify(?, '')", (CHANNEL,))
+    def _notify_once(self, calls: Sequence[str]) -> list[None]:
+        for payload in sorted(set(calls)):
+            self.write_one("SELECT pg_notify(?, ?)", (CHANNEL, payload))
         return [None] * len(calls)
 
-    def listen(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` whenever any node notifies that work was enqueued."""
-        thread = threading.Thread(target=self._listen, args=(callback,), name="vaultjobs-listen", daemon=True)
+    def listen(self, callback: Callable[[], None], on_work: Callable[[], None] | None = None) -> None:
+        """Call ``callback`` whenever any node notifies that work was enqueued (``on_work``, when
+        given, for a notify that is only for workers: this node's own come back too)."""
+        thread = threading.Thread(target=self._listen, args=(callback, on_work or callback), name="vaultjobs-listen",
+                                  daemon=True)
         thread.start()
         self._listeners.append(thread)
 
-    def _listen(self, callback: Callable[[], None]) -> None:
+    def _listen(self, callback: Callable[[], None], on_work: Callable[[], None]) -> None:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=1.0, stop_after=1):
-                            callback()
+                        for notify in conn.notifies(timeout=1.0, stop_after=1):
+                            (on_work if notify.payload == WORKERS_ONLY else callback)()
             except psycopg.Error:
                 if not self._stop.is_set():
                     logger.warning("lost the LISTEN connection; reconnecting", exc_info=True)

@@ -110,10 +110,10 @@ class SqliteDialect:
         # over the partial indexes the histories and monitors are built on.
         return f" INDEXED BY {index}"
 
-    def notify_work(self) -> None:
+    def notify_work(self, workers_only: bool = False) -> None:
         """Nothing to do: other processes on the same file poll."""
 
-    def listen(self, callback: Callable[[], None]) -> None:
+    def listen(self, callback: Callable[[], None], on_work: Callable[[], None] | None = None) -> None:
         """Nothing to listen to: other processes on the same file are polled."""
 
     def close(self) -> None:

@@ -18,4 +18,5 @@ def jobs_of(services: Services) -> Jobs:
         schedule_grace=services.settings.schedule_grace,
         notify=services.notify,
         hold=None if services.control is None else functools.partial(transitions.holder, services.control),
+        notify_queued=services.notify_queued,
     )
