@@ -60,6 +60,7 @@ def test_session_lifetimes(control: Control) -> None:
 
 
 def test_auth_cancel_batch_and_burst_limits(control: Control) -> None:
+    control.freeze()  # the auth limit counts in fixed minutes: three logins must not straddle two
     control.call("PUT", "/limits", {"auth_attempts_per_minute": 2, "cancel_batch_size": 2, "burst_limit": 7})
 
     def login_error() -> str | None:

@@ -64,3 +64,23 @@ def test_a_worker_ends_only_what_it_holds_and_writes_the_result(store: Store, cl
                          to_ms(clock.now())) == {job}
     ended = store.jobs.get_job(job)
     assert ended is not None and ended.status is JobStatus.SUCCESS and ended.result == result
+
+
+def test_a_claim_stamped_before_the_job_was_queued_starts_it_when_it_was_queued(
+    store: Store, clock: ManualClock
+) -> None:
+    user = store.users.create_user(username="alice", password_hash="x", timezone="UTC", is_admin=False,
+                                   now=clock.now())
+    stamp = clock.now()  # a worker takes its claim's stamp ...
+    clock.advance(5)
+    queued_at = clock.now()  # ... a job is queued meanwhile ...
+    job = store.jobs.create_job(NewJob(processor="demo", parameters={}, created_by=user.id, idempotent=True),
+                                queued_at)
+    (claimed,) = store.work.claim_jobs("w1", stamp, 1)  # ... and the claim lands
+    assert claimed.id == job.id and claimed.status is JobStatus.RUNNING
+    assert claimed.run_start == queued_at and claimed.modified_at == queued_at
+    later = store.jobs.create_job(NewJob(processor="demo", parameters={}, created_by=user.id, idempotent=True),
+                                  queued_at)
+    clock.advance(2)
+    (claimed,) = store.work.claim_jobs("w1", clock.now(), 1)  # a later stamp is the run's start, as ever
+    assert claimed.id == later.id and claimed.run_start == clock.now()

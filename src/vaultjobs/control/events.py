@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Route
 
 from vaultjobs.api.services import Services
 from vaultjobs.control.responses import ControlError, control_endpoint
+from vaultjobs.control.transitions import AGENT, SCRIPT_AGENT
 from vaultjobs.store import Store
 from vaultjobs.store.control_events import ControlEvent, JobMove
 from vaultjobs.timeutil import render_datetime
@@ -36,6 +37,10 @@ from vaultjobs.timeutil import render_datetime
 HEARTBEAT_SECONDS = 15.0
 #: How often an idle stream looks for new events.
 POLL_SECONDS = 0.05
+
+
+#: Who moves a job when the control plane does (forced and scripted moves, which it publishes itself).
+CONTROL_PLANE_AGENTS = frozenset({AGENT, SCRIPT_AGENT})
 
 
 def sse(event_id: int | None, kind: str, data: dict[str, Any]) -> bytes:
@@ -119,7 +124,9 @@ class JobMoves:
                 "to": move.to_status, "forced": False, "scripted": False, "observed": True, "actor": move.actor,
             })
             for move in self.held
-            if (move.job_id, move.from_status, move.to_status) not in self.published
+            # the control plane publishes its own moves; whatever the timing, they are told once, by it
+            if move.actor not in CONTROL_PLANE_AGENTS
+            and (move.job_id, move.from_status, move.to_status) not in self.published
         ]
         if self.was_reset and self.store.control_events.latest_job_move() < self.follower.high:
             self.follower = IdFollower(0)  # every move recorded now came after the reset

@@ -129,12 +129,15 @@ def cancel_queued_tasks(db: Dialect, conn: Connection, job_ids: Iterable[int], m
 
 
 check_transition(JobStatus.QUEUED, JobStatus.RUNNING)
-#: The SET clause of a claim: a QUEUED job starts (RUNNING, phase init, its run starting at the first
-#: parameter, modified at the second, moved by the third); a RUNNING job between phases keeps its status.
+#: The SET clause of a claim: a QUEUED job starts (RUNNING, phase init, moved by the fifth parameter),
+#: its run starting and its modification at the claim's stamp (the first four parameters, all that one
+#: value) or when it was queued, whichever is later: a worker stamps a claim just before it makes it,
+#: and a job queued in between must not seem to run before it was queued. A RUNNING job between phases
+#: keeps its status.
 START_IF_QUEUED = (
     "status = CASE WHEN status = 'QUEUED' THEN 'RUNNING' ELSE status END, "
     "phase = CASE WHEN status = 'QUEUED' THEN 'init' ELSE phase END, "
-    "run_start = CASE WHEN status = 'QUEUED' THEN ? ELSE run_start END, "
-    "modified_at = CASE WHEN status = 'QUEUED' THEN ? ELSE modified_at END, "
+    "run_start = CASE WHEN status <> 'QUEUED' THEN run_start WHEN modified_at > ? THEN modified_at ELSE ? END, "
+    "modified_at = CASE WHEN status <> 'QUEUED' THEN modified_at WHEN modified_at > ? THEN modified_at ELSE ? END, "
     "moved_by = CASE WHEN status = 'QUEUED' THEN ? ELSE moved_by END"
 )

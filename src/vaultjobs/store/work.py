@@ -120,7 +120,7 @@ class Work:
             f"{_SAFE_PREFIX}) "
             f"AND ((status = 'QUEUED' AND worker_id IS NULL) OR ({_HELD_NOWHERE})) "
             f"RETURNING {JOB_COLUMNS}",
-            (ms, ms, actor(held_by=worker_id), worker_id, ms, limit, limit, limit),
+            (ms, ms, ms, ms, actor(held_by=worker_id), worker_id, ms, limit, limit, limit),
         )
         return sorted((job_from_row(r) for r in rows), key=lambda job: job.id)
 

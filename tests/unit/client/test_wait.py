@@ -75,38 +75,30 @@ def test_unknown_status_is_waited_through_until_the_deadline(client: VaultClient
     assert info.value.last is not None and info.value.last.status.raw == "BRAND_NEW_STATUS"
 
 
+@pytest.mark.parametrize(
+    ("request_seconds", "sleeps", "arrivals"),
+    [
+        # Quicker than the margin: the cadence counts from each call's start, calls arrive 10.1 s apart.
+        (0.05, [10.05, 10.05], [1000.1, 1010.2, 1020.3]),
+        # Slower: the server may open its window at the answer's very end, so the wait counts from there.
+        (0.3, [10.0, 10.0], [1000.6, 1010.9, 1021.2]),
+    ],
+)
 def test_wait_cadence_subtracts_request_time_within_the_margin(
-    make_client: Callable[..., VaultClient], vault: FakeVault, clock: FakeClock
+    make_client: Callable[..., VaultClient], vault: FakeVault, clock: FakeClock,
+    request_seconds: float, sleeps: list[float], arrivals: list[float],
 ) -> None:
-    def quick(request):  # type: ignore[no-untyped-def]
-        clock.advance(0.05)  # every request takes 0.05 s, less than the margin
+    def timed(request):  # type: ignore[no-untyped-def]
+        clock.advance(request_seconds)
         return vault.handle(request)
 
     import httpx
 
-    client = make_client(transport=httpx.MockTransport(quick), poll_margin=0.1)
+    client = make_client(transport=httpx.MockTransport(timed), poll_margin=0.1)
     job_id = vault.add_job(["RUNNING", "RUNNING", "SUCCESS"])
-    client.wait(job_id)
-    assert clock.sleeps == pytest.approx([10.05, 10.05])
-    # Logged in first (0.05 s), so every status call reaches the server 10.1 s after the last.
-    assert vault.status_calls[job_id] == pytest.approx([1000.1, 1010.2, 1020.3])
-    assert job_id not in vault.refused_calls
-
-
-def test_wait_cadence_counts_from_a_slow_answer(
-    make_client: Callable[..., VaultClient], vault: FakeVault, clock: FakeClock
-) -> None:
-    def slow(request):  # type: ignore[no-untyped-def]
-        clock.advance(0.3)  # every request takes 0.3 s: the server may open its window at its very end
-        return vault.handle(request)
-
-    import httpx
-
-    client = make_client(transport=httpx.MockTransport(slow), poll_margin=0.1)
-    job_id = vault.add_job(["RUNNING", "RUNNING", "SUCCESS"])
-    client.wait(job_id)
-    assert clock.sleeps == pytest.approx([10.0, 10.0])
-    assert vault.status_calls[job_id] == pytest.approx([1000.6, 1010.9, 1021.2])
+    client.wait(job_id)  # logs in first, then polls
+    assert clock.sleeps == pytest.approx(sleeps)
+    assert vault.status_calls[job_id] == pytest.approx(arrivals)
     assert job_id not in vault.refused_calls
 
 
