@@ -18,6 +18,7 @@ from vaultjobs.store.composition import SqlStore
 from vaultjobs.store.dialect import marks
 from vaultjobs.store.group_sync import GroupSync
 from vaultjobs.store.history import CountedHistory
+from vaultjobs.store.sqlite_files import connect_wal
 from vaultjobs.store.status_windows import SideFileStatusWindows
 
 
@@ -42,11 +43,7 @@ class SqliteDialect:
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn = connect_wal(self.path, "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON")
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)

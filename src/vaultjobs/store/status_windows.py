@@ -24,6 +24,7 @@ from typing import Protocol
 
 from vaultjobs.store.dialect import Connection, Cursor, Dialect
 from vaultjobs.store.jobs import STATUS_READ, StatusRead, status_read_of
+from vaultjobs.store.sqlite_files import connect_wal
 from vaultjobs.timeutil import to_ms
 
 OPEN_WINDOW = (
@@ -133,10 +134,7 @@ class SideFileStatusWindows:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=OFF")
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn = connect_wal(self.path, "PRAGMA synchronous=OFF")
             conn.execute("CREATE TABLE IF NOT EXISTS status_polls (job_id INTEGER PRIMARY KEY, "
                          "polled_at INTEGER NOT NULL)")
             self._conn = conn
