@@ -32,7 +32,6 @@ from vaultjobs.api.endpoint import Call
 from vaultjobs.api.failures import failure_response
 from vaultjobs.api.services import Services
 from vaultjobs.control.operations import OPERATION_NAMES, ResolvedRoute, template_of
-from vaultjobs.control.reset import RESET_HOOKS
 from vaultjobs.control.responses import ControlError, control_endpoint, control_json, read_json
 from vaultjobs.store import Store
 from vaultjobs.store.control_faults import StoredFault
@@ -341,13 +340,6 @@ class Faults:
              "method": call.method, "answer": rule.answer.kind},
             job_id=int(job_id) if isinstance(job_id, int | str) and str(job_id).isdigit() else None,
         )
-
-
-def clear_faults(store: Store) -> None:
-    store.control_faults.clear()
-
-
-RESET_HOOKS.append(clear_faults)
 
 
 def rule_view(fault: StoredFault) -> dict[str, Any]:

@@ -21,9 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from vaultjobs.api.services import Services
 from vaultjobs.control.operations import template_of
-from vaultjobs.control.reset import RESET_HOOKS
 from vaultjobs.control.responses import ControlError, control_endpoint, control_json
-from vaultjobs.store import Store
 from vaultjobs.store.control_requests import JournalEntry, JournalFilter
 from vaultjobs.timeutil import parse_datetime, render_datetime
 
@@ -84,13 +82,6 @@ def parse_filter(request: Request) -> JournalFilter:
                          method=None if method is None else method.upper(),
                          status=None if status is None else int(status), error_type=query.get("error_type"),
                          since=since_at)
-
-
-def clear_journal(store: Store) -> None:
-    store.control_requests.clear()
-
-
-RESET_HOOKS.append(clear_journal)
 
 
 def routes(services: Services) -> list[BaseRoute]:

@@ -1,16 +1,16 @@
 """``POST /reset``: the server back to a known state, then a seed applied.
 
 Reset empties jobs (with their tasks, logs and schedules), sessions, status windows, content,
-object records (the catalog goes back to the standard objects), limits, scripts, control events
-and whatever the other parts of the control plane keep (each registers a callback in
-:data:`RESET_HOOKS`), and resets the clock; the admin user stays, with its password. Every
+object records (the catalog goes back to the standard objects), limits, scripts, control events,
+fault rules and the request journal (one transaction, :func:`~vaultjobs.store.control_reset.wipe`),
+and resets the clock; the admin user stays, with its password. Every
 replica's per-process state follows: the session caches through the session epoch, the cached
 catalog through its revision, the status windows of a SQLite side file through the file itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -21,14 +21,10 @@ from vaultjobs.control.responses import control_endpoint, control_json, read_jso
 from vaultjobs.control.seed import ADMIN, SeedError, seeder_of
 from vaultjobs.objects.catalog import Catalog
 from vaultjobs.objects.codec import catalog_to_json
-from vaultjobs.store import Store
 from vaultjobs.store.control_reset import wipe
 
 if TYPE_CHECKING:
     from vaultjobs.api.services import Services
-
-#: What other parts of the control plane clear on reset (their own tables), each given the store.
-RESET_HOOKS: list[Callable[[Store], None]] = []
 
 #: The ``default`` seed: a second user, two studies, two documents with files and a binder of them.
 DEFAULT_SEED: dict[str, Any] = {
@@ -57,8 +53,6 @@ def reset(services: Services) -> None:
     wipe(store.dialect, keep_user=ADMIN, standard_catalog=catalog_to_json(Catalog.standard()),
          now=plane.clock.now())
     store.status_windows.clear()
-    for hook in RESET_HOOKS:
-        hook(store)
     plane.publish("reset", {})
     plane.wake_engine()
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from vaultjobs.store.dialect import Connection, Dialect
 from vaultjobs.timeutil import to_ms
 
@@ -40,20 +42,17 @@ def existing_tables(conn: Connection, db: Dialect) -> set[str]:
     return {str(row[0]) for row in rows}
 
 
-def wipe(db: Dialect, *, keep_user: str, standard_catalog: dict[str, Any], now: datetime,
-         more_tables: tuple[str, ...] = ()) -> None:
+def wipe(db: Dialect, *, keep_user: str, standard_catalog: dict[str, Any], now: datetime) -> None:
     """Empty the store but for ``keep_user``; the catalog becomes ``standard_catalog`` again."""
     with db.write() as conn:
         present = existing_tables(conn, db)
-        for table in (*TABLES, *more_tables):
+        for table in TABLES:
             if table in present:
                 conn.execute(f"DELETE FROM {table}")
         conn.execute("DELETE FROM users WHERE username <> ?", (keep_user,))
         conn.execute("UPDATE users SET failed_logins = 0, locked_until = NULL, active = 1 WHERE username = ?",
                      (keep_user,))
         if "object_catalog" in present:
-            import orjson
-
             conn.execute("UPDATE object_catalog SET revision = revision + 1, body = ?, modified_at = ?",
                          (orjson.dumps(standard_catalog).decode(), to_ms(now)))
         conn.execute("UPDATE session_epoch SET epoch = epoch + 1 WHERE id = 1")
