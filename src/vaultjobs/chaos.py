@@ -260,10 +260,28 @@ def _settle(cluster: _Cluster, acknowledged: list[int], settle: float, report: C
                 break
             time.sleep(0.5)
         report.lost = sum(1 for j in acknowledged if j not in statuses)
-        report.stuck = sum(1 for j in acknowledged if j in statuses and statuses[j] not in TERMINAL)
+        stuck = [j for j in acknowledged if j in statuses and statuses[j] not in TERMINAL]
+        report.stuck = len(stuck)
+        for job_id in stuck[:5]:
+            report.problems.extend(_describe(store, job_id))
         report.statuses = dict(Counter(statuses[j] for j in acknowledged if j in statuses))
         running = execute(store, "SELECT count(*) FROM tasks WHERE state IN ('RUNNING', 'QUEUED')")[0][0]
         if running and not report.stuck:
             report.problems.append(f"{running} tasks still RUNNING or QUEUED after every job ended")
     finally:
         store.close()
+
+
+def _describe(store: Any, job_id: int) -> list[str]:
+    """What a stuck job's rows say: the job, its tasks, its holders' heartbeats and its last log lines."""
+    from vaultjobs.testing import execute
+
+    job = execute(store, f"SELECT status, phase, worker_id, moved_by FROM jobs WHERE id = {int(job_id)}")
+    tasks = execute(store, f"SELECT seq, state, worker_id, attempts FROM tasks WHERE job_id = {int(job_id)} "
+                           "ORDER BY seq")
+    workers = execute(store, "SELECT id, heartbeat_at, stopped_at FROM workers")
+    log = execute(store, f"SELECT message FROM job_log WHERE job_id = {int(job_id)} ORDER BY at DESC, id DESC LIMIT 6")
+    return [f"job {job_id}: (status, phase, worker, moved by) {tuple(job[0]) if job else None}",
+            f"  tasks (seq, state, worker, attempts): {[tuple(t) for t in tasks]}",
+            f"  workers (id, heartbeat, stopped): {[tuple(w) for w in workers]}",
+            *(f"  log: {row[0]}" for row in reversed(log))]

@@ -331,3 +331,25 @@ def test_a_dead_worker_is_resolved_by_the_sweeper_of_another(
     assert job(store, job_id).status is JobStatus.SUCCESS
     assert "runs again" in log_of(store, job_id)
 
+
+
+def test_an_engine_declared_dead_while_it_runs_carries_on_under_a_new_id(
+    store: Store, fast: Settings, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another node's sweeper recovers this engine's worker (its heartbeats were late): the engine
+    learns it at its next heartbeat, registers again under a new id, and runs jobs as before."""
+    engine = Engine(store=store, registry=Registry([Demo]), settings=fast.evolve(workers=1), clock=clock,
+                    run_scheduler=False)
+    engine.start()
+    try:
+        old = engine.worker_id
+        store.nodes.recover_worker(old, clock.now())  # as a sweeper that found it silent
+        wait_for(lambda: engine.worker_id != old)
+        assert store.work.claim_jobs(old, clock.now(), 5) == []
+        job_id = submit(store, clock, items=2)
+        engine.notify_queued()
+        wait_for(lambda: job(store, job_id).status is JobStatus.SUCCESS)
+        assert engine.worker_id not in store.nodes.dead_workers(clock.now(), fast.heartbeat_timeout)
+    finally:
+        engine.stop()
+    assert any("was declared dead while it ran" in r.getMessage() for r in caplog.records)

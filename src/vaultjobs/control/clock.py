@@ -105,8 +105,11 @@ def advance(plane: ControlPlane, *, seconds: float | None = None, to: datetime |
             due = [at for at in (plane.store.control_clock.next_after(rules, now),
                                  plane.store.control_scripts.next_due()) if at is not None and at > now]
             step = min([*due, target])
+            # what falls due at ``step`` is read while the clock still stands before it: once it
+            # stands there, any node's engine may run a rule first, and the move is still this step's
+            pending = _pending(plane, step)
             state = clock.stand_at(step, frozen=frozen)
-            fired_now = _run_due(plane, step)
+            fired_now = _run_due(plane, step, pending)
             fired.extend(fired_now)
             _settle(plane, [f["job_id"] for f in fired_now if f["kind"] == "schedule"])
             now = step
@@ -141,11 +144,20 @@ def _rules(plane: ControlPlane) -> list[Any]:
                      None if job_timeout is None else int(job_timeout * 1000), retention)
 
 
-def _run_due(plane: ControlPlane, at: datetime) -> list[dict[str, Any]]:
-    """Run every time rule at ``at`` (the clock stands there); what changed because of it."""
+Pending = tuple[list[tuple[str, int, datetime]], dict[int, JobStatus]]
+
+
+def _pending(plane: ControlPlane, at: datetime) -> Pending:
+    """The (kind, job id, due instant) of every time rule due at ``at``, and those jobs' statuses now."""
     store = plane.store
     candidates = store.control_clock.due_by(_rules(plane), at)
-    before = store.jobs.job_statuses([job_id for _, job_id, _ in candidates])
+    return candidates, store.jobs.job_statuses([job_id for _, job_id, _ in candidates])
+
+
+def _run_due(plane: ControlPlane, at: datetime, pending: Pending) -> list[dict[str, Any]]:
+    """Run every time rule at ``at`` (the clock stands there); what changed because of it."""
+    store = plane.store
+    candidates, before = pending
     fired = transitions.step_due(plane, at)
     if plane.engine is not None:
         plane.engine.maintain()

@@ -36,6 +36,11 @@ __all__ = ["Engine", "Scheduler", "Sweeper", "Wakeup", "WorkerPool"]
 logger = logging.getLogger(__name__)
 
 
+
+def new_worker_id() -> str:
+    """An id no worker had before: host, process, and a random part (a process may register twice)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
 class Engine:
     """Everything that runs jobs on this node; the API only writes to the store and calls ``notify``."""
 
@@ -55,7 +60,7 @@ class Engine:
         self.limits = limits or Limits(settings)
         self.wakeup = Wakeup(remote=store.nodes.notify_work,
                              remote_work=functools.partial(store.nodes.notify_work, workers_only=True))
-        self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.worker_id = new_worker_id()
         self.run_scheduler = run_scheduler
         self.scheduler = Scheduler(store=store, registry=registry, settings=settings, clock=clock, wakeup=self.wakeup,
                                    hold=hold)
@@ -137,9 +142,23 @@ class Engine:
     def _heartbeat_loop(self) -> None:
         while not self._stop.wait(self.settings.heartbeat_interval):
             try:
-                self.store.nodes.heartbeat_worker(self.worker_id, self.infra_clock.now())
+                if not self.store.nodes.heartbeat_worker(self.worker_id, self.infra_clock.now()) \
+                        and not self._stop.is_set():
+                    self._rejoin()
             except Exception:
                 logger.exception("heartbeat failed")
+
+    def _rejoin(self) -> None:
+        """Carry on under a new worker id: the old one was declared dead while this process ran
+        (its heartbeats did not reach the database for the heartbeat timeout), what it held was
+        recovered, and the store refuses it any claim. Units still running under the old id end
+        unrecorded, as units taken from a dead worker do."""
+        old, self.worker_id = self.worker_id, new_worker_id()
+        self.store.nodes.register_worker(self.worker_id, socket.gethostname(), os.getpid(), self.infra_clock.now())
+        self.sweeper.own_worker_id = self.worker_id
+        self.pool.rejoin(self.worker_id)
+        logger.warning("worker %s was declared dead while it ran (its heartbeats did not reach the database "
+                       "in time) and what it held was recovered; it carries on as worker %s", old, self.worker_id)
 
     def _sweeper_loop(self) -> None:
         interval = max(0.05, min(self.settings.heartbeat_interval, self.settings.heartbeat_timeout / 2))

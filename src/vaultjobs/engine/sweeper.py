@@ -31,10 +31,12 @@ class Sweeper:
         now = self.clock.now()
         self.end_overdue_jobs(now)
         recoveries = []
-        for worker_id in self.store.nodes.dead_workers(self.infra_clock.now(), self.settings.heartbeat_timeout):
+        real_now = self.infra_clock.now()
+        for worker_id in self.store.nodes.dead_workers(real_now, self.settings.heartbeat_timeout):
             if worker_id == self.own_worker_id:
                 continue
-            report = self.store.nodes.recover_worker(worker_id, now)
+            report = self.store.nodes.recover_worker(
+                worker_id, now, stale_before=real_now - timedelta(seconds=self.settings.heartbeat_timeout))
             recoveries.append(report)
             if report.requeued_jobs or report.ended_jobs:
                 logger.warning(

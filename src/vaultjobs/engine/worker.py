@@ -116,6 +116,12 @@ class WorkerPool:
 
     # -- lifecycle -------------------------------------------------------------------------
 
+    def rejoin(self, worker_id: str) -> None:
+        """Claim under ``worker_id`` from now on (the engine registered again); batches running
+        keep the old id, under which the store takes none of their writes any more."""
+        self.worker_id = worker_id
+        self._hand_back.worker_id = worker_id
+
     def start(self) -> None:
         if self.size and self.settings.claim_batch > 1:
             self._hand_back.start()

@@ -44,6 +44,9 @@ class Dialect(Protocol):
     #: Appended to a select that locks rows until the transaction ends (SQLite's writers hold the
     #: whole database anyway).
     row_lock: str
+    #: Appended to a select that keeps a row from being deleted or locked for update until the
+    #: transaction ends, without blocking plain updates of it (PostgreSQL: ``FOR KEY SHARE``).
+    key_share: str
     #: Whether a read, or a status window's write, takes microseconds and no network round trip
     #: (SQLite): the API then runs its cheapest calls on the event loop, without a thread hop.
     inline: bool

@@ -12,6 +12,9 @@ from vaultjobs.store.job_status import set_status
 from vaultjobs.store.jobs import settle_if_idle, status_in
 from vaultjobs.timeutil import to_ms
 
+#: How long a recovered worker's row is kept (a day): longer than any pause a process may wake from.
+RECOVERED_KEPT_MS = 86_400_000
+
 
 @dataclass(kw_only=True)
 class Recovery:
@@ -70,31 +73,51 @@ class Nodes:
             (worker_id, hostname, pid, to_ms(now), to_ms(now)),
         )
 
-    def heartbeat_worker(self, worker_id: str, now: datetime) -> None:
-        self.db.write_one(
+    def heartbeat_worker(self, worker_id: str, now: datetime) -> bool:
+        """Record that the worker is alive; False when it is not registered as alive any more (it
+        stopped, or a sweeper declared it dead and recovered what it held: it may claim nothing more
+        under this id)."""
+        cur = self.db.write_one(
             "UPDATE workers SET heartbeat_at = ? WHERE id = ? AND stopped_at IS NULL", (to_ms(now), worker_id)
         )
+        return cur.rowcount == 1
 
     def stop_worker(self, worker_id: str, now: datetime) -> None:
         self.db.write_one("UPDATE workers SET stopped_at = ? WHERE id = ?", (to_ms(now), worker_id))
 
     def dead_workers(self, now: datetime, timeout: float) -> list[str]:
         rows = self.db.connection().execute(
-            "SELECT id FROM workers WHERE stopped_at IS NOT NULL OR heartbeat_at < ?",
+            "SELECT id FROM workers WHERE recovered_at IS NULL AND (stopped_at IS NOT NULL OR heartbeat_at < ?)",
             (to_ms(now) - int(timeout * 1000),),
         ).fetchall()
         return [r[0] for r in rows]
 
-    def recover_worker(self, worker_id: str, now: datetime) -> Recovery:
-        """Resolve everything a dead worker held, then forget the worker.
+    def recover_worker(self, worker_id: str, now: datetime, *, stale_before: datetime | None = None) -> Recovery:
+        """Resolve everything a dead worker held, and mark it recovered.
 
         Idempotent jobs carry on: their running tasks go back on the queue and a job it was
         initialising or completing waits for another worker. Every other job it touched ends
         COMPLETED_DUE_TO_INACTIVITY with a log line saying why.
+
+        With ``stale_before``, a worker that has heartbeat since then (it was slow, not dead) is left
+        alone. The worker's row is locked first and kept, marked recovered, for
+        :data:`RECOVERED_KEPT_MS`: a claim holds the row too (:mod:`vaultjobs.store.work`), so a
+        process still alive under that id claims nothing after the recovery, nor during it unseen.
         """
         ms = to_ms(now)
         report = Recovery(worker_id=worker_id)
         with self.db.write() as conn:
+            row = conn.execute(
+                f"SELECT recovered_at, stopped_at, heartbeat_at FROM workers WHERE id = ?{self.db.row_lock}",
+                (worker_id,),
+            ).fetchone()
+            if row is not None:
+                alive = row[1] is None and stale_before is not None and int(row[2]) >= to_ms(stale_before)
+                if row[0] is not None or alive:
+                    return report
+                conn.execute("UPDATE workers SET recovered_at = ?, stopped_at = COALESCE(stopped_at, ?) WHERE id = ?",
+                             (ms, ms, worker_id))
+            conn.execute("DELETE FROM workers WHERE recovered_at < ?", (ms - RECOVERED_KEPT_MS,))
             held_jobs = {
                 row[0]: bool(row[1])
                 for row in conn.execute(
@@ -150,6 +173,5 @@ class Nodes:
                         "COMPLETED_DUE_TO_INACTIVITY rather than run its work twice",
                     ):
                         report.ended_jobs.append(job_id)
-            conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
         return report
 

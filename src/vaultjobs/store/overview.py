@@ -69,7 +69,7 @@ class Overview:
             "SELECT w.id, w.hostname, w.pid, w.started_at, w.heartbeat_at, w.stopped_at, "
             "(SELECT count(*) FROM tasks t WHERE t.state = 'RUNNING' AND t.worker_id = w.id), "
             "(SELECT count(*) FROM jobs j WHERE j.worker_id = w.id) "
-            "FROM workers w ORDER BY w.started_at, w.id"
+            "FROM workers w WHERE w.recovered_at IS NULL ORDER BY w.started_at, w.id"
         ).fetchall()
         return [
             WorkerRow(id=r[0], hostname=r[1], pid=int(r[2]), started_at=from_ms(r[3]), heartbeat_at=from_ms(r[4]),

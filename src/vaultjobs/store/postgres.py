@@ -98,6 +98,7 @@ class PostgresDialect:
     integrity_errors: tuple[type[Exception], ...] = (psycopg.errors.IntegrityError,)
     skip_locked = " FOR UPDATE SKIP LOCKED"
     row_lock = " FOR UPDATE"
+    key_share = " FOR KEY SHARE"
     modifying_cte = True
     inline = False
 

@@ -28,6 +28,7 @@ class SqliteDialect:
     integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
     skip_locked = ""
     row_lock = ""
+    key_share = ""
     modifying_cte = False
     inline = True
 

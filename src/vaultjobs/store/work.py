@@ -96,6 +96,11 @@ class Work:
 
     def __init__(self, db: Dialect) -> None:
         self.db = db
+        #: A claim's fence, with the worker's id as its parameter: a worker stopped or recovered as
+        #: dead claims nothing. The row is held (``FOR KEY SHARE``) until the claim commits, so a
+        #: recovery, which locks it first, either sees the claim or is seen by it. A worker with no
+        #: row (never registered: the store's own tests) is not fenced.
+        self._alive = f"(SELECT stopped_at FROM workers WHERE id = ?{db.key_share}) IS NULL"
 
     def claim_jobs(self, worker_id: str, now: datetime, limit: int) -> list[Job]:
         """Claim up to ``limit`` jobs, oldest first: QUEUED ones (→ RUNNING, phase init) and RUNNING
@@ -118,9 +123,9 @@ class Work:
             f"UNION ALL SELECT id, idempotent FROM (SELECT id, idempotent FROM jobs{hint} WHERE {_HELD_NOWHERE} "
             f"ORDER BY id LIMIT ?{self.db.skip_locked}) AS unheld) AS candidates) "
             f"{_SAFE_PREFIX}) "
-            f"AND ((status = 'QUEUED' AND worker_id IS NULL) OR ({_HELD_NOWHERE})) "
+            f"AND ((status = 'QUEUED' AND worker_id IS NULL) OR ({_HELD_NOWHERE})) AND {self._alive} "
             f"RETURNING {JOB_COLUMNS}",
-            (ms, ms, ms, ms, actor(held_by=worker_id), worker_id, ms, limit, limit, limit),
+            (ms, ms, ms, ms, actor(held_by=worker_id), worker_id, ms, limit, limit, limit, worker_id),
         )
         return sorted((job_from_row(r) for r in rows), key=lambda job: job.id)
 
@@ -134,8 +139,8 @@ class Work:
             "(SELECT idempotent FROM jobs WHERE jobs.id = tasks.job_id) AS idempotent FROM tasks "
             f"WHERE state = 'QUEUED' ORDER BY job_id, seq LIMIT ?{self.db.skip_locked}) AS queued) "
             f"SELECT job_id, seq FROM claimable WHERE {_SAFE_PREFIX_WHERE}) "
-            "AND state = 'QUEUED' RETURNING job_id, seq, payload, attempts",
-            (worker_id, to_ms(now), limit, limit),
+            f"AND state = 'QUEUED' AND {self._alive} RETURNING job_id, seq, payload, attempts",
+            (worker_id, to_ms(now), limit, limit, worker_id),
         )
         tasks = [
             Task(job_id=job_id, seq=seq, state=TaskState.RUNNING, items=orjson.loads(payload),
