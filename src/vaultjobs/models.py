@@ -14,14 +14,15 @@ from typing import Any
 from vaultjobs.status import JobStatus, TaskState
 from vaultjobs.timeutil import require_aware
 
-#: Each record class's field names, looked up once: every job read builds a Job.
+#: Each record class's date-time fields, looked up once: every job read builds a Job.
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def _check_aware(instance: object) -> None:
     names = _FIELD_NAMES.get(type(instance))
     if names is None:
-        names = _FIELD_NAMES[type(instance)] = tuple(f.name for f in dataclasses.fields(instance))  # type: ignore[arg-type]
+        names = _FIELD_NAMES[type(instance)] = tuple(
+            f.name for f in dataclasses.fields(instance) if "datetime" in str(f.type))  # type: ignore[arg-type]
     for name in names:
         value = getattr(instance, name)
         if isinstance(value, datetime):

@@ -142,3 +142,49 @@ def test_the_real_app_labels_metrics_by_family_route_and_logs_page_requests(
     assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1]
     paths = [r.getMessage().split()[2] for r in caplog.records if r.name == "vaultjobs.access"]
     assert f"/api/{VERSION}/services/jobs/999999" in paths and "/ui/login" in paths
+
+
+@pytest.mark.parametrize(("method", "path", "root_path", "hot"), [
+    ("GET", f"/api/{VERSION}/services/jobs/12", "", True),
+    ("GET", f"/vault/api/{VERSION}/services/jobs/12", "/vault", True),  # behind a proxy's prefix
+    ("GET", f"/api/{VERSION}/services/jobs/processors", "", False),  # a fixed path of the family
+    ("GET", f"/api/{VERSION}/services/jobs/12x", "", False),  # the endpoint's own error, from the router
+    ("GET", f"/api/{VERSION}/services/jobs/12/log", "", False),
+    ("POST", f"/api/{VERSION}/services/jobs/12", "", False),  # METHOD_NOT_SUPPORTED, from the router
+    ("GET", "/api/v99/services/jobs/12", "", False),
+])
+def test_retrieve_job_status_goes_straight_to_its_endpoint_and_nothing_else_does(
+        method: str, path: str, root_path: str, hot: bool) -> None:
+    import asyncio
+
+    from vaultjobs.api.hot_path import HotPath
+
+    seen: dict[str, Any] = {}
+
+    async def status_endpoint(request: Request) -> Response:
+        seen["endpoint"] = dict(request.path_params)
+        return PlainTextResponse("status")
+
+    async def router(scope: Any, receive: Any, send: Any) -> None:
+        seen["router"] = True
+        await PlainTextResponse("router")(scope, receive, send)
+
+    route = Route("/{job_id}", status_endpoint, methods=["GET"])
+    app = HotPath(router, status_route=route, label="/api/{version}/services/jobs/{job_id}")
+    scope = {"type": "http", "method": method, "path": path, "root_path": root_path, "query_string": b"",
+             "headers": [], "asgi": {"version": "3.0"}}
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    if hot:
+        assert seen == {"endpoint": {"version": VERSION, "job_id": "12"}}
+        assert scope["route"] is route and scope["vaultjobs.route"] == "/api/{version}/services/jobs/{job_id}"
+        assert sent[-1]["body"] == b"status"
+    else:
+        assert seen == {"router": True} and sent[-1]["body"] == b"router"

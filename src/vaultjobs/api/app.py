@@ -24,7 +24,8 @@ from vaultjobs.api.access import AccessLog
 from vaultjobs.api.burst import BurstLimit
 from vaultjobs.api.endpoint import AsyncShortcut, Call, Handler, Shortcut, endpoint
 from vaultjobs.api.failures import exception_handlers
-from vaultjobs.api.families import Family
+from vaultjobs.api.families import Family, route_label
+from vaultjobs.api.hot_path import HotPath
 from vaultjobs.api.ops import ops_routes
 from vaultjobs.api.routes.auth import AuthRoutes
 from vaultjobs.api.routes.content import RouteFactory, content_routes
@@ -37,6 +38,7 @@ from vaultjobs.ui import ui_mount
 
 #: Where every versioned route lives.
 V = "/api/{version:api_version}"
+JOBS = f"{V}/services/jobs"
 
 
 def job_routes(route: RouteFactory, services: Services) -> list[Route]:
@@ -101,11 +103,13 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
             methods=[method],
         )
 
+    jobs = job_routes(route, services)
+    status_route = next(r for r in jobs if r.path == "/{job_id}" and "GET" in (r.methods or ()))
     routes = [
         Family("/_vaultjobs", ops_routes(services), name="ops"),
         # The test control plane (off unless --control-plane): a gated mount taking the rest of /_vaultjobs.
         *control.control_routes(services),
-        Family(f"{V}/services/jobs", job_routes(route, services), name="jobs"),
+        Family(JOBS, jobs, name="jobs"),
         Family("", auth_routes(route, services), name="auth"),
         Family(V, content_routes(route, "", services), name="content"),
         Family("", package_routes(route, V, services), name="packages"),
@@ -115,8 +119,10 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        # Access logging outermost; then fault rules and the request journal (off with the control plane).
-        middleware=[Middleware(AccessLog), *control.control_middleware(services)],
+        # Access logging outermost; then fault rules and the request journal (off with the control plane);
+        # innermost, Retrieve Job Status sent to its endpoint without the router's search.
+        middleware=[Middleware(AccessLog), *control.control_middleware(services),
+                    Middleware(HotPath, status_route=status_route, label=route_label(JOBS + status_route.path))],
         exception_handlers=dict(exception_handlers(rest_status_codes=rest)),
         **starlette_options,
     )
