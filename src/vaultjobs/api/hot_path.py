@@ -21,8 +21,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vaultjobs.api.families import ROUTE_LABEL
+from vaultjobs.api.versions import VersionConvertor
 
-_STATUS_PATH = re.compile(r"/api/(v[0-9]+\.[0-9]+)/services/jobs/([0-9]+)")
+#: The router's own pattern for ``{version:api_version}``, so that both take the same paths.
+_STATUS_PATH = re.compile(rf"/api/({VersionConvertor.regex})/services/jobs/([0-9]+)")
 
 
 class HotPath:

@@ -36,10 +36,10 @@ __all__ = ["Engine", "Scheduler", "Sweeper", "Wakeup", "WorkerPool"]
 logger = logging.getLogger(__name__)
 
 
-
 def new_worker_id() -> str:
     """An id no worker had before: host, process, and a random part (a process may register twice)."""
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
 
 class Engine:
     """Everything that runs jobs on this node; the API only writes to the store and calls ``notify``."""
