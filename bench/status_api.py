@@ -197,10 +197,16 @@ def run_phase(pool: multiprocessing.pool.Pool, phase: Phase, procs: int) -> Resu
 # -- measuring ------------------------------------------------------------------------------------
 
 
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (all its threads), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(cpu_times(pid))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -215,13 +221,15 @@ class Measured:
     p99: float
     cpu_ms: float  # server CPU per request
     requests: int
+    system: float = 0.0  # the share of that CPU spent in the kernel (system calls, page faults)
 
 
 def measure(pool: multiprocessing.pool.Pool, server: LiveServer, phase: Phase, procs: int) -> Measured:
     assert server.process is not None
-    cpu0 = cpu_seconds(server.process.pid)
+    user0, system0 = cpu_times(server.process.pid)
     result = run_phase(pool, phase, procs)
-    cpu1 = cpu_seconds(server.process.pid)
+    user1, system1 = cpu_times(server.process.pid)
+    cpu0, cpu1 = user0 + system0, user1 + system1
     if result.failures:
         raise SystemExit("requests failed:\n" + "\n".join(result.failures))
     return Measured(
@@ -230,6 +238,7 @@ def measure(pool: multiprocessing.pool.Pool, server: LiveServer, phase: Phase, p
         p99=pct(result.latencies_ms, 0.99),
         cpu_ms=(cpu1 - cpu0) * 1000 / max(1, result.requests),
         requests=result.requests,
+        system=(system1 - system0) / max(1e-9, cpu1 - cpu0),
     )
 
 
@@ -240,6 +249,7 @@ def combine(runs: list[Measured]) -> Measured:
         p99=statistics.mean(m.p99 for m in runs),
         cpu_ms=statistics.mean(m.cpu_ms for m in runs),
         requests=sum(m.requests for m in runs),
+        system=statistics.mean(m.system for m in runs),
     )
 
 
@@ -316,7 +326,7 @@ def bench_store(args: argparse.Namespace, data_dir: Path, jobs: int, *, cycle: b
 
 def show(name: str, m: Measured) -> None:
     print(f"  {name:<28} {m.rate:9,.0f} req/s   p50 {m.p50:6.2f} ms   p99 {m.p99:6.2f} ms   "
-          f"server CPU {m.cpu_ms:5.3f} ms/req   ({m.requests:,} requests)")
+          f"server CPU {m.cpu_ms:5.3f} ms/req ({m.system:.0%} system)   ({m.requests:,} requests)")
 
 
 def main() -> None:

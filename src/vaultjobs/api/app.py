@@ -22,7 +22,7 @@ from starlette.routing import Route
 from vaultjobs import control
 from vaultjobs.api.access import AccessLog
 from vaultjobs.api.burst import BurstLimit
-from vaultjobs.api.endpoint import AsyncShortcut, Call, Handler, Shortcut, endpoint
+from vaultjobs.api.endpoint import AsyncShortcut, Call, Handler, Shortcut, endpoint, raw_endpoint
 from vaultjobs.api.failures import exception_handlers
 from vaultjobs.api.families import Family, route_label
 from vaultjobs.api.hot_path import HotPath
@@ -41,9 +41,8 @@ V = "/api/{version:api_version}"
 JOBS = f"{V}/services/jobs"
 
 
-def job_routes(route: RouteFactory, services: Services) -> list[Route]:
+def job_routes(route: RouteFactory, services: Services, jobs: JobRoutes) -> list[Route]:
     """The Jobs endpoints, relative to ``/api/{version}/services/jobs``; fixed paths before ``{job_id}``."""
-    jobs = JobRoutes(services)
     history = HistoryRoutes(services)
     return [
         route("/processors", "GET", jobs.processors),
@@ -103,8 +102,11 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
             methods=[method],
         )
 
-    jobs = job_routes(route, services)
+    job_handlers = JobRoutes(services)
+    jobs = job_routes(route, services, job_handlers)
     status_route = next(r for r in jobs if r.path == "/{job_id}" and "GET" in (r.methods or ()))
+    raw_status = raw_endpoint(job_handlers.status_cached, rest_status_codes=rest,
+                              inline=services.store.dialect.inline, burst=burst)
     routes = [
         Family("/_vaultjobs", ops_routes(services), name="ops"),
         # The test control plane (off unless --control-plane): a gated mount taking the rest of /_vaultjobs.
@@ -122,7 +124,8 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
         # Access logging outermost; then fault rules and the request journal (off with the control plane);
         # innermost, Retrieve Job Status sent to its endpoint without the router's search.
         middleware=[Middleware(AccessLog), *control.control_middleware(services),
-                    Middleware(HotPath, status_route=status_route, label=route_label(JOBS + status_route.path))],
+                    Middleware(HotPath, status_route=status_route, label=route_label(JOBS + status_route.path),
+                               raw=raw_status)],
         exception_handlers=dict(exception_handlers(rest_status_codes=rest)),
         **starlette_options,
     )

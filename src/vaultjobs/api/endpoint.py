@@ -16,15 +16,17 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from vaultjobs import errors
 from vaultjobs.api.access import note_errors
 from vaultjobs.api.burst import BurstLimit
-from vaultjobs.api.envelope import render, wants_xml
+from vaultjobs.api.envelope import JSON_MEDIA_TYPE, render, wants_xml
 from vaultjobs.api.failures import BodyTooLarge, failure_response
-from vaultjobs.api.versions import check_version
+from vaultjobs.api.versions import SUPPORTED_VERSIONS, check_version
 from vaultjobs.models import User
 
 
@@ -72,6 +74,11 @@ Shortcut = Callable[[Call], "dict[str, Any] | Response | None"]
 #: The same, awaited on the event loop (only where the store's ``inline`` allows it).
 AsyncShortcut = Callable[[Call], Awaitable["dict[str, Any] | Response | None"]]
 Authenticator = Callable[[Call], None]
+#: An endpoint answering on the ASGI level; False when it did nothing and the full endpoint must answer.
+RawEndpoint = Callable[[Scope, Receive, Send], Awaitable[bool]]
+
+_SUPPORTED = frozenset(SUPPORTED_VERSIONS)
+_JSON_TYPE = (b"content-type", JSON_MEDIA_TYPE.encode("latin-1"))
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -137,17 +144,11 @@ def endpoint(
     in_thread = run if shortcut is None or inline else run_with_shortcut
 
     async def asgi_endpoint(request: Request) -> Response:
-        if burst is None:
-            return await answer(request, None)
         # Counted first, so that its headers go into the answer as it is made.
-        allowance = burst.count()
-        limits = {"X-VaultAPI-BurstLimit": str(allowance.limit),
-                  "X-VaultAPI-BurstLimitRemaining": str(allowance.remaining)}
-        if allowance.delay:
-            limits["X-VaultAPI-ResponseDelay"] = str(int(allowance.delay * 1000))
+        limits, delay = count_burst(burst)
         response = await answer(request, limits)
-        if allowance.delay:
-            await anyio.sleep(allowance.delay)
+        if delay:
+            await anyio.sleep(delay)
         return response
 
     async def answer(request: Request, limits: dict[str, str] | None) -> Response:
@@ -172,6 +173,71 @@ def endpoint(
             return failure_response(request, exc, rest_status_codes=rest_status_codes, headers=call.headers())
 
     return asgi_endpoint
+
+
+def count_burst(burst: BurstLimit | None) -> tuple[dict[str, str] | None, float]:
+    """Count one request against the burst limit: the headers its answer carries, and its delay."""
+    if burst is None:
+        return None, 0.0
+    allowance = burst.count()
+    limits = {"X-VaultAPI-BurstLimit": str(allowance.limit),
+              "X-VaultAPI-BurstLimitRemaining": str(allowance.remaining)}
+    if allowance.delay:
+        limits["X-VaultAPI-ResponseDelay"] = str(int(allowance.delay * 1000))
+    return limits, allowance.delay
+
+
+def raw_endpoint(
+    shortcut: Shortcut, *, rest_status_codes: bool, inline: bool, burst: BurstLimit | None,
+) -> RawEndpoint:
+    """A GET ``shortcut`` answered on the ASGI level, without Starlette's Request and Response objects.
+
+    It answers what the full :func:`endpoint` with this shortcut would — the same envelope, headers and
+    errors — where that costs less than the work itself: a JSON answer to a supported version, on a
+    store whose shortcut runs on the event loop. Anything else (XML, an unsupported version, a session
+    that needs the full check, another store) it leaves alone, having counted and changed nothing, and
+    the full endpoint answers. The path parameters are in ``scope["path_params"]``.
+    """
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> bool:
+        if not inline or scope["path_params"].get("version") not in _SUPPORTED:
+            return False
+        for name, value in scope["headers"]:
+            if name == b"accept" and wants_xml(value.decode("latin-1")):
+                return False
+        call = Call(request=Request(scope, receive), version=scope["path_params"]["version"])
+        try:
+            result = shortcut(call)
+        except Exception as exc:
+            call.limits, delay = count_burst(burst)
+            failure = failure_response(call.request, exc, rest_status_codes=rest_status_codes, headers=call.headers())
+            await failure(scope, receive, send)
+        else:
+            if result is None:
+                return False
+            call.limits, delay = count_burst(burst)
+            if isinstance(result, Response) or result.get("errors"):
+                await respond(call, result, rest_status_codes=rest_status_codes)(scope, receive, send)
+            else:
+                await send_success(call, result, send)
+        if delay:
+            await anyio.sleep(delay)
+        return True
+
+    return answer
+
+
+async def send_success(call: Call, payload: dict[str, Any], send: Send) -> None:
+    """A successful JSON envelope sent as two ASGI messages: what :func:`respond` would make of
+    ``payload``, header for header, without building a Response."""
+    body = orjson.dumps({"responseStatus": "SUCCESS", **payload} if "responseStatus" not in payload else payload)
+    headers = call.headers()
+    headers["X-VaultAPI-Status"] = str(payload.get("responseStatus", "SUCCESS"))
+    raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+    raw.append((b"content-length", str(len(body)).encode("latin-1")))
+    raw.append(_JSON_TYPE)
+    await send({"type": "http.response.start", "status": 200, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def read_body_into_form(call: Call, limit: int, *, refuse_nul: bool = True) -> None:
