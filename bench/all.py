@@ -1,6 +1,6 @@
 """Every ratio of issue 16 in one run: status on SQLite and on two PostgreSQL replicas, job starts
-through the API on both, end-to-end throughput against the raw-SQL loops, and against the peers
-(bench/peers/: Huey and Procrastinate); one table at the end.
+through the API on both, end-to-end throughput against the raw-SQL loops, against the peers
+(bench/peers/: Huey and Procrastinate), and the server's memory; one table at the end.
 
 Each benchmark runs as its own script (its full output is shown as it goes); this one only collects
 the ratio lines they print. Sizes are small by default, so that the whole run takes a few minutes;
@@ -54,6 +54,7 @@ def main() -> None:
         *run("end to end, SQLite", "throughput.py", "--jobs", args.throughput_jobs),
         *run("end to end, PostgreSQL", "throughput.py", "--postgres", "--jobs", args.throughput_jobs),
         *run("peers", "peers/run.py", "--jobs", args.throughput_jobs),
+        *run("memory, SQLite", "memory.py", "--jobs", args.jobs),
     ]
     print("\n" + f"{'benchmark':<24} {'measure':<48} {'ratio':>6}  target")
     for title, name, ratio, target in rows:
