@@ -144,33 +144,46 @@ def test_the_real_app_labels_metrics_by_family_route_and_logs_page_requests(
     assert f"/api/{VERSION}/services/jobs/999999" in paths and "/ui/login" in paths
 
 
+RUN = "/api/{version}/services/jobs/processors/{name}/actions/run"
+STATUS = "/api/{version}/services/jobs/{job_id}"
+
+
 @pytest.mark.parametrize(("method", "path", "root_path", "hot"), [
-    ("GET", f"/api/{VERSION}/services/jobs/12", "", True),
-    ("GET", f"/vault/api/{VERSION}/services/jobs/12", "/vault", True),  # behind a proxy's prefix
-    ("GET", f"/api/{VERSION}/services/jobs/processors", "", False),  # a fixed path of the family
-    ("GET", f"/api/{VERSION}/services/jobs/12x", "", False),  # the endpoint's own error, from the router
-    ("GET", f"/api/{VERSION}/services/jobs/12/log", "", False),
-    ("POST", f"/api/{VERSION}/services/jobs/12", "", False),  # METHOD_NOT_SUPPORTED, from the router
-    ("GET", "/api/v99/services/jobs/12", "", False),
+    ("GET", f"/api/{VERSION}/services/jobs/12", "", {"version": VERSION, "job_id": "12"}),
+    # behind a proxy's prefix
+    ("GET", f"/vault/api/{VERSION}/services/jobs/12", "/vault", {"version": VERSION, "job_id": "12"}),
+    ("POST", f"/api/{VERSION}/services/jobs/processors/demo/actions/run", "", {"version": VERSION, "name": "demo"}),
+    ("POST", f"/p/api/{VERSION}/services/jobs/processors/x.y/actions/run", "/p", {"version": VERSION, "name": "x.y"}),
+    ("GET", f"/api/{VERSION}/services/jobs/processors", "", None),  # a fixed path of the family
+    ("GET", f"/api/{VERSION}/services/jobs/processors/demo/actions/run", "", None),  # the router's 405
+    ("POST", f"/api/{VERSION}/services/jobs/processors/a/b/actions/run", "", None),  # not one segment
+    ("GET", f"/api/{VERSION}/services/jobs/12x", "", None),  # the endpoint's own error, from the router
+    ("GET", f"/api/{VERSION}/services/jobs/12/log", "", None),
+    ("POST", f"/api/{VERSION}/services/jobs/12", "", None),  # METHOD_NOT_SUPPORTED, from the router
+    ("GET", "/api/v99/services/jobs/12", "", None),
+    ("POST", "/api/v99/services/jobs/processors/demo/actions/run", "", None),
 ])
-def test_retrieve_job_status_goes_straight_to_its_endpoint_and_nothing_else_does(
-        method: str, path: str, root_path: str, hot: bool) -> None:
+def test_status_and_run_go_straight_to_their_endpoints_and_nothing_else_does(
+        method: str, path: str, root_path: str, hot: dict[str, str] | None) -> None:
     import asyncio
 
-    from vaultjobs.api.hot_path import HotPath
+    from vaultjobs.api.hot_path import RUN_PATH, STATUS_PATH, HotPath, HotRoute
 
     seen: dict[str, Any] = {}
 
-    async def status_endpoint(request: Request) -> Response:
-        seen["endpoint"] = dict(request.path_params)
-        return PlainTextResponse("status")
+    def endpoint_named(name: str) -> Any:
+        async def answer(request: Request) -> Response:
+            seen[name] = dict(request.path_params)
+            return PlainTextResponse(name)
+        return answer
 
     async def router(scope: Any, receive: Any, send: Any) -> None:
         seen["router"] = True
         await PlainTextResponse("router")(scope, receive, send)
 
-    route = Route("/{job_id}", status_endpoint, methods=["GET"])
-    app = HotPath(router, status_route=route, label="/api/{version}/services/jobs/{job_id}")
+    status = Route("/{job_id}", endpoint_named("status"), methods=["GET"])
+    run = Route("/processors/{name}/actions/run", endpoint_named("run"), methods=["POST"])
+    app = HotPath(router, routes=[HotRoute("GET", STATUS_PATH, status, STATUS), HotRoute("POST", RUN_PATH, run, RUN)])
     scope = {"type": "http", "method": method, "path": path, "root_path": root_path, "query_string": b"",
              "headers": [], "asgi": {"version": "3.0"}}
     sent: list[Any] = []
@@ -182,9 +195,10 @@ def test_retrieve_job_status_goes_straight_to_its_endpoint_and_nothing_else_does
         sent.append(message)
 
     asyncio.run(app(scope, receive, send))
-    if hot:
-        assert seen == {"endpoint": {"version": VERSION, "job_id": "12"}}
-        assert scope["route"] is route and scope["vaultjobs.route"] == "/api/{version}/services/jobs/{job_id}"
-        assert sent[-1]["body"] == b"status"
+    if hot is not None:
+        name, route, label = ("status", status, STATUS) if method == "GET" else ("run", run, RUN)
+        assert seen == {name: hot}
+        assert scope["route"] is route and scope["vaultjobs.route"] == label
+        assert sent[-1]["body"] == name.encode()
     else:
         assert seen == {"router": True} and sent[-1]["body"] == b"router"

@@ -12,6 +12,7 @@ Its structure, from the outside in:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,10 +23,10 @@ from starlette.routing import Route
 from vaultjobs import control
 from vaultjobs.api.access import AccessLog
 from vaultjobs.api.burst import BurstLimit
-from vaultjobs.api.endpoint import AsyncShortcut, Call, Handler, Shortcut, endpoint, raw_endpoint
+from vaultjobs.api.endpoint import AsyncShortcut, Call, Handler, RawEndpoint, Shortcut, endpoint, raw_endpoint
 from vaultjobs.api.failures import exception_handlers
 from vaultjobs.api.families import Family, route_label
-from vaultjobs.api.hot_path import HotPath
+from vaultjobs.api.hot_path import RUN_PATH, STATUS_PATH, HotPath, HotRoute
 from vaultjobs.api.ops import ops_routes
 from vaultjobs.api.routes.auth import AuthRoutes
 from vaultjobs.api.routes.content import RouteFactory, content_routes
@@ -104,9 +105,19 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
 
     job_handlers = JobRoutes(services)
     jobs = job_routes(route, services, job_handlers)
-    status_route = next(r for r in jobs if r.path == "/{job_id}" and "GET" in (r.methods or ()))
-    raw_status = raw_endpoint(job_handlers.status_cached, rest_status_codes=rest,
-                              inline=services.store.dialect.inline, burst=burst)
+    inline = services.store.dialect.inline
+
+    def hot(method: str, path: re.Pattern[str], template: str, raw: RawEndpoint) -> HotRoute:
+        found = next(r for r in jobs if r.path == template and method in (r.methods or ()))
+        return HotRoute(method, path, found, route_label(JOBS + template), raw)
+
+    hot_routes = [
+        hot("GET", STATUS_PATH, "/{job_id}",
+            raw_endpoint(job_handlers.status_cached, rest_status_codes=rest, inline=inline, burst=burst)),
+        hot("POST", RUN_PATH, "/processors/{name}/actions/run",
+            raw_endpoint(async_shortcut=job_handlers.run_cached, max_body_bytes=settings.max_body_bytes,
+                         rest_status_codes=rest, inline=inline, burst=burst)),
+    ]
     routes = [
         Family("/_vaultjobs", ops_routes(services), name="ops"),
         # The test control plane (off unless --control-plane): a gated mount taking the rest of /_vaultjobs.
@@ -122,10 +133,9 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
     app = Starlette(
         routes=routes,
         # Access logging outermost; then fault rules and the request journal (off with the control plane);
-        # innermost, Retrieve Job Status sent to its endpoint without the router's search.
+        # innermost, Retrieve Job Status and job starts sent to their endpoints without the router's search.
         middleware=[Middleware(AccessLog), *control.control_middleware(services),
-                    Middleware(HotPath, status_route=status_route, label=route_label(JOBS + status_route.path),
-                               raw=raw_status)],
+                    Middleware(HotPath, routes=hot_routes)],
         exception_handlers=dict(exception_handlers(rest_status_codes=rest)),
         **starlette_options,
     )

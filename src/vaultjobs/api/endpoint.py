@@ -19,7 +19,7 @@ import anyio.to_thread
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from vaultjobs import errors
 from vaultjobs.api.access import note_errors
@@ -74,8 +74,9 @@ Shortcut = Callable[[Call], "dict[str, Any] | Response | None"]
 #: The same, awaited on the event loop (only where the store's ``inline`` allows it).
 AsyncShortcut = Callable[[Call], Awaitable["dict[str, Any] | Response | None"]]
 Authenticator = Callable[[Call], None]
-#: An endpoint answering on the ASGI level; False when it did nothing and the full endpoint must answer.
-RawEndpoint = Callable[[Scope, Receive, Send], Awaitable[bool]]
+#: An endpoint answering on the ASGI level: None when it answered; else it did nothing, and the full
+#: endpoint must answer with the ``receive`` it gives back.
+RawEndpoint = Callable[[Scope, Receive, Send], Awaitable[Receive | None]]
 
 _SUPPORTED = frozenset(SUPPORTED_VERSIONS)
 _JSON_TYPE = (b"content-type", JSON_MEDIA_TYPE.encode("latin-1"))
@@ -188,43 +189,90 @@ def count_burst(burst: BurstLimit | None) -> tuple[dict[str, str] | None, float]
 
 
 def raw_endpoint(
-    shortcut: Shortcut, *, rest_status_codes: bool, inline: bool, burst: BurstLimit | None,
+    shortcut: Shortcut | None = None, *, async_shortcut: AsyncShortcut | None = None,
+    max_body_bytes: int | None = None, rest_status_codes: bool, inline: bool, burst: BurstLimit | None,
 ) -> RawEndpoint:
-    """A GET ``shortcut`` answered on the ASGI level, without Starlette's Request and Response objects.
+    """A ``shortcut`` (or ``async_shortcut``) answered on the ASGI level, without Starlette's Request
+    and Response objects; with ``max_body_bytes``, for a request whose body it reads first.
 
     It answers what the full :func:`endpoint` with this shortcut would — the same envelope, headers and
     errors — where that costs less than the work itself: a JSON answer to a supported version, on a
     store whose shortcut runs on the event loop. Anything else (XML, an unsupported version, a session
-    that needs the full check, another store) it leaves alone, having counted and changed nothing, and
-    the full endpoint answers. The path parameters are in ``scope["path_params"]``.
+    that needs the full check, another store, a body of no declared length or over the limit) it leaves
+    alone, having counted and changed nothing, and hands back the ``receive`` with which the full
+    endpoint must answer: the body it read, replayed. The path parameters are in ``scope["path_params"]``.
     """
 
-    async def answer(scope: Scope, receive: Receive, send: Send) -> bool:
+    async def answer(scope: Scope, receive: Receive, send: Send) -> Receive | None:
         if not inline or scope["path_params"].get("version") not in _SUPPORTED:
-            return False
+            return receive
+        declared = None
         for name, value in scope["headers"]:
             if name == b"accept" and wants_xml(value.decode("latin-1")):
-                return False
+                return receive
+            if name == b"content-length":
+                declared = value
         call = Call(request=Request(scope, receive), version=scope["path_params"]["version"])
+        if max_body_bytes is not None:
+            if declared is None or not declared.isdigit() or int(declared) > max_body_bytes:
+                return receive
+            messages, body = await _read_body(receive, max_body_bytes)
+            receive = _replaying(messages, receive)
+            if body is None:
+                return receive
+            call.body = body
         try:
-            result = shortcut(call)
+            if async_shortcut is not None:
+                result = await async_shortcut(call)
+            else:
+                assert shortcut is not None
+                result = shortcut(call)
         except Exception as exc:
             call.limits, delay = count_burst(burst)
             failure = failure_response(call.request, exc, rest_status_codes=rest_status_codes, headers=call.headers())
+            if delay:
+                await anyio.sleep(delay)
             await failure(scope, receive, send)
-        else:
-            if result is None:
-                return False
-            call.limits, delay = count_burst(burst)
-            if isinstance(result, Response) or result.get("errors"):
-                await respond(call, result, rest_status_codes=rest_status_codes)(scope, receive, send)
-            else:
-                await send_success(call, result, send)
+            return None
+        if result is None:
+            return receive
+        call.limits, delay = count_burst(burst)
         if delay:
             await anyio.sleep(delay)
-        return True
+        if isinstance(result, Response) or result.get("errors"):
+            await respond(call, result, rest_status_codes=rest_status_codes)(scope, receive, send)
+        else:
+            await send_success(call, result, send)
+        return None
 
     return answer
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[list[Message], bytes | None]:
+    """The request's messages as received, and its body; None for the body when the client went away
+    or sent more than ``limit`` (the full endpoint, given the messages again, answers those)."""
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, None
+        size += len(message.get("body", b""))
+        if size > limit:
+            return messages, None
+        if not message.get("more_body", False):
+            return messages, b"".join(m.get("body", b"") for m in messages)
+
+
+def _replaying(messages: list[Message], receive: Receive) -> Receive:
+    """``receive`` that first gives ``messages`` again, in order."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay
 
 
 async def send_success(call: Call, payload: dict[str, Any], send: Send) -> None:
