@@ -54,6 +54,13 @@ def queued_job(node: AppServer, clock: ManualClock, username: str = "admin") -> 
                                  clock.now()).id
 
 
+def start(node: AppServer, token: str) -> dict[str, Any]:
+    with node.client(headers={"Authorization": token, "Accept": "application/json"}) as http:
+        body: dict[str, Any] = http.post(f"/api/{V}/services/jobs/processors/demo/actions/run",
+                                         json={"parameters": {"items": 1}}).json()
+    return body
+
+
 def cached_on(node: AppServer, token: str) -> bool:
     return node.running.accounts.cached_session(token) is not None
 
@@ -61,16 +68,20 @@ def cached_on(node: AppServer, token: str) -> bool:
 def refused_at_once(
     a: AppServer, b: AppServer, clock: ManualClock, token: str, end: Callable[[], None]
 ) -> None:
-    """``token`` works on B (status and another endpoint) and B has it in its cache; after ``end``
-    runs on A, B refuses it on the very next request of either kind."""
+    """``token`` works on B (status, a job start and another endpoint) and B has it in its cache; after
+    ``end`` runs on A, B refuses it on the very next request of any kind, and starts no job."""
     job_id = queued_job(a, clock)
     assert outcome(get(b, token, f"/services/jobs/{job_id}")) == "SUCCESS"
+    assert outcome(start(b, token)) == "SUCCESS"
     assert outcome(get(b, token, "/objects/users/me")) == "SUCCESS"
     assert cached_on(b, token)
+    jobs_before = len(a.running.store.jobs.get_jobs(list(range(1, job_id + 10))))
     end()
+    assert outcome(start(b, token)) == "INVALID_SESSION_ID"  # before B's cache would have let it go
     clock.advance(WINDOW + 0.1)  # the job's window is open again: only the session can refuse
     assert outcome(get(b, token, f"/services/jobs/{job_id}")) == "INVALID_SESSION_ID"
     assert outcome(get(b, token, "/objects/users/me")) == "INVALID_SESSION_ID"
+    assert len(a.running.store.jobs.get_jobs(list(range(1, job_id + 10)))) == jobs_before
 
 
 def test_a_logout_on_one_node_is_refused_at_once_on_the_other(nodes: NodePair) -> None:
