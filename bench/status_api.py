@@ -123,6 +123,7 @@ class Phase:
     seconds: float
     concurrency: int
     body: bytes = b""  # sent as a JSON POST when not empty
+    count: int = 0  # requests in all, shared out among the generator processes (0: as many as fit in ``seconds``)
 
 
 @dataclass
@@ -131,10 +132,11 @@ class Result:
     failures: list[str]
     latencies_ms: list[float]
     elapsed: float
+    issued: int = 0
 
 
 async def _connection(phase: Phase, paths: list[str], start: int, step: int, deadline: float,
-                      result: Result) -> None:
+                      result: Result, quota: int) -> None:
     reader, writer = await asyncio.open_connection(phase.host, phase.port)
     method, payload = ("POST", phase.body) if phase.body else ("GET", b"")
     head = f"Host: {phase.host}:{phase.port}\r\nAuthorization: {phase.token}\r\nAccept: application/json\r\n"
@@ -143,7 +145,8 @@ async def _connection(phase: Phase, paths: list[str], start: int, step: int, dea
     head += "\r\n"
     n = start
     try:
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < deadline and (not quota or result.issued < quota):
+            result.issued += 1
             path = paths[n % len(paths)]
             n += step
             sent = time.perf_counter()
@@ -172,8 +175,9 @@ async def _run_phase(phase: Phase, proc: int, procs: int) -> Result:
     started = time.perf_counter()
     deadline = started + phase.seconds
     step = phase.concurrency * procs
+    quota = phase.count // procs + (1 if proc < phase.count % procs else 0)
     await asyncio.gather(*(
-        _connection(phase, phase.paths, proc * phase.concurrency + c, step, deadline, result)
+        _connection(phase, phase.paths, proc * phase.concurrency + c, step, deadline, result, quota)
         for c in range(phase.concurrency)
     ))
     result.elapsed = time.perf_counter() - started

@@ -3,7 +3,8 @@
 1. Baseline: a raw-SQL claim/complete loop (one transaction to claim, one to complete) over N
    queued rows in a table of the same SQLite file, on one connection.
 2. vaultjobs: N ``demo`` jobs (items=1, item_seconds=0) are enqueued through the API of a real
-   ``vaultjobs serve --no-workers``, then one ``vaultjobs worker`` process drains them; jobs/s is
+   ``vaultjobs serve --no-workers`` (status_api.py's minimal HTTP/1.1 load generator in a process of
+   its own, 16 keep-alive connections), then one ``vaultjobs worker`` process drains them; jobs/s is
    N / (time from the worker's start to the last job's end, as the store recorded them).
 3. Latency: on an idle ``vaultjobs serve`` with workers, submit jobs one at a time and measure the
    time from sending the request to the job's ``run_start`` (both on this machine's clock).
@@ -22,7 +23,7 @@ Targets (DESIGN.md): throughput ≥ 0.5× the baseline; submit → RUNNING p50 <
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
+import multiprocessing
 import shutil
 import sqlite3
 import statistics
@@ -31,10 +32,16 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
 from vaultjobs.testing import LiveServer, V, execute
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from status_api import Phase, run_phase  # noqa: E402 - the load generator
+
+RUN_BODY = b'{"parameters": {"items": 1, "item_seconds": 0}}'
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -97,19 +104,21 @@ def raw_skip_locked_baseline(url: str, jobs: int, batch: int = 10) -> float:
     return jobs / elapsed
 
 
-def enqueue(server: LiveServer, token: str, jobs: int, threads: int = 8) -> None:
-    body = {"parameters": {"items": 1, "item_seconds": 0}}
-    per_thread = [jobs // threads + (1 if n < jobs % threads else 0) for n in range(threads)]
+def enqueue(server: LiveServer, token: str, jobs: int, concurrency: int = 16) -> float:
+    """Start ``jobs`` no-op demo jobs through the API; the seconds it took.
 
-    def submit(count: int) -> None:
-        with httpx.Client(base_url=server.url, headers={"Authorization": token}, timeout=60) as http:
-            for _ in range(count):
-                r = http.post(f"/api/{V}/services/jobs/processors/demo/actions/run", json=body).json()
-                if r["responseStatus"] != "SUCCESS":
-                    raise RuntimeError(r)
-
-    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-        list(pool.map(submit, per_thread))
+    The requests come from status_api.py's load generator (imported), in a process of its own, over
+    ``concurrency`` keep-alive connections: a general-purpose client such as httpx spends more CPU per
+    request than the server and would measure itself. Every start must be acknowledged SUCCESS."""
+    address = urlsplit(server.url)
+    phase = Phase(address.hostname or "127.0.0.1", address.port or 80, token,
+                  [f"/api/{V}/services/jobs/processors/demo/actions/run"], seconds=3600.0,
+                  concurrency=concurrency, body=RUN_BODY, count=jobs)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        result = run_phase(pool, phase, 1)
+    if result.failures or result.requests != jobs:
+        raise RuntimeError(f"{result.requests} of {jobs} starts answered; failures: {result.failures}")
+    return result.elapsed
 
 
 def drain_rate(server: LiveServer, jobs: int, workers: int, processes: int = 1) -> float:
@@ -183,9 +192,7 @@ def main() -> None:
         server.start()
         try:
             token = server.login()
-            t0 = time.perf_counter()
-            enqueue(server, token, args.jobs)
-            enqueue_s = time.perf_counter() - t0
+            enqueue_s = enqueue(server, token, args.jobs)
             print(f"enqueued {args.jobs} jobs through the API in {enqueue_s:.1f} s ({args.jobs / enqueue_s:.0f}/s)")
             rate = drain_rate(server, args.jobs, args.workers)
         finally:

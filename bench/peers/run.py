@@ -5,7 +5,8 @@ and then drained; a raw-SQL claim/complete loop on each database stays in the ru
 
 The peers are installed into a throwaway virtualenv (``--venv``, kept between runs) with pip; each
 runs as a script of this folder in that virtualenv. vaultjobs enqueues through ``serve --no-workers``
-(8 client threads, as bench/throughput.py) and drains with one ``vaultjobs worker`` process (4 threads).
+(16 keep-alive connections of a minimal HTTP client in its own process, as bench/throughput.py: a
+Python HTTP library would measure itself) and drains with one ``vaultjobs worker`` process (4 threads).
 
 End to end = jobs / (enqueue time + drain time). Targets (DESIGN.md): on SQLite, drain and end to end
 ≥ 1.0× Huey; on PostgreSQL, end to end ≥ 5× Procrastinate; vaultjobs' drain ≥ 0.5× the raw-SQL loop.
@@ -20,7 +21,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -51,9 +51,7 @@ def vaultjobs_rates(folder: Path, jobs: int, database_url: str = "") -> tuple[fl
                         extra_env={"VAULTJOBS_LOG_LEVEL": "warning"})
     server.start()
     try:
-        started = time.perf_counter()
-        enqueue(server, server.login(), jobs)
-        enqueue_rate = jobs / (time.perf_counter() - started)
+        enqueue_rate = jobs / enqueue(server, server.login(), jobs)
         return enqueue_rate, drain_rate(server, jobs, workers=4)
     finally:
         server.stop()
