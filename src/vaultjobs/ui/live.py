@@ -46,13 +46,22 @@ class Fragments:
         return {"detail": detail, "job": detail.row.job, "row": detail.row, "ui_link": ui_link,
                 "tasks_after": tasks_after}
 
+    def base_context(self, viewer: Viewer) -> dict[str, Any]:
+        """What every page and live part of ``viewer`` renders with."""
+        return {
+            "viewer": viewer, "read_only": self.s.settings.ui_read_only, "csrf": viewer.csrf,
+            "csrf_field": CSRF_FIELD, "when": TimeFormat(viewer.user.timezone), "now": self.s.clock.now(),
+            "cancel_limit": self.cancel_limit(),
+        }
+
+    def cancel_limit(self) -> int:
+        """The most jobs one Cancel may name: the Cancel Job API's limit in force."""
+        return self.s.limits.current().cancel_batch_size
+
     def render(self, viewer: Viewer, query: Mapping[str, str], base: str) -> str:
         """The live part named by ``query["view"]``, as HTML."""
         view = query.get("view", "list")
-        context: dict[str, Any] = {
-            "base": base, "viewer": viewer, "read_only": self.s.settings.ui_read_only, "csrf": viewer.csrf,
-            "csrf_field": CSRF_FIELD, "when": TimeFormat(viewer.user.timezone), "now": self.s.clock.now(),
-        }
+        context: dict[str, Any] = {"base": base, **self.base_context(viewer)}
         if view == "job":
             raw = query.get("job_id", "")
             try:

@@ -64,8 +64,7 @@ class Pages:
         return RedirectResponse(f"{base_path(request)}/login?{_q(next=target)}", status_code=303)
 
     def context(self, request: Request, viewer: Viewer, **more: Any) -> dict[str, Any]:
-        return {"viewer": viewer, "read_only": self.read_only, "csrf": viewer.csrf, "csrf_field": CSRF_FIELD,
-                "when": TimeFormat(viewer.user.timezone), "now": self.s.clock.now(), **more}
+        return {**self.fragments.base_context(viewer), **more}
 
     def refusal(self, request: Request, viewer: Viewer | None, status: int, title: str, message: str) -> Response:
         context = self.context(request, viewer) if viewer else {}
@@ -225,7 +224,9 @@ class Pages:
     # -- actions ---------------------------------------------------------------------------
 
     async def action(self, request: Request) -> Response:
-        form = await request.form(max_files=0, max_fields=MAX_CANCEL + 10)
+        limit = self.fragments.cancel_limit()
+        # room for more ids than the limit, so that too many is answered as the Cancel Job API does
+        form = await request.form(max_files=0, max_fields=max(limit, MAX_CANCEL) * 2 + 10)
         viewer = await anyio.to_thread.run_sync(self.viewer, request)
         if viewer is None:
             return self.to_login(request)
@@ -248,9 +249,9 @@ class Pages:
                                 "INVALID_DATA: select at least one job first.")
         if name == "start-now" and len(ids) != 1:
             return self.refusal(request, viewer, 400, "Start Now", "INVALID_DATA: Start Now takes one job.")
-        if len(ids) > MAX_CANCEL:
+        if len(ids) > limit:
             return self.refusal(request, viewer, 400, "Too many jobs",
-                                f"INVALID_DATA: A request may cancel at most {MAX_CANCEL} jobs, got {len(ids)}")
+                                f"INVALID_DATA: A request may cancel at most {limit} jobs, got {len(ids)}")
         if form.get("confirm") != "yes":
             rows = await anyio.to_thread.run_sync(self.views.statuses, viewer.user, ids, self.s.clock.now())
             return page(request, "confirm.html", self.context(

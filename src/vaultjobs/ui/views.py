@@ -22,7 +22,7 @@ from vaultjobs import errors
 from vaultjobs.api.job_payloads import job_status_data, job_title, planned_start
 from vaultjobs.api.versions import NEWEST_VERSION
 from vaultjobs.jobs import may_access, visible_creator
-from vaultjobs.models import Job, LogLine, Task, Transition, User
+from vaultjobs.models import Definition, Job, LogLine, Task, Transition, User
 from vaultjobs.status import TERMINAL_JOB_STATUSES, JobStatus, TaskState
 from vaultjobs.store import Store
 from vaultjobs.store.history import HistoryKey, Window
@@ -34,7 +34,8 @@ PAGE_SIZE = 50
 #: The History tab counts this many jobs at most where counting is not free (PostgreSQL): "10000+".
 HISTORY_COUNT_CAP = 10_000
 MAX_PAGE = 1_000_000
-#: The most jobs one Cancel may name: the Cancel Job API's limit.
+#: Vault's most jobs for one Cancel; the page takes the limit in force from the API's limits
+#: (the control plane may change it), and reads a form of at least this many ids.
 MAX_CANCEL = 500
 LOG_TAIL_LINES = 200
 TASKS_PER_PAGE = 100
@@ -363,6 +364,10 @@ class JobDetail:
     log_total: int
     #: The job's status changes as the store recorded them: what, and when.
     timeline: list[tuple[str, datetime]]
+    #: The definition whose schedule made the job, as it stands now (None for other jobs, or when it is gone).
+    definition: Definition | None = None
+    #: The user name of the definition's owner.
+    definition_owner: str = ""
 
 
 def job_detail(store: Store, viewer: User, job_id: int, now: datetime, tasks_after: int = 0) -> JobDetail:
@@ -380,6 +385,9 @@ def job_detail(store: Store, viewer: User, job_id: int, now: datetime, tasks_aft
     log, log_total = store.overview.log_tail(job.id, LOG_TAIL_LINES)
     timeline = [(describe(t, names), t.at) for t in store.jobs.transitions(job.id)]
     last = tasks.items[-1].seq if tasks.items else 0
+    definition = None
+    if job.definition:
+        definition = next((d for d in store.schedules.list_definitions() if d.name == job.definition), None)
     return JobDetail(
         row=row,
         status_data=job_status_data(job, counts, NEWEST_VERSION, viewer),
@@ -389,6 +397,8 @@ def job_detail(store: Store, viewer: User, job_id: int, now: datetime, tasks_aft
         log=log,
         log_total=log_total,
         timeline=timeline,
+        definition=definition,
+        definition_owner=names.get(definition.owner_id, str(definition.owner_id)) if definition else "",
     )
 
 
