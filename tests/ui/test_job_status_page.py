@@ -360,8 +360,8 @@ def test_read_only_mode_shows_no_actions(browser: Browser, tmp_path: Path) -> No
     try:
         http, token = api(srv)
         job_id = long_job(http, token)
-        http.post("/api/v26.1/services/jobs/processors/demo/actions/run",
-                  json={"parameters": {}, "schedule_at": "2099-01-01T00:00:00Z"})
+        later = int(http.post("/api/v26.1/services/jobs/processors/demo/actions/run",
+                              json={"parameters": {}, "schedule_at": "2099-01-01T00:00:00Z"}).json()["job_id"])
         page = sign_in(ctx, srv)
         for tab in ("running", "scheduled"):
             page.goto(f"{srv.url}/ui/?tab={tab}")
@@ -376,7 +376,13 @@ def test_read_only_mode_shows_no_actions(browser: Browser, tmp_path: Path) -> No
         refused = page.request.post(srv.url + "/ui/actions/cancel",
                                     form={"job_id": str(job_id), "confirm": "yes", "csrf_token": csrf or ""})
         assert refused.status == 403 and "read-only" in refused.text()
-        http.post("/api/v26.1/services/jobs/actions/cancel", json=[{"job_id": job_id}])
+        for action in ("start-now", "cancel"):  # the confirmation is refused too
+            refused = page.request.post(f"{srv.url}/ui/actions/{action}",
+                                        form={"job_id": str(later), "csrf_token": csrf or ""})
+            assert refused.status == 403 and "read-only" in refused.text()
+        status = http.get(f"/api/v26.1/services/jobs/{later}").json()["data"]["status"]
+        assert status == "SCHEDULED"
+        http.post("/api/v26.1/services/jobs/actions/cancel", json=[{"job_id": job_id}, {"job_id": later}])
     finally:
         ctx.close()
         srv.stop()

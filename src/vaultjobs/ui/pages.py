@@ -187,7 +187,8 @@ class Pages:
         )
 
     def export_csv(self, request: Request) -> Response:
-        """The History tab's filtered rows as CSV (newest first, at most 100,000), page by page."""
+        """The History tab's filtered rows as CSV (newest first, at most 100,000), page by page; a title a
+        spreadsheet would take for a formula is quoted (``'=…``)."""
         viewer = self.viewer(request)
         if viewer is None:
             return self.to_login(request)
@@ -205,9 +206,9 @@ class Pages:
                 listing = self.views.listing(viewer.user, page, self.s.clock.now(), tab_counts=False)
                 for row in listing.rows:
                     job = row.job
-                    writer.writerow([job.id, row.title, job.processor, job.status.value, row.created_by,
-                                     _utc(job.created_at), _utc(job.run_start), _utc(job.run_end), row.duration,
-                                     row.done, row.failed, row.total])
+                    writer.writerow([job.id, _cell(row.title), job.processor, job.status.value,
+                                     _cell(row.created_by), _utc(job.created_at), _utc(job.run_start),
+                                     _utc(job.run_end), row.duration, row.done, row.failed, row.total])
                 yield out.getvalue()
                 out.seek(0)
                 out.truncate()
@@ -290,6 +291,15 @@ def _q(**values: Any) -> str:
 
 def _int(raw: str | None) -> int:
     return int(raw) if raw and raw.isdigit() and len(raw) < 12 else 0
+
+
+#: What a spreadsheet takes a cell starting with for a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """A CSV cell of text a user wrote (a title): one a spreadsheet would run as a formula is quoted with ``'``."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def _utc(value: datetime | None) -> str:
