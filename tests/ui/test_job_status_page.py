@@ -11,8 +11,10 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -343,6 +345,11 @@ def test_another_users_job_is_invisible(context: BrowserContext, server: LiveSer
     alice_page = sign_in(context.browser.new_context(), server, "alice", "alice-password")  # type: ignore[union-attr]
     expect(row(alice_page, job_id)).to_be_visible()
     expect(alice_page.locator(".who")).to_contain_text("Europe/Paris")
+    # her dates are in her zone, with UTC in the title (shown on hover)
+    created = row(alice_page, job_id).locator("time").first
+    utc = datetime.fromisoformat(created.get_attribute("datetime") or "")
+    expect(created).to_have_text(f"{utc.astimezone(ZoneInfo('Europe/Paris')):%Y-%m-%d %H:%M:%S}")
+    expect(created).to_have_attribute("title", f"{utc:%Y-%m-%d %H:%M:%S} UTC")
     alice_page.context.close()
     alice.post("/api/v26.1/services/jobs/actions/cancel", json=[{"job_id": job_id}])
 
@@ -351,6 +358,80 @@ def test_workers_view(context: BrowserContext, server: LiveServer) -> None:
     page = sign_in(context, server, path="/ui/workers")
     expect(page.locator("table.workers tbody tr").first).to_contain_text("running")
     shoot(page, "workers")
+
+
+#: The page's controls that have no accessible name (no text, label or aria-label): none should.
+NAMELESS = """() => [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea')]
+    .filter(el => !(el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') ||
+                    (['A', 'BUTTON'].includes(el.tagName) ? el.textContent.trim() : el.labels && el.labels.length)))
+    .map(el => el.outerHTML)"""
+
+
+def test_keyboard_focus_and_selection_survive_live_updates(context: BrowserContext, server: LiveServer) -> None:
+    http, token = api(server)
+    job_id = long_job(http, token)  # running: its duration, so its row, changes every second
+    page = sign_in(context, server)
+    page.goto(server.url + "/ui/")
+    # The first Tab reaches the skip link, which leads to the content; focus is drawn.
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text("Skip to content")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile("#main$"))
+    page.keyboard.press("Tab")
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+    expect(row(page, job_id).locator(".status")).to_have_text("RUNNING")
+    duration = row(page, job_id).locator("td").nth(8)
+
+    def after_an_update() -> None:
+        expect(duration).not_to_have_text(duration.text_content() or "")
+
+    # A checkbox ticked from the keyboard keeps both its tick and the focus through live updates …
+    page.locator(f"#select-{job_id}").focus()
+    page.keyboard.press("Space")
+    after_an_update()
+    assert page.evaluate("document.activeElement.id") == f"select-{job_id}"
+    expect(page.locator(f"#select-{job_id}")).to_be_checked()
+    # … and so does a row's button, which Enter then presses.
+    page.locator(f"#cancel-{job_id}").focus()
+    after_an_update()
+    assert page.evaluate("document.activeElement.id") == f"cancel-{job_id}"
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("Cancel 1 job?")
+    page.locator("#confirm").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#result-{job_id} .result")).to_have_text("SUCCESS")
+
+
+def test_every_control_has_a_name_and_every_header_a_scope(context: BrowserContext, server: LiveServer) -> None:
+    http, token = api(server)
+    job_id = run_demo(http, token, items=2, item_seconds=0, fail_items=[1])
+    server.wait_for_status(token, job_id, lambda s: s == "ERRORS_ENCOUNTERED")
+    page = context.new_page()
+    page.goto(server.url + "/ui/login")
+    assert page.evaluate(NAMELESS) == []
+    page = sign_in(context, server)
+    for path in ("/ui/?tab=scheduled", "/ui/?tab=running", "/ui/?tab=history", f"/ui/jobs/{job_id}",
+                 "/ui/workers"):
+        page.goto(server.url + path)
+        expect(page.locator("#live-mode")).not_to_have_text("connecting…")
+        assert page.evaluate(NAMELESS) == [], path
+        expect(page.locator("th:not([scope])")).to_have_count(0)
+    page.goto(server.url + "/ui/?tab=history")
+    expect(page.locator("#tab-history")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_label("Title or job type")).to_be_editable()
+
+
+def test_dark_mode_follows_the_system_setting(browser: Browser, server: LiveServer) -> None:
+    for scheme, background in (("light", "rgb(255, 255, 255)"), ("dark", "rgb(20, 23, 28)")):
+        ctx = browser.new_context(color_scheme=scheme, viewport={"width": 1400, "height": 900})
+        ctx.set_default_timeout(LIVE)
+        try:
+            page = sign_in(ctx, server, path="/ui/?tab=history")
+            assert page.evaluate("getComputedStyle(document.body).backgroundColor") == background
+            if scheme == "dark":
+                shoot(page, "dark")
+        finally:
+            ctx.close()
 
 
 def test_read_only_mode_shows_no_actions(browser: Browser, tmp_path: Path) -> None:
