@@ -10,14 +10,19 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import anyio
 import httpx
 import pytest
+import uvicorn
+from starlette.types import Receive, Scope, Send
 
 from vaultjobs.testing import LiveServer, PostgresServer, run_demo
 
@@ -492,6 +497,105 @@ def test_a_change_on_one_replica_reaches_a_browser_on_another(
         ctx.close()
         two.stop()
         one.stop()
+
+
+class StrippingProxy:
+    """A reverse proxy that serves ``backend`` under ``prefix`` and strips the prefix from what it
+    passes on (nginx's ``location /jobs/ { proxy_pass http://backend/; }``), streaming the answers
+    (event streams included) until the browser goes away. Runs in a thread; ``url`` once started."""
+
+    def __init__(self, backend: str, prefix: str) -> None:
+        self.backend = backend
+        self.prefix = prefix
+        self.url = ""
+        self.server = uvicorn.Server(uvicorn.Config(self, host="127.0.0.1", port=0, lifespan="off", ws="none",
+                                                    log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> StrippingProxy:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the proxy did not start"
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope["path"])
+        if not path.startswith(self.prefix + "/"):
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b"not under the prefix"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in (b"host", b"connection")]
+        async with httpx.AsyncClient(base_url=self.backend, timeout=None) as client, \
+                anyio.create_task_group() as group:
+
+            async def until_the_browser_leaves() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                group.cancel_scope.cancel()
+
+            group.start_soon(until_the_browser_leaves)
+            request = client.build_request(scope["method"], path[len(self.prefix):], headers=headers, content=body,
+                                           params=scope["query_string"].decode())
+            answer = await client.send(request, stream=True)
+            await send({"type": "http.response.start", "status": answer.status_code, "headers": [
+                (k, v) for k, v in answer.headers.raw if k.lower() not in (b"connection", b"transfer-encoding")]})
+            async for chunk in answer.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            await answer.aclose()
+            group.cancel_scope.cancel()
+
+
+def test_the_page_works_in_a_browser_behind_a_proxy_under_a_url_prefix(browser: Browser, tmp_path: Path) -> None:
+    """Behind a proxy that strips ``/jobs``: everything the browser follows (redirects, links, the
+    event stream, forms, downloads, the cookie) stays under the prefix."""
+    srv = _server(tmp_path / "prefixed", root_path="/jobs")
+    ctx = browser.new_context(accept_downloads=True)
+    ctx.set_default_timeout(LIVE)
+    try:
+        http, token = api(srv)
+        job_id = long_job(http, token)
+        with StrippingProxy(srv.url, "/jobs") as proxy:
+            page = ctx.new_page()
+            page.goto(proxy.url + "/jobs/ui/")
+            expect(page).to_have_url(f"{proxy.url}/jobs/ui/login?next=%2Fjobs%2Fui%2F")
+            page.get_by_label("User name").fill("admin")
+            page.get_by_label("Password").fill(srv.admin_password)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page).to_have_url(f"{proxy.url}/jobs/ui/")
+            expect(page.locator("#live-mode")).to_have_text("live (events)")
+            expect(row(page, job_id).locator(".status")).to_have_text("RUNNING")
+            assert {c["path"] for c in ctx.cookies() if c["name"] == "vaultjobs_ui_session"} == {"/jobs/ui"}
+            page.locator(f"#open-{job_id}").click()
+            expect(page).to_have_url(f"{proxy.url}/jobs/ui/jobs/{job_id}")
+            with page.expect_download() as download:
+                page.locator("#download-log").click()
+            assert "demo: 1 items" in Path(download.value.path()).read_text()
+            page.locator(f"#cancel-{job_id}").click()
+            page.locator("#confirm").click()
+            expect(page).to_have_url(f"{proxy.url}/jobs/ui/actions/cancel")
+            expect(page.locator(f"#result-{job_id} .result")).to_have_text("SUCCESS")
+            expect(row(page, job_id).locator(".status")).to_have_text("CANCELLED")  # over the event stream
+            page.get_by_role("button", name="Sign out").click()
+            expect(page).to_have_url(f"{proxy.url}/jobs/ui/login")
+            page.close()
+    finally:
+        ctx.close()
+        srv.stop()
 
 
 def test_the_page_works_under_a_url_prefix(tmp_path: Path) -> None:
