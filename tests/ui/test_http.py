@@ -9,6 +9,7 @@ One live server for the module, with the control plane on so that a test can cha
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -289,3 +290,37 @@ def test_export_csv_defuses_cells_a_spreadsheet_would_run(server: LiveServer, cl
     assert exported.headers["content-type"].startswith("text/csv")
     lines = exported.text.splitlines()
     assert lines[1].startswith(f'{job_id},"\'=HYPERLINK(""http://evil.example"",""x"")",demo,SUCCESS,admin,')
+
+
+def test_the_page_presents_a_job_as_the_api_does(server: LiveServer, clients: list[httpx.Client]) -> None:
+    """The page's ``self`` link is Retrieve Job Status's ``data``, from the same presenter, read from the store."""
+    http, token = api(server, clients, "alice", "alice-password")
+    job_id = run_demo(http, token, items=3, item_seconds=0, fail_items=[2])
+    server.wait_for_status(token, job_id, lambda s: s == "ERRORS_ENCOUNTERED")
+    page = sign_in(server, clients, "alice", "alice-password")
+    shown = page.http.get(f"/ui/jobs/{job_id}/status.json").json()
+    time.sleep(0.6)  # the job's status window (0.5 s here), which waiting for the job spent, opens again
+    assert shown == http.get(f"{V}/services/jobs/{job_id}").json()
+
+
+COLUMNS = ["Job ID", "Title / job type", "Status", "Created by", "Created", "Run start", "Run end", "Duration",
+           "Progress"]
+
+
+def test_each_tab_is_a_table_of_the_required_columns_under_its_count(
+    server: LiveServer, clients: list[httpx.Client]
+) -> None:
+    http, _ = api(server, clients)
+    job_id = scheduled(http, "Counted")
+    page = sign_in(server, clients)
+    for tab, extra in (("scheduled", ["Select"]), ("running", ["Select"]), ("history", [])):
+        html = page.http.get(f"/ui/?tab={tab}").text
+        headers = [re.sub(r"<[^>]+>", "", h).strip()
+                   for h in re.findall(r'<th scope="col">(.*?)</th>', html.split('<table class="jobs">')[1])]
+        assert headers == [*extra, *COLUMNS, "Actions"], tab
+        count = re.search(rf'id="tab-{tab}"[^>]*>\s*\w+ <span class="count">(\d+)</span>', html)
+        total = re.search(r'<p class="muted" id="total">(\d+) jobs?', html)
+        assert count and total and count.group(1) == total.group(1), tab
+    scheduled_html = page.http.get("/ui/?tab=scheduled").text
+    assert f'id="start-now-{job_id}"' in scheduled_html and f'id="cancel-{job_id}"' in scheduled_html
+    http.post(f"{V}/services/jobs/actions/cancel", json=[{"job_id": job_id}])
