@@ -20,6 +20,8 @@ import pytest
 from vaultjobs.testing import LiveServer, run_demo
 
 V = "/api/v26.1"
+#: API sessions by user name, signed in once for the module's server: the auth limit counts every login.
+_tokens: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +31,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     srv.start()
     srv.add_user("alice", "alice-password", timezone="Europe/Paris")
     srv.add_user("bob", "bob-password")
+    _tokens.clear()  # sessions of an earlier server
     yield srv
     srv.stop()
 
@@ -77,7 +80,7 @@ def sign_in(server: LiveServer, clients: list[httpx.Client], username: str = "ad
 
 def api(server: LiveServer, clients: list[httpx.Client], username: str = "admin",
         password: str | None = None) -> tuple[httpx.Client, str]:
-    token = server.login(username, password)
+    token = _tokens.get(username) or _tokens.setdefault(username, server.login(username, password))
     http = server.client(headers={"Authorization": token, "Accept": "application/json"})
     clients.append(http)
     return http, token
@@ -93,7 +96,8 @@ def scheduled(http: httpx.Client, title: str) -> int:
 
 
 def status_of(server: LiveServer, job_id: int) -> str:
-    data = server.wait_for_status(server.login(), job_id, lambda s: True)
+    token = _tokens.get("admin") or _tokens.setdefault("admin", server.login())
+    data = server.wait_for_status(token, job_id, lambda s: True)
     return str(data["status"])
 
 
@@ -324,3 +328,21 @@ def test_each_tab_is_a_table_of_the_required_columns_under_its_count(
     scheduled_html = page.http.get("/ui/?tab=scheduled").text
     assert f'id="start-now-{job_id}"' in scheduled_html and f'id="cancel-{job_id}"' in scheduled_html
     http.post(f"{V}/services/jobs/actions/cancel", json=[{"job_id": job_id}])
+
+
+def test_pages_showing_the_same_thing_share_a_rendering_but_not_a_token(
+    server: LiveServer, clients: list[httpx.Client]
+) -> None:
+    http, _ = api(server, clients)
+    job_id = scheduled(http, "Shared")
+    one, two = sign_in(server, clients), sign_in(server, clients)  # two sessions of one admin
+    alice = sign_in(server, clients, "alice", "alice-password")
+    path = "/ui/fragment?view=list&tab=scheduled"
+    first, second, hers = (page.http.get(path).text for page in (one, two, alice))  # within the sharing time
+    assert f'id="cancel-{job_id}"' in first and f'id="cancel-{job_id}"' in second
+    assert one.csrf != two.csrf
+    assert f'value="{one.csrf}"' in first and one.csrf not in second
+    assert f'value="{two.csrf}"' in second and two.csrf not in first
+    assert f'id="job-{job_id}"' not in hers and one.csrf not in hers  # Alice sees her own jobs only
+    # the token each page got is the one its own actions take
+    assert results(two.act("cancel", [job_id]).text)[job_id][0] == "SUCCESS"

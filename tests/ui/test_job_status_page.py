@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -58,8 +59,10 @@ def browser() -> Iterator[Browser]:
 def _server(folder: Path, **settings: Any) -> LiveServer:
     # One unit of work per claim, so that every running demo job gets a thread soon.
     path = os.pathsep.join(p for p in (str(SAMPLES), os.environ.get("PYTHONPATH", "")) if p)
+    # Every test signs in (page and API) as admin: more than the auth limit's 20 a minute.
     server = LiveServer(folder, status_window=0.5, poll_interval=0.1, workers=4, claim_batch=1,
-                        processors="sample_processors", extra_env={"PYTHONPATH": path}, **settings)
+                        processors="sample_processors", extra_env={"PYTHONPATH": path},
+                        auth_attempts_per_minute=1000, **settings)
     server.start()
     server.add_user("alice", "alice-password", timezone="Europe/Paris")
     server.add_user("bob", "bob-password")
@@ -157,6 +160,33 @@ def test_without_event_streams_the_page_polls_and_pause_stops_it(context: Browse
     paused_at = page.locator("#last-updated").text_content()
     page.wait_for_timeout(4_000)  # more than one polling period
     assert page.locator("#last-updated").text_content() == paused_at
+
+
+def test_a_jobs_page_updates_by_itself_and_pause_holds_it(context: BrowserContext, server: LiveServer) -> None:
+    http, token = api(server)
+    later = [int(http.post("/api/v26.1/services/jobs/processors/demo/actions/run",
+                           json={"parameters": {"items": 1}, "schedule_at": "2099-01-01T00:00:00Z"}).json()["job_id"])
+             for _ in range(2)]
+    page = sign_in(context, server, path=f"/ui/jobs/{later[0]}")
+    expect(page.locator("#live-mode")).to_have_text("live (events)")
+    expect(page.locator("#job-status")).to_have_text("SCHEDULED")
+    http.post(f"/api/v26.1/services/jobs/start_now/{later[0]}")
+    expect(page.locator("#job-status")).to_have_text("SUCCESS")  # no reload: the event stream
+    expect(page.locator("ol.timeline li")).to_have_count(5)
+    # Paused, the page holds still while the job changes …
+    page.goto(f"{server.url}/ui/jobs/{later[1]}")
+    expect(page.locator("#live-mode")).to_have_text("live (events)")
+    page.get_by_label("Pause live updates").check()
+    expect(page.locator("#live-mode")).to_have_text("paused")
+    stamp = page.locator("#last-updated").text_content()
+    http.post("/api/v26.1/services/jobs/actions/cancel", json=[{"job_id": later[1]}])
+    page.wait_for_timeout(2_500)  # the stream's update came, and was held
+    expect(page.locator("#job-status")).to_have_text("SCHEDULED")
+    assert page.locator("#last-updated").text_content() == stamp
+    # … and shows what it missed as soon as it runs again, though nothing changes after.
+    page.get_by_label("Pause live updates").uncheck()
+    expect(page.locator("#job-status")).to_have_text("CANCELLED")
+    expect(page.locator("#last-updated")).not_to_have_text(stamp or "")
 
 
 def test_a_wrong_password_is_refused_on_the_form(context: BrowserContext, server: LiveServer) -> None:
@@ -360,9 +390,19 @@ def test_another_users_job_is_invisible(context: BrowserContext, server: LiveSer
 
 
 def test_workers_view(context: BrowserContext, server: LiveServer) -> None:
+    http, token = api(server)
+    job_id = long_job(http, token)
     page = sign_in(context, server, path="/ui/workers")
-    expect(page.locator("table.workers tbody tr").first).to_contain_text("running")
+    workers = page.locator("table.workers tbody tr")
+    expect(workers.first).to_contain_text("running")
+    expect(workers.first.locator("td").nth(1)).to_have_text(socket.gethostname())
+    # its units: the long job's task runs on one of them
+    page.wait_for_function("""() => [...document.querySelectorAll('table.workers tbody tr')]
+        .some(tr => Number(tr.cells[6].textContent) >= 1)""")
+    heartbeat = workers.first.locator("td").nth(4)
+    expect(heartbeat).not_to_have_text(heartbeat.text_content() or "")  # heartbeats come in, live
     shoot(page, "workers")
+    http.post("/api/v26.1/services/jobs/actions/cancel", json=[{"job_id": job_id}])
 
 
 #: The page's controls that have no accessible name (no text, label or aria-label): none should.
