@@ -327,6 +327,9 @@ def test_each_tab_is_a_table_of_the_required_columns_under_its_count(
         assert count and total and count.group(1) == total.group(1), tab
     scheduled_html = page.http.get("/ui/?tab=scheduled").text
     assert f'id="start-now-{job_id}"' in scheduled_html and f'id="cancel-{job_id}"' in scheduled_html
+    # 50 rows a page unless the filter form's "Rows per page" says otherwise
+    assert '<option value="50" selected>' in scheduled_html
+    assert '<option value="25" selected>' in page.http.get("/ui/?tab=history&per_page=25").text
     http.post(f"{V}/services/jobs/actions/cancel", json=[{"job_id": job_id}])
 
 

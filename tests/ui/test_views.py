@@ -230,3 +230,23 @@ def test_a_scheduled_instance_shows_the_definition_it_came_from(store: Store, cl
     html = render_text("_job.html", {"detail": detail, "job": detail.row.job, "row": detail.row, "ui_link": ui_link,
                                      "base": "/ui", "read_only": True, "when": TimeFormat("UTC")})
     assert "Definition retired no longer exists" in html
+
+
+def test_a_page_holds_50_rows_unless_the_query_asks_for_another_size(store: Store, clock: ManualClock) -> None:
+    viewer = admin(store, clock)
+    finished(store, clock, 60)
+    now = to_ms(clock.now())
+    for _ in range(30):
+        add_job(store, status=JobStatus.QUEUED, created_by=viewer.id, created_ms=now)
+    views = Views(store)
+    assert len(ids(listing(views, viewer, clock, "tab=history"))) == PAGE_SIZE == 50
+    first = listing(views, viewer, clock, "tab=history&per_page=25")
+    assert len(ids(first)) == 25 and "per_page=25" in (first.next_query or "")
+    second = listing(views, viewer, clock, first.next_query or "")
+    third = listing(views, viewer, clock, second.next_query or "")
+    assert [len(ids(p)) for p in (second, third)] == [25, 10] and third.next_query is None
+    assert len(set(ids(first) + ids(second) + ids(third))) == 60
+    running = listing(views, viewer, clock, "tab=running&per_page=25&page=2")
+    assert len(ids(running)) == 5 and running.pages == 2
+    odd = listing(views, viewer, clock, "tab=history&per_page=7")
+    assert len(ids(odd)) == 50 and odd.problems == ["Invalid value for [per_page]: [7]; expected 25, 50, 100 or 200"]

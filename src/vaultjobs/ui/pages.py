@@ -39,7 +39,7 @@ from vaultjobs.ui.session import (
     set_session_cookie,
     viewer_of,
 )
-from vaultjobs.ui.views import MAX_CANCEL, PAGE_SIZE, TAB_STATUSES, Filters, Views, job_detail
+from vaultjobs.ui.views import MAX_CANCEL, PAGE_SIZES, TAB_STATUSES, Filters, Views, job_detail
 
 #: Rows a CSV export holds at most.
 MAX_EXPORT_ROWS = 100_000
@@ -120,7 +120,7 @@ class Pages:
         context = self.fragments.list_context(viewer, filters)
         return page(request, "jobs.html", {
             **self.context(request, viewer, **context), "tab_statuses": TAB_STATUSES[filters.tab],
-            "live_query": filters.query(view="list"), "page_size": PAGE_SIZE,
+            "live_query": filters.query(view="list"), "page_sizes": PAGE_SIZES,
         })
 
     def job(self, request: Request) -> Response:
@@ -192,8 +192,8 @@ class Pages:
         viewer = self.viewer(request)
         if viewer is None:
             return self.to_login(request)
-        filters = Filters.parse({**request.query_params, "tab": "history", "page": "1", "after": "", "before": ""},
-                                request.query_params.getlist("status"))
+        filters = Filters.parse({**request.query_params, "tab": "history", "page": "1", "after": "", "before": "",
+                                 "per_page": str(max(PAGE_SIZES))}, request.query_params.getlist("status"))
 
         def rows() -> Iterator[str]:
             out = io.StringIO()
@@ -202,7 +202,7 @@ class Pages:
                              "run_start_date", "run_end_date", "duration", "tasks_done", "tasks_failed",
                              "tasks_total"])
             page = filters
-            for _ in range(MAX_EXPORT_ROWS // PAGE_SIZE):
+            for _ in range(MAX_EXPORT_ROWS // filters.per_page):
                 listing = self.views.listing(viewer.user, page, self.s.clock.now(), tab_counts=False)
                 for row in listing.rows:
                     job = row.job

@@ -30,7 +30,9 @@ from vaultjobs.store.overview import WorkerRow
 from vaultjobs.timeutil import zone
 from vaultjobs.ui.chart import FAILURES, HOURS, Hour, hours_of
 
+#: Rows a page shows unless the query string's ``per_page`` asks for another of :data:`PAGE_SIZES`.
 PAGE_SIZE = 50
+PAGE_SIZES = (25, 50, 100, 200)
 #: The History tab counts this many jobs at most where counting is not free (PostgreSQL): "10000+".
 HISTORY_COUNT_CAP = 10_000
 MAX_PAGE = 1_000_000
@@ -63,6 +65,7 @@ class Filters:
     job_id: str = ""
     created_by: str = ""
     page: int = 1
+    per_page: int = PAGE_SIZE
     #: History keys (:class:`~vaultjobs.store.history.HistoryKey`): the page follows ``after`` or precedes ``before``.
     after: str = ""
     before: str = ""
@@ -106,6 +109,13 @@ class Filters:
             page = int(raw_page)
         else:
             problems.append(f"Invalid value for [page]: [{raw_page[:40]}]; expected 1 to {MAX_PAGE}")
+        raw_size = query.get("per_page", "").strip()
+        per_page = PAGE_SIZE
+        if raw_size.isdigit() and int(raw_size) in PAGE_SIZES:
+            per_page = int(raw_size)
+        elif raw_size:
+            problems.append(f"Invalid value for [per_page]: [{raw_size[:40]}]; expected "
+                            f"{', '.join(str(n) for n in PAGE_SIZES[:-1])} or {PAGE_SIZES[-1]}")
         keys = {}
         for name in ("after", "before"):
             raw = query.get(name, "").strip()
@@ -116,7 +126,7 @@ class Filters:
         return cls(
             tab=tab, statuses=tuple(chosen), date_from=dates["from"], date_to=dates["to"],
             title=query.get("title", "").strip()[:255], job_id=job_id,
-            created_by=query.get("created_by", "").strip()[:150], page=page, after=keys["after"],
+            created_by=query.get("created_by", "").strip()[:150], page=page, per_page=per_page, after=keys["after"],
             before="" if keys["after"] else keys["before"], problems=tuple(problems),
         )
 
@@ -125,6 +135,7 @@ class Filters:
             "tab": self.tab, "status": [s.value.lower() for s in self.statuses], "from": self.date_from,
             "to": self.date_to, "title": self.title, "job_id": self.job_id, "created_by": self.created_by,
             "page": str(self.page) if self.page > 1 else "", "after": self.after, "before": self.before,
+            "per_page": str(self.per_page) if self.per_page != PAGE_SIZE else "",
         }
         values.update(changes)
         pairs: list[tuple[str, str]] = []
@@ -271,11 +282,11 @@ class Views:
             jobs = self._history_page(listing, creator, statuses if filters.statuses else None, start, end)
         else:
             page = self.store.history.job_monitors(
-                created_by=creator, statuses=frozenset(statuses), start=start, end=end, limit=PAGE_SIZE,
-                offset=(filters.page - 1) * PAGE_SIZE, title=filters.title or None,
+                created_by=creator, statuses=frozenset(statuses), start=start, end=end, limit=filters.per_page,
+                offset=(filters.page - 1) * filters.per_page, title=filters.title or None,
             )
             jobs, listing.total = list(page.items), page.total
-            listing.pages = max(1, -(-page.total // PAGE_SIZE))
+            listing.pages = max(1, -(-page.total // filters.per_page))
             if filters.page > 1:
                 listing.previous_query = filters.query(page=filters.page - 1)
             if filters.page < listing.pages:
@@ -295,10 +306,11 @@ class Views:
         after = HistoryKey.parse(filters.after) if filters.after else None
         before = HistoryKey.parse(filters.before) if filters.before else None
         number = filters.page
+        size = filters.per_page
         if after is None and before is None and number > 1 and history.seeks_offsets:
             page = history.job_histories(created_by=creator, status=None, statuses=statuses, start=start, end=end,
-                                         limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, title=title)
-            window = Window(items=list(page.items), older=number * PAGE_SIZE < page.total, newer=True)
+                                         limit=size, offset=(number - 1) * size, title=title)
+            window = Window(items=list(page.items), older=number * size < page.total, newer=True)
         else:
             if after is None and before is None and number > 1:
                 listing.problems.append(f"Page {number} is reached from page 1 with Next (this database pages "
@@ -306,10 +318,10 @@ class Views:
                 number = 1
                 filters = listing.filters = dataclasses.replace(filters, page=1)
             window = history.history_window(created_by=creator, statuses=statuses, start=start, end=end,
-                                            limit=PAGE_SIZE, after=after, before=before, title=title)
+                                            limit=size, after=after, before=before, title=title)
         listing.total, listing.exact = history.history_count(created_by=creator, statuses=statuses, start=start,
                                                              end=end, cap=HISTORY_COUNT_CAP, title=title)
-        listing.pages = max(1, -(-listing.total // PAGE_SIZE)) if listing.exact else None
+        listing.pages = max(1, -(-listing.total // size)) if listing.exact else None
         jobs = window.items
         if jobs and window.older:
             listing.next_query = filters.query(page=number + 1, after=str(HistoryKey.of(jobs[-1])), before="")
