@@ -349,3 +349,20 @@ def test_pages_showing_the_same_thing_share_a_rendering_but_not_a_token(
     assert f'id="job-{job_id}"' not in hers and one.csrf not in hers  # Alice sees her own jobs only
     # the token each page got is the one its own actions take
     assert results(two.act("cancel", [job_id]).text)[job_id][0] == "SUCCESS"
+
+
+def test_the_page_needs_nothing_but_its_own_files(server: LiveServer, clients: list[httpx.Client]) -> None:
+    """No CDN: every script and stylesheet comes from the package, and the browser is told to run nothing else."""
+    page = sign_in(server, clients)
+    answer = page.http.get("/ui/")
+    assert "default-src 'self'" in answer.headers["content-security-policy"]
+    files = re.findall(r'<(?:script src|link rel="stylesheet" href)="([^"]+)"', answer.text)
+    assert sorted(files) == ["/ui/static/htmx-ext-sse.min.js", "/ui/static/htmx.min.js", "/ui/static/ui.css",
+                             "/ui/static/ui.js"]
+    package = Path(__file__).parents[2] / "src" / "vaultjobs" / "ui" / "static"
+    for path in files:
+        served = page.http.get(path)
+        assert served.status_code == 200 and served.content == (package / Path(path).name).read_bytes(), path
+    for file in [*package.iterdir(), *(package.parent / "templates").iterdir()]:
+        if file.suffix in (".js", ".css", ".html"):
+            assert not re.search(r"""(src|href|url)\s*[=(]\s*["']?(https?:)?//""", file.read_text()), file.name
