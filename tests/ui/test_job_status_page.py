@@ -10,12 +10,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import anyio
 import httpx
 import pytest
+import uvicorn
+from starlette.types import Receive, Scope, Send
 
 from vaultjobs.testing import LiveServer, PostgresServer, run_demo
 
@@ -51,8 +59,10 @@ def browser() -> Iterator[Browser]:
 def _server(folder: Path, **settings: Any) -> LiveServer:
     # One unit of work per claim, so that every running demo job gets a thread soon.
     path = os.pathsep.join(p for p in (str(SAMPLES), os.environ.get("PYTHONPATH", "")) if p)
+    # Every test signs in (page and API) as admin: more than the auth limit's 20 a minute.
     server = LiveServer(folder, status_window=0.5, poll_interval=0.1, workers=4, claim_batch=1,
-                        processors="sample_processors", extra_env={"PYTHONPATH": path}, **settings)
+                        processors="sample_processors", extra_env={"PYTHONPATH": path},
+                        auth_attempts_per_minute=1000, **settings)
     server.start()
     server.add_user("alice", "alice-password", timezone="Europe/Paris")
     server.add_user("bob", "bob-password")
@@ -150,6 +160,33 @@ def test_without_event_streams_the_page_polls_and_pause_stops_it(context: Browse
     paused_at = page.locator("#last-updated").text_content()
     page.wait_for_timeout(4_000)  # more than one polling period
     assert page.locator("#last-updated").text_content() == paused_at
+
+
+def test_a_jobs_page_updates_by_itself_and_pause_holds_it(context: BrowserContext, server: LiveServer) -> None:
+    http, token = api(server)
+    later = [int(http.post("/api/v26.1/services/jobs/processors/demo/actions/run",
+                           json={"parameters": {"items": 1}, "schedule_at": "2099-01-01T00:00:00Z"}).json()["job_id"])
+             for _ in range(2)]
+    page = sign_in(context, server, path=f"/ui/jobs/{later[0]}")
+    expect(page.locator("#live-mode")).to_have_text("live (events)")
+    expect(page.locator("#job-status")).to_have_text("SCHEDULED")
+    http.post(f"/api/v26.1/services/jobs/start_now/{later[0]}")
+    expect(page.locator("#job-status")).to_have_text("SUCCESS")  # no reload: the event stream
+    expect(page.locator("ol.timeline li")).to_have_count(5)
+    # Paused, the page holds still while the job changes …
+    page.goto(f"{server.url}/ui/jobs/{later[1]}")
+    expect(page.locator("#live-mode")).to_have_text("live (events)")
+    page.get_by_label("Pause live updates").check()
+    expect(page.locator("#live-mode")).to_have_text("paused")
+    stamp = page.locator("#last-updated").text_content()
+    http.post("/api/v26.1/services/jobs/actions/cancel", json=[{"job_id": later[1]}])
+    page.wait_for_timeout(2_500)  # the stream's update came, and was held
+    expect(page.locator("#job-status")).to_have_text("SCHEDULED")
+    assert page.locator("#last-updated").text_content() == stamp
+    # … and shows what it missed as soon as it runs again, though nothing changes after.
+    page.get_by_label("Pause live updates").uncheck()
+    expect(page.locator("#job-status")).to_have_text("CANCELLED")
+    expect(page.locator("#last-updated")).not_to_have_text(stamp or "")
 
 
 def test_a_wrong_password_is_refused_on_the_form(context: BrowserContext, server: LiveServer) -> None:
@@ -343,14 +380,103 @@ def test_another_users_job_is_invisible(context: BrowserContext, server: LiveSer
     alice_page = sign_in(context.browser.new_context(), server, "alice", "alice-password")  # type: ignore[union-attr]
     expect(row(alice_page, job_id)).to_be_visible()
     expect(alice_page.locator(".who")).to_contain_text("Europe/Paris")
+    # her dates are in her zone, with UTC in the title (shown on hover)
+    created = row(alice_page, job_id).locator("time").first
+    utc = datetime.fromisoformat(created.get_attribute("datetime") or "")
+    expect(created).to_have_text(f"{utc.astimezone(ZoneInfo('Europe/Paris')):%Y-%m-%d %H:%M:%S}")
+    expect(created).to_have_attribute("title", f"{utc:%Y-%m-%d %H:%M:%S} UTC")
     alice_page.context.close()
     alice.post("/api/v26.1/services/jobs/actions/cancel", json=[{"job_id": job_id}])
 
 
 def test_workers_view(context: BrowserContext, server: LiveServer) -> None:
+    http, token = api(server)
+    job_id = long_job(http, token)
     page = sign_in(context, server, path="/ui/workers")
-    expect(page.locator("table.workers tbody tr").first).to_contain_text("running")
+    workers = page.locator("table.workers tbody tr")
+    expect(workers.first).to_contain_text("running")
+    expect(workers.first.locator("td").nth(1)).to_have_text(socket.gethostname())
+    # its units: the long job's task runs on one of them
+    page.wait_for_function("""() => [...document.querySelectorAll('table.workers tbody tr')]
+        .some(tr => Number(tr.cells[6].textContent) >= 1)""")
+    heartbeat = workers.first.locator("td").nth(4)
+    expect(heartbeat).not_to_have_text(heartbeat.text_content() or "")  # heartbeats come in, live
     shoot(page, "workers")
+    http.post("/api/v26.1/services/jobs/actions/cancel", json=[{"job_id": job_id}])
+
+
+#: The page's controls that have no accessible name (no text, label or aria-label): none should.
+NAMELESS = """() => [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea')]
+    .filter(el => !(el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') ||
+                    (['A', 'BUTTON'].includes(el.tagName) ? el.textContent.trim() : el.labels && el.labels.length)))
+    .map(el => el.outerHTML)"""
+
+
+def test_keyboard_focus_and_selection_survive_live_updates(context: BrowserContext, server: LiveServer) -> None:
+    http, token = api(server)
+    job_id = long_job(http, token)  # running: its duration, so its row, changes every second
+    page = sign_in(context, server)
+    page.goto(server.url + "/ui/")
+    # The first Tab reaches the skip link, which leads to the content; focus is drawn.
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text("Skip to content")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile("#main$"))
+    page.keyboard.press("Tab")
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+    expect(row(page, job_id).locator(".status")).to_have_text("RUNNING")
+    duration = row(page, job_id).locator("td").nth(8)
+
+    def after_an_update() -> None:
+        expect(duration).not_to_have_text(duration.text_content() or "")
+
+    # A checkbox ticked from the keyboard keeps both its tick and the focus through live updates …
+    page.locator(f"#select-{job_id}").focus()
+    page.keyboard.press("Space")
+    after_an_update()
+    assert page.evaluate("document.activeElement.id") == f"select-{job_id}"
+    expect(page.locator(f"#select-{job_id}")).to_be_checked()
+    # … and so does a row's button, which Enter then presses.
+    page.locator(f"#cancel-{job_id}").focus()
+    after_an_update()
+    assert page.evaluate("document.activeElement.id") == f"cancel-{job_id}"
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("Cancel 1 job?")
+    page.locator("#confirm").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#result-{job_id} .result")).to_have_text("SUCCESS")
+
+
+def test_every_control_has_a_name_and_every_header_a_scope(context: BrowserContext, server: LiveServer) -> None:
+    http, token = api(server)
+    job_id = run_demo(http, token, items=2, item_seconds=0, fail_items=[1])
+    server.wait_for_status(token, job_id, lambda s: s == "ERRORS_ENCOUNTERED")
+    page = context.new_page()
+    page.goto(server.url + "/ui/login")
+    assert page.evaluate(NAMELESS) == []
+    page = sign_in(context, server)
+    for path in ("/ui/?tab=scheduled", "/ui/?tab=running", "/ui/?tab=history", f"/ui/jobs/{job_id}",
+                 "/ui/workers"):
+        page.goto(server.url + path)
+        expect(page.locator("#live-mode")).not_to_have_text("connecting…")
+        assert page.evaluate(NAMELESS) == [], path
+        expect(page.locator("th:not([scope])")).to_have_count(0)
+    page.goto(server.url + "/ui/?tab=history")
+    expect(page.locator("#tab-history")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_label("Title or job type")).to_be_editable()
+
+
+def test_dark_mode_follows_the_system_setting(browser: Browser, server: LiveServer) -> None:
+    for scheme, background in (("light", "rgb(255, 255, 255)"), ("dark", "rgb(20, 23, 28)")):
+        ctx = browser.new_context(color_scheme=scheme, viewport={"width": 1400, "height": 900})
+        ctx.set_default_timeout(LIVE)
+        try:
+            page = sign_in(ctx, server, path="/ui/?tab=history")
+            assert page.evaluate("getComputedStyle(document.body).backgroundColor") == background
+            if scheme == "dark":
+                shoot(page, "dark")
+        finally:
+            ctx.close()
 
 
 def test_read_only_mode_shows_no_actions(browser: Browser, tmp_path: Path) -> None:
@@ -360,8 +486,8 @@ def test_read_only_mode_shows_no_actions(browser: Browser, tmp_path: Path) -> No
     try:
         http, token = api(srv)
         job_id = long_job(http, token)
-        http.post("/api/v26.1/services/jobs/processors/demo/actions/run",
-                  json={"parameters": {}, "schedule_at": "2099-01-01T00:00:00Z"})
+        later = int(http.post("/api/v26.1/services/jobs/processors/demo/actions/run",
+                              json={"parameters": {}, "schedule_at": "2099-01-01T00:00:00Z"}).json()["job_id"])
         page = sign_in(ctx, srv)
         for tab in ("running", "scheduled"):
             page.goto(f"{srv.url}/ui/?tab={tab}")
@@ -376,7 +502,13 @@ def test_read_only_mode_shows_no_actions(browser: Browser, tmp_path: Path) -> No
         refused = page.request.post(srv.url + "/ui/actions/cancel",
                                     form={"job_id": str(job_id), "confirm": "yes", "csrf_token": csrf or ""})
         assert refused.status == 403 and "read-only" in refused.text()
-        http.post("/api/v26.1/services/jobs/actions/cancel", json=[{"job_id": job_id}])
+        for action in ("start-now", "cancel"):  # the confirmation is refused too
+            refused = page.request.post(f"{srv.url}/ui/actions/{action}",
+                                        form={"job_id": str(later), "csrf_token": csrf or ""})
+            assert refused.status == 403 and "read-only" in refused.text()
+        status = http.get(f"/api/v26.1/services/jobs/{later}").json()["data"]["status"]
+        assert status == "SCHEDULED"
+        http.post("/api/v26.1/services/jobs/actions/cancel", json=[{"job_id": job_id}, {"job_id": later}])
     finally:
         ctx.close()
         srv.stop()
@@ -405,6 +537,105 @@ def test_a_change_on_one_replica_reaches_a_browser_on_another(
         ctx.close()
         two.stop()
         one.stop()
+
+
+class StrippingProxy:
+    """A reverse proxy that serves ``backend`` under ``prefix`` and strips the prefix from what it
+    passes on (nginx's ``location /jobs/ { proxy_pass http://backend/; }``), streaming the answers
+    (event streams included) until the browser goes away. Runs in a thread; ``url`` once started."""
+
+    def __init__(self, backend: str, prefix: str) -> None:
+        self.backend = backend
+        self.prefix = prefix
+        self.url = ""
+        self.server = uvicorn.Server(uvicorn.Config(self, host="127.0.0.1", port=0, lifespan="off", ws="none",
+                                                    log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> StrippingProxy:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the proxy did not start"
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope["path"])
+        if not path.startswith(self.prefix + "/"):
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b"not under the prefix"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in (b"host", b"connection")]
+        async with httpx.AsyncClient(base_url=self.backend, timeout=None) as client, \
+                anyio.create_task_group() as group:
+
+            async def until_the_browser_leaves() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                group.cancel_scope.cancel()
+
+            group.start_soon(until_the_browser_leaves)
+            request = client.build_request(scope["method"], path[len(self.prefix):], headers=headers, content=body,
+                                           params=scope["query_string"].decode())
+            answer = await client.send(request, stream=True)
+            await send({"type": "http.response.start", "status": answer.status_code, "headers": [
+                (k, v) for k, v in answer.headers.raw if k.lower() not in (b"connection", b"transfer-encoding")]})
+            async for chunk in answer.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            await answer.aclose()
+            group.cancel_scope.cancel()
+
+
+def test_the_page_works_in_a_browser_behind_a_proxy_under_a_url_prefix(browser: Browser, tmp_path: Path) -> None:
+    """Behind a proxy that strips ``/jobs``: everything the browser follows (redirects, links, the
+    event stream, forms, downloads, the cookie) stays under the prefix."""
+    srv = _server(tmp_path / "prefixed", root_path="/jobs")
+    ctx = browser.new_context(accept_downloads=True)
+    ctx.set_default_timeout(LIVE)
+    try:
+        http, token = api(srv)
+        job_id = long_job(http, token)
+        with StrippingProxy(srv.url, "/jobs") as proxy:
+            page = ctx.new_page()
+            page.goto(proxy.url + "/jobs/ui/")
+            expect(page).to_have_url(f"{proxy.url}/jobs/ui/login?next=%2Fjobs%2Fui%2F")
+            page.get_by_label("User name").fill("admin")
+            page.get_by_label("Password").fill(srv.admin_password)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page).to_have_url(f"{proxy.url}/jobs/ui/")
+            expect(page.locator("#live-mode")).to_have_text("live (events)")
+            expect(row(page, job_id).locator(".status")).to_have_text("RUNNING")
+            assert {c["path"] for c in ctx.cookies() if c["name"] == "vaultjobs_ui_session"} == {"/jobs/ui"}
+            page.locator(f"#open-{job_id}").click()
+            expect(page).to_have_url(f"{proxy.url}/jobs/ui/jobs/{job_id}")
+            with page.expect_download() as download:
+                page.locator("#download-log").click()
+            assert "demo: 1 items" in Path(download.value.path()).read_text()
+            page.locator(f"#cancel-{job_id}").click()
+            page.locator("#confirm").click()
+            expect(page).to_have_url(f"{proxy.url}/jobs/ui/actions/cancel")
+            expect(page.locator(f"#result-{job_id} .result")).to_have_text("SUCCESS")
+            expect(row(page, job_id).locator(".status")).to_have_text("CANCELLED")  # over the event stream
+            page.get_by_role("button", name="Sign out").click()
+            expect(page).to_have_url(f"{proxy.url}/jobs/ui/login")
+            page.close()
+    finally:
+        ctx.close()
+        srv.stop()
 
 
 def test_the_page_works_under_a_url_prefix(tmp_path: Path) -> None:

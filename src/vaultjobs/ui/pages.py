@@ -39,7 +39,7 @@ from vaultjobs.ui.session import (
     set_session_cookie,
     viewer_of,
 )
-from vaultjobs.ui.views import MAX_CANCEL, PAGE_SIZE, TAB_STATUSES, Filters, Views, job_detail
+from vaultjobs.ui.views import MAX_CANCEL, PAGE_SIZES, TAB_STATUSES, Filters, Views, job_detail
 
 #: Rows a CSV export holds at most.
 MAX_EXPORT_ROWS = 100_000
@@ -64,8 +64,7 @@ class Pages:
         return RedirectResponse(f"{base_path(request)}/login?{_q(next=target)}", status_code=303)
 
     def context(self, request: Request, viewer: Viewer, **more: Any) -> dict[str, Any]:
-        return {"viewer": viewer, "read_only": self.read_only, "csrf": viewer.csrf, "csrf_field": CSRF_FIELD,
-                "when": TimeFormat(viewer.user.timezone), "now": self.s.clock.now(), **more}
+        return {**self.fragments.base_context(viewer), **more}
 
     def refusal(self, request: Request, viewer: Viewer | None, status: int, title: str, message: str) -> Response:
         context = self.context(request, viewer) if viewer else {}
@@ -121,7 +120,7 @@ class Pages:
         context = self.fragments.list_context(viewer, filters)
         return page(request, "jobs.html", {
             **self.context(request, viewer, **context), "tab_statuses": TAB_STATUSES[filters.tab],
-            "live_query": filters.query(view="list"), "page_size": PAGE_SIZE,
+            "live_query": filters.query(view="list"), "page_sizes": PAGE_SIZES,
         })
 
     def job(self, request: Request) -> Response:
@@ -188,12 +187,13 @@ class Pages:
         )
 
     def export_csv(self, request: Request) -> Response:
-        """The History tab's filtered rows as CSV (newest first, at most 100,000), page by page."""
+        """The History tab's filtered rows as CSV (newest first, at most 100,000), page by page; a title a
+        spreadsheet would take for a formula is quoted (``'=…``)."""
         viewer = self.viewer(request)
         if viewer is None:
             return self.to_login(request)
-        filters = Filters.parse({**request.query_params, "tab": "history", "page": "1", "after": "", "before": ""},
-                                request.query_params.getlist("status"))
+        filters = Filters.parse({**request.query_params, "tab": "history", "page": "1", "after": "", "before": "",
+                                 "per_page": str(max(PAGE_SIZES))}, request.query_params.getlist("status"))
 
         def rows() -> Iterator[str]:
             out = io.StringIO()
@@ -202,13 +202,13 @@ class Pages:
                              "run_start_date", "run_end_date", "duration", "tasks_done", "tasks_failed",
                              "tasks_total"])
             page = filters
-            for _ in range(MAX_EXPORT_ROWS // PAGE_SIZE):
+            for _ in range(MAX_EXPORT_ROWS // filters.per_page):
                 listing = self.views.listing(viewer.user, page, self.s.clock.now(), tab_counts=False)
                 for row in listing.rows:
                     job = row.job
-                    writer.writerow([job.id, row.title, job.processor, job.status.value, row.created_by,
-                                     _utc(job.created_at), _utc(job.run_start), _utc(job.run_end), row.duration,
-                                     row.done, row.failed, row.total])
+                    writer.writerow([job.id, _cell(row.title), job.processor, job.status.value,
+                                     _cell(row.created_by), _utc(job.created_at), _utc(job.run_start),
+                                     _utc(job.run_end), row.duration, row.done, row.failed, row.total])
                 yield out.getvalue()
                 out.seek(0)
                 out.truncate()
@@ -225,7 +225,9 @@ class Pages:
     # -- actions ---------------------------------------------------------------------------
 
     async def action(self, request: Request) -> Response:
-        form = await request.form(max_files=0, max_fields=MAX_CANCEL + 10)
+        limit = self.fragments.cancel_limit()
+        # room for more ids than the limit, so that too many is answered as the Cancel Job API does
+        form = await request.form(max_files=0, max_fields=max(limit, MAX_CANCEL) * 2 + 10)
         viewer = await anyio.to_thread.run_sync(self.viewer, request)
         if viewer is None:
             return self.to_login(request)
@@ -248,9 +250,9 @@ class Pages:
                                 "INVALID_DATA: select at least one job first.")
         if name == "start-now" and len(ids) != 1:
             return self.refusal(request, viewer, 400, "Start Now", "INVALID_DATA: Start Now takes one job.")
-        if len(ids) > MAX_CANCEL:
+        if len(ids) > limit:
             return self.refusal(request, viewer, 400, "Too many jobs",
-                                f"INVALID_DATA: A request may cancel at most {MAX_CANCEL} jobs, got {len(ids)}")
+                                f"INVALID_DATA: A request may cancel at most {limit} jobs, got {len(ids)}")
         if form.get("confirm") != "yes":
             rows = await anyio.to_thread.run_sync(self.views.statuses, viewer.user, ids, self.s.clock.now())
             return page(request, "confirm.html", self.context(
@@ -289,6 +291,15 @@ def _q(**values: Any) -> str:
 
 def _int(raw: str | None) -> int:
     return int(raw) if raw and raw.isdigit() and len(raw) < 12 else 0
+
+
+#: What a spreadsheet takes a cell starting with for a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """A CSV cell of text a user wrote (a title): one a spreadsheet would run as a formula is quoted with ``'``."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def _utc(value: datetime | None) -> str:

@@ -44,11 +44,9 @@ class TimeFormat:
             return Markup("")
         utc = value.astimezone(UTC)
         local = value.astimezone(self.tz)
-        return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
-            utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z",
-            utc.strftime("%Y-%m-%d %H:%M:%S"),
-            local.strftime("%Y-%m-%d %H:%M:%S"),
-        )
+        # digits and fixed characters only: nothing to escape (and a live page writes thousands a second)
+        return Markup(f'<time datetime="{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z" '
+                      f'title="{utc:%Y-%m-%d %H:%M:%S} UTC">{local:%Y-%m-%d %H:%M:%S}</time>')
 
 
     def hour(self, value: datetime) -> str:

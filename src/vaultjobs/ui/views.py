@@ -22,7 +22,7 @@ from vaultjobs import errors
 from vaultjobs.api.job_payloads import job_status_data, job_title, planned_start
 from vaultjobs.api.versions import NEWEST_VERSION
 from vaultjobs.jobs import may_access, visible_creator
-from vaultjobs.models import Job, LogLine, Task, Transition, User
+from vaultjobs.models import Definition, Job, LogLine, Task, Transition, User
 from vaultjobs.status import TERMINAL_JOB_STATUSES, JobStatus, TaskState
 from vaultjobs.store import Store
 from vaultjobs.store.history import HistoryKey, Window
@@ -30,11 +30,14 @@ from vaultjobs.store.overview import WorkerRow
 from vaultjobs.timeutil import zone
 from vaultjobs.ui.chart import FAILURES, HOURS, Hour, hours_of
 
+#: Rows a page shows unless the query string's ``per_page`` asks for another of :data:`PAGE_SIZES`.
 PAGE_SIZE = 50
+PAGE_SIZES = (25, 50, 100, 200)
 #: The History tab counts this many jobs at most where counting is not free (PostgreSQL): "10000+".
 HISTORY_COUNT_CAP = 10_000
 MAX_PAGE = 1_000_000
-#: The most jobs one Cancel may name: the Cancel Job API's limit.
+#: Vault's most jobs for one Cancel; the page takes the limit in force from the API's limits
+#: (the control plane may change it), and reads a form of at least this many ids.
 MAX_CANCEL = 500
 LOG_TAIL_LINES = 200
 TASKS_PER_PAGE = 100
@@ -62,6 +65,7 @@ class Filters:
     job_id: str = ""
     created_by: str = ""
     page: int = 1
+    per_page: int = PAGE_SIZE
     #: History keys (:class:`~vaultjobs.store.history.HistoryKey`): the page follows ``after`` or precedes ``before``.
     after: str = ""
     before: str = ""
@@ -105,6 +109,13 @@ class Filters:
             page = int(raw_page)
         else:
             problems.append(f"Invalid value for [page]: [{raw_page[:40]}]; expected 1 to {MAX_PAGE}")
+        raw_size = query.get("per_page", "").strip()
+        per_page = PAGE_SIZE
+        if raw_size.isdigit() and int(raw_size) in PAGE_SIZES:
+            per_page = int(raw_size)
+        elif raw_size:
+            problems.append(f"Invalid value for [per_page]: [{raw_size[:40]}]; expected "
+                            f"{', '.join(str(n) for n in PAGE_SIZES[:-1])} or {PAGE_SIZES[-1]}")
         keys = {}
         for name in ("after", "before"):
             raw = query.get(name, "").strip()
@@ -115,7 +126,7 @@ class Filters:
         return cls(
             tab=tab, statuses=tuple(chosen), date_from=dates["from"], date_to=dates["to"],
             title=query.get("title", "").strip()[:255], job_id=job_id,
-            created_by=query.get("created_by", "").strip()[:150], page=page, after=keys["after"],
+            created_by=query.get("created_by", "").strip()[:150], page=page, per_page=per_page, after=keys["after"],
             before="" if keys["after"] else keys["before"], problems=tuple(problems),
         )
 
@@ -124,6 +135,7 @@ class Filters:
             "tab": self.tab, "status": [s.value.lower() for s in self.statuses], "from": self.date_from,
             "to": self.date_to, "title": self.title, "job_id": self.job_id, "created_by": self.created_by,
             "page": str(self.page) if self.page > 1 else "", "after": self.after, "before": self.before,
+            "per_page": str(self.per_page) if self.per_page != PAGE_SIZE else "",
         }
         values.update(changes)
         pairs: list[tuple[str, str]] = []
@@ -270,11 +282,11 @@ class Views:
             jobs = self._history_page(listing, creator, statuses if filters.statuses else None, start, end)
         else:
             page = self.store.history.job_monitors(
-                created_by=creator, statuses=frozenset(statuses), start=start, end=end, limit=PAGE_SIZE,
-                offset=(filters.page - 1) * PAGE_SIZE, title=filters.title or None,
+                created_by=creator, statuses=frozenset(statuses), start=start, end=end, limit=filters.per_page,
+                offset=(filters.page - 1) * filters.per_page, title=filters.title or None,
             )
             jobs, listing.total = list(page.items), page.total
-            listing.pages = max(1, -(-page.total // PAGE_SIZE))
+            listing.pages = max(1, -(-page.total // filters.per_page))
             if filters.page > 1:
                 listing.previous_query = filters.query(page=filters.page - 1)
             if filters.page < listing.pages:
@@ -294,10 +306,11 @@ class Views:
         after = HistoryKey.parse(filters.after) if filters.after else None
         before = HistoryKey.parse(filters.before) if filters.before else None
         number = filters.page
+        size = filters.per_page
         if after is None and before is None and number > 1 and history.seeks_offsets:
             page = history.job_histories(created_by=creator, status=None, statuses=statuses, start=start, end=end,
-                                         limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, title=title)
-            window = Window(items=list(page.items), older=number * PAGE_SIZE < page.total, newer=True)
+                                         limit=size, offset=(number - 1) * size, title=title)
+            window = Window(items=list(page.items), older=number * size < page.total, newer=True)
         else:
             if after is None and before is None and number > 1:
                 listing.problems.append(f"Page {number} is reached from page 1 with Next (this database pages "
@@ -305,10 +318,10 @@ class Views:
                 number = 1
                 filters = listing.filters = dataclasses.replace(filters, page=1)
             window = history.history_window(created_by=creator, statuses=statuses, start=start, end=end,
-                                            limit=PAGE_SIZE, after=after, before=before, title=title)
+                                            limit=size, after=after, before=before, title=title)
         listing.total, listing.exact = history.history_count(created_by=creator, statuses=statuses, start=start,
                                                              end=end, cap=HISTORY_COUNT_CAP, title=title)
-        listing.pages = max(1, -(-listing.total // PAGE_SIZE)) if listing.exact else None
+        listing.pages = max(1, -(-listing.total // size)) if listing.exact else None
         jobs = window.items
         if jobs and window.older:
             listing.next_query = filters.query(page=number + 1, after=str(HistoryKey.of(jobs[-1])), before="")
@@ -363,6 +376,10 @@ class JobDetail:
     log_total: int
     #: The job's status changes as the store recorded them: what, and when.
     timeline: list[tuple[str, datetime]]
+    #: The definition whose schedule made the job, as it stands now (None for other jobs, or when it is gone).
+    definition: Definition | None = None
+    #: The user name of the definition's owner.
+    definition_owner: str = ""
 
 
 def job_detail(store: Store, viewer: User, job_id: int, now: datetime, tasks_after: int = 0) -> JobDetail:
@@ -380,6 +397,9 @@ def job_detail(store: Store, viewer: User, job_id: int, now: datetime, tasks_aft
     log, log_total = store.overview.log_tail(job.id, LOG_TAIL_LINES)
     timeline = [(describe(t, names), t.at) for t in store.jobs.transitions(job.id)]
     last = tasks.items[-1].seq if tasks.items else 0
+    definition = None
+    if job.definition:
+        definition = next((d for d in store.schedules.list_definitions() if d.name == job.definition), None)
     return JobDetail(
         row=row,
         status_data=job_status_data(job, counts, NEWEST_VERSION, viewer),
@@ -389,6 +409,8 @@ def job_detail(store: Store, viewer: User, job_id: int, now: datetime, tasks_aft
         log=log,
         log_total=log_total,
         timeline=timeline,
+        definition=definition,
+        definition_owner=names.get(definition.owner_id, str(definition.owner_id)) if definition else "",
     )
 
 

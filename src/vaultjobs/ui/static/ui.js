@@ -26,7 +26,12 @@
     if (box && box.name === "job_id" && box.type === "checkbox") {
       if (box.checked) selected.add(box.value); else selected.delete(box.value);
     }
-    if (box && box.id === "pause") mode(box.checked ? "paused" : (sseOpen ? "live (events)" : "live (polling)"));
+    if (box && box.id === "pause") {
+      mode(box.checked ? "paused" : (sseOpen ? "live (events)" : "live (polling)"));
+      // the stream sends a part only when it changes: what changed while paused is fetched once now
+      var live = document.getElementById("live");
+      if (!box.checked && live && window.htmx) window.htmx.trigger(live, "vj-poll");
+    }
   });
   document.addEventListener("htmx:sseOpen", function () { sseOpen = true; if (!paused()) mode("live (events)"); });
   document.addEventListener("htmx:sseError", function () { sseOpen = false; if (!paused()) mode("live (polling)"); });
