@@ -48,3 +48,33 @@ def test_a_notify_for_workers_reaches_the_listeners_as_such(store: Store, backen
         store.nodes.notify_work()
         time.sleep(0.1)
     assert "all" in heard
+
+
+def test_work_does_not_even_wake_a_waiting_scheduler_to_look() -> None:
+    """Each wake-up is a thread switch that the start which caused it pays for."""
+    import threading
+
+    wakeup = Wakeup()
+    woken: list[bool] = []
+
+    class Counting(threading.Condition):
+        def wait(self, timeout: float | None = None) -> bool:
+            result = super().wait(timeout)
+            woken.append(result)
+            return result
+
+    wakeup._schedule_cond = Counting(wakeup._cond._lock)  # type: ignore[attr-defined]
+    seen = wakeup.schedule_generation()
+    outcome: list[bool] = []
+    waiter = threading.Thread(target=lambda: outcome.append(wakeup.wait_schedule(30.0, seen)))
+    waiter.start()
+    deadline = time.monotonic() + 10
+    while not wakeup._schedule_cond._waiters and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.001)
+    for _ in range(20):
+        wakeup.notify_work()
+    time.sleep(0.05)
+    assert woken == [] and waiter.is_alive()
+    wakeup.notify()
+    waiter.join(10)
+    assert outcome == [True] and woken == [True]

@@ -14,12 +14,16 @@ class Wakeup:
 
     The scheduler waits on a second counter (:meth:`wait_schedule`), which :meth:`notify_work` leaves
     alone: a job queued through the API is the workers' business only, and at a thousand starts a
-    second a scheduler woken by each would tick (a lease write and its reads) without pause.
+    second a scheduler woken by each would tick (a lease write and its reads) without pause. It waits
+    on a condition of its own (over the same lock), so that such a notify does not even wake it to
+    look: every wake-up is a thread switch that the request which caused it pays for.
     """
 
     def __init__(self, remote: Callable[[], None] | None = None,
                  remote_work: Callable[[], None] | None = None) -> None:
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)
+        self._schedule_cond = threading.Condition(lock)
         self._generation = 0
         self._schedule_generation = 0
         self._remote = remote
@@ -48,6 +52,7 @@ class Wakeup:
             self._generation += 1
             self._schedule_generation += 1
             self._cond.notify_all()
+            self._schedule_cond.notify_all()
 
     def generation(self) -> int:
         with self._cond:
@@ -65,5 +70,5 @@ class Wakeup:
 
     def wait_schedule(self, timeout: float, seen: int) -> bool:
         """:meth:`wait` for the scheduler: only notifies other than :meth:`notify_work` end it early."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._schedule_generation != seen, timeout)
+        with self._schedule_cond:
+            return self._schedule_cond.wait_for(lambda: self._schedule_generation != seen, timeout)
