@@ -189,14 +189,18 @@ class Jobs:
 
         return both
 
-    async def enqueue_async(self, user: User, request: JobRequest) -> Job:
-        """:meth:`enqueue` on the event loop: the checks run here, the durable insert in its batch.
-        For stores whose reads take microseconds (the store's ``inline``) and an engine whose
-        ``notify`` does not reach the network; not for jobs that :attr:`hold` may hold (those take
-        :meth:`enqueue`)."""
+    async def enqueue_async(self, user: User, request: JobRequest, *, session_epoch: int | None = None) -> Job | None:
+        """:meth:`enqueue` on the event loop: the checks run here, the durable insert in its batch, whose
+        transaction tells the other nodes; on a store that reads in microseconds (the store's
+        ``inline``) this node's engine is woken here as well, elsewhere its listener hears that notice.
+        Not for jobs that :attr:`hold` may hold (those take :meth:`enqueue`).
+
+        With ``session_epoch`` (the epoch ``user``'s session was checked at), the job is made only if
+        that is still the epoch when it is inserted: None, and no job, when it is not."""
         new = self.new_job(user, request)
-        job = await self.store.jobs.create_job_async(new, self.clock.now())
-        self._enqueued(job)
+        job = await self.store.jobs.create_job_async(new, self.clock.now(), session_epoch=session_epoch)
+        if job is not None and self.store.dialect.inline:
+            self._enqueued(job)
         return job
 
     def _enqueued(self, job: Job) -> None:

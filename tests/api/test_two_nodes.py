@@ -5,6 +5,7 @@ on the other."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -54,10 +55,10 @@ def queued_job(node: AppServer, clock: ManualClock, username: str = "admin") -> 
                                  clock.now()).id
 
 
-def start(node: AppServer, token: str) -> dict[str, Any]:
+def start(node: AppServer, token: str, items: int = 1) -> dict[str, Any]:
     with node.client(headers={"Authorization": token, "Accept": "application/json"}) as http:
         body: dict[str, Any] = http.post(f"/api/{V}/services/jobs/processors/demo/actions/run",
-                                         json={"parameters": {"items": 1}}).json()
+                                         json={"parameters": {"items": items}}).json()
     return body
 
 
@@ -78,6 +79,7 @@ def refused_at_once(
     jobs_before = len(a.running.store.jobs.get_jobs(list(range(1, job_id + 10))))
     end()
     assert outcome(start(b, token)) == "INVALID_SESSION_ID"  # before B's cache would have let it go
+    assert outcome(start(b, token, items=-1)) == "INVALID_SESSION_ID"  # the session first, then the body
     clock.advance(WINDOW + 0.1)  # the job's window is open again: only the session can refuse
     assert outcome(get(b, token, f"/services/jobs/{job_id}")) == "INVALID_SESSION_ID"
     assert outcome(get(b, token, "/objects/users/me")) == "INVALID_SESSION_ID"
@@ -126,6 +128,24 @@ def test_a_cached_session_still_follows_other_sessions_ending(nodes: NodePair) -
     clock.advance(WINDOW + 0.1)
     assert outcome(get(b, mine, f"/services/jobs/{job_id}")) == "SUCCESS"
     assert outcome(get(b, other, f"/services/jobs/{job_id}")) == "INVALID_SESSION_ID"
+
+
+def test_a_job_started_on_one_node_wakes_the_other_at_once(nodes: NodePair, backend: str) -> None:
+    """The start's own transaction sends the NOTIFY (PostgreSQL): every node hears of it on commit."""
+    if backend == "sqlite":
+        pytest.skip("SQLite has no NOTIFY: other processes on the file poll")
+    a, b, _ = nodes
+    token = b.login()
+    assert outcome(get(b, token, "/objects/users/me")) == "SUCCESS"  # B has the session cached
+    heard = False
+    deadline = time.monotonic() + 15
+    while not heard and time.monotonic() < deadline:  # A's listener connects in a thread of its own
+        seen = a.running.engine.wakeup.generation()
+        assert outcome(start(b, token)) == "SUCCESS"
+        waited = time.monotonic() + 0.5
+        while not (heard := a.running.engine.wakeup.generation() != seen) and time.monotonic() < waited:
+            time.sleep(0.01)
+    assert heard
 
 
 def test_a_status_is_never_older_than_its_last_committed_change(nodes: NodePair) -> None:

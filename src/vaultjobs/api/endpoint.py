@@ -128,8 +128,8 @@ def endpoint(
     A ``shortcut`` is tried first and the handler (after ``authenticate``) runs when it returns
     None; with ``inline`` the shortcut runs on the event loop, sparing the thread hop that costs
     more than its work (the store's ``inline``: SQLite, where it reads and writes in microseconds).
-    An ``async_shortcut`` is awaited on the event loop, and only with ``inline``. ``burst`` counts
-    the request against Vault's burst limit, whose headers every answer carries.
+    An ``async_shortcut`` is awaited on the event loop on every store: it must not block it.
+    ``burst`` counts the request against Vault's burst limit, whose headers every answer carries.
     """
 
     def run(call: Call) -> dict[str, Any] | Response:
@@ -163,7 +163,7 @@ def endpoint(
             elif body == "form":
                 await read_body_into_form(call, max_body_bytes, refuse_nul=authenticate is not None)
             result = None
-            if inline and async_shortcut is not None:
+            if async_shortcut is not None:
                 result = await async_shortcut(call)
             elif inline and shortcut is not None:
                 result = shortcut(call)

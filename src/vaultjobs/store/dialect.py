@@ -99,6 +99,11 @@ class Dialect(Protocol):
         work for their workers alone (a job queued), nothing for their schedulers."""
         ...
 
+    def notify_within(self, conn: Connection, workers_only: bool = False) -> None:
+        """:meth:`notify_work` as part of ``conn``'s transaction: sent when it commits, never when it
+        does not (every node listening hears it, this one too)."""
+        ...
+
     def listen(self, callback: Callable[[], None], on_work: Callable[[], None] | None = None) -> None:
         """Call ``callback`` when another node enqueues work; ``on_work``, when given, instead of it
         for a notify that is only for workers."""

@@ -16,6 +16,7 @@ from vaultjobs.store.errors import StoreError
 from vaultjobs.store.job_status import actor, set_status
 from vaultjobs.store.leases import Fence, check_fence
 from vaultjobs.store.rows import JOB_COLUMNS, dumps, job_from_row, ms_or_none
+from vaultjobs.store.users import SESSION_EPOCH
 from vaultjobs.timeutil import from_ms, to_ms
 
 
@@ -114,12 +115,24 @@ def insert_logs(db: Dialect, conn: Connection, logs: Sequence[tuple[int, Sequenc
     db.insert(conn, "job_log (job_id, at, message)", ("bigint", "bigint", "text"), rows)
 
 
+@dataclass(frozen=True, slots=True)
+class _Insert:
+    """One job for the batch of inserts: when it was asked for; the session epoch its caller's session
+    was checked at, when the batch's transaction must confirm it (None: checked already); whether that
+    transaction also tells the other nodes (else its caller does)."""
+
+    new: NewJob
+    now: datetime
+    session_epoch: int | None = None
+    notify: bool = False
+
+
 class Jobs:
     """Jobs and what the API reads of them; every method is one unit of work."""
 
     def __init__(self, db: Dialect) -> None:
         self.db = db
-        self._batch: Batcher[tuple[NewJob, datetime], Job] = Batcher(self._insert_jobs, name="vaultjobs-job-inserts")
+        self._batch: Batcher[_Insert, Job | None] = Batcher(self._insert_jobs, name="vaultjobs-job-inserts")
 
     def close(self) -> None:
         self._batch.close()
@@ -135,17 +148,25 @@ class Jobs:
         when the job would be a second SCHEDULED instance of its definition.
         """
         if new.definition is None and within is None:
-            return self._batch.submit((new, now))
+            job = self._batch.submit(_Insert(new, now))
+            assert job is not None  # no session epoch to confirm
+            return job
         try:
             return self._insert_job(new, now, within)
         except self.db.integrity_errors as exc:
             raise StoreError(f"definition [{new.definition}] has a scheduled instance already") from exc
 
-    async def create_job_async(self, new: NewJob, now: datetime) -> Job:
-        """:meth:`create_job` for the event loop (a job of no definition): it waits for its batch, not a thread."""
+    async def create_job_async(self, new: NewJob, now: datetime, *, session_epoch: int | None = None) -> Job | None:
+        """:meth:`create_job` for the event loop (a job of no definition): it waits for its batch, not a
+        thread, and the batch's transaction tells the other nodes (and this one's listener) of it.
+
+        With ``session_epoch`` the job is made only if the session epoch is still that in the very
+        transaction that inserts it: a caller whose session was checked a moment ago needs no read of
+        its own. None, and nothing inserted, when the epoch has moved (the session needs its full check).
+        """
         if new.definition is not None:
             raise ValueError("a job of a definition is created with create_job")
-        return await self._batch.submit_async((new, now))
+        return await self._batch.submit_async(_Insert(new, now, session_epoch, notify=True))
 
     def _insert_job(self, new: NewJob, now: datetime, within: Callable[[Connection, Job], None] | None) -> Job:
         with self.db.write(durable=True) as conn:
@@ -154,9 +175,20 @@ class Jobs:
                 within(conn, job)
         return job
 
-    def _insert_jobs(self, jobs: Sequence[tuple[NewJob, datetime]]) -> list[Job]:
+    def _insert_jobs(self, inserts: Sequence[_Insert]) -> list[Job | None]:
         with self.db.write(durable=True) as conn:
-            return [job_from_row(conn.execute(INSERT_JOB, job_values(new, now)).fetchone()) for new, now in jobs]
+            epoch = None
+            if any(insert.session_epoch is not None for insert in inserts):
+                epoch = int(conn.execute(SESSION_EPOCH).fetchone()[0])
+            jobs = [
+                None if insert.session_epoch is not None and insert.session_epoch != epoch
+                else job_from_row(conn.execute(INSERT_JOB, job_values(insert.new, insert.now)).fetchone())
+                for insert in inserts
+            ]
+            told = [job for job, insert in zip(jobs, inserts, strict=True) if job is not None and insert.notify]
+            if told:
+                self.db.notify_within(conn, workers_only=all(job.status is JobStatus.QUEUED for job in told))
+            return jobs
 
     def get_job(self, job_id: int) -> Job | None:
         row = self.db.connection().execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()

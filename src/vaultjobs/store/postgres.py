@@ -21,6 +21,7 @@ from psycopg_pool import ConnectionPool
 
 from vaultjobs.store.batcher import Batcher
 from vaultjobs.store.composition import SqlStore
+from vaultjobs.store.dialect import Connection
 from vaultjobs.store.history import PlainHistory
 
 logger = logging.getLogger(__name__)
@@ -205,6 +206,9 @@ class PostgresDialect:
         """NOTIFY the other nodes (the payload ``work`` when ``workers_only``); returns once a NOTIFY
         sent after this call began has committed."""
         self._notifies.submit(WORKERS_ONLY if workers_only else "")
+
+    def notify_within(self, conn: Connection, workers_only: bool = False) -> None:
+        conn.execute("SELECT pg_notify(?, ?)", (CHANNEL, WORKERS_ONLY if workers_only else ""))
 
     def _notify_once(self, calls: Sequence[str]) -> list[None]:
         for payload in sorted(set(calls)):

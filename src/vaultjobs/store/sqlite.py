@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vaultjobs.store.composition import SqlStore
-from vaultjobs.store.dialect import marks
+from vaultjobs.store.dialect import Connection, marks
 from vaultjobs.store.group_sync import GroupSync
 from vaultjobs.store.history import CountedHistory
 from vaultjobs.store.sqlite_files import connect_wal
@@ -109,6 +109,9 @@ class SqliteDialect:
         return f" INDEXED BY {index}"
 
     def notify_work(self, workers_only: bool = False) -> None:
+        """Nothing to do: other processes on the same file poll."""
+
+    def notify_within(self, conn: Connection, workers_only: bool = False) -> None:
         """Nothing to do: other processes on the same file poll."""
 
     def listen(self, callback: Callable[[], None], on_work: Callable[[], None] | None = None) -> None:
