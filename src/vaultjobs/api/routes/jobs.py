@@ -171,28 +171,22 @@ class JobRoutes:
     async def run_cached(self, call: Call) -> dict[str, Any] | None:
         """Run on the event loop for a session checked a moment ago, with no thread of its own and no
         read that could keep the loop waiting: the job's durable insert is awaited in its batch, whose
-        transaction confirms the session epoch (on SQLite, where a read takes microseconds, it is read
-        here first). None (nothing done) when the session needs the full check."""
+        transaction confirms the session epoch. None (nothing done) when the session needs the full
+        check, and for any error while it is not confirmed yet: a session that has ended must hear
+        INVALID_SESSION_ID, not what is wrong with the body."""
         found = self.s.accounts.cached_session(call.request.headers.get("authorization"))
         if found is None or self.s.control is not None:
             return None  # the control plane may script the job, which only enqueue (run) can hold
         cached, hashed = found
-        epoch: int | None = cached.epoch
-        if self.s.store.dialect.inline:
-            if not self.s.accounts.confirm(cached, self.s.store.users.session_epoch()):
-                return None
-            epoch = None
-        elif not self.s.accounts.within_max_age(cached):
+        if not self.s.accounts.within_max_age(cached):
             return None
         call.user, call.session_hash = cached.user, hashed
         try:
-            job = await self.jobs.enqueue_async(cached.user, self._run_request(call), session_epoch=epoch)
+            job = await self.jobs.enqueue_async(cached.user, self._run_request(call), session_epoch=cached.epoch)
         except errors.VaultError:
-            if epoch is None:
-                raise
-            job = None  # the session is not confirmed yet: the full check decides what the caller hears
+            job = None
         if job is None:
-            call.user = call.session_hash = None  # the epoch moved: the full check answers
+            call.user = call.session_hash = None
             return None
         return {"url": f"/api/{call.version}/services/jobs/{job.id}", "job_id": job.id}
 
