@@ -128,3 +128,22 @@ def test_finished_jobs_are_purged_when_the_clock_passes_their_retention(
     assert [(f["kind"], f["job_id"], f["status"]) for f in fired] == [("retention", job_id, None)]
     assert later(START, days=1) < fired[0]["at"] < later(START, days=1, seconds=1)
     assert control.call("GET", f"/jobs/{job_id}", status=404)["error"]["type"] == "JOB_NOT_FOUND"
+
+
+def test_dates_follow_the_clock_when_it_is_set_back(control: Control) -> None:
+    def run_at(now: str) -> dict[str, str]:
+        job_id = control.run(parameters={"items": 1, "item_seconds": 0})
+        job = control.wait_for(job_id, lambda s: s == "SUCCESS")["job"]
+        # stamped on the clock as it stands (a worker's stamps may creep a few ms ahead of a frozen one)
+        soon = later(now, seconds=5)
+        assert now <= job["created_date"] <= job["run_start_date"] < soon and now <= job["run_end_date"] < soon, job
+        return dict(job)
+
+    control.freeze(START)
+    run_at(START)
+    earlier = later(START, days=-1)
+    control.freeze(earlier)  # a test may stand the clock at an earlier instant
+    run_at(earlier)
+    control.call("POST", "/reset", {"seed": "empty"})  # and a reset puts it back on real time
+    control.log_in_again()
+    run_at(control.call("GET", "/clock")["now"])
