@@ -77,3 +77,28 @@ def test_wait_for_sees_a_job_run_to_its_end(http: httpx.Client, control_server: 
     with ControlClient(control_server.url) as control:
         view = control.wait_for(job_id, "SUCCESS", timeout=30)
     assert view["job"]["status"] == "SUCCESS" and view["timeline"][-1]["status"] == "SUCCESS"
+
+
+class CountingTransport(httpx.HTTPTransport):
+    """Real HTTP, with the path of every request noted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        return super().handle_request(request)
+
+
+def test_wait_for_listens_to_the_event_stream_instead_of_polling(
+    http: httpx.Client, control_server: LiveServer
+) -> None:
+    answer = http.post(f"/api/{V}/services/jobs/processors/demo/actions/run",
+                       json={"parameters": {"items": 1, "item_seconds": 1.0}})
+    job_id = int(succeeded(answer)["job_id"])
+    counting = CountingTransport()
+    with ControlClient(control_server.url, transport=counting) as control:
+        assert control.wait_for(job_id, "SUCCESS", timeout=30)["job"]["status"] == "SUCCESS"
+    # one look at the job as the stream opens, one at the end: the moves between came on the stream
+    assert counting.paths == ["/_vaultjobs/events", f"/_vaultjobs/jobs/{job_id}", f"/_vaultjobs/jobs/{job_id}"]
