@@ -1,12 +1,12 @@
 """``POST /reset``: the server back to a known state, then a seed applied.
 
 Reset empties jobs (with their tasks, logs and schedules), sessions, status windows, content
-(file staging included), object records (the catalog goes back to the standard objects), limits, scripts,
-fault rules and the request journal (one transaction, :func:`~vaultjobs.store.control_reset.wipe`),
-and resets the clock; the admin user stays, with its password. Every
-replica's per-process state follows: the session caches through the session epoch, the cached
-catalog through its revision, the status windows of a SQLite side file through the file itself.
-The event log stays, so that an event stream misses nothing that came just before a reset; the
+(file staging included), object records (the catalog goes back to the standard objects), limits,
+scripts, fault rules and the request journal (one transaction,
+:func:`~vaultjobs.store.control_reset.wipe`), and resets the clock; the admin user stays, with its
+password. Every replica's per-process state follows: the session caches through the session
+epoch, the cached catalog through its revision, the status windows of a SQLite side file through
+the file itself. The event log stays, so that an event stream misses nothing that came just before a reset; the
 ``reset`` event marks it.
 """
 

@@ -184,7 +184,8 @@ class WorkerPool:
                 self._last_stamp = ms - 1
                 self._free_stamps.clear()
             self._last_reading = ms
-            self._free_stamps = {free for free in self._free_stamps if free >= ms}
+            if self._free_stamps:  # a stamp the clock has passed can no longer be taken
+                self._free_stamps = {free for free in self._free_stamps if free >= ms}
             if self._free_stamps:
                 stamp = min(self._free_stamps)
                 self._free_stamps.discard(stamp)
