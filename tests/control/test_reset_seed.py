@@ -141,7 +141,7 @@ def test_serve_seed_applies_a_file_at_each_start(tmp_path: Path,
                                                  live_server_factory: Callable[..., LiveServer]) -> None:
     path = tmp_path / "seed.yaml"
     path.write_text(yaml.safe_dump({"users": SEED["users"], "records": {"study__v": [{"name__v": "S-1"}]}}))
-    server = live_server_factory(seed=str(path))
+    server = live_server_factory(extra_args=("--seed", str(path)))  # the flag, as the issue names it
     server.login("carol", "carol-password")
     server.restart()  # the seed is applied again: nothing new, and no failure
     with server.client(headers={"Authorization": server.login()}) as http:
