@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -36,6 +37,7 @@ def test_freeze_advance_and_resume(control: Control) -> None:
 def test_the_ten_second_status_window_in_milliseconds(control: Control) -> None:
     control.freeze(START)
     job_id = control.run(parameters={"items": 1, "item_seconds": 0})
+    began = time.monotonic()
     assert error_type(control.status(job_id)) is None
     refused = control.status(job_id)
     assert error_type(refused) == "API_LIMIT_EXCEEDED" and refused.headers["Retry-After"] == "10"
@@ -44,6 +46,7 @@ def test_the_ten_second_status_window_in_milliseconds(control: Control) -> None:
     assert error_type(again) == "API_LIMIT_EXCEEDED" and again.headers["Retry-After"] == "1"
     control.advance(seconds=0.001)
     assert error_type(control.status(job_id)) is None
+    assert time.monotonic() - began < 1.0  # a 10-second window, waited out in milliseconds
     # the control plane's own read opens no window
     control.advance(seconds=10)
     control.job(job_id)
@@ -128,3 +131,22 @@ def test_finished_jobs_are_purged_when_the_clock_passes_their_retention(
     assert [(f["kind"], f["job_id"], f["status"]) for f in fired] == [("retention", job_id, None)]
     assert later(START, days=1) < fired[0]["at"] < later(START, days=1, seconds=1)
     assert control.call("GET", f"/jobs/{job_id}", status=404)["error"]["type"] == "JOB_NOT_FOUND"
+
+
+def test_dates_follow_the_clock_when_it_is_set_back(control: Control) -> None:
+    def run_at(now: str) -> dict[str, str]:
+        job_id = control.run(parameters={"items": 1, "item_seconds": 0})
+        job = control.wait_for(job_id, lambda s: s == "SUCCESS")["job"]
+        # stamped on the clock as it stands (a worker's stamps may creep a few ms ahead of a frozen one)
+        soon = later(now, seconds=5)
+        assert now <= job["created_date"] <= job["run_start_date"] < soon and now <= job["run_end_date"] < soon, job
+        return dict(job)
+
+    control.freeze(START)
+    run_at(START)
+    earlier = later(START, days=-1)
+    control.freeze(earlier)  # a test may stand the clock at an earlier instant
+    run_at(earlier)
+    control.call("POST", "/reset", {"seed": "empty"})  # and a reset puts it back on real time
+    control.log_in_again()
+    run_at(control.call("GET", "/clock")["now"])

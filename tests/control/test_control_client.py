@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -77,3 +79,75 @@ def test_wait_for_sees_a_job_run_to_its_end(http: httpx.Client, control_server: 
     with ControlClient(control_server.url) as control:
         view = control.wait_for(job_id, "SUCCESS", timeout=30)
     assert view["job"]["status"] == "SUCCESS" and view["timeline"][-1]["status"] == "SUCCESS"
+
+
+class CountingTransport(httpx.HTTPTransport):
+    """Real HTTP, with the path of every request noted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        return super().handle_request(request)
+
+
+def test_wait_for_listens_to_the_event_stream_instead_of_polling(
+    http: httpx.Client, control_server: LiveServer
+) -> None:
+    answer = http.post(f"/api/{V}/services/jobs/processors/demo/actions/run",
+                       json={"parameters": {"items": 1, "item_seconds": 1.0}})
+    job_id = int(succeeded(answer)["job_id"])
+    counting = CountingTransport()
+    with ControlClient(control_server.url, transport=counting) as control:
+        assert control.wait_for(job_id, "SUCCESS", timeout=30)["job"]["status"] == "SUCCESS"
+    # one look at the job as the stream opens, one at the end: the moves between came on the stream
+    assert counting.paths == ["/_vaultjobs/events", f"/_vaultjobs/jobs/{job_id}", f"/_vaultjobs/jobs/{job_id}"]
+
+
+def test_each_part_of_the_client(live_server_factory: Callable[..., LiveServer]) -> None:
+    server = live_server_factory(control_plane="1")  # its own: the test moves the clock and resets
+    start = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
+    with ControlClient(server.url) as control:
+        assert control.describe()["control_plane"] == "on"
+        frozen = control.clock.freeze(start)
+        assert frozen.frozen and frozen.now == control.clock.now() == start
+        assert control.clock.advance(90).now == start + timedelta(seconds=90)
+        moved = control.clock.advance(to="2030-01-07T10:00:00Z")
+        assert (moved.now, moved.fired) == (start + timedelta(hours=1), [])
+        with pytest.raises(ControlPlaneError) as backwards:
+            control.clock.advance(to=start)
+        assert backwards.value.type == "CLOCK_BACKWARDS"
+        for wrong in ({}, {"seconds": 1, "to": start}, {"to": datetime(2031, 1, 1)}):  # neither, both, naive
+            with pytest.raises(ValueError):
+                control.clock.advance(**wrong)  # type: ignore[arg-type]
+        running = control.clock.resume()
+        assert not running.frozen and control.clock.get().now >= moved.now
+
+        defaults = control.limits.defaults()
+        changed = control.limits.set(status_window=2, cancel_batch_size=3)
+        assert changed == control.limits.get() == {**defaults, "status_window": 2.0, "cancel_batch_size": 3}
+        assert control.limits.restore() == control.limits.get() == defaults
+
+        steps = [{"status": "RUNNING"}]
+        control.transitions.script("demo", steps, advance_on="clock")
+        assert control.transitions.list() == {"transitions": {"demo": {"steps": steps, "advance_on": "clock"}}}
+        control.transitions.remove("demo")
+        control.transitions.script("demo", steps)
+        control.transitions.remove()
+        assert control.transitions.list() == {"transitions": {}}
+
+        for operation in ("retrieve_api_versions", "keep_alive"):
+            control.faults.add(operation=operation, answer={"status": 502})
+        with server.client() as http:
+            assert http.get("/api/").status_code == 502
+        assert [call["status"] for call in control.requests.list(operation="retrieve_api_versions")] == [502]
+        control.faults.clear()
+        control.requests.clear()
+        assert control.faults.list() == [] and control.requests.list() == []
+
+        created = control.seed({"users": [{"username": "carol", "password": "carol-password"}]})
+        assert list(created["created"]["users"]) == ["carol"]
+        assert [user["username"] for user in control.export_seed()["users"]] == ["carol"]
+        assert control.reset("empty")["reset"] is True and control.export_seed() == {}

@@ -155,3 +155,33 @@ def test_moves_after_a_reset_are_told(live_server_factory: Callable[..., LiveSer
         assert ended(stream, run_demo())
         control.reset("empty")
         assert ended(stream, run_demo())
+
+
+def test_clock_moves_limits_seeds_and_resets_are_told(live_server_factory: Callable[..., LiveServer]) -> None:
+    server = live_server_factory(control_plane="1")  # its own: the test moves the clock and resets
+    with ControlClient(server.url) as control, control.events(read_timeout=30) as stream:
+        control.clock.freeze("2030-01-07T09:00:00Z")
+        with server.client(headers={"Authorization": server.login()}) as http:
+            job_id = int(succeeded(http.post(f"{PROCESSORS}/demo/actions/run",
+                                             json={"schedule_at": "2030-01-07T10:00:00Z"}))["job_id"])
+        control.clock.advance(to="2030-01-07T11:00:00Z")
+        control.clock.resume()
+        control.limits.set(status_window=2)
+        control.limits.restore()
+        control.seed({"users": [{"username": "carol", "password": "carol-password"}]})
+        control.reset("empty")
+        told: list[Event] = []
+        for event in stream.until(time.monotonic() + 30):  # the scheduled job's moves come between
+            if event is not None and event.kind != "job.transition":
+                told.append(event)
+                if len(told) == 8:
+                    break
+    assert [event.kind for event in told] == ["clock.frozen", "clock.advanced", "clock.resumed", "limits.changed",
+                                             "limits.changed", "seed", "reset", "seed"]
+    frozen, advanced, resumed, changed, restored, seeded = (event.data for event in told[:6])
+    assert frozen["now"] == "2030-01-07T09:00:00.000Z" and advanced["now"] == "2030-01-07T11:00:00.000Z"
+    assert [(f["kind"], f["job_id"], f["at"]) for f in advanced["fired"]][:1] == [
+        ("schedule", job_id, "2030-01-07T10:00:00.000Z")]
+    assert resumed["now"] >= advanced["now"]
+    assert changed["limits"] == {"status_window": 2} and restored["limits"] == "defaults"
+    assert seeded["users"] == {"carol": 2}

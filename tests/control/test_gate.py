@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
+from starlette.routing import Mount, Route
 
+from vaultjobs.node import build_node
 from vaultjobs.settings import Settings
 from vaultjobs.testing import LiveServer
 
@@ -21,13 +25,38 @@ def on_loopback(server: LiveServer) -> httpx.Client:
     return httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30.0)
 
 
-def test_off_by_default_its_paths_answer_as_unknown_ones(live_server_factory: Callable[..., LiveServer]) -> None:
+def control_plane_calls(tmp_path: Path) -> list[tuple[str, str]]:
+    """(method, path) of every call the control plane answers when it is on, its parameters filled in."""
+    node = build_node(Settings(data_dir=tmp_path, control_plane=True))
+    try:
+        # the control plane's own mount (the service routes beside it, /_vaultjobs/health …, stay on)
+        (mount,) = [r for r in node.app.routes if type(r) is Mount and r.path == "/_vaultjobs"]
+        return [(method, re.sub(r"\{\w+\}", "1", mount.path + route.path))
+                for route in mount.routes if isinstance(route, Route)
+                for method in sorted(route.methods or ()) if method != "HEAD"]
+    finally:
+        node.store.close()
+
+
+def answer_of(response: httpx.Response, path: str) -> tuple[int, dict[str, str], str]:
+    """What a client sees, but the execution id, the date, the length and the path named in the message."""
+    headers = {k: v for k, v in response.headers.items()
+               if k not in ("date", "x-vaultapi-executionid", "content-length")}
+    return response.status_code, headers, response.text.replace(path, "{path}")
+
+
+def test_off_by_default_its_paths_answer_as_unknown_ones(
+    tmp_path: Path, live_server_factory: Callable[..., LiveServer]
+) -> None:
+    calls = control_plane_calls(tmp_path)
+    assert len(calls) >= 20 and ("POST", "/_vaultjobs/reset") in calls and ("GET", "/_vaultjobs/events") in calls
     server = live_server_factory()
     with on_loopback(server) as http:
-        unknown = http.get("/_vaultjobs/no-such-thing")
-        control = http.get("/_vaultjobs/control")
-    assert control.status_code == unknown.status_code
-    assert control.json()["errors"][0]["type"] == unknown.json()["errors"][0]["type"] == "MALFORMED_URL"
+        for method, path in calls:
+            unknown = "/_vaultjobs/no-such-thing"
+            expected = answer_of(http.request(method, unknown, json={"seed": "empty"}), unknown)
+            assert expected[0] == 200 and "MALFORMED_URL" in expected[2]
+            assert answer_of(http.request(method, path, json={"seed": "empty"}), path) == expected, (method, path)
 
 
 def test_on_loopback_it_answers_without_a_token(live_server_factory: Callable[..., LiveServer]) -> None:

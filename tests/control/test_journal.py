@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from vaultjobs.control.client import ControlClient
+from vaultjobs.store import Store
+from vaultjobs.store.control_requests import KEPT_REQUESTS, JournalEntry, JournalFilter
 from vaultjobs.testing import LiveServer, V, read_envelope
 
 PROCESSORS = f"/api/{V}/services/jobs/processors"
@@ -81,3 +84,15 @@ def test_a_reset_empties_the_fault_rules_and_the_journal(live_server_factory: Ca
         control.reset("empty")
         assert control.faults.list() == [] and control.requests.list() == []
         assert read_envelope(http.get(PROCESSORS)).error_type == "INVALID_SESSION_ID"  # no rule answers now
+
+
+def test_the_journal_keeps_the_newest_calls_only(store: Store) -> None:
+    journal = store.control_requests
+    at = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
+    for n in range(KEPT_REQUESTS + 150):
+        journal.record(JournalEntry(at=at, method="GET", path=f"/api/{V}/call/{n}", route=None, operation=None,
+                                    status=200, error_type=None, user=None, duration_ms=1.0, headers={}))
+    kept = journal.list(JournalFilter())
+    assert [entry.path for entry in kept] == [f"/api/{V}/call/{n}" for n in range(150, KEPT_REQUESTS + 150)]
+    (stored,) = store.dialect.connection().execute("SELECT COUNT(*) FROM control_requests").fetchone()
+    assert stored <= KEPT_REQUESTS + 100  # the ring is trimmed as it goes, not only when read

@@ -1,88 +1,66 @@
-"""The pytest plugin, tested the way its users use it: a sample suite for a Vault integration, run by
-pytester against a server the plugin starts, each test in a sliver of the virtual time it covers."""
+"""The pytest plugin, tested the way its users use it: the suite for a Vault integration that
+docs/testing.md shows, read from the page and run by pytester against a server the plugin starts, each
+test in well under a second of real time and a sliver of the virtual time it covers."""
 
 from __future__ import annotations
 
+import re
+import textwrap
+from pathlib import Path
+
 import pytest
 
-USER_SUITE = '''
+DOCS = Path(__file__).parents[2] / "docs" / "testing.md"
+#: A fenced block of docs/testing.md (indented or not) whose first line names the file it is: ``# tests/…``.
+FILE_BLOCK = re.compile(r"^( *)```(?:python|yaml)\n\1# (tests/\S+)\n(.*?)^\1```", re.M | re.S)
+#: The tests of the page's suite that cover Vault time: what the issue asks of the plugin.
+TIMED = {
+    "test_status_polls_are_retried_on_api_limit_exceeded", "test_a_job_that_ends_in_errors_is_reported",
+    "test_an_idle_session_expires_and_the_client_logs_in_again", "test_a_scheduled_job_starts_when_its_time_comes",
+}
+#: Added beside the page's files: each test tells the outer one how much virtual time it covered.
+COVERED = """
 import pytest
 
-from vaultjobs.client import JobFailed, JobStatus
 
-QUICK = {"items": 1, "chunk_size": 1, "item_seconds": 0}
-
-
+@pytest.fixture(autouse=True)
 def covered(vault, record_property):
-    """Tell the outer test how much virtual time this test covered."""
+    yield
     record_property("virtual_seconds", vault.time.skipped)
+"""
 
 
-def test_status_polls_are_retried_on_api_limit_exceeded(vault, record_property):
-    job_id = vault.client.run_processor("demo", QUICK).job_id
-    rule = vault.control.faults.add(operation="retrieve_job_status", when={"next": 2},
-                                    answer={"vault_error": "API_LIMIT_EXCEEDED"})
-    job = vault.client.wait(job_id, timeout=600)
-    assert job.status is JobStatus.SUCCESS
-    assert vault.control.faults.hits(rule["id"]) == 2
-    refused = vault.control.requests.list(operation="retrieve_job_status", error_type="API_LIMIT_EXCEEDED")
-    assert len(refused) == 2 and all(entry["user"] == "admin" for entry in refused)
-    covered(vault, record_property)
+def docs_files() -> dict[str, str]:
+    """The files docs/testing.md shows (the quick start's test, the complete suite, its seed), by path."""
+    files = {}
+    for indent, path, body in FILE_BLOCK.findall(DOCS.read_text()):
+        files[path] = textwrap.dedent("".join(line.removeprefix(indent) for line in body.splitlines(True)))
+    return files
 
 
-def test_a_scripted_failure_is_reported(vault, record_property):
-    vault.control.transitions.script("demo", [{"status": "RUNNING"}, {"status": "ERRORS_ENCOUNTERED"}],
-                                     advance_on="poll")
-    job_id = vault.client.run_processor("demo", QUICK).job_id
-    with pytest.raises(JobFailed) as failed:
-        vault.client.wait(job_id, timeout=600)
-    assert failed.value.job.status is JobStatus.ERRORS_ENCOUNTERED
-    seen = [e["status"] for e in vault.control.requests.list(operation="retrieve_job_status")]
-    assert len(seen) >= 2
-    covered(vault, record_property)
-
-
-def test_an_idle_session_expires_and_the_client_logs_in_again(vault, record_property):
-    vault.client.keep_alive()
-    logins = len(vault.control.requests.list(operation="authenticate"))
-    vault.control.clock.advance(seconds=1201)
-    vault.client.keep_alive()
-    assert vault.control.requests.list(operation="keep_alive", error_type="INVALID_SESSION_ID")
-    assert len(vault.control.requests.list(operation="authenticate")) == logins + 1
-    covered(vault, record_property)
-
-
-@pytest.mark.vault_clock(frozen_at="2026-01-05T09:00:00Z")
-def test_a_scheduled_job_starts_when_its_time_comes(vault, record_property):
-    _, answer = vault.client.request("POST", "services/jobs/processors/demo/actions/run",
-                                     json={"parameters": QUICK, "schedule_at": "2026-01-05T10:00:00Z"})
-    job_id = int(answer.body["job_id"])
-    assert vault.control.jobs.status(job_id) == "SCHEDULED"
-    moved = vault.control.clock.advance(to="2026-01-05T10:00:01Z")
-    assert [f["kind"] for f in moved.fired if f.get("job_id") == job_id] == ["schedule"]
-    view = vault.control.wait_for(job_id, "SUCCESS", timeout=30)
-    assert view["job"]["status"] == "SUCCESS"
-    covered(vault, record_property)
-'''
-
-
-def test_a_user_suite_runs_in_a_sliver_of_the_time_it_covers(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_integration=USER_SUITE)
-    run = pytester.inline_run("-p", "no:cacheprovider")
+def test_the_suite_in_the_docs_runs_each_test_in_well_under_a_second(pytester: pytest.Pytester) -> None:
+    files = docs_files()
+    assert {"tests/test_export.py", "tests/test_acme_sync.py", "tests/seeds/two_studies.yaml"} <= set(files)
+    for path, body in {**files, "tests/conftest.py": COVERED}.items():
+        pytester.path.joinpath(path).parent.mkdir(parents=True, exist_ok=True)
+        pytester.path.joinpath(path).write_text(body)
+    run = pytester.inline_run("-p", "no:cacheprovider", "tests")
     passed, skipped, failed = run.listoutcomes()
     assert not failed, [report.longreprtext for report in failed]
-    assert len(passed) == 4
-    reports = [r for r in run.getreports("pytest_runtest_logreport")]
-    calls = {r.nodeid.rsplit("::", 1)[1]: r for r in reports if r.when == "call"}
-    first_setup = next(r for r in reports if r.when == "setup")  # starts the session's server
-    for name, call in calls.items():
-        virtual = dict(call.user_properties)["virtual_seconds"]
-        # Every test waited out Vault's windows or moved the clock, 10 s at the least, in less time than
-        # the server took to start (a login, a password hash, is most of it), and a fifth of the time
-        # covered at most even on a machine loaded many times over.
-        assert virtual >= 10, name
-        assert call.duration < virtual / 5, (name, call.duration, virtual)
-        assert call.duration < first_setup.duration, (name, call.duration, first_setup.duration)
+    reports = run.getreports("pytest_runtest_logreport")
+    tests = {r.nodeid.rsplit("::", 1)[1]: r.nodeid for r in reports if r.when == "call"}
+    assert TIMED <= set(tests) and len(passed) == len(tests) == 6
+    first = next(r for r in reports if r.when == "setup")  # it starts the session's server
+    for name, nodeid in tests.items():
+        phases = {r.when: r for r in reports if r.nodeid == nodeid and r is not first}
+        # the reset and login before it, the test and the clean-up after: less than a server's start
+        whole = sum(r.duration for r in phases.values())
+        assert whole < first.duration, (name, whole, first.duration)
+        if name in TIMED:
+            # it waited out Vault's windows or moved the clock, 10 s at the least, in well under a second
+            virtual = dict(phases["teardown"].user_properties)["virtual_seconds"]
+            real = phases["call"].duration
+            assert virtual >= 10 and real < 1.0 and real < virtual / 10, (name, real, virtual)
 
 
 def test_the_plugin_uses_an_external_server_and_its_token(

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import sqlite3
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from vaultjobs.store.control_reset import TABLES
 from vaultjobs.testing import LiveServer, V
+from vaultjobs.timeutil import parse_datetime, render_datetime
 
 from .conftest import Control, error_type
 
 START = "2030-01-07T09:00:00.000Z"
+
+
+def later(at: str, **delta: float) -> str:
+    return render_datetime(parse_datetime(at) + timedelta(**delta))
+
 MDL = """RECREATE Picklist color__c (
    label('Color'),
    Picklistentry red__c (value('Red'), order(1)),
@@ -131,9 +141,70 @@ def test_serve_seed_applies_a_file_at_each_start(tmp_path: Path,
                                                  live_server_factory: Callable[..., LiveServer]) -> None:
     path = tmp_path / "seed.yaml"
     path.write_text(yaml.safe_dump({"users": SEED["users"], "records": {"study__v": [{"name__v": "S-1"}]}}))
-    server = live_server_factory(seed=str(path))
+    server = live_server_factory(extra_args=("--seed", str(path)))  # the flag, as the issue names it
     server.login("carol", "carol-password")
     server.restart()  # the seed is applied again: nothing new, and no failure
     with server.client(headers={"Authorization": server.login()}) as http:
         records = http.get(f"/api/{V}/vobjects/study__v").json()
     assert [r["name__v"] for r in records["data"]] == ["S-1"]
+
+
+#: Tables a reset leaves as they are, each for its reason; every other table it empties.
+KEPT_BY_RESET = {
+    "users": "admin stays (the others are deleted)",
+    "control_clock": "set back to real time, not emptied",
+    "control_events": "the event log: a stream spanning a reset misses nothing",
+    "object_catalog": "set back to the standard objects",
+    "session_epoch": "moved on, so that every node's session cache forgets",
+    "workers": "the running nodes", "leases": "the running nodes",
+    "schema_migrations": "the schema", "sqlite_sequence": "ids are never used twice",
+}
+
+
+def store_tables(server: LiveServer) -> dict[str, int]:
+    """Each table of the server's store with its row count (and the SQLite status windows' side file)."""
+    url = server.settings["database_url"]
+    if url:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            names = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")]
+            return {name: conn.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0] for name in names}  # type: ignore[index]
+    with contextlib.closing(sqlite3.connect(server.data_dir / "vaultjobs.db")) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        counts = {name: conn.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0] for name in names}
+    side_file = server.data_dir / "vaultjobs-status-windows.db"
+    if side_file.exists():  # made at the first status call
+        with contextlib.closing(sqlite3.connect(side_file)) as conn:
+            counts["status_polls"] = conn.execute("SELECT COUNT(*) FROM status_polls").fetchone()[0]
+    return counts
+
+
+def test_every_table_is_emptied_by_a_reset_or_kept_for_a_reason(control: Control) -> None:
+    assert set(store_tables(control.server)) - set(KEPT_BY_RESET) <= set(TABLES)
+
+
+def test_a_reset_leaves_nothing_a_test_made(control: Control) -> None:
+    control.call("POST", "/seed", SEED)  # users, definitions, an object, records, documents, a binder
+    job_id = control.run(parameters={"items": 3, "chunk_size": 1, "item_seconds": 0})
+    control.wait_for(job_id, lambda s: s == "SUCCESS")
+    assert error_type(control.status(job_id)) is None  # a status window
+    staged = control.api.post("/services/file_staging/items", data={"kind": "file", "path": "/note.txt"},
+                              files={"file": ("note.txt", b"a note")})
+    assert error_type(staged) is None
+    assert error_type(control.api.post("/auth", data={"username": "carol", "password": "wrong"})) is not None
+    control.freeze(START)
+    control.log_in_again()  # the jump of years ended the session
+    control.call("PUT", "/limits", {"status_window": 1})
+    control.call("PUT", "/transitions/demo", {"steps": [{"status": "RUNNING"}]})
+    control.call("POST", "/faults", {"match": {"operation": "keep_alive"}, "answer": {"status": 503}}, status=201)
+    control.run(schedule_at=later(START, hours=1))
+    made = store_tables(control.server)
+    control.call("POST", "/reset", {"seed": "empty"})
+    left = {name: rows for name, rows in store_tables(control.server).items() if rows and name not in KEPT_BY_RESET}
+    assert left == {}, left
+    assert store_tables(control.server)["users"] == 1
+    assert all(made[name] for name in ("jobs", "tasks", "sessions", "documents", "object_records", "status_polls")
+               if name in made)  # what the test made was there to be emptied
+    staging = control.server.data_dir / "staging"
+    assert [p.name for p in staging.iterdir() if not p.name.startswith(".")] == []  # file staging too

@@ -3,6 +3,10 @@ unless forced; the control plane's job read opens no status window."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from vaultjobs.timeutil import parse_datetime
+
 from .conftest import Control, error_type
 
 START = "2030-01-07T09:00:00.000Z"
@@ -132,3 +136,18 @@ def test_forced_transitions(control: Control) -> None:
     assert control.call("POST", "/jobs/999999/transition", {"status": "RUNNING"}, status=404)
     assert control.call("POST", f"/jobs/{job_id}/transition", {"status": "DONE"}, status=400)
     assert control.call("GET", "/jobs/999999", status=404)["error"]["type"] == "JOB_NOT_FOUND"
+
+
+def test_a_clock_driven_script_moves_on_its_own_while_the_clock_runs(control: Control) -> None:
+    control.call("PUT", "/transitions/demo", {"steps": [{"status": "RUNNING", "after_seconds": 0.2},
+                                                         {"status": "SUCCESS", "after_seconds": 0.2}],
+                                               "advance_on": "clock"})
+    job_id = control.run()
+    view = control.wait_for(job_id, lambda s: s == "SUCCESS", timeout=30)  # nobody polls, nobody advances
+    assert [(step["status"], step["by"]) for step in view["timeline"]][1:] == [
+        ("RUNNING", "control-plane:script"), ("SUCCESS", "control-plane:script")]
+    # taken at the engine's next look at its time rules, stamped with the instants they fell due
+    queued, running, ended = (parse_datetime(step["at"]) for step in view["timeline"])
+    # (the first counted from the clock's reading as the job was made, a few ms off its QUEUED stamp)
+    assert abs(running - queued - timedelta(seconds=0.2)) < timedelta(seconds=0.05)
+    assert ended - running == timedelta(seconds=0.2)

@@ -1,22 +1,27 @@
 """``POST /reset``: the server back to a known state, then a seed applied.
 
-Reset empties jobs (with their tasks, logs and schedules), sessions, status windows, content,
-object records (the catalog goes back to the standard objects), limits, scripts, control events,
-fault rules and the request journal (one transaction, :func:`~vaultjobs.store.control_reset.wipe`),
-and resets the clock; the admin user stays, with its password. Every
-replica's per-process state follows: the session caches through the session epoch, the cached
-catalog through its revision, the status windows of a SQLite side file through the file itself.
+Reset empties jobs (with their tasks, logs and schedules), sessions, status windows, content
+(file staging included), object records (the catalog goes back to the standard objects), limits,
+scripts, fault rules and the request journal (one transaction,
+:func:`~vaultjobs.store.control_reset.wipe`), and resets the clock; the admin user stays, with its
+password. Every replica's per-process state follows: the session caches through the session
+epoch, the cached catalog through its revision, the status windows of a SQLite side file through
+the file itself. The event log stays, so that an event stream misses nothing that came just before a reset; the
+``reset`` event marks it.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from vaultjobs.content.files import HIDDEN_PREFIX, FileStaging
 from vaultjobs.control.responses import control_endpoint, control_json, read_json
 from vaultjobs.control.seed import ADMIN, SeedError, seeder_of
 from vaultjobs.objects.catalog import Catalog
@@ -53,8 +58,23 @@ def reset(services: Services) -> None:
     wipe(store.dialect, keep_user=ADMIN, standard_catalog=catalog_to_json(Catalog.standard()),
          now=plane.clock.now())
     store.status_windows.clear()
+    empty_file_staging(FileStaging(services.settings.data_dir).root)
     plane.publish("reset", {})
     plane.wake_engine()
+
+
+def empty_file_staging(root: Path) -> None:
+    """Remove every item of file staging (exports, uploads; every user's folder); the folder stays, with
+    the hidden one where files being written wait (a cluster's nodes share it)."""
+    if not root.is_dir():
+        return
+    for item in root.iterdir():
+        if item.name.startswith(HIDDEN_PREFIX):
+            continue
+        if item.is_dir() and not item.is_symlink():
+            shutil.rmtree(item, ignore_errors=True)
+        else:
+            item.unlink(missing_ok=True)
 
 
 def routes(services: Services) -> Sequence[BaseRoute]:

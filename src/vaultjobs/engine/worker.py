@@ -45,6 +45,8 @@ from vaultjobs.timeutil import Clock, from_ms, to_ms
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _UNSET = object()
+#: A clock reading this much before the last one means the clock was set back, not that two threads raced.
+CLOCK_SET_BACK_MS = 1000
 
 
 class InitFailed(Exception):
@@ -113,6 +115,11 @@ class WorkerPool:
         self.outcomes = OutcomeWriter(budget=settings.outcome_retry, stopping=self._stop_jobs)
         self._stamp_lock = threading.Lock()
         self._last_stamp = 0
+        #: The clock's reading at the last stamp: the control plane's clock may be set back (a reset,
+        #: a freeze at an earlier instant), and the stamps then follow it.
+        self._last_reading = 0
+        #: Stamps of claims that handed out nothing, and so marked nothing: free to be taken again.
+        self._free_stamps: set[int] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -166,25 +173,45 @@ class WorkerPool:
 
     def stamp(self) -> datetime:
         """Now, to the millisecond, and never the same twice in this worker: the stamp of a call that
-        hands this worker units, by which :meth:`release_claim` finds them if the answer is lost."""
+        hands this worker units, by which :meth:`release_claim` finds them if the answer is lost.
+
+        With the control plane on, a test may set the clock back; the stamps then start again from it
+        (else a job would start years after a reset put the clock back on real time). Only a unit this
+        worker still holds from before the clock went back could then share a stamp."""
         ms = to_ms(self.clock.now())
         with self._stamp_lock:
-            self._last_stamp = stamp = max(ms, self._last_stamp + 1)
+            if self.settings.control_plane and ms < self._last_reading - CLOCK_SET_BACK_MS:
+                self._last_stamp = ms - 1
+                self._free_stamps.clear()
+            self._last_reading = ms
+            if self._free_stamps:  # a stamp the clock has passed can no longer be taken
+                self._free_stamps = {free for free in self._free_stamps if free >= ms}
+            if self._free_stamps:
+                stamp = min(self._free_stamps)
+                self._free_stamps.discard(stamp)
+            else:
+                self._last_stamp = stamp = max(ms, self._last_stamp + 1)
         if stamp > ms:
             # Taken ahead of the clock: wait for it, so that what the call stamps (a run's start) is
             # never later than what follows it. At most one stamped call a millisecond per worker.
             time.sleep(min(0.002, (stamp - ms) / 1000))
         return from_ms(stamp)
 
-    def stamped(self, call: Callable[[datetime], T], unheard: list[datetime]) -> T:
+    def stamped(self, call: Callable[[datetime], T], unheard: list[datetime], *, claim: bool = False) -> T:
         """``call(stamp)`` with a fresh stamp, the stamp kept in ``unheard`` when the call fails (it may
-        have committed without this worker hearing the answer)."""
+        have committed without this worker hearing the answer). A ``claim`` that handed out nothing
+        marked nothing with its stamp, which is then free again: idle polls under a frozen clock do not
+        push the stamps ahead of it."""
         stamp = self.stamp()
         try:
-            return call(stamp)
+            result = call(stamp)
         except Exception:
             unheard.append(stamp)
             raise
+        if claim and not result:
+            with self._stamp_lock:
+                self._free_stamps.add(to_ms(stamp))
+        return result
 
     def now_or_later(self, what: str, write: Callable[[], object]) -> None:
         """``write()`` now; when the database cannot take it, the background writer does once it can."""
@@ -202,14 +229,15 @@ class WorkerPool:
     def _run_batch(self, size: BatchSize) -> bool:
         unheard: list[datetime] = []
         try:
-            jobs = self.stamped(lambda stamp: self.store.work.claim_jobs(self.worker_id, stamp, size.size), unheard)
+            jobs = self.stamped(lambda stamp: self.store.work.claim_jobs(self.worker_id, stamp, size.size), unheard,
+                                claim=True)
         except Exception:
             self.release_claim(unheard[0])  # the claim may have committed without this worker hearing it
             raise
         try:
             room = size.size - len(jobs)
             tasks = self.stamped(lambda stamp: self.store.work.claim_tasks(self.worker_id, stamp, room),
-                                 unheard) if room > 0 else []
+                                 unheard, claim=True) if room > 0 else []
         except Exception:
             # The jobs are claimed but will not run in this batch: give them back now rather than
             # leave them held by a live worker until their inactivity timeout.

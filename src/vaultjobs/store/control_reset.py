@@ -1,9 +1,10 @@
 """The control plane's reset: the store emptied of everything a test made, in one transaction.
 
 What stays: the schema, the user ``keep_user`` (admin, with its password), the workers and leases
-of the running nodes, and the object catalog's revision counter (moved on, so every node's cached
-catalog is read again). The session epoch moves with the sessions deleted, so every node's session
-cache forgets them too.
+of the running nodes, the control plane's event log (a stream that spans the reset still gets the
+events it had not read yet, then the reset's own), and the object catalog's revision counter
+(moved on, so every node's cached catalog is read again). The session epoch moves with the
+sessions deleted, so every node's session cache forgets them too.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ TABLES = (
     "object_files",
     # sessions and the rest
     "sessions", "auth_attempts", "burst_windows",
-    "control_limits", "control_scripts", "control_events", "control_faults", "control_requests",
+    "control_limits", "control_scripts", "control_faults", "control_requests",
 )
 
 
