@@ -102,6 +102,23 @@ def test_a_job_times_out_when_the_clock_passes_its_timeout(control: Control) -> 
     assert control.job(job_id)["job"]["status"] == "TIMEOUT"
 
 
+def test_the_inactivity_limit_replaces_each_jobs_own(control: Control) -> None:
+    control.freeze(START)
+    control.call("PUT", "/limits", {"inactivity_timeout": 90})
+    job_id = control.run(parameters={"items": 1, "item_seconds": 3600})  # its own inactivity timeout: 1 h
+    control.wait_for(job_id, lambda s: s == "RUNNING")
+    assert control.advance(seconds=80)["fired"] == []
+    fired = control.advance(seconds=20)["fired"]
+    assert [(f["kind"], f["job_id"], f["status"]) for f in fired] == [
+        ("inactivity", job_id, "COMPLETED_DUE_TO_INACTIVITY")]
+    assert START < fired[0]["at"] < later(START, seconds=100)
+    assert control.job(job_id)["job"]["status"] == "COMPLETED_DUE_TO_INACTIVITY"
+    control.call("DELETE", "/limits")  # each job's own again: another waits its hour
+    other = control.run(parameters={"items": 1, "item_seconds": 3600})
+    control.wait_for(other, lambda s: s == "RUNNING")
+    assert control.advance(seconds=120)["fired"] == []
+
+
 def test_a_single_instance_schedule_misses_while_its_last_run_still_runs(control: Control) -> None:
     control.freeze(START)
     control.call("POST", "/seed", {"definitions": [{

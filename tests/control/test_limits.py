@@ -11,13 +11,13 @@ def test_get_put_and_delete(control: Control) -> None:
     initial = control.call("GET", "/limits")
     assert initial["limits"] == initial["defaults"]
     assert initial["defaults"]["status_window"] == 10.0 and initial["defaults"]["cancel_batch_size"] == 500
-    assert initial["defaults"]["job_timeout"] is None
+    assert initial["defaults"]["job_timeout"] is None and initial["defaults"]["inactivity_timeout"] is None
     changed = control.call("PUT", "/limits", {"status_window": 2, "cancel_batch_size": 3})
     assert changed["limits"] == {**initial["defaults"], "status_window": 2.0, "cancel_batch_size": 3}
     assert changed["defaults"] == initial["defaults"]
     assert control.call("DELETE", "/limits") == initial
     for bad in ({"no_such_limit": 1}, {"status_window": -1}, {"cancel_batch_size": 0}, {"burst_limit": "many"},
-                {"session_max_age": 0}):
+                {"session_max_age": 0}, {"inactivity_timeout": 0}):
         assert control.call("PUT", "/limits", bad, status=400)["error"]["type"] == "INVALID_LIMIT"
     assert control.call("GET", "/limits") == initial  # a refused change changes nothing
 

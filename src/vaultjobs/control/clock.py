@@ -139,9 +139,10 @@ def _settle(plane: ControlPlane, job_ids: list[int]) -> None:
 def _rules(plane: ControlPlane) -> list[Any]:
     settings = plane.settings
     retention = int(settings.retention_days * 86_400_000) if settings.retention_days > 0 else None
-    job_timeout = plane.limits.current().job_timeout
+    limits = plane.limits.current()
     return due_rules(int(settings.schedule_grace * 1000),
-                     None if job_timeout is None else int(job_timeout * 1000), retention)
+                     None if limits.job_timeout is None else int(limits.job_timeout * 1000), retention,
+                     None if limits.inactivity_timeout is None else int(limits.inactivity_timeout * 1000))
 
 
 Pending = tuple[list[tuple[str, int, datetime]], dict[int, JobStatus]]

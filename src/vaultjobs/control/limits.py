@@ -38,6 +38,8 @@ class LimitValues:
     #: Replaces every job's own timeout (its processor's or definition's) when set.
     job_timeout: float | None
     burst_limit: int
+    #: Replaces every job's own inactivity timeout when set.
+    inactivity_timeout: float | None = None
 
 
 class InvalidLimit(ValueError):
@@ -71,6 +73,7 @@ _CHECKS = {
     "cancel_batch_size": _count,
     "job_timeout": _seconds(0.0, optional=True, above=True),
     "burst_limit": _count,
+    "inactivity_timeout": _seconds(0.0, optional=True, above=True),
 }
 
 

@@ -70,8 +70,9 @@ class Sweeper:
         The workers running their tasks see ``ctx.cancelled`` and stop; what they finish afterwards
         is recorded as CANCELLED.
         """
-        override = self.limits.current().job_timeout
-        for job, status in self.store.jobs.overdue_jobs(now, job_timeout=override):
+        limits = self.limits.current()
+        for job, status in self.store.jobs.overdue_jobs(now, job_timeout=limits.job_timeout,
+                                                        inactivity_timeout=limits.inactivity_timeout):
             if status is JobStatus.TIMEOUT:
                 reason = "ran past its timeout"
             else:

@@ -34,7 +34,8 @@ class DueRule:
     due: str
 
 
-def due_rules(grace_ms: int, job_timeout_ms: int | None, retention_ms: int | None) -> list[DueRule]:
+def due_rules(grace_ms: int, job_timeout_ms: int | None, retention_ms: int | None,
+              inactivity_timeout_ms: int | None = None) -> list[DueRule]:
     """The engine's time rules: what falls due when (the scheduler's and the sweeper's conditions,
     each one millisecond past its bound where the rule says *past*)."""
     from vaultjobs.store.control_scripts import SCRIPTED_WORKER
@@ -48,7 +49,8 @@ def due_rules(grace_ms: int, job_timeout_ms: int | None, retention_ms: int | Non
         DueRule("missed_schedule", "status = 'QUEUEING'", f"COALESCE(scheduled_for, created_at) + {grace_ms} + 1"),
         DueRule("timeout", f"status = 'RUNNING' AND {timeout[0]}", timeout[1]),
         DueRule("inactivity", "status = 'RUNNING' AND inactivity_timeout_ms IS NOT NULL",
-                "progress_at + inactivity_timeout_ms + 1"),
+                "progress_at + inactivity_timeout_ms + 1") if inactivity_timeout_ms is None else
+        DueRule("inactivity", "status = 'RUNNING'", f"progress_at + {int(inactivity_timeout_ms)} + 1"),
     ]
     if retention_ms is not None:
         rules.append(DueRule("retention", FINISHED, f"{FINISHED_AT} + {int(retention_ms)} + 1"))

@@ -268,10 +268,11 @@ class Jobs:
                     settled.append(job_id)
         return settled
 
-    def overdue_jobs(self, now: datetime, *, job_timeout: float | None = None) -> list[tuple[Job, JobStatus]]:
+    def overdue_jobs(self, now: datetime, *, job_timeout: float | None = None,
+                     inactivity_timeout: float | None = None) -> list[tuple[Job, JobStatus]]:
         """RUNNING jobs past their timeout (→ TIMEOUT) or idle past their inactivity timeout while a
-        worker holds them or one of their tasks (→ COMPLETED_DUE_TO_INACTIVITY). ``job_timeout`` (seconds)
-        replaces every job's own timeout (the control plane's limit; scripted jobs keep none)."""
+        worker holds them or one of their tasks (→ COMPLETED_DUE_TO_INACTIVITY). ``job_timeout`` and
+        ``inactivity_timeout`` (seconds) replace every job's own (the control plane's limits)."""
         ms = to_ms(now)
         conn = self.db.connection()
         if job_timeout is None:
@@ -286,11 +287,17 @@ class Jobs:
                 "AND run_start + ? < ?",
                 (SCRIPTED_WORKER, int(job_timeout * 1000), ms),
             ).fetchall()
+        if inactivity_timeout is None:
+            idle_past = "inactivity_timeout_ms IS NOT NULL AND progress_at + inactivity_timeout_ms < ?"
+            idle_params: tuple[int, ...] = (ms,)
+        else:
+            idle_past = "progress_at + ? < ?"
+            idle_params = (int(inactivity_timeout * 1000), ms)
         inactive = conn.execute(
-            f"SELECT {JOB_COLUMNS} FROM jobs j WHERE status = 'RUNNING' AND inactivity_timeout_ms IS NOT NULL "
-            "AND progress_at + inactivity_timeout_ms < ? AND (worker_id IS NOT NULL OR EXISTS "
+            f"SELECT {JOB_COLUMNS} FROM jobs j WHERE status = 'RUNNING' AND {idle_past} "
+            "AND (worker_id IS NOT NULL OR EXISTS "
             "(SELECT 1 FROM tasks t WHERE t.state = 'RUNNING' AND t.job_id = j.id))",
-            (ms,),
+            idle_params,
         ).fetchall()
         found: dict[int, tuple[Job, JobStatus]] = {}
         for row in inactive:
