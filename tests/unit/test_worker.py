@@ -26,6 +26,7 @@ from vaultjobs.settings import Settings
 from vaultjobs.status import JobStatus, TaskState
 from vaultjobs.store import NewJob, Store, StoreError
 from vaultjobs.testing import ManualClock, task_counts
+from vaultjobs.timeutil import SystemClock
 
 WORKER = "worker-under-test"
 
@@ -353,3 +354,34 @@ def test_an_engine_declared_dead_while_it_runs_carries_on_under_a_new_id(
     finally:
         engine.stop()
     assert any("was declared dead while it ran" in r.getMessage() for r in caplog.records)
+
+
+def test_a_task_run_before_a_slow_unit_of_its_batch_is_recorded_while_that_unit_runs(
+        failing: FailingStore, fast: Settings) -> None:
+    """Ends of an idempotent processor's tasks are written together, after the batch's tasks; a long
+    unit after them must not keep them (and their job) unrecorded until it ends."""
+    real = SystemClock()
+    failing.nodes.register_worker(WORKER, "test", 1, real.now())
+    pool = WorkerPool(store=failing, registry=Registry([Demo]), settings=fast.evolve(batch_hold=0.1),  # type: ignore[arg-type]
+                      clock=real, wakeup=Wakeup(), worker_id=WORKER, size=0)
+    quick = submit(failing._store, real, items=1)  # type: ignore[arg-type]
+    user = failing.users.get_user_by_name("u")
+    assert user is not None
+    slow = failing.jobs.create_job(NewJob(
+        processor="demo", parameters=Demo().validate({"items": 1, "item_seconds": 4}), created_by=user.id,
+        idempotent=True), real.now()).id
+    pool._hand_back.start()
+    runner = threading.Thread(target=batch, args=(pool, 4))  # both inits, then the quick task, then the slow one
+    runner.start()
+    try:
+        wait_for(lambda: task_counts(failing._store, quick).get(TaskState.SUCCESS) == 1, timeout=3)
+        assert runner.is_alive() and job(failing._store, slow).status is JobStatus.RUNNING
+        # The quick job waits in its complete phase for any worker, not for the busy batch.
+        quick_job = job(failing._store, quick)
+        assert quick_job.phase == "complete" and quick_job.worker_id is None
+    finally:
+        runner.join(20)
+        pool._hand_back.stop()
+    assert batch(pool, 4)
+    assert job(failing._store, quick).status is JobStatus.SUCCESS
+    assert job(failing._store, slow).status is JobStatus.SUCCESS

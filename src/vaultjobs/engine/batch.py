@@ -64,6 +64,8 @@ class HeldUnits:
         self._busy_since: float | None = None
         #: Whether units were taken away before they started.
         self.handed_back = False
+        #: Called by the hand-back watcher while the unit running now has run for ``hold`` s or more.
+        self.on_slow: Callable[[], None] | None = None
 
     def hold(self, keys: Sequence[UnitKey]) -> None:
         with self._lock:
@@ -100,6 +102,11 @@ class HeldUnits:
             keys, self._waiting = list(self._waiting), {}
             self.handed_back = True
             return keys
+
+    def slow(self, hold: float) -> bool:
+        """Whether the unit running now has run for ``hold`` s or more."""
+        with self._lock:
+            return self._busy_since is not None and self._clock.monotonic() - self._busy_since >= hold
 
 
 class HandBack:
@@ -157,3 +164,8 @@ class HandBack:
                     except Exception:
                         logger.exception("could not hand back %d units; their batch keeps them", len(keys))
                         units.hold(keys)
+                if units.on_slow is not None and units.slow(self.hold):
+                    try:
+                        units.on_slow()
+                    except Exception:
+                        logger.exception("a slow batch's finished work could not be passed on")

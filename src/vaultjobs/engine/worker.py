@@ -379,6 +379,11 @@ class _Batch:
         self._contexts: dict[int, tuple[JobContext, BufferedLog]] = {}
         #: Status and task counts of jobs to complete, where a write of this batch read them.
         self._known: dict[int, tuple[JobStatus, dict[TaskState, int]]] = {}
+        #: Tasks this batch ran whose ends are not written yet (written together, after its tasks; or
+        #: by the hand-back watcher when a unit after them runs long: :meth:`_write_ends_now`).
+        self._ended: list[tuple[FinishedTask, Job]] = []
+        self._ended_lock = threading.Lock()
+        self.held.on_slow = self._write_ends_now
 
     def _start(self, key: tuple[object, ...]) -> bool:
         """Whether to run the unit ``key`` now: not when it was handed back, nor while stopping
@@ -479,7 +484,6 @@ class _Batch:
     def _process(self, runnable: list[tuple[TaskRecord, Job]]) -> list[Job]:
         """Run tasks; returns the jobs whose last task ended here, held here to complete."""
         registry = self.pool.registry
-        ended: list[tuple[FinishedTask, Job]] = []
         completing: list[Job] = []
         for record, job in runnable:
             if not self._start(task_key(record.job_id, record.seq)):
@@ -499,12 +503,32 @@ class _Batch:
                 log(f"{record.task_id} was interrupted by the shutdown of worker {self.worker_id}")
                 log.flush()
                 continue
-            ended.append((self._finished(record, task, log), job))
+            with self._ended_lock:
+                self._ended.append((self._finished(record, task, log), job))
             if not job.idempotent:
-                completing += self._write_task_ends(ended)
-                ended = []
-        completing += self._write_task_ends(ended)
+                completing += self._write_task_ends(self._take_ended())
+        completing += self._write_task_ends(self._take_ended())
         return completing
+
+    def _take_ended(self) -> list[tuple[FinishedTask, Job]]:
+        with self._ended_lock:
+            ended, self._ended = self._ended, []
+        return ended
+
+    def _with_logs(self, ended: list[tuple[FinishedTask, Job]]) -> list[FinishedTask]:
+        return [FinishedTask(job_id=f.job_id, seq=f.seq, outcome=f.outcome, logs=self._contexts[f.job_id][1].take())
+                for f, _ in ended]
+
+    def _write_ends_now(self) -> None:
+        """From the hand-back watcher, while a unit of this batch runs long: the tasks it ran before
+        that unit are recorded now rather than when it ends (their jobs would look unfinished all
+        that time), and a job whose last task one was goes to any worker to complete, as when a
+        thread's own write of task ends is left to the background writer."""
+        ended = self._take_ended()
+        if ended:
+            finished = self._with_logs(ended)
+            self.pool.now_or_later(f"the ends of {len(finished)} tasks",
+                                   lambda: self.pool.record_late(finished, []))
 
     @staticmethod
     def _finished(record: TaskRecord, task: Task, log: BufferedLog) -> FinishedTask:
@@ -526,10 +550,7 @@ class _Batch:
         if not ended:
             return []
         self.held.pause()
-        finished = [
-            FinishedTask(job_id=f.job_id, seq=f.seq, outcome=f.outcome, logs=self._contexts[f.job_id][1].take())
-            for f, _ in ended
-        ]
+        finished = self._with_logs(ended)
         unheard: list[datetime] = []
 
         def attempt() -> dict[int, tuple[JobStatus, dict[TaskState, int]]]:
