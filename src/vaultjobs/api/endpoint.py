@@ -71,7 +71,7 @@ class Call:
 Handler = Callable[[Call], "dict[str, Any] | Response"]
 #: A handler's shortcut for a session checked a moment ago; None when it cannot answer (it did nothing).
 Shortcut = Callable[[Call], "dict[str, Any] | Response | None"]
-#: The same, awaited on the event loop (only where the store's ``inline`` allows it).
+#: The same, awaited on the event loop on every store (so it must never block it).
 AsyncShortcut = Callable[[Call], Awaitable["dict[str, Any] | Response | None"]]
 Authenticator = Callable[[Call], None]
 #: An endpoint answering on the ASGI level: None when it answered; else it did nothing, and the full

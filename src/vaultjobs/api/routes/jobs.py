@@ -186,7 +186,7 @@ class JobRoutes:
         except errors.VaultError:
             job = None
         if job is None:
-            call.user = call.session_hash = None
+            call.user = call.session_hash = None  # an answer of the full check names no unconfirmed user
             return None
         return {"url": f"/api/{call.version}/services/jobs/{job.id}", "job_id": job.id}
 
