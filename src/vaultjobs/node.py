@@ -188,15 +188,27 @@ def serve(settings: Settings, *, announce: bool = True) -> None:
     sock = bind_socket(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
 
+    closing = threading.Lock()
+    closed = False
+
+    def close_store() -> None:
+        nonlocal closed
+        with closing:
+            if not closed:
+                closed = True
+                node.store.close()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Inside the server's own lifespan, so that the engine stops before uvicorn re-raises the
-        # signal that stopped it.
+        # Inside the server's own lifespan, so that the engine stops and the store closes (a sole user
+        # of the SQLite status windows writes them out) before uvicorn re-raises the signal that
+        # stopped it, which ends the process.
         node.engine.start()
         try:
             yield
         finally:
             await anyio.to_thread.run_sync(node.engine.stop)
+            await anyio.to_thread.run_sync(close_store)
 
     node.app.router.lifespan_context = lifespan
     http, loop = server_stack()
@@ -220,7 +232,7 @@ def serve(settings: Settings, *, announce: bool = True) -> None:
     try:
         server.run(sockets=[sock])
     finally:
-        node.store.close()
+        close_store()
         sock.close()
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from vaultjobs.store.control_reset import TABLES
+from vaultjobs.store.status_windows import SideFileStatusWindows
 from vaultjobs.testing import LiveServer, V
 from vaultjobs.timeutil import parse_datetime, render_datetime
 
@@ -175,8 +176,12 @@ def store_tables(server: LiveServer) -> dict[str, int]:
         counts = {name: conn.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0] for name in names}
     side_file = server.data_dir / "vaultjobs-status-windows.db"
     if side_file.exists():  # made at the first status call
-        with contextlib.closing(sqlite3.connect(side_file)) as conn:
-            counts["status_polls"] = conn.execute("SELECT COUNT(*) FROM status_polls").fetchone()[0]
+        # Read as another node would: the server, the side file's sole user so far, hands its windows over.
+        other = SideFileStatusWindows(side_file)
+        try:
+            counts["status_polls"] = len(other.recorded())
+        finally:
+            other.close()
     return counts
 
 

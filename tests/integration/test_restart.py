@@ -20,10 +20,9 @@ def make_server(tmp_path: Path, database_url: str, **settings: Any) -> LiveServe
     return LiveServer(
         tmp_path / "data",
         database_url=database_url,
-        status_window=0.2,
         extra_env={"PYTHONPATH": str(HERE)},
         processors="sample_processors",
-        **settings,
+        **{"status_window": 0.2, **settings},
     )
 
 
@@ -120,5 +119,27 @@ def test_clean_shutdown_exits_zero_and_restart_keeps_everything(
         # sessions live in the store: the old one still works after a restart
         data = status_of(server, token, job_id)
         assert data["status"] == "SUCCESS"
+    finally:
+        server.stop()
+
+
+def test_a_status_window_outlives_a_clean_restart(tmp_path: Path, vaultjobs_new_database: Callable[[], str]) -> None:
+    """On SQLite the lone server keeps its windows in memory: it writes them out as it stops."""
+    server = make_server(tmp_path, vaultjobs_new_database(), workers=0, status_window=600)
+    server.start()
+    token = server.login()
+
+    def poll(job_id: int) -> str:
+        with server.client(headers={"Authorization": token, "Accept": "application/json"}) as http:
+            body = http.get(f"/api/{V}/services/jobs/{job_id}").json()
+        return "SUCCESS" if body["responseStatus"] == "SUCCESS" else str(body["errors"][0]["type"])
+
+    with server.client() as http:
+        job_id = run_demo(http, token, items=1, item_seconds=0)
+    assert poll(job_id) == "SUCCESS"
+    assert server.stop() == -15
+    server.start()
+    try:
+        assert poll(job_id) == "API_LIMIT_EXCEEDED"
     finally:
         server.stop()

@@ -10,6 +10,11 @@ small one of their own beside it (``<name>-status-windows.db``, synchronous=OFF:
 machine may forget its last windows, never a job). Its only writers are status polls, each holding
 its lock for microseconds, so the API can open a window on its event loop without queueing behind
 the workers' transactions on the main file. The main file's ``status_polls`` table stays unused there.
+While one process alone opens windows on a data folder (one ``vaultjobs serve``, the usual SQLite
+deployment), it keeps them in a dict instead and writes them to the side file only when another
+process asks to share it, or when it closes (:mod:`vaultjobs.store.sole_use`): the side file's write
+transaction was a third of a status poll's cost. A process killed while it keeps its windows in
+memory forgets them (at most one window's length of them), as a crash of the machine may.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Protocol
 
 from vaultjobs.store.dialect import Connection, Cursor, Dialect
 from vaultjobs.store.jobs import STATUS_READ, StatusRead, status_read_of
+from vaultjobs.store.sole_use import SoleUse
 from vaultjobs.store.sqlite_files import connect_wal
 from vaultjobs.timeutil import to_ms
 
@@ -120,17 +126,26 @@ class SharedStatusWindows:
 
 
 class SideFileStatusWindows:
-    """Windows in a small SQLite file of their own, beside the store's file; one connection per process."""
+    """Windows in a small SQLite file of their own, beside the store's file; one connection per process.
+    While this is the side file's sole user, the windows are kept in memory instead."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._opened = 0
+        self._use: SoleUse | None = None
+        #: job id -> polled_at (ms), while this is the sole user.
+        self._windows: dict[int, int] = {}
 
     @staticmethod
     def beside(database: Path) -> Path:
         return database.with_name(f"{database.stem}-status-windows.db")
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the windows are kept in memory now (this is the side file's sole user)."""
+        return self._use is not None and self._use.sole
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -140,9 +155,39 @@ class SideFileStatusWindows:
             self._conn = conn
         return self._conn
 
+    def _joined(self) -> SoleUse:
+        """Join the side file's users on first use (a process that never polls never takes part)."""
+        if self._use is None:
+            use = SoleUse(self.path, self._write_out, self._lock)
+            try:
+                sole = use.join()
+            except BaseException:
+                use.close()
+                raise
+            if sole:
+                rows = self._connection().execute("SELECT job_id, polled_at FROM status_polls").fetchall()
+                self._windows = dict(rows)
+            self._use = use
+        return self._use
+
+    def _write_out(self) -> None:
+        """Hand the windows kept in memory to the side file (the lock is held)."""
+        if self._windows:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                "INSERT INTO status_polls (job_id, polled_at) VALUES (?, ?) ON CONFLICT (job_id) "
+                "DO UPDATE SET polled_at = max(polled_at, excluded.polled_at)",
+                self._windows.items(),
+            )
+            conn.execute("COMMIT")
+        self._windows = {}
+
     def open(self, job_id: int, now: datetime, window: float) -> float | None:
         ms, window_ms = to_ms(now), int(window * 1000)
         with self._lock:
+            if self._joined().sole:
+                return self._open_in_memory(job_id, ms, window_ms)
             conn = self._connection()
             wait = _wait(conn.execute(OPEN_WINDOW, (job_id, ms, ms - window_ms)), conn, job_id, ms, window_ms)
             self._opened += 1
@@ -151,17 +196,43 @@ class SideFileStatusWindows:
                 conn.execute("DELETE FROM status_polls WHERE polled_at <= ?", (ms - window_ms,))
             return wait
 
+    def _open_in_memory(self, job_id: int, ms: int, window_ms: int) -> float | None:
+        windows = self._windows
+        polled_at = windows.get(job_id)
+        if polled_at is not None and polled_at > ms - window_ms:
+            return max(0.0, (polled_at + window_ms - ms) / 1000.0)
+        windows[job_id] = ms
+        self._opened += 1
+        if self._opened % PURGE_EVERY == 0:
+            cutoff = ms - window_ms
+            self._windows = {job: at for job, at in windows.items() if at > cutoff}
+        return None
+
+    def recorded(self) -> dict[int, int]:
+        """Each job's last opened window (ms), closed or not, as every user of the side file sees them
+        (joining them: a sole user elsewhere hands over). For tests and tools."""
+        with self._lock:
+            if self._joined().sole:
+                return dict(self._windows)
+            return dict(self._connection().execute("SELECT job_id, polled_at FROM status_polls").fetchall())
+
     def poll(self, job_id: int, now: datetime, window: float, viewer: Viewer) -> StatusPoll | None:
         """None: the windows are in another file than the jobs."""
         return None
 
     def clear(self) -> None:
-        """Every process on the machine shares the side file: emptying it closes their windows too."""
+        """Every process on the machine shares the side file: emptying it closes their windows too (a
+        sole user elsewhere hands its windows over first)."""
         with self._lock:
+            self._joined()
+            self._windows = {}
             self._connection().execute("DELETE FROM status_polls")
 
     def close(self) -> None:
         with self._lock:
+            if self._use is not None:
+                self._use.close()  # a sole user writes its windows out first
+                self._use = None
             if self._conn is not None:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.close()
