@@ -150,7 +150,7 @@ async def _spread(load: Load, proc: int, procs: int) -> status_api.Result:
     await asyncio.gather(*(
         status_api._connection(
             status_api.Phase(*load.targets[k % n], load.token, load.paths, load.seconds, load.concurrency),
-            load.paths, k, load.concurrency, deadline, result,
+            load.paths, k, load.concurrency, deadline, result, 0,  # 0: no quota, as many as fit in the time
         )
         for k in range(load.concurrency)
         if (k // n) % procs == proc

@@ -4,9 +4,11 @@ session epoch and a viewer who may see the job."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,3 +113,31 @@ def test_poll_of_an_unknown_job_opens_nothing(store: Store, clock: ManualClock) 
     polled = store.status_windows.poll(999, clock.now(), 10, Viewer(1, True, store.users.session_epoch()))
     assert polled is not None and polled.read.job is None
     assert store.status_windows.open(999, clock.now(), 10) is None
+
+
+def test_polls_awaited_together_share_round_trips_and_get_one_success_per_window(
+    store: Store, second: Store, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fused(store)
+    user, job_id = job_of(store, clock)
+    stranger, other_job = job_of(store, clock, name="bob")
+    epoch = store.users.session_epoch()
+    batches: list[int] = []
+    for windows in (store.status_windows, second.status_windows):
+        run = windows._poll_many  # type: ignore[attr-defined]
+        monkeypatch.setattr(windows, "_poll_many", lambda polls, run=run: batches.append(len(polls)) or run(polls))
+
+    async def at_once() -> list[Any]:
+        asks = [(w, job_id, user) for w in (store, second) for _ in range(10)]
+        asks += [(store, other_job, stranger)] * 5 + [(second, job_id, stranger)]  # bob may not see job_id
+        return await asyncio.gather(*(
+            w.status_windows.poll_async(job, clock.now(), 10, Viewer(who, False, epoch)) for w, job, who in asks
+        ))
+
+    results = asyncio.run(at_once())
+    mine, bobs, denied = results[:20], results[20:25], results[25]
+    assert [r.wait is None for r in mine].count(True) == 1
+    assert all(r.wait == pytest.approx(10) for r in mine if r.wait is not None)
+    assert [r.wait is None for r in bobs].count(True) == 1
+    assert denied.read.job is not None and denied.read.job.created_by == user  # read, for the access check
+    assert sum(batches) == 26 and len(batches) < 26  # several polls went in one round trip

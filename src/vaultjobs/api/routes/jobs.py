@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -19,8 +20,9 @@ from vaultjobs.api.services import Services
 from vaultjobs.control import transitions
 from vaultjobs.jobs import JobRequest, require_access
 from vaultjobs.models import Job, User
+from vaultjobs.session_cache import CachedSession
 from vaultjobs.store.jobs import StatusRead
-from vaultjobs.store.status_windows import Viewer
+from vaultjobs.store.status_windows import StatusPoll, Viewer
 from vaultjobs.timeutil import render_datetime
 
 RUN_FIELDS = frozenset({"parameters", "title", "schedule_at"})
@@ -59,6 +61,17 @@ def page_details(path: str, total: int, limit: int, offset: int) -> tuple[str, d
     return f"{path}?limit={limit}&offset={offset}", details
 
 
+@dataclass(frozen=True, slots=True)
+class _CachedAsk:
+    """A status asked for with a cached session: the job, who asks, the window in force, the session."""
+
+    job_id: int
+    viewer: Viewer
+    window: float
+    cached: CachedSession
+    hashed: bytes
+
+
 class JobRoutes:
     def __init__(self, services: Services) -> None:
         self.s = services
@@ -78,6 +91,34 @@ class JobRoutes:
         counts and the session epoch that confirms the session; where the store can, the same
         statement opens the window (only for that session, and a job it may see). None (nothing
         done) when the session needs the full check: :meth:`status` answers then, after it."""
+        asked = self._cached_ask(call)
+        if asked is None:
+            return None
+        poll = None
+        if asked.window > 0:
+            poll = self.s.store.status_windows.poll(asked.job_id, self.s.clock.now(), asked.window, asked.viewer)
+        read = self.s.store.jobs.status_read(asked.job_id) if poll is None else poll.read
+        return self._cached_answer(call, asked, read, poll)
+
+    async def status_cached_async(self, call: Call) -> dict[str, Any] | None:
+        """:meth:`status_cached` on the event loop, for a store whose read and window are one
+        statement (PostgreSQL): the poll waits for its batch (:meth:`StatusWindows.poll_async`), not
+        a thread. None (nothing done) wherever the thread's path is needed: the full check, no window,
+        or the control plane (whose scripted steps after a poll write to the store)."""
+        if self.s.control is not None:
+            return None
+        asked = self._cached_ask(call)
+        if asked is None or asked.window <= 0:
+            return None
+        poll = await self.s.store.status_windows.poll_async(asked.job_id, self.s.clock.now(), asked.window,
+                                                            asked.viewer)
+        if poll is None:
+            return None
+        return self._cached_answer(call, asked, poll.read, poll)
+
+    def _cached_ask(self, call: Call) -> _CachedAsk | None:
+        """The job asked for, who asks (a session from the cache, young enough) and the window in
+        force; None when the session needs the full check."""
         found = self.s.accounts.cached_session(call.request.headers.get("authorization"))
         if found is None:
             return None
@@ -88,15 +129,18 @@ class JobRoutes:
             job_id = parse_id(str(call.path_params["job_id"]))
         except errors.VaultError:
             return None  # reported after the session's full check, as for any other session
-        user, window = cached.user, self.s.limits.current().status_window
-        poll = None
-        if window > 0:
-            viewer = Viewer(user_id=user.id, is_admin=user.is_admin, epoch=cached.epoch)
-            poll = self.s.store.status_windows.poll(job_id, self.s.clock.now(), window, viewer)
-        read = self.s.store.jobs.status_read(job_id) if poll is None else poll.read
-        if not self.s.accounts.confirm(cached, read.session_epoch):
+        user = cached.user
+        viewer = Viewer(user_id=user.id, is_admin=user.is_admin, epoch=cached.epoch)
+        return _CachedAsk(job_id, viewer, self.s.limits.current().status_window, cached, hashed)
+
+    def _cached_answer(self, call: Call, asked: _CachedAsk, read: StatusRead,
+                       poll: StatusPoll | None) -> dict[str, Any] | None:
+        """The answer once the store has read (and polled): None when the read's session epoch says
+        the session needs the full check."""
+        if not self.s.accounts.confirm(asked.cached, read.session_epoch):
             return None
-        call.user, call.session_hash = user, hashed
+        user, job_id, window = asked.cached.user, asked.job_id, asked.window
+        call.user, call.session_hash = user, asked.hashed
         if poll is None:
             return self._status(call, user, job_id, read)
         job = require_access(user, job_id, read.job)
