@@ -303,7 +303,10 @@ def bench_store(args: argparse.Namespace, data_dir: Path, jobs: int, *, cycle: b
         budget = int(args.max_rate * (args.seconds + args.warmup))
 
         def phase(paths: list[str], seconds: float, concurrency: int) -> Phase:
-            return Phase(host, port, token, paths, seconds, concurrency)
+            # Status ids never repeat within a phase: one that runs out of them ends early (its rate
+            # stands) rather than poll a job again inside its window.
+            return Phase(host, port, token, paths, seconds, concurrency, count=0 if paths == health_paths or cycle
+                         else len(paths))
 
         health_paths = ["/_vaultjobs/health"]
         health_runs: list[Measured] = []

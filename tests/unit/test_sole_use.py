@@ -179,3 +179,12 @@ def test_a_sole_user_that_does_not_hand_over_times_the_newcomer_out(
         with stuck:
             first.close()
         second.close()
+
+
+def test_without_flock_every_user_shares_the_file(side_file: Path, windows: list[SideFileStatusWindows],
+                                                  clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sole_use, "fcntl", None)  # as on a system without POSIX locks
+    a, b = user(side_file, windows), user(side_file, windows)
+    assert a.open(1, clock.now(), 10) is None
+    assert not a.in_memory and set(rows_in(side_file)) == {1}
+    assert b.open(1, clock.now(), 10) == pytest.approx(10)

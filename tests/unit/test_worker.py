@@ -375,10 +375,11 @@ def test_a_task_run_before_a_slow_unit_of_its_batch_is_recorded_while_that_unit_
     runner.start()
     try:
         wait_for(lambda: task_counts(failing._store, quick).get(TaskState.SUCCESS) == 1, timeout=3)
+        # The quick job waits in its complete phase for any worker, not for the busy batch (the task's
+        # end and the job's hand-back are two writes: wait for the second too).
+        wait_for(lambda: (job(failing._store, quick).phase, job(failing._store, quick).worker_id) == ("complete", None),
+                 timeout=3)
         assert runner.is_alive() and job(failing._store, slow).status is JobStatus.RUNNING
-        # The quick job waits in its complete phase for any worker, not for the busy batch.
-        quick_job = job(failing._store, quick)
-        assert quick_job.phase == "complete" and quick_job.worker_id is None
     finally:
         runner.join(20)
         pool._hand_back.stop()

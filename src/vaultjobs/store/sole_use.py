@@ -25,12 +25,16 @@ order of events in which a ring goes unheard or a sole user coexists with a shar
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: every user shares, as if others were always there
+    fcntl = None  # type: ignore[assignment]
 
 #: How often a sole user looks at its doorbell: at most this long a newcomer waits to share.
 LISTEN_INTERVAL = 0.01
@@ -48,8 +52,10 @@ class SoleUse:
 
     def __init__(self, base: Path, hand_over: Callable[[], None], lock: threading.Lock) -> None:
         self.base = base
-        self._owner = os.open(f"{base}.owner", os.O_RDWR | os.O_CREAT, 0o600)
-        self._shared = os.open(f"{base}.shared", os.O_RDWR | os.O_CREAT, 0o600)
+        self._fds: list[int] = []
+        if fcntl is not None:
+            self._fds = [os.open(f"{base}.{name}", os.O_RDWR | os.O_CREAT, 0o600) for name in ("owner", "shared")]
+        self._owner, self._shared = self._fds or (-1, -1)
         self._hand_over = hand_over
         self._lock = lock
         self._stop = threading.Event()
@@ -58,6 +64,8 @@ class SoleUse:
 
     def join(self) -> bool:
         """Become the sole user if nobody else uses it, else share (after a sole user handed over)."""
+        if fcntl is None:
+            return False
         if _try_lock(self._owner, fcntl.LOCK_EX):
             os.pwrite(self._owner, b"0", 0)  # before the test below: a ring after it is heard
             if _try_lock(self._shared, fcntl.LOCK_EX):
@@ -81,7 +89,11 @@ class SoleUse:
 
     def _listen(self) -> None:
         while not self._stop.wait(LISTEN_INTERVAL):
-            if os.pread(self._owner, 1, 0) == b"1":
+            try:
+                rung = os.pread(self._owner, 1, 0) == b"1"
+            except OSError:  # closed meanwhile
+                return
+            if rung:
                 with self._lock:
                     if self.sole:
                         self.share()
@@ -102,9 +114,10 @@ class SoleUse:
             with contextlib.suppress(Exception):
                 self._hand_over()
             self.sole = False
-        for fd in (self._owner, self._shared):
+        for fd in self._fds:
             with contextlib.suppress(OSError):
                 os.close(fd)  # frees its flock
+        self._fds = []
 
 
 def _try_lock(fd: int, kind: int) -> bool:
