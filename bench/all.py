@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-RATIO = re.compile(r"(ratio[^:]*|status/health[^:]*|scale-out[^:]*):\s*([0-9.]+)\s*(\(target[^)]*\))?")
+RATIO = re.compile(r"(ratio[^:]*|status/health[^:]*|scale-out[^:]*|slowdown[^:]*):\s*([0-9.]+)\s*(\(target[^)]*\))?")
 PEER_RATIO = re.compile(r"([a-z][a-zA-Z -]* vs [A-Za-z ]+?) ([0-9.]+) (\(target[^)]*\))")
 VAULTJOBS_RATIO = re.compile(r"^(vaultjobs, .*?):.*ratio ([0-9.]+)\s*(\(target[^)]*\))?")
 
@@ -47,7 +47,8 @@ def main() -> None:
     parser.add_argument("--throughput-jobs", default="20000", help="jobs for the end-to-end benchmarks")
     args = parser.parse_args()
     rows = [
-        *run("status, SQLite", "status_api.py", "--jobs", args.jobs, "--seconds", args.seconds, "--rounds", "1"),
+        *run("status, SQLite", "status_api.py", "--jobs", args.jobs, "--seconds", args.seconds, "--rounds", "1",
+             "--compare", "10000"),
         *run("status, PostgreSQL", "status_replicas.py", "--jobs", args.jobs, "--seconds", args.seconds),
         *run("start, SQLite", "start_api.py", "--seconds", args.seconds),
         *run("start, PostgreSQL", "start_api.py", "--seconds", args.seconds, "--postgres"),

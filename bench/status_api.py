@@ -36,6 +36,7 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -228,7 +229,30 @@ class Measured:
     system: float = 0.0  # the share of that CPU spent in the kernel (system calls, page faults)
 
 
-def measure(pool: multiprocessing.pool.Pool, server: LiveServer, phase: Phase, procs: int) -> Measured:
+class BareApp:
+    """``bench/bare_app.py`` running in a subprocess: a bare Starlette app on the same server stack."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def __enter__(self) -> BareApp:
+        self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("bare_app.py"))],
+                                        stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith("listening on "):
+            raise SystemExit(f"bare_app.py did not start: {line!r}")
+        self.url = line.split()[-1]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def measure(pool: multiprocessing.pool.Pool, server: LiveServer | BareApp, phase: Phase, procs: int) -> Measured:
     assert server.process is not None
     user0, system0 = cpu_times(server.process.pid)
     result = run_phase(pool, phase, procs)
@@ -331,6 +355,17 @@ def bench_store(args: argparse.Namespace, data_dir: Path, jobs: int, *, cycle: b
         server.stop()
 
 
+def bench_bare_app(args: argparse.Namespace, pool: multiprocessing.pool.Pool) -> Measured:
+    """``GET /health`` of bench/bare_app.py, as health is measured: warm-up, then ``--rounds`` phases."""
+    with BareApp() as bare:
+        address = urlsplit(bare.url)
+        phase = Phase(address.hostname or "127.0.0.1", address.port or 80, "-", ["/health"], args.warmup,
+                      args.concurrency)
+        run_phase(pool, phase, args.procs)
+        phase.seconds = args.seconds
+        return combine([measure(pool, bare, phase, args.procs) for _ in range(args.rounds)])
+
+
 def show(name: str, m: Measured) -> None:
     print(f"  {name:<28} {m.rate:9,.0f} req/s   p50 {m.p50:6.2f} ms   p99 {m.p99:6.2f} ms   "
           f"server CPU {m.cpu_ms:5.3f} ms/req ({m.system:.0%} system)   ({m.requests:,} requests)")
@@ -370,6 +405,11 @@ def main() -> None:
             show("GET /_vaultjobs/health", results["health idle"])
             show("GET …/services/jobs/{id}", results["status idle"])
             print(f"  status p99 {results['status idle'].p99:.2f} ms  (target < 10 ms)", flush=True)
+            bare = bench_bare_app(args, pool)
+            print("the trivial endpoint against a bare Starlette app on the same server stack (16 connections):")
+            show("GET /health, bare app", bare)
+            print(f"  ratio health/bare app (server CPU per request): {results['health'].cpu_ms / bare.cpu_ms:.2f}  "
+                  "(target ≤ 1.5)", flush=True)
             if args.compare:
                 print(f"\nflatness: status on {args.compare:,} and {args.jobs:,} jobs, {COMPARE_WINDOW:g} s window, "
                       "ids cycling",
@@ -380,7 +420,8 @@ def main() -> None:
                                     status_only=True)["status"]
                 show(f"{args.compare:,} jobs", small)
                 show(f"{args.jobs:,} jobs", large)
-                print(f"  slowdown {small.rate / large.rate:.2f}x  (target ≤ 1.3)")
+                print(f"  slowdown, {args.jobs:,} jobs against {args.compare:,}: {small.rate / large.rate:.2f}  "
+                      "(target ≤ 1.3)")
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
