@@ -3,10 +3,10 @@ user (another API node on the same data folder, in this process or another) asks
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +17,6 @@ from vaultjobs.store import sole_use
 from vaultjobs.store.sole_use import HandoverTimeout, SoleUse
 from vaultjobs.store.status_windows import SideFileStatusWindows
 from vaultjobs.testing import ManualClock
-from vaultjobs.timeutil import from_ms
 
 
 @pytest.fixture
@@ -120,29 +119,32 @@ def test_users_starting_at_once_get_one_success_per_window(side_file: Path, wind
     assert sum(w.in_memory for w in users) <= 1
 
 
-def _sole_user_in_a_process(side_file: str, ms: int, ready: multiprocessing.synchronize.Event,
-                            done: multiprocessing.synchronize.Event) -> None:
-    w = SideFileStatusWindows(Path(side_file))
-    assert w.open(1, from_ms(ms), 10) is None and w.in_memory
-    ready.set()
-    done.wait(60)  # idle: no poll of its own makes it look at the doorbell
-    w.close()
+#: A sole user in a process of its own: it opens job 1's window, says so, then idles until stdin closes.
+_CHILD = """
+import sys
+from pathlib import Path
+from vaultjobs.store.status_windows import SideFileStatusWindows
+from vaultjobs.timeutil import from_ms
+w = SideFileStatusWindows(Path(sys.argv[1]))
+assert w.open(1, from_ms(int(sys.argv[2])), 10) is None and w.in_memory
+print("ready", flush=True)
+sys.stdin.read()
+w.close()
+"""
 
 
 def test_an_idle_sole_user_in_another_process_hands_over_and_a_killed_one_frees_the_file(
     side_file: Path, windows: list[SideFileStatusWindows], clock: ManualClock
 ) -> None:
-    ctx = multiprocessing.get_context("spawn")
     ms = int(clock.now().timestamp() * 1000)
     for kill in (False, True):
-        ready, done = ctx.Event(), ctx.Event()
-        child = ctx.Process(target=_sole_user_in_a_process, args=(str(side_file), ms, ready, done))
-        child.start()
+        child = subprocess.Popen([sys.executable, "-c", _CHILD, str(side_file), str(ms)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
-            assert ready.wait(60)
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
             if kill:
-                os.kill(child.pid or 0, signal.SIGKILL)  # its windows are forgotten, its locks freed
-                child.join(30)
+                child.kill()  # its windows are forgotten, its locks freed
+                child.wait(30)
                 fresh = user(side_file, windows)
                 assert fresh.open(1, clock.now(), 10) is None
                 assert fresh.in_memory  # nobody else uses the file: no waiting on the dead user
@@ -153,12 +155,18 @@ def test_an_idle_sole_user_in_another_process_hands_over_and_a_killed_one_frees_
                 other.close()
                 windows.remove(other)
         finally:
-            if not kill:  # (a process killed in an Event's wait leaves it unusable: never set it then)
-                done.set()
-            child.join(30)
-            if child.is_alive():
+            if child.poll() is None:
+                assert child.stdin is not None
+                child.stdin.close()
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
                 child.kill()
-        assert child.exitcode in ((-signal.SIGKILL,) if kill else (0,))
+                child.wait()
+            for pipe in (child.stdin, child.stdout):
+                if pipe is not None:
+                    pipe.close()
+        assert child.returncode == (-signal.SIGKILL if kill else 0)
         clock.advance(10)
         ms = int(clock.now().timestamp() * 1000)
 
