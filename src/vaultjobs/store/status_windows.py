@@ -87,7 +87,11 @@ def _wait(opened: Cursor, conn: Connection, job_id: int, ms: int, window_ms: int
     if opened.rowcount == 1:
         return None
     row = conn.execute("SELECT polled_at FROM status_polls WHERE job_id = ?", (job_id,)).fetchone()
-    polled_at = ms if row is None else int(row[0])
+    return _seconds_left(ms if row is None else int(row[0]), ms, window_ms)
+
+
+def _seconds_left(polled_at: int, ms: int, window_ms: int) -> float:
+    """Seconds until the window opened at ``polled_at`` closes, at ``ms`` (all in ms)."""
     return max(0.0, (polled_at + window_ms - ms) / 1000.0)
 
 
@@ -122,8 +126,7 @@ class _Poll:
         if rows[0][-2]:
             return StatusPoll(read, None)
         ms, window_ms = to_ms(self.now), int(self.window * 1000)
-        polled_at = ms if rows[0][-1] is None else int(rows[0][-1])
-        return StatusPoll(read, max(0.0, (polled_at + window_ms - ms) / 1000.0))
+        return StatusPoll(read, _seconds_left(ms if rows[0][-1] is None else int(rows[0][-1]), ms, window_ms))
 
 
 class SharedStatusWindows:
@@ -214,8 +217,7 @@ class SideFileStatusWindows:
                 use.close()
                 raise
             if sole:
-                rows = self._connection().execute("SELECT job_id, polled_at FROM status_polls").fetchall()
-                self._windows = dict(rows)
+                self._windows = self._file_windows()
             self._use = use
         return self._use
 
@@ -249,7 +251,7 @@ class SideFileStatusWindows:
         windows = self._windows
         polled_at = windows.get(job_id)
         if polled_at is not None and polled_at > ms - window_ms:
-            return max(0.0, (polled_at + window_ms - ms) / 1000.0)
+            return _seconds_left(polled_at, ms, window_ms)
         windows[job_id] = ms
         self._opened += 1
         if self._opened % PURGE_EVERY == 0:
@@ -263,7 +265,10 @@ class SideFileStatusWindows:
         with self._lock:
             if self._joined().sole:
                 return dict(self._windows)
-            return dict(self._connection().execute("SELECT job_id, polled_at FROM status_polls").fetchall())
+            return self._file_windows()
+
+    def _file_windows(self) -> dict[int, int]:
+        return dict(self._connection().execute("SELECT job_id, polled_at FROM status_polls").fetchall())
 
     def poll(self, job_id: int, now: datetime, window: float, viewer: Viewer) -> StatusPoll | None:
         """None: the windows are in another file than the jobs."""
