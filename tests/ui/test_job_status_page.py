@@ -447,6 +447,56 @@ def test_keyboard_focus_and_selection_survive_live_updates(context: BrowserConte
     expect(page.locator(f"#result-{job_id} .result")).to_have_text("SUCCESS")
 
 
+def _count_updates(page: Page) -> None:
+    page.evaluate("""() => { window.vjUpdates = 0; document.addEventListener('htmx:sseBeforeMessage', e => {
+        if (e.detail.type === 'update') window.vjUpdates++; }); }""")
+
+
+def _press(page: Page, locator: Any) -> None:
+    box = locator.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+
+
+def _an_update_came(page: Page) -> None:
+    seen = page.evaluate("window.vjUpdates")
+    page.wait_for_function("seen => window.vjUpdates > seen", arg=seen, timeout=LIVE)
+
+
+def test_a_live_update_waits_while_a_pointer_is_pressed(context: BrowserContext, server: LiveServer) -> None:
+    """A live update that replaced the button under a pressed pointer would lose the click (press
+    and release on two elements): the update waits for the release, then shows what it missed."""
+    http, token = api(server)
+    later = int(http.post("/api/v26.1/services/jobs/processors/demo/actions/run",
+                          json={"parameters": {"items": 1}, "schedule_at": "2099-01-01T00:00:00Z"}).json()["job_id"])
+    page = sign_in(context, server, path=f"/ui/jobs/{later}")
+    expect(page.locator("#live-mode")).to_have_text("live (events)")
+    expect(page.locator("#job-status")).to_have_text("SCHEDULED")
+    _count_updates(page)
+    _press(page, page.locator("h1"))
+    http.post("/api/v26.1/services/jobs/actions/cancel", json=[{"job_id": later}])
+    _an_update_came(page)
+    expect(page.locator("#job-status")).to_have_text("SCHEDULED")  # held while pressed …
+    page.mouse.up()
+    expect(page.locator("#job-status")).to_have_text("CANCELLED")  # … and fetched once released
+    # A running job's part changes every second (its duration): a press on Cancel survives that.
+    job_id = long_job(http, token)
+    page.goto(f"{server.url}/ui/jobs/{job_id}")
+    expect(page.locator("#live-mode")).to_have_text("live (events)")
+    expect(page.locator("#job-status")).to_have_text("RUNNING")
+    _count_updates(page)
+    button = page.locator(f"#cancel-{job_id}")
+    button.evaluate("b => b.dataset.pressed = 'yes'")
+    _press(page, button)
+    _an_update_came(page)
+    assert button.get_attribute("data-pressed") == "yes"  # the very element pressed
+    page.mouse.up()
+    expect(page.locator("h1")).to_have_text("Cancel 1 job?")
+    page.locator("#confirm").click()
+    expect(page.locator(f"#result-{job_id} .result")).to_have_text("SUCCESS")
+
+
 def test_every_control_has_a_name_and_every_header_a_scope(context: BrowserContext, server: LiveServer) -> None:
     http, token = api(server)
     job_id = run_demo(http, token, items=2, item_seconds=0, fail_items=[1])

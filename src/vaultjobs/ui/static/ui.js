@@ -1,11 +1,18 @@
 // The Job Status page's few behaviours on top of htmx: pause, polling fallback, selections kept
-// across live updates, and a sign-in page when the session ends. Without JavaScript the page still
+// across live updates, clicks kept from them, and a sign-in page when the session ends. Without JavaScript the page still
 // works: filters, paging and actions are plain links and forms.
 (function () {
   "use strict";
   var POLL_MS = 3000;
+  // Longest a pressed pointer holds the live part still (a release outside the window may never come).
+  var HOLD_MS = 5000;
   var sseOpen = false;
   var selected = new Set();
+  // While a pointer is pressed, a live update would replace the button under it: the press and the
+  // release would land on two different elements and the browser would drop the click. So an update
+  // waits for the release, and what it would have shown is fetched once then.
+  var holding = null;
+  var missed = false;
 
   function paused() {
     var box = document.getElementById("pause");
@@ -15,6 +22,25 @@
     var el = document.getElementById("live-mode");
     if (el) el.textContent = text;
   }
+  function poll() {
+    var live = document.getElementById("live");
+    if (live && window.htmx) window.htmx.trigger(live, "vj-poll");
+  }
+  function release() {
+    if (holding === null) return;
+    window.clearTimeout(holding);
+    holding = null;
+    if (missed && !paused()) poll();
+    missed = false;
+  }
+  document.addEventListener("pointerdown", function () {
+    window.clearTimeout(holding);
+    holding = window.setTimeout(release, HOLD_MS);
+  }, true);
+  // after the click that follows the release, so that the click reaches the element pressed
+  document.addEventListener("pointerup", function () { window.setTimeout(release, 0); }, true);
+  document.addEventListener("pointercancel", release, true);
+
   function restoreSelection() {
     document.querySelectorAll('input[type=checkbox][name=job_id]').forEach(function (box) {
       box.checked = selected.has(box.value);
@@ -29,18 +55,28 @@
     if (box && box.id === "pause") {
       mode(box.checked ? "paused" : (sseOpen ? "live (events)" : "live (polling)"));
       // the stream sends a part only when it changes: what changed while paused is fetched once now
-      var live = document.getElementById("live");
-      if (!box.checked && live && window.htmx) window.htmx.trigger(live, "vj-poll");
+      if (!box.checked) poll();
     }
   });
   document.addEventListener("htmx:sseOpen", function () { sseOpen = true; if (!paused()) mode("live (events)"); });
   document.addEventListener("htmx:sseError", function () { sseOpen = false; if (!paused()) mode("live (polling)"); });
   document.addEventListener("htmx:sseBeforeMessage", function (event) {
     if (paused()) event.preventDefault();
+    else if (holding !== null && event.detail && event.detail.type === "update") {
+      missed = true;
+      event.preventDefault();
+    }
   });
   document.addEventListener("htmx:sseMessage", function (event) {
     if (event.detail && event.detail.type === "expired") window.location.reload();
     restoreSelection();
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    // a polled part that arrives while a pointer is pressed waits like an event's
+    if (holding !== null && event.detail && event.detail.target && event.detail.target.id === "live-body") {
+      missed = true;
+      event.detail.shouldSwap = false;
+    }
   });
   document.addEventListener("htmx:afterSettle", restoreSelection);
   document.addEventListener("htmx:afterSwap", restoreSelection);
@@ -58,7 +94,7 @@
     if (!live) return;
     if (!window.EventSource) mode("live (polling)");
     window.setInterval(function () {
-      if (!sseOpen && !paused() && window.htmx) window.htmx.trigger(live, "vj-poll");
+      if (!sseOpen && !paused() && holding === null && window.htmx) window.htmx.trigger(live, "vj-poll");
     }, POLL_MS);
   });
 })();
