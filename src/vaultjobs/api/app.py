@@ -114,13 +114,12 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
     hot_routes = [
         # On SQLite the status read runs on the event loop; elsewhere its poll is awaited (batched).
         hot("GET", STATUS_PATH, "/{job_id}",
-            raw_endpoint(job_handlers.status_cached, rest_status_codes=rest, inline=True, burst=burst) if inline
-            else raw_endpoint(async_shortcut=job_handlers.status_cached_async, rest_status_codes=rest, inline=True,
-                              burst=burst)),
+            raw_endpoint(job_handlers.status_cached, rest_status_codes=rest, burst=burst) if inline
+            else raw_endpoint(async_shortcut=job_handlers.status_cached_async, rest_status_codes=rest, burst=burst)),
         # The start's shortcut never blocks the event loop, on any store (run_cached): always inline.
         hot("POST", RUN_PATH, "/processors/{name}/actions/run",
             raw_endpoint(async_shortcut=job_handlers.run_cached, max_body_bytes=settings.max_body_bytes,
-                         rest_status_codes=rest, inline=True, burst=burst)),
+                         rest_status_codes=rest, burst=burst)),
     ]
     routes = [
         Family("/_vaultjobs", ops_routes(services), name="ops"),

@@ -190,21 +190,21 @@ def count_burst(burst: BurstLimit | None) -> tuple[dict[str, str] | None, float]
 
 def raw_endpoint(
     shortcut: Shortcut | None = None, *, async_shortcut: AsyncShortcut | None = None,
-    max_body_bytes: int | None = None, rest_status_codes: bool, inline: bool, burst: BurstLimit | None,
+    max_body_bytes: int | None = None, rest_status_codes: bool, burst: BurstLimit | None,
 ) -> RawEndpoint:
     """A ``shortcut`` (or ``async_shortcut``) answered on the ASGI level, without Starlette's Request
     and Response objects; with ``max_body_bytes``, for a request whose body it reads first.
 
     It answers what the full :func:`endpoint` with this shortcut would — the same envelope, headers and
-    errors — where that costs less than the work itself: a JSON answer to a supported version, on a
-    store whose shortcut runs on the event loop. Anything else (XML, an unsupported version, a session
-    that needs the full check, another store, a body of no declared length or over the limit) it leaves
-    alone, having counted and changed nothing, and hands back the ``receive`` with which the full
-    endpoint must answer: the body it read, replayed. The path parameters are in ``scope["path_params"]``.
+    errors — where that costs less than the work itself: a JSON answer to a supported version. Anything
+    else (XML, an unsupported version, a session that needs the full check, a shortcut that declines,
+    a body of no declared length or over the limit) it leaves alone, having counted and changed
+    nothing, and hands back the ``receive`` with which the full endpoint must answer: the body it read,
+    replayed. The path parameters are in ``scope["path_params"]``.
     """
 
     async def answer(scope: Scope, receive: Receive, send: Send) -> Receive | None:
-        if not inline or scope["path_params"].get("version") not in _SUPPORTED:
+        if scope["path_params"].get("version") not in _SUPPORTED:
             return receive
         declared = None
         for name, value in scope["headers"]:

@@ -111,22 +111,28 @@ POLL = (
 
 @dataclass(frozen=True, slots=True)
 class _Poll:
+    """One poll of :data:`POLL`: the job, the time in ms, the window in ms, who asks."""
+
     job_id: int
-    now: datetime
-    window: float
+    ms: int
+    window_ms: int
     viewer: Viewer
 
+    @classmethod
+    def of(cls, job_id: int, now: datetime, window: float, viewer: Viewer) -> _Poll:
+        return cls(job_id, to_ms(now), int(window * 1000), viewer)
+
     def params(self) -> tuple[int, ...]:
-        ms, window_ms, viewer = to_ms(self.now), int(self.window * 1000), self.viewer
-        return (ms, viewer.epoch, self.job_id, int(viewer.is_admin), viewer.user_id, ms - window_ms,
+        ms, viewer = self.ms, self.viewer
+        return (ms, viewer.epoch, self.job_id, int(viewer.is_admin), viewer.user_id, ms - self.window_ms,
                 self.job_id, self.job_id, self.job_id)
 
     def outcome(self, rows: Sequence[Sequence[Any]]) -> StatusPoll:
         read = status_read_of([row[:-2] for row in rows])
         if rows[0][-2]:
             return StatusPoll(read, None)
-        ms, window_ms = to_ms(self.now), int(self.window * 1000)
-        return StatusPoll(read, _seconds_left(ms if rows[0][-1] is None else int(rows[0][-1]), ms, window_ms))
+        opened = self.ms if rows[0][-1] is None else int(rows[0][-1])
+        return StatusPoll(read, _seconds_left(opened, self.ms, self.window_ms))
 
 
 class SharedStatusWindows:
@@ -146,7 +152,7 @@ class SharedStatusWindows:
         """One round trip (None where the dialect cannot write and read in one statement)."""
         if not self.db.modifying_cte:
             return None
-        poll = _Poll(job_id, now, window, viewer)
+        poll = _Poll.of(job_id, now, window, viewer)
         return poll.outcome(self.db.connection().execute(POLL, poll.params()).fetchall())
 
     async def poll_async(self, job_id: int, now: datetime, window: float, viewer: Viewer) -> StatusPoll | None:
@@ -159,7 +165,7 @@ class SharedStatusWindows:
             with self._polls_lock:
                 if self._polls is None:
                     self._polls = Batcher(self._poll_many, name="vaultjobs-status-polls")
-        return await self._polls.submit_async(_Poll(job_id, now, window, viewer))
+        return await self._polls.submit_async(_Poll.of(job_id, now, window, viewer))
 
     def _poll_many(self, polls: Sequence[_Poll]) -> list[StatusPoll]:
         # (One statement for the whole batch, its asks unnested from arrays, cost PostgreSQL nearly
