@@ -100,6 +100,7 @@ class PostgresDialect:
     skip_locked = " FOR UPDATE SKIP LOCKED"
     row_lock = " FOR UPDATE"
     key_share = " FOR KEY SHARE"
+    by_id = ""
     modifying_cte = True
     inline = False
 

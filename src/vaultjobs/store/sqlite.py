@@ -29,6 +29,7 @@ class SqliteDialect:
     skip_locked = ""
     row_lock = ""
     key_share = ""
+    by_id = " NOT INDEXED"
     modifying_cte = False
     inline = True
 

@@ -114,7 +114,7 @@ class Work:
         ms = to_ms(now)
         hint = self.db.hint("jobs_status")
         rows = self.db.claim(
-            f"UPDATE jobs SET {START_IF_QUEUED}, worker_id = ?, progress_at = ? "
+            f"UPDATE jobs{self.db.by_id} SET {START_IF_QUEUED}, worker_id = ?, progress_at = ? "
             "WHERE id IN (WITH claimable AS (SELECT id, idempotent, row_number() OVER (ORDER BY id) AS n FROM ("
             f"SELECT id, idempotent FROM (SELECT id, idempotent FROM jobs{hint} WHERE status = 'QUEUED' "
             f"AND worker_id IS NULL "
