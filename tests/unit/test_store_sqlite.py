@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -276,3 +277,21 @@ def test_a_claim_costs_the_same_behind_a_short_queue_and_a_long_one(store: Sqlit
     assert execute(store, "SELECT count(*) FROM jobs WHERE status = 'QUEUED'")[0][0] > 5000
     long = _vm_steps(store, lambda: store.work.claim_jobs("w1", clock.now(), 8))
     assert long < 2 * short, (short, long)
+
+
+def test_a_write_that_returns_rows_lets_the_next_writer_in_at_once(store: SqliteStore, clock: ManualClock) -> None:
+    """A statement's ``RETURNING`` rows are read before the write lock goes: read later, the statement
+    kept its write transaction open, and the next writer slept in SQLite's busy handler."""
+    if not isinstance(store, SqliteStore):
+        pytest.skip("SQLite's write lock")
+    user = make_user(store, clock)
+    for _ in range(3):
+        make_job(store, clock, user)
+    updated = store.dialect.write_one("UPDATE jobs SET title = 'renamed' RETURNING id")
+    other = sqlite3.connect(store.path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # "database is locked" while that statement is unfinished
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert len(updated.fetchall()) == 3 and updated.rowcount == 3

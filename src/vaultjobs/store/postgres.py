@@ -21,7 +21,7 @@ from psycopg_pool import ConnectionPool
 
 from vaultjobs.store.batcher import Batcher
 from vaultjobs.store.composition import SqlStore
-from vaultjobs.store.dialect import Connection
+from vaultjobs.store.dialect import BufferedResult, Connection
 from vaultjobs.store.history import PlainHistory
 
 logger = logging.getLogger(__name__)
@@ -41,26 +41,9 @@ def _pg(sql: str) -> str:
     return sql.replace("%", "%%").replace("CAST(? AS ", "CAST(%b AS ").replace("?", "%s")
 
 
-class _Result:
-    """A statement's rows, read before its connection went back to the pool."""
-
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
-        self.rowcount = cursor.rowcount
-        self._rows: list[Any] = cursor.fetchall() if cursor.description is not None else []
-        self._next = 0
-
-    def fetchone(self) -> Any:
-        if self._next >= len(self._rows):
-            return None
-        self._next += 1
-        return self._rows[self._next - 1]
-
-    def fetchall(self) -> list[Any]:
-        rows, self._next = self._rows[self._next :], len(self._rows)
-        return rows
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.fetchall())
+def _result(cursor: psycopg.Cursor[Any]) -> BufferedResult:
+    """A statement's rows, read before its connection goes back to the pool."""
+    return BufferedResult(cursor.rowcount, cursor.fetchall() if cursor.description is not None else [])
 
 
 class _Transaction:
@@ -84,13 +67,13 @@ class _Autocommit:
     def __init__(self, pool: ConnectionPool[Any]) -> None:
         self._pool = pool
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Result:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> BufferedResult:
         with self._pool.connection() as conn:
-            return _Result(_Transaction(conn).execute(sql, params))
+            return _result(_Transaction(conn).execute(sql, params))
 
-    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> _Result:
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> BufferedResult:
         with self._pool.connection() as conn:
-            return _Result(_Transaction(conn).executemany(sql, params))
+            return _result(_Transaction(conn).executemany(sql, params))
 
 
 class PostgresDialect:
@@ -129,7 +112,7 @@ class PostgresDialect:
         with self.pool.connection() as conn, conn.transaction():
             yield _Transaction(conn)
 
-    def write_one(self, sql: str, params: Sequence[Any] = ()) -> _Result:
+    def write_one(self, sql: str, params: Sequence[Any] = ()) -> BufferedResult:
         return self._autocommit.execute(sql, params)
 
     def read(self) -> contextlib.AbstractContextManager[_Transaction]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vaultjobs.store.composition import SqlStore
-from vaultjobs.store.dialect import Connection, marks
+from vaultjobs.store.dialect import BufferedResult, Connection, marks
 from vaultjobs.store.group_sync import GroupSync
 from vaultjobs.store.history import CountedHistory
 from vaultjobs.store.sqlite_files import connect_wal
@@ -70,11 +70,17 @@ class SqliteDialect:
         if durable:
             self._group_sync.sync()
 
-    def write_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        """One autocommitted writing statement, queued like transactions."""
+    def write_one(self, sql: str, params: Sequence[Any] = ()) -> BufferedResult:
+        """One autocommitted writing statement, queued like transactions.
+
+        Its rows are read inside the lock: a statement that returns rows (``RETURNING``) holds its
+        write transaction open until the last is read, and a writer let in meanwhile would find the
+        database locked and sleep in SQLite's busy handler (a millisecond at least)."""
         conn = self.connection()
         with self._write_lock:
-            return conn.execute(sql, params)
+            cursor = conn.execute(sql, params)
+            rows = cursor.fetchall()
+            return BufferedResult(cursor.rowcount, rows)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
