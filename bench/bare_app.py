@@ -31,6 +31,7 @@ def main() -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)  # before "listening" is printed: connections wait in the backlog until uvicorn runs
     http, loop = server_stack()
     config = uvicorn.Config(app, log_config=None, access_log=False, server_header=False, http=http, loop=loop,
                             lifespan="off")

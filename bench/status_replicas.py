@@ -142,7 +142,8 @@ class Load:
 
 async def _spread(load: Load, proc: int, procs: int) -> status_api.Result:
     # Connection k goes to target k % len(targets) and to process (k // len(targets)) % procs, so
-    # every process loads every target evenly; it requests paths k, k + concurrency, … (disjoint).
+    # every process loads every target evenly; a process's connections take paths proc, proc + procs, …
+    # in turn (disjoint across processes).
     result = status_api.Result(0, [], [], 0.0)
     started = time.perf_counter()
     deadline = started + load.seconds
@@ -150,7 +151,7 @@ async def _spread(load: Load, proc: int, procs: int) -> status_api.Result:
     await asyncio.gather(*(
         status_api._connection(
             status_api.Phase(*load.targets[k % n], load.token, load.paths, load.seconds, load.concurrency),
-            load.paths, k, load.concurrency, deadline, result, 0,  # 0: no quota, as many as fit in the time
+            load.paths, proc, procs, deadline, result, 0,  # 0: no quota, as many as fit in the time
         )
         for k in range(load.concurrency)
         if (k // n) % procs == proc
