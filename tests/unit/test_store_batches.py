@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 from vaultjobs.engine.batch import BatchSize, HandBack, HeldUnits, job_key, task_key
+from vaultjobs.models import Job
 from vaultjobs.status import JobStatus, TaskState
 from vaultjobs.store import FinishedTask, JobEnd, NewJob, Store, TaskOutcome, TaskPlan
-from vaultjobs.testing import ManualClock, finish_tasks, start_tasks, task_counts
+from vaultjobs.testing import ManualClock, execute, finish_tasks, start_tasks, task_counts
 
 
 def make_user(store: Store, clock: ManualClock) -> int:
@@ -251,3 +253,29 @@ def test_job_and_task_counts_reads_both_at_once(store: Store, clock: ManualClock
     assert counts == {TaskState.RUNNING: 1, TaskState.QUEUED: 2}
     assert store.jobs.job_and_task_counts(without) == (store.jobs.get_job(without), {})
     assert store.jobs.job_and_task_counts(999) is None
+
+
+def test_jobs_started_together_share_a_batch_each_with_its_own_row(store: Store, clock: ManualClock) -> None:
+    """Starts awaited together share one transaction: each gets back the job made of its own request,
+    in the order asked, and one whose session epoch moved gets None and inserts nothing."""
+    user = make_user(store, clock)
+    (epoch,) = execute(store, "SELECT epoch FROM session_epoch WHERE id = 1")[0]
+
+    async def start_all() -> list[Job | None]:
+        return list(await asyncio.gather(*(
+            store.jobs.create_job_async(
+                NewJob(processor="demo", parameters={"n": n}, created_by=user, title=f"job {n}"), clock.now(),
+                session_epoch=epoch + 1 if n == 3 else epoch)
+            for n in range(8)
+        )))
+
+    started = asyncio.run(start_all())
+    assert started[3] is None
+    made = [(n, job) for n, job in enumerate(started) if job is not None]
+    assert [job.title for _, job in made] == [f"job {n}" for n, _ in made]
+    ids = [job.id for _, job in made]
+    assert ids == sorted(ids) and len(set(ids)) == 7
+    for n, job in made:
+        stored = store.jobs.get_job(job.id)
+        assert stored is not None and stored.parameters == {"n": n} and stored.status is JobStatus.QUEUED
+    assert execute(store, "SELECT count(*) FROM jobs")[0][0] == 7
