@@ -3,12 +3,14 @@ window starting afresh, and one count shared by every node of a cluster."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from vaultjobs.api.burst import BurstLimit
 from vaultjobs.store import Store
-from vaultjobs.testing import ManualClock, V
+from vaultjobs.testing import ManualClock, V, execute
 
 from .conftest import AppServerFactory
 
@@ -55,3 +57,36 @@ def test_every_node_counts_against_one_limit(store: Store, clock: ManualClock) -
     assert b.count().delay == 0.1  # eleventh of the cluster: past the limit
     a.close()
     b.close()
+
+
+def test_a_reset_forgets_the_counts_and_no_share_under_way_lands_after_it(store: Store, clock: ManualClock) -> None:
+    """The control plane's reset empties the shared counts: what a node counted before must not come
+    back, neither unshared nor from a share that was being written when the reset came."""
+    burst = BurstLimit(store, clock, limit=10, window=300, delay=0.1, sync_interval=3600)
+    adding, release = threading.Event(), threading.Event()
+    add = store.bursts.add
+
+    def slow_add(*args: Any) -> int:
+        adding.set()
+        release.wait(10)
+        return add(*args)
+
+    store.bursts.add = slow_add  # type: ignore[method-assign]
+    for _ in range(3):
+        burst.count()
+    sharing = threading.Thread(target=burst.sync)
+    sharing.start()
+    assert adding.wait(10)
+    forgotten = threading.Thread(target=burst.forget)
+    forgotten.start()
+    forgotten.join(0.2)
+    assert forgotten.is_alive()  # it waits for the share under way …
+    release.set()
+    forgotten.join(10)
+    sharing.join(10)
+    execute(store, "DELETE FROM burst_windows")  # … and the reset empties the rows after it
+    burst.count()  # a request after the reset
+    burst.sync()
+    assert execute(store, "SELECT requests FROM burst_windows") == [(1,)]
+    assert burst.count().remaining == 8
+    burst.close()

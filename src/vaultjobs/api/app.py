@@ -79,6 +79,8 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
     burst_limit = settings.burst_limit if services.control is None else lambda: limits.current().burst_limit
     burst = BurstLimit(services.store, services.clock, limit=burst_limit, window=settings.burst_window,
                        delay=settings.burst_delay)
+    if services.control is not None:
+        services.control.before_reset.append(burst.forget)
 
     def authenticate(call: Call) -> None:
         call.user, call.session_hash = services.accounts.session_user(call.request.headers.get("authorization"))

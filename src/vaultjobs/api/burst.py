@@ -41,6 +41,8 @@ class BurstLimit:
         self.delay = delay
         self.sync_interval = sync_interval
         self._lock = threading.Lock()
+        #: Held through a whole sync, the store's write included (see :meth:`forget`).
+        self._syncing = threading.Lock()
         self._window_ms = max(1, int(round(window * 1000)))
         #: The current window's start in epoch milliseconds: counting compares integers, no datetimes.
         self._window_start: int | None = None
@@ -66,6 +68,16 @@ class BurstLimit:
 
     def sync(self) -> None:
         """Add this process's count to the window's shared row and read the total back."""
+        with self._syncing:
+            self._sync()
+
+    def forget(self) -> None:
+        """Drop what this process counted and has not shared, once no share of it is under way: the
+        control plane's reset empties the shared rows next, and none of it may come back after."""
+        with self._syncing, self._lock:
+            self._window_start, self._shared, self._unsynced = None, 0, 0
+
+    def _sync(self) -> None:
         with self._lock:
             start, pending = self._window_start, self._unsynced
             self._unsynced = 0

@@ -4,6 +4,7 @@ engine (whose time rules a clock advance runs), and the event log they publish t
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,9 @@ class ControlPlane:
     engine: Engine | None = None
     #: One clock advance at a time on this node.
     advancing: threading.Lock = field(default_factory=threading.Lock)
+    #: What this node's in-memory counts of the store forget just before a reset empties it (each
+    #: returns once nothing it counted before can reach the store after).
+    before_reset: list[Callable[[], None]] = field(default_factory=list)
 
     def publish(self, kind: str, data: dict[str, Any], *, job_id: int | None = None) -> int:
         """Append an event to the store's control event log, stamped with the virtual now."""

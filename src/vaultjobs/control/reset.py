@@ -55,6 +55,8 @@ def reset(services: Services) -> None:
     plane = services.control
     assert plane is not None
     store = services.store
+    for forget in plane.before_reset:
+        forget()
     wipe(store.dialect, keep_user=ADMIN, standard_catalog=catalog_to_json(Catalog.standard()),
          now=plane.clock.now())
     store.status_windows.clear()
