@@ -497,6 +497,27 @@ def test_a_live_update_waits_while_a_pointer_is_pressed(context: BrowserContext,
     expect(page.locator(f"#result-{job_id} .result")).to_have_text("SUCCESS")
 
 
+def test_a_live_update_waits_while_space_is_held_on_a_button(context: BrowserContext, server: LiveServer) -> None:
+    """Space presses a focused button when it is let go: a swap while it is held down would leave the
+    release on a new button that never saw the press, and the press would do nothing."""
+    http, token = api(server)
+    job_id = long_job(http, token)  # running: its part changes every second
+    page = sign_in(context, server, path=f"/ui/jobs/{job_id}")
+    expect(page.locator("#live-mode")).to_have_text("live (events)")
+    expect(page.locator("#job-status")).to_have_text("RUNNING")
+    _count_updates(page)
+    button = page.locator(f"#cancel-{job_id}")
+    button.evaluate("b => b.dataset.pressed = 'yes'")
+    button.focus()
+    page.keyboard.down(" ")
+    _an_update_came(page)
+    assert button.get_attribute("data-pressed") == "yes"  # the very element pressed
+    page.keyboard.up(" ")
+    expect(page.locator("h1")).to_have_text("Cancel 1 job?")
+    page.locator("#confirm").click()
+    expect(page.locator(f"#result-{job_id} .result")).to_have_text("SUCCESS")
+
+
 def test_every_control_has_a_name_and_every_header_a_scope(context: BrowserContext, server: LiveServer) -> None:
     http, token = api(server)
     job_id = run_demo(http, token, items=2, item_seconds=0, fail_items=[1])

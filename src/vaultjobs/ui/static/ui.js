@@ -33,13 +33,20 @@
     if (missed && !paused()) poll();
     missed = false;
   }
-  document.addEventListener("pointerdown", function () {
+  function hold() {
     window.clearTimeout(holding);
     holding = window.setTimeout(release, HOLD_MS);
-  }, true);
+  }
+  document.addEventListener("pointerdown", hold, true);
   // after the click that follows the release, so that the click reaches the element pressed
   document.addEventListener("pointerup", function () { window.setTimeout(release, 0); }, true);
   document.addEventListener("pointercancel", release, true);
+  // The keyboard's press: Space clicks a button or ticks a box when it is let go, on the element
+  // that has the focus then, which a swap in between would have replaced.
+  document.addEventListener("keydown", function (event) { if (event.key === " ") hold(); }, true);
+  document.addEventListener("keyup", function (event) {
+    if (event.key === " ") window.setTimeout(release, 0);
+  }, true);
 
   function restoreSelection() {
     document.querySelectorAll('input[type=checkbox][name=job_id]').forEach(function (box) {
