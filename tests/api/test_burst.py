@@ -60,8 +60,8 @@ def test_every_node_counts_against_one_limit(store: Store, clock: ManualClock) -
 
 
 def test_a_reset_forgets_the_counts_and_no_share_under_way_lands_after_it(store: Store, clock: ManualClock) -> None:
-    """The control plane's reset empties the shared counts: what a node counted before must not come
-    back, neither unshared nor from a share that was being written when the reset came."""
+    """The control plane's reset empties the shared counts: what a node counted before or during it
+    must not come back, neither unshared nor from a share that was being written when it came."""
     burst = BurstLimit(store, clock, limit=10, window=300, delay=0.1, sync_interval=3600)
     adding, release = threading.Event(), threading.Event()
     add = store.bursts.add
@@ -77,15 +77,32 @@ def test_a_reset_forgets_the_counts_and_no_share_under_way_lands_after_it(store:
     sharing = threading.Thread(target=burst.sync)
     sharing.start()
     assert adding.wait(10)
-    forgotten = threading.Thread(target=burst.forget)
-    forgotten.start()
-    forgotten.join(0.2)
-    assert forgotten.is_alive()  # it waits for the share under way …
+    entered = threading.Event()
+    leave = threading.Event()
+
+    def reset() -> None:
+        with burst.forgetting():
+            entered.set()
+            execute(store, "DELETE FROM burst_windows")  # the reset's wipe
+            leave.wait(10)
+
+    resetting = threading.Thread(target=reset)
+    resetting.start()
+    assert not entered.wait(0.2)  # the reset waits for the share under way …
     release.set()
-    forgotten.join(10)
+    assert entered.wait(10)
     sharing.join(10)
-    execute(store, "DELETE FROM burst_windows")  # … and the reset empties the rows after it
-    burst.count()  # a request after the reset
+    burst.count()  # a request during the reset …
+    waiting = threading.Thread(target=burst.sync)
+    waiting.start()
+    waiting.join(0.2)
+    assert waiting.is_alive()  # … is not shared while it runs …
+    leave.set()
+    resetting.join(10)
+    waiting.join(10)
+    burst.sync()
+    assert execute(store, "SELECT count(*) FROM burst_windows") == [(0,)]  # … nor after: forgotten with the rest
+    burst.count()  # a request after the reset counts from nothing
     burst.sync()
     assert execute(store, "SELECT requests FROM burst_windows") == [(1,)]
     assert burst.count().remaining == 8

@@ -213,3 +213,21 @@ def test_a_reset_leaves_nothing_a_test_made(control: Control) -> None:
                if name in made)  # what the test made was there to be emptied
     staging = control.server.data_dir / "staging"
     assert [p.name for p in staging.iterdir() if not p.name.startswith(".")] == []  # file staging too
+
+
+def test_a_reset_starts_the_burst_count_again(control: Control) -> None:
+    """The burst count is the store's, held in memory for a second: a reset empties both."""
+
+    def used() -> int:
+        headers = control.api.get("/services/jobs/monitors").headers
+        return int(headers["X-VaultAPI-BurstLimit"]) - int(headers["X-VaultAPI-BurstLimitRemaining"])
+
+    control.freeze(START)  # one burst window throughout, whatever the time
+    control.log_in_again()
+    for _ in range(6):
+        used()
+    assert used() >= 7
+    control.call("POST", "/reset", {"seed": "empty"})
+    control.freeze(START)  # the reset let the clock run again: back to the same window
+    control.log_in_again()
+    assert used() <= 3  # the sign-in and this request

@@ -80,7 +80,7 @@ def create_app(services: Services, **starlette_options: Any) -> Starlette:
     burst = BurstLimit(services.store, services.clock, limit=burst_limit, window=settings.burst_window,
                        delay=settings.burst_delay)
     if services.control is not None:
-        services.control.before_reset.append(burst.forget)
+        services.control.around_reset.append(burst.forgetting)
 
     def authenticate(call: Call) -> None:
         call.user, call.session_hash = services.accounts.session_user(call.request.headers.get("authorization"))

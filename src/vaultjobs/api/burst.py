@@ -11,9 +11,10 @@ at most a second of the others' traffic behind on a cluster.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from vaultjobs.store import Store
@@ -71,11 +72,15 @@ class BurstLimit:
         with self._syncing:
             self._sync()
 
-    def forget(self) -> None:
-        """Drop what this process counted and has not shared, once no share of it is under way: the
-        control plane's reset empties the shared rows next, and none of it may come back after."""
-        with self._syncing, self._lock:
-            self._window_start, self._shared, self._unsynced = None, 0, 0
+    @contextlib.contextmanager
+    def forgetting(self) -> Iterator[None]:
+        """Around the control plane's reset, which empties the shared rows: no share runs meanwhile
+        (one under way finishes first), and what this process counted until the reset's end is
+        dropped, so none of it comes back after."""
+        with self._syncing:
+            yield
+            with self._lock:
+                self._window_start, self._shared, self._unsynced = None, 0, 0
 
     def _sync(self) -> None:
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +28,9 @@ class ControlPlane:
     engine: Engine | None = None
     #: One clock advance at a time on this node.
     advancing: threading.Lock = field(default_factory=threading.Lock)
-    #: What this node's in-memory counts of the store forget just before a reset empties it (each
-    #: returns once nothing it counted before can reach the store after).
-    before_reset: list[Callable[[], None]] = field(default_factory=list)
+    #: What this node's in-memory counts of the store hold around a reset that empties it: each
+    #: keeps its writes out while the reset runs and forgets what it counted until then.
+    around_reset: list[Callable[[], AbstractContextManager[None]]] = field(default_factory=list)
 
     def publish(self, kind: str, data: dict[str, Any], *, job_id: int | None = None) -> int:
         """Append an event to the store's control event log, stamped with the virtual now."""

@@ -12,6 +12,7 @@ the file itself. The event log stays, so that an event stream misses nothing tha
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,10 +56,11 @@ def reset(services: Services) -> None:
     plane = services.control
     assert plane is not None
     store = services.store
-    for forget in plane.before_reset:
-        forget()
-    wipe(store.dialect, keep_user=ADMIN, standard_catalog=catalog_to_json(Catalog.standard()),
-         now=plane.clock.now())
+    with contextlib.ExitStack() as held:
+        for hold in plane.around_reset:
+            held.enter_context(hold())
+        wipe(store.dialect, keep_user=ADMIN, standard_catalog=catalog_to_json(Catalog.standard()),
+             now=plane.clock.now())
     store.status_windows.clear()
     empty_file_staging(FileStaging(services.settings.data_dir).root)
     plane.publish("reset", {})

@@ -72,7 +72,7 @@ class Dialect(Protocol):
     key_share: str
     #: Put after the table of an ``UPDATE`` whose rows an ``id IN (…)`` picks, so that they are looked
     #: up by id (SQLite's `` NOT INDEXED``: its planner would otherwise walk an index for the statement's
-    #: other terms, every queued job on each claim). None on PostgreSQL.
+    #: other terms, every queued job on each claim). Empty on PostgreSQL.
     by_id: str
     #: Whether a read, or a status window's write, takes microseconds and no network round trip
     #: (SQLite): the API then runs its cheapest calls on the event loop, without a thread hop.

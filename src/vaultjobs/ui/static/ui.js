@@ -34,8 +34,7 @@
     missed = false;
   }
   function hold() {
-    window.clearTimeout(holding);
-    holding = window.setTimeout(release, HOLD_MS);
+    if (holding === null) holding = window.setTimeout(release, HOLD_MS);  // a held key repeats: once
   }
   document.addEventListener("pointerdown", hold, true);
   // after the click that follows the release, so that the click reaches the element pressed
@@ -101,7 +100,9 @@
     if (!live) return;
     if (!window.EventSource) mode("live (polling)");
     window.setInterval(function () {
-      if (!sseOpen && !paused() && holding === null && window.htmx) window.htmx.trigger(live, "vj-poll");
+      if (sseOpen || paused() || !window.htmx) return;
+      if (holding !== null) missed = true;  // fetched at the release
+      else window.htmx.trigger(live, "vj-poll");
     }, POLL_MS);
   });
 })();
