@@ -295,3 +295,21 @@ def test_a_write_that_returns_rows_lets_the_next_writer_in_at_once(store: Sqlite
     finally:
         other.close()
     assert len(updated.fetchall()) == 3 and updated.rowcount == 3
+
+
+def test_a_claim_costs_the_same_with_few_jobs_running_and_many(store: SqliteStore, clock: ManualClock) -> None:
+    """Besides QUEUED jobs a claim takes running jobs between phases that nobody holds, from an index
+    of their own: through the status index it read every running job to find them."""
+    if not isinstance(store, SqliteStore):
+        pytest.skip("SQLite's planner")
+    user = make_user(store, clock)
+    for _ in range(40):
+        make_job(store, clock, user)
+    few = _vm_steps(store, lambda: store.work.claim_jobs("w1", clock.now(), 8))
+    columns = ", ".join(row[1] for row in execute(store, "PRAGMA table_info(jobs)") if row[1] != "id")
+    execute(store, f"INSERT INTO jobs ({columns}) SELECT {columns} FROM jobs, (WITH RECURSIVE n(i) AS "
+                   "(SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) SELECT i FROM n) "
+                   "WHERE jobs.id = (SELECT min(id) FROM jobs)")  # copies of a claimed job: RUNNING, held
+    assert execute(store, "SELECT count(*) FROM jobs WHERE status = 'RUNNING'")[0][0] > 5000
+    many = _vm_steps(store, lambda: store.work.claim_jobs("w1", clock.now(), 8))
+    assert many < 2 * few, (few, many)

@@ -80,7 +80,10 @@ class JobEnd:
 _MAX_ID = 9223372036854775807
 #: The jobs a worker may take: QUEUED ones, and RUNNING ones between phases that nobody holds
 #: (a dead worker's idempotent job, or one a batch handed back).
-_HELD_NOWHERE = "status IN ('RUNNING', 'CANCELLING') AND phase IN ('init', 'complete') AND worker_id IS NULL"
+#: Spelled as the partial index ``jobs_unheld`` is (migrations sqlite 0017, postgres 0015), for SQLite to use it.
+_HELD_NOWHERE = (
+    "(status = 'RUNNING' OR status = 'CANCELLING') AND (phase = 'init' OR phase = 'complete') AND worker_id IS NULL"
+)
 #: Of the candidates numbered ``n`` in order, the first ``limit`` (the last parameter) up to the
 #: first one after the first whose processor is not idempotent.
 _SAFE_PREFIX_WHERE = (
@@ -112,7 +115,7 @@ class Work:
         died, the sweeper would end every non-idempotent job it held, started or not.
         """
         ms = to_ms(now)
-        hint = self.db.hint("jobs_status")
+        hint, unheld = self.db.hint("jobs_status"), self.db.hint("jobs_unheld")
         rows = self.db.claim(
             f"UPDATE jobs{self.db.by_id} SET {START_IF_QUEUED}, worker_id = ?, progress_at = ? "
             "WHERE id IN (WITH claimable AS (SELECT id, idempotent, row_number() OVER (ORDER BY id) AS n FROM ("
@@ -120,7 +123,7 @@ class Work:
             f"AND worker_id IS NULL "
             f"AND id < COALESCE((SELECT min(job_id) FROM tasks WHERE state = 'QUEUED'), {_MAX_ID}) "
             f"ORDER BY id LIMIT ?{self.db.skip_locked}) AS queued "
-            f"UNION ALL SELECT id, idempotent FROM (SELECT id, idempotent FROM jobs{hint} WHERE {_HELD_NOWHERE} "
+            f"UNION ALL SELECT id, idempotent FROM (SELECT id, idempotent FROM jobs{unheld} WHERE {_HELD_NOWHERE} "
             f"ORDER BY id LIMIT ?{self.db.skip_locked}) AS unheld) AS candidates) "
             f"{_SAFE_PREFIX}) "
             f"AND ((status = 'QUEUED' AND worker_id IS NULL) OR ({_HELD_NOWHERE})) AND {self._alive} "
