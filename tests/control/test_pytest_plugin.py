@@ -44,6 +44,17 @@ def test_the_suite_in_the_docs_runs_each_test_in_well_under_a_second(pytester: p
     for path, body in {**files, "tests/conftest.py": COVERED}.items():
         pytester.path.joinpath(path).parent.mkdir(parents=True, exist_ok=True)
         pytester.path.joinpath(path).write_text(body)
+    # Timing on a shared machine: one stall (another process's burst) can push a single test past a
+    # server's start, so the suite runs again once before a slow test counts as slow.
+    slow = _slow_tests(pytester)
+    if slow:
+        slow = _slow_tests(pytester)
+    assert not slow, slow
+
+
+def _slow_tests(pytester: pytest.Pytester) -> list[tuple[str, float, float]]:
+    """Run the page's suite: each test must pass and cover its virtual time in well under a second
+    (asserted); those that took longer than the session's server took to start are returned."""
     run = pytester.inline_run("-p", "no:cacheprovider", "tests")
     passed, skipped, failed = run.listoutcomes()
     assert not failed, [report.longreprtext for report in failed]
@@ -51,16 +62,19 @@ def test_the_suite_in_the_docs_runs_each_test_in_well_under_a_second(pytester: p
     tests = {r.nodeid.rsplit("::", 1)[1]: r.nodeid for r in reports if r.when == "call"}
     assert TIMED <= set(tests) and len(passed) == len(tests) == 6
     first = next(r for r in reports if r.when == "setup")  # it starts the session's server
+    slow = []
     for name, nodeid in tests.items():
         phases = {r.when: r for r in reports if r.nodeid == nodeid and r is not first}
         # the reset and login before it, the test and the clean-up after: less than a server's start
         whole = sum(r.duration for r in phases.values())
-        assert whole < first.duration, (name, whole, first.duration)
+        if whole >= first.duration:
+            slow.append((name, whole, first.duration))
         if name in TIMED:
             # it waited out Vault's windows or moved the clock, 10 s at the least, in well under a second
             virtual = dict(phases["teardown"].user_properties)["virtual_seconds"]
             real = phases["call"].duration
             assert virtual >= 10 and real < 1.0 and real < virtual / 10, (name, real, virtual)
+    return slow
 
 
 def test_the_plugin_uses_an_external_server_and_its_token(
