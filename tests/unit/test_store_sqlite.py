@@ -260,6 +260,14 @@ def _vm_steps(store: SqliteStore, call: Callable[[], object]) -> int:
     return count[0]
 
 
+def _copy_job(store: SqliteStore, which: str, copies: int) -> None:
+    """``copies`` more jobs like the one ``which`` (``min`` or ``max``) id names, in one statement."""
+    columns = ", ".join(row[1] for row in execute(store, "PRAGMA table_info(jobs)") if row[1] != "id")
+    execute(store, f"INSERT INTO jobs ({columns}) SELECT {columns} FROM jobs, (WITH RECURSIVE n(i) AS "
+                   f"(SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {copies}) SELECT i FROM n) "
+                   f"WHERE jobs.id = (SELECT {which}(id) FROM jobs)")
+
+
 def test_a_claim_costs_the_same_behind_a_short_queue_and_a_long_one(store: SqliteStore, clock: ManualClock) -> None:
     """The claim looks its jobs up by id: SQLite's planner, left to itself, walked the status index
     over every queued job to check the statement's other terms, a claim of 32 jobs costing ten times
@@ -270,10 +278,7 @@ def test_a_claim_costs_the_same_behind_a_short_queue_and_a_long_one(store: Sqlit
     for _ in range(40):
         make_job(store, clock, user)
     short = _vm_steps(store, lambda: store.work.claim_jobs("w1", clock.now(), 8))
-    columns = ", ".join(row[1] for row in execute(store, "PRAGMA table_info(jobs)") if row[1] != "id")
-    execute(store, f"INSERT INTO jobs ({columns}) SELECT {columns} FROM jobs, (WITH RECURSIVE n(i) AS "
-                   "(SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) SELECT i FROM n) "
-                   "WHERE jobs.id = (SELECT max(id) FROM jobs)")
+    _copy_job(store, "max", 5000)  # QUEUED
     assert execute(store, "SELECT count(*) FROM jobs WHERE status = 'QUEUED'")[0][0] > 5000
     long = _vm_steps(store, lambda: store.work.claim_jobs("w1", clock.now(), 8))
     assert long < 2 * short, (short, long)
@@ -306,10 +311,7 @@ def test_a_claim_costs_the_same_with_few_jobs_running_and_many(store: SqliteStor
     for _ in range(40):
         make_job(store, clock, user)
     few = _vm_steps(store, lambda: store.work.claim_jobs("w1", clock.now(), 8))
-    columns = ", ".join(row[1] for row in execute(store, "PRAGMA table_info(jobs)") if row[1] != "id")
-    execute(store, f"INSERT INTO jobs ({columns}) SELECT {columns} FROM jobs, (WITH RECURSIVE n(i) AS "
-                   "(SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) SELECT i FROM n) "
-                   "WHERE jobs.id = (SELECT min(id) FROM jobs)")  # copies of a claimed job: RUNNING, held
+    _copy_job(store, "min", 5000)  # copies of a claimed job: RUNNING, held
     assert execute(store, "SELECT count(*) FROM jobs WHERE status = 'RUNNING'")[0][0] > 5000
     many = _vm_steps(store, lambda: store.work.claim_jobs("w1", clock.now(), 8))
     assert many < 2 * few, (few, many)

@@ -42,7 +42,7 @@ class BurstLimit:
         self.delay = delay
         self.sync_interval = sync_interval
         self._lock = threading.Lock()
-        #: Held through a whole sync, the store's write included (see :meth:`forget`).
+        #: Held through a whole sync, the store's write included (see :meth:`forgetting`).
         self._syncing = threading.Lock()
         self._window_ms = max(1, int(round(window * 1000)))
         #: The current window's start in epoch milliseconds: counting compares integers, no datetimes.

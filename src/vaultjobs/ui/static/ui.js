@@ -1,16 +1,17 @@
 // The Job Status page's few behaviours on top of htmx: pause, polling fallback, selections kept
-// across live updates, clicks kept from them, and a sign-in page when the session ends. Without JavaScript the page still
-// works: filters, paging and actions are plain links and forms.
+// across live updates, clicks kept from them, and a sign-in page when the session ends. Without
+// JavaScript the page still works: filters, paging and actions are plain links and forms.
 (function () {
   "use strict";
   var POLL_MS = 3000;
-  // Longest a pressed pointer holds the live part still (a release outside the window may never come).
+  // Longest a press (pointer or Space) holds the live part still: a release outside the window may
+  // never come.
   var HOLD_MS = 5000;
   var sseOpen = false;
   var selected = new Set();
-  // While a pointer is pressed, a live update would replace the button under it: the press and the
-  // release would land on two different elements and the browser would drop the click. So an update
-  // waits for the release, and what it would have shown is fetched once then.
+  // While a pointer or Space is pressed, a live update would replace the button under it: the press
+  // and the release would land on two different elements and the browser would drop the click. So
+  // an update waits for the release, and what it would have shown is fetched once then.
   var holding = null;
   var missed = false;
 
@@ -102,7 +103,7 @@
     window.setInterval(function () {
       if (sseOpen || paused() || !window.htmx) return;
       if (holding !== null) missed = true;  // fetched at the release
-      else window.htmx.trigger(live, "vj-poll");
+      else poll();
     }, POLL_MS);
   });
 })();
