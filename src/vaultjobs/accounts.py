@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -216,25 +216,28 @@ class Accounts:
             return cached.user, hashed
         return self.check_session(hashed), hashed
 
-    def cached_session(self, authorization: str | None) -> tuple[CachedSession, bytes] | None:
-        """A session checked a moment ago, valid if the session epoch is still ``cached.epoch``
-        (:meth:`confirm`): for a request that reads the epoch along with its own data."""
+    def cached_session(self, authorization: str | None, now: datetime | None = None
+                       ) -> tuple[CachedSession, bytes] | None:
+        """A session checked a moment ago (``now``: the clock's time), valid if the session epoch is
+        still ``cached.epoch`` (:meth:`confirm`): for a request that reads the epoch along with its own data."""
         try:
             hashed = self.session_hash(authorization)
         except errors.InvalidSessionId:
             return None
-        cached = self.sessions.get(hashed, self.clock.now())
+        cached = self.sessions.get(hashed, now or self.clock.now())
         return None if cached is None else (cached, hashed)
 
-    def confirm(self, cached: CachedSession, epoch: int) -> bool:
-        """Whether a cached session still counts, given the epoch read after it was taken from the cache;
-        past its maximum age it never does (the full lookup ends it)."""
-        return cached.epoch == epoch and self.within_max_age(cached)
+    def confirm(self, cached: CachedSession, epoch: int, now: datetime | None = None) -> bool:
+        """Whether a cached session still counts at ``now`` (the clock's time), given the epoch read
+        after it was taken from the cache; past its maximum age it never does (the full lookup ends it)."""
+        return cached.epoch == epoch and self.within_max_age(cached, now)
 
-    def within_max_age(self, cached: CachedSession) -> bool:
-        """Whether a cached session is younger than the maximum age (the half of :meth:`confirm` that
-        needs no read, for a caller that confirms the epoch in its own transaction)."""
-        return self.clock.now() - cached.session.created_at <= timedelta(seconds=self.limits.current().session_max_age)
+    def within_max_age(self, cached: CachedSession, now: datetime | None = None) -> bool:
+        """Whether a cached session is younger than the maximum age at ``now`` (the clock's time): the
+        half of :meth:`confirm` that needs no read, for a caller that confirms the epoch in its own
+        transaction."""
+        age = (now or self.clock.now()) - cached.session.created_at
+        return age.total_seconds() <= self.limits.current().session_max_age
 
     @staticmethod
     def session_hash(authorization: str | None) -> bytes:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -48,12 +48,22 @@ def visible_creator(user: User) -> int | None:
     return None if user.is_admin else user.id
 
 
-def may_access(user: User, job: Job) -> bool:
+class Created(Protocol):
+    """A job, or what was read of one (:class:`~vaultjobs.models.StatusFacts`): whoever made it."""
+
+    @property
+    def created_by(self) -> int: ...
+
+
+CreatedT = TypeVar("CreatedT", bound=Created)
+
+
+def may_access(user: User, job: Created) -> bool:
     """Whether ``user`` may see ``job`` and act on it: they created it, or they are an admin."""
     return user.is_admin or job.created_by == user.id
 
 
-def require_access(user: User, job_id: int, job: Job | None) -> Job:
+def require_access(user: User, job_id: int, job: CreatedT | None) -> CreatedT:
     """``job`` (as read for ``job_id``) when ``user`` may see it.
 
     For callers that read the job together with other data in one query (Retrieve Job Status reads

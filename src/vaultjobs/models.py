@@ -9,10 +9,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from vaultjobs.status import JobStatus, TaskState
-from vaultjobs.timeutil import require_aware
+from vaultjobs.timeutil import require_aware, to_ms
 
 #: Each record class's date-time fields, looked up once: every job read builds a Job.
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
@@ -92,6 +92,31 @@ class Job:
 
     def evolve(self, **changes: Any) -> Job:
         return dataclasses.replace(self, **changes)
+
+
+class StatusFacts(NamedTuple):
+    """What Retrieve Job Status shows of a job, as the store holds it: times in epoch ms, nothing
+    decoded. Status is the call every client makes in a loop, and building the whole :class:`Job`
+    (its datetimes, its JSON) cost as much as the statement that reads it."""
+
+    id: int
+    processor: str
+    status: JobStatus
+    method: str | None
+    scheduled: bool
+    created_by: int
+    created_ms: int
+    run_start_ms: int | None
+    run_end_ms: int | None
+
+    @classmethod
+    def of(cls, job: Job) -> StatusFacts:
+        return cls(job.id, job.processor, job.status, job.method, job.scheduled, job.created_by,
+                   to_ms(job.created_at), _ms_or_none(job.run_start), _ms_or_none(job.run_end))
+
+
+def _ms_or_none(value: datetime | None) -> int | None:
+    return None if value is None else to_ms(value)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

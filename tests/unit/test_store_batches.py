@@ -6,7 +6,7 @@ import asyncio
 import threading
 
 from vaultjobs.engine.batch import BatchSize, HandBack, HeldUnits, job_key, task_key
-from vaultjobs.models import Job
+from vaultjobs.models import Job, StatusFacts
 from vaultjobs.status import JobStatus, TaskState
 from vaultjobs.store import FinishedTask, JobEnd, NewJob, Store, TaskOutcome, TaskPlan
 from vaultjobs.testing import ManualClock, execute, finish_tasks, start_tasks, task_counts
@@ -253,6 +253,28 @@ def test_job_and_task_counts_reads_both_at_once(store: Store, clock: ManualClock
     assert counts == {TaskState.RUNNING: 1, TaskState.QUEUED: 2}
     assert store.jobs.job_and_task_counts(without) == (store.jobs.get_job(without), {})
     assert store.jobs.job_and_task_counts(999) is None
+
+
+def test_the_status_read_shows_what_the_whole_job_holds(store: Store, clock: ManualClock) -> None:
+    """What Retrieve Job Status reads without decoding the job is what the decoded job says, before
+    the job runs (no run dates), while it runs and once it ended; nothing for a job that is not there."""
+    (job_id,) = make_jobs(store, clock, make_user(store, clock), 1)
+    seen = []
+    for step in ("queued", "running", "ended"):
+        if step == "running":
+            clock.advance(1.5)
+            store.work.claim_jobs("w1", clock.now(), 1)
+        if step == "ended":
+            clock.advance(2.25)
+            assert store.jobs.transition_job(job_id, JobStatus.RUNNING, JobStatus.SUCCESS, clock.now())
+        read = store.jobs.status_read(job_id)
+        job = read.whole_job()
+        assert job == store.jobs.get_job(job_id)
+        assert read.facts == StatusFacts.of(job)
+        seen.append((job.status, job.run_start is not None, job.run_end is not None))
+    assert seen == [(JobStatus.QUEUED, False, False), (JobStatus.RUNNING, True, False), (JobStatus.SUCCESS, True, True)]
+    missing = store.jobs.status_read(999)
+    assert missing.facts is None and missing.job is None
 
 
 def test_jobs_started_together_share_a_batch_each_with_its_own_row(store: Store, clock: ManualClock) -> None:

@@ -3,8 +3,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from vaultjobs.timeutil import from_ms, parse_datetime, parse_duration, render_datetime, to_ms
+from vaultjobs.timeutil import (
+    EPOCH,
+    MAX_MS,
+    from_ms,
+    parse_datetime,
+    parse_duration,
+    render_datetime,
+    render_ms,
+    to_ms,
+)
 
 
 def test_render_utc_with_milliseconds() -> None:
@@ -52,3 +63,15 @@ def test_parse_duration(text: str | int, seconds: float) -> None:
 def test_negative_duration_is_refused() -> None:
     with pytest.raises(ValueError):
         parse_duration("-1s")
+
+
+@given(st.integers(min_value=0, max_value=MAX_MS),
+       st.sampled_from([None, "UTC", "Asia/Kolkata", "America/Los_Angeles"]))
+def test_an_instant_renders_from_its_ms_as_from_its_datetime(ms: int, tz: str | None) -> None:
+    assert render_ms(ms, tz) == render_datetime(from_ms(ms), tz)
+
+
+def test_rendering_from_ms_forgets_days_once_it_holds_enough() -> None:
+    for day in range(5000):
+        assert render_ms(day * 86_400_000 + 1).startswith((EPOCH + timedelta(days=day)).date().isoformat() + "T00")
+    assert render_ms(0) == "1970-01-01T00:00:00.000Z"

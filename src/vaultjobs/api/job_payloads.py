@@ -7,38 +7,48 @@ the same way: the page shows exactly the fields and links the API returns.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from vaultjobs.api.routes.result_links import result_links
-from vaultjobs.models import Job, User
+from vaultjobs.api.routes.result_links import has_result_links, result_links
+from vaultjobs.models import Job, StatusFacts, User
 from vaultjobs.status import PROGRESS_ORDER, JobStatus, TaskState
-from vaultjobs.timeutil import render_datetime
+from vaultjobs.timeutil import render_datetime, render_ms
 
 
-def job_links(job: Job, version: str) -> list[dict[str, str]]:
-    base = f"/api/{version}/services/jobs/{job.id}"
+def job_links(facts: StatusFacts, version: str, job: Callable[[], Job]) -> list[dict[str, str]]:
+    """The job's ``links``; ``job`` gives the whole job, asked for only when its job type has result
+    links to make of it."""
+    base = f"/api/{version}/services/jobs/{facts.id}"
     links = [{"rel": "self", "href": base, "method": "GET", "accept": "application/json"}]
-    if job.status.is_terminal:
-        links.extend(result_links(job, version))
+    if facts.status.is_terminal:
+        if has_result_links(facts.processor, facts.status):
+            links.extend(result_links(job(), version))
         links.append({"rel": "log", "href": f"{base}/log", "method": "GET", "accept": "text/plain"})
     return links
 
 
 def job_status_data(job: Job, counts: dict[TaskState, int], version: str, viewer: User) -> dict[str, Any]:
     """The ``data`` of Retrieve Job Status, as DESIGN.md describes it."""
-    tz = viewer.timezone if job.scheduled else None
-    data: dict[str, Any] = {"id": job.id, "status": job.status.value}
-    if job.method:
-        data["method"] = job.method
-    data["links"] = job_links(job, version)
+    return status_data(StatusFacts.of(job), counts, version, viewer, lambda: job)
+
+
+def status_data(facts: StatusFacts, counts: dict[TaskState, int], version: str, viewer: User,
+                job: Callable[[], Job]) -> dict[str, Any]:
+    """:func:`job_status_data` from what the store read (``job`` gives the whole job, if needed)."""
+    tz = viewer.timezone if facts.scheduled else None
+    data: dict[str, Any] = {"id": facts.id, "status": facts.status.value}
+    if facts.method:
+        data["method"] = facts.method
+    data["links"] = job_links(facts, version, job)
     data["progress"] = [{"status": s.value, "size": counts[s]} for s in PROGRESS_ORDER if counts.get(s)]
-    data["created_by"] = job.created_by
-    data["created_date"] = render_datetime(job.created_at, tz)
-    if job.run_start is not None:
-        data["run_start_date"] = render_datetime(job.run_start, tz)
-    if job.run_end is not None:
-        data["run_end_date"] = render_datetime(job.run_end, tz)
+    data["created_by"] = facts.created_by
+    data["created_date"] = render_ms(facts.created_ms, tz)
+    if facts.run_start_ms is not None:
+        data["run_start_date"] = render_ms(facts.run_start_ms, tz)
+    if facts.run_end_ms is not None:
+        data["run_end_date"] = render_ms(facts.run_end_ms, tz)
     return data
 
 

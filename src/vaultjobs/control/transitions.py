@@ -219,9 +219,9 @@ def job_view(plane: ControlPlane, job_id: int, version: str) -> dict[str, Any]:
     from vaultjobs.api.job_payloads import job_status_data
 
     read = plane.store.jobs.status_read(job_id)
-    if read.job is None:
-        raise ControlError(404, "JOB_NOT_FOUND", f"no job with id {job_id}")
     job = read.job
+    if job is None:
+        raise ControlError(404, "JOB_NOT_FOUND", f"no job with id {job_id}")
     owner = plane.store.users.get_user(job.created_by)
     data: dict[str, Any] = {"id": job.id}
     if owner is not None:

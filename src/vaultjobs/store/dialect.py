@@ -79,6 +79,9 @@ class Dialect(Protocol):
     inline: bool
     #: Whether one statement may write in a ``WITH`` and read in its main query (PostgreSQL).
     modifying_cte: bool
+    #: Whether a join may read the tables joined before it (``LEFT JOIN LATERAL``, PostgreSQL); where
+    #: not (SQLite), an aggregate query may show columns it does not group by instead.
+    lateral: bool
 
     def connection(self) -> Connection:
         """A connection whose statements commit one by one (reads, mostly)."""

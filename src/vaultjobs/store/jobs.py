@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from vaultjobs.models import Job, LogLine, Page, Task, Transition
+from vaultjobs.models import Job, LogLine, Page, StatusFacts, Task, Transition
 from vaultjobs.status import JobStatus, TaskState
 from vaultjobs.store.batcher import Batcher
 from vaultjobs.store.control_scripts import SCRIPTED_WORKER
@@ -39,9 +39,35 @@ class NewJob:
 
 @dataclass(frozen=True, slots=True)
 class StatusRead:
-    job: Job | None
+    """Retrieve Job Status's read: the job's columns as read (:data:`JOB_COLUMNS`; None when there is
+    no such job), its tasks per state, and the session epoch."""
+
+    row: tuple[Any, ...] | None
     counts: dict[TaskState, int]
     session_epoch: int
+
+    @property
+    def facts(self) -> StatusFacts | None:
+        """What the status shows of the job (cheap: nothing decoded)."""
+        row = self.row
+        if row is None:
+            return None
+        return StatusFacts(row[0], row[1], _JOB_STATUSES[row[4]], row[5], bool(row[6]), row[7], row[8], row[12],
+                           row[13])
+
+    @property
+    def job(self) -> Job | None:
+        """The whole job, decoded anew on each access."""
+        return None if self.row is None else job_from_row(self.row)
+
+    def whole_job(self) -> Job:
+        """:attr:`job`, for a read that found one."""
+        job = self.job
+        assert job is not None, "no job was read"
+        return job
+
+
+_JOB_STATUSES = {status.value: status for status in JobStatus}
 
 
 INSERT_JOB = (
@@ -74,21 +100,38 @@ def job_values(new: NewJob, now: datetime) -> tuple[Any, ...]:
     )
 
 
-#: Retrieve Job Status's read: the session epoch, the job's columns (NULL when there is no job), and a
-#: row per task state with its count (one row of NULLs when there are none). Parameters: the job id twice.
-STATUS_READ = (
-    f"SELECT e.epoch, {', '.join('j.' + c for c in JOB_COLUMNS.split(', '))}, t.state, t.n "
-    "FROM session_epoch e LEFT JOIN jobs j ON j.id = ? "
-    "LEFT JOIN (SELECT state, count(*) AS n FROM tasks WHERE job_id = ? GROUP BY state) t "
-    "ON j.id IS NOT NULL WHERE e.id = 1"
+#: The task states Retrieve Job Status counts, in the order its read returns their counts.
+COUNTED_STATES: tuple[TaskState, ...] = tuple(TaskState)
+_JOB = ", ".join("j." + column for column in JOB_COLUMNS.split(", "))
+_COUNTS = ", ".join(f"count(*) FILTER (WHERE t.state = '{state.value}') AS {state.value.lower()}"
+                    for state in COUNTED_STATES)
+#: Retrieve Job Status's read, one row: the session epoch, the job's columns (NULL when there is no
+#: job) and its tasks' count in each of :data:`COUNTED_STATES`. Parameter: the job id. SQLite: an
+#: aggregate query whose other columns come from its one job (SQLite's bare columns); neither a
+#: grouped sub-select (a temporary B-tree per call) nor a scalar count per state (five index walks).
+STATUS_READ_BARE = (
+    f"SELECT e.epoch, {_JOB}, {_COUNTS} FROM session_epoch e LEFT JOIN jobs j ON j.id = ? "
+    "LEFT JOIN tasks t ON t.job_id = j.id WHERE e.id = 1"
+)
+#: :data:`STATUS_READ_BARE` where a query must group what it shows (PostgreSQL): the counts are a
+#: lateral aggregate of the job's tasks.
+STATUS_READ_LATERAL = (
+    f"SELECT e.epoch, {_JOB}, c.* FROM session_epoch e LEFT JOIN jobs j ON j.id = ? "
+    f"LEFT JOIN LATERAL (SELECT {_COUNTS} FROM tasks t WHERE t.job_id = j.id) c ON true WHERE e.id = 1"
 )
 
 
-def status_read_of(rows: Sequence[Sequence[Any]]) -> StatusRead:
-    width = len(rows[0]) - 2
-    job = None if rows[0][1] is None else job_from_row(tuple(rows[0][1:width]))
-    counts = {TaskState(row[width]): row[width + 1] for row in rows if row[width] is not None}
-    return StatusRead(job=job, counts=counts, session_epoch=int(rows[0][0]))
+def status_read_sql(db: Dialect) -> str:
+    """The status read this dialect runs."""
+    return STATUS_READ_LATERAL if db.lateral else STATUS_READ_BARE
+
+
+def status_read_of(row: Sequence[Any]) -> StatusRead:
+    """The :class:`StatusRead` of the status read's row."""
+    width = len(row) - len(COUNTED_STATES)
+    job = None if row[1] is None else tuple(row[1:width])
+    counts = {state: n for state, n in zip(COUNTED_STATES, row[width:], strict=True) if n}
+    return StatusRead(row=job, counts=counts, session_epoch=int(row[0]))
 
 
 def status_in(conn: Connection, job_id: int) -> JobStatus | None:
@@ -340,12 +383,13 @@ class Jobs:
     def job_and_task_counts(self, job_id: int) -> tuple[Job, dict[TaskState, int]] | None:
         """A job and its tasks per state in one query (what Retrieve Job Status shows)."""
         read = self.status_read(job_id)
-        return None if read.job is None else (read.job, read.counts)
+        job = read.job
+        return None if job is None else (job, read.counts)
 
     def status_read(self, job_id: int) -> StatusRead:
         """What Retrieve Job Status reads, in one statement: the job (None when there is none), its
         tasks per state, and the session epoch that confirms a cached session (:mod:`vaultjobs.session_cache`)."""
-        return status_read_of(self.db.connection().execute(STATUS_READ, (job_id, job_id)).fetchall())
+        return status_read_of(self.db.connection().execute(status_read_sql(self.db), (job_id,)).fetchone())
 
     def list_tasks(self, job_id: int, limit: int, offset: int) -> Page:
         conn = self.db.connection()

@@ -85,6 +85,7 @@ class PostgresDialect:
     key_share = " FOR KEY SHARE"
     by_id = ""
     modifying_cte = True
+    lateral = True
     inline = False
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:

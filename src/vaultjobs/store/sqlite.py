@@ -31,6 +31,7 @@ class SqliteDialect:
     key_share = ""
     by_id = " NOT INDEXED"
     modifying_cte = False
+    lateral = False
     inline = True
 
     def __init__(self, path: Path) -> None:

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from vaultjobs.store.batcher import Batcher
 from vaultjobs.store.dialect import Connection, Cursor, Dialect
-from vaultjobs.store.jobs import STATUS_READ, StatusRead, status_read_of
+from vaultjobs.store.jobs import STATUS_READ_LATERAL, StatusRead, status_read_of
 from vaultjobs.store.sole_use import SoleUse
 from vaultjobs.store.sqlite_files import connect_wal
 from vaultjobs.timeutil import to_ms
@@ -105,7 +105,7 @@ POLL = (
     "ON CONFLICT (job_id) DO UPDATE SET polled_at = excluded.polled_at "
     "WHERE status_polls.polled_at <= ? RETURNING job_id) "
     "SELECT r.*, (SELECT count(*) FROM opened), (SELECT polled_at FROM status_polls WHERE job_id = ?) "
-    f"FROM ({STATUS_READ}) r"
+    f"FROM ({STATUS_READ_LATERAL}) r"
 )
 
 
@@ -125,13 +125,14 @@ class _Poll:
     def params(self) -> tuple[int, ...]:
         ms, viewer = self.ms, self.viewer
         return (ms, viewer.epoch, self.job_id, int(viewer.is_admin), viewer.user_id, ms - self.window_ms,
-                self.job_id, self.job_id, self.job_id)
+                self.job_id, self.job_id)
 
     def outcome(self, rows: Sequence[Sequence[Any]]) -> StatusPoll:
-        read = status_read_of([row[:-2] for row in rows])
-        if rows[0][-2]:
+        (row,) = rows
+        read = status_read_of(row[:-2])
+        if row[-2]:
             return StatusPoll(read, None)
-        opened = self.ms if rows[0][-1] is None else int(rows[0][-1])
+        opened = self.ms if row[-1] is None else int(row[-1])
         return StatusPoll(read, _seconds_left(opened, self.ms, self.window_ms))
 
 

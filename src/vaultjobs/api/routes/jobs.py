@@ -6,6 +6,7 @@ import csv
 import io
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -13,7 +14,7 @@ from starlette.responses import Response
 
 from vaultjobs import errors
 from vaultjobs.api.endpoint import Call
-from vaultjobs.api.job_payloads import job_status_data
+from vaultjobs.api.job_payloads import status_data
 from vaultjobs.api.params import int_param, parse_id
 from vaultjobs.api.routes import jobs_of
 from vaultjobs.api.services import Services
@@ -70,6 +71,7 @@ class _CachedAsk:
     window: float
     cached: CachedSession
     hashed: bytes
+    now: datetime
 
 
 class JobRoutes:
@@ -96,7 +98,7 @@ class JobRoutes:
             return None
         poll = None
         if asked.window > 0:
-            poll = self.s.store.status_windows.poll(asked.job_id, self.s.clock.now(), asked.window, asked.viewer)
+            poll = self.s.store.status_windows.poll(asked.job_id, asked.now, asked.window, asked.viewer)
         read = self.s.store.jobs.status_read(asked.job_id) if poll is None else poll.read
         return self._cached_answer(call, asked, read, poll)
 
@@ -110,8 +112,7 @@ class JobRoutes:
         asked = self._cached_ask(call)
         if asked is None or asked.window <= 0:
             return None
-        poll = await self.s.store.status_windows.poll_async(asked.job_id, self.s.clock.now(), asked.window,
-                                                            asked.viewer)
+        poll = await self.s.store.status_windows.poll_async(asked.job_id, asked.now, asked.window, asked.viewer)
         if poll is None:
             return None
         return self._cached_answer(call, asked, poll.read, poll)
@@ -119,11 +120,12 @@ class JobRoutes:
     def _cached_ask(self, call: Call) -> _CachedAsk | None:
         """The job asked for, who asks (a session from the cache, young enough) and the window in
         force; None when the session needs the full check."""
-        found = self.s.accounts.cached_session(call.request.headers.get("authorization"))
+        now = self.s.clock.now()
+        found = self.s.accounts.cached_session(call.request.headers.get("authorization"), now)
         if found is None:
             return None
         cached, hashed = found
-        if not self.s.accounts.confirm(cached, cached.epoch):  # too old to be served from the cache
+        if not self.s.accounts.confirm(cached, cached.epoch, now):  # too old to be served from the cache
             return None
         try:
             job_id = parse_id(str(call.path_params["job_id"]))
@@ -131,36 +133,42 @@ class JobRoutes:
             return None  # reported after the session's full check, as for any other session
         user = cached.user
         viewer = Viewer(user_id=user.id, is_admin=user.is_admin, epoch=cached.epoch)
-        return _CachedAsk(job_id, viewer, self.s.limits.current().status_window, cached, hashed)
+        return _CachedAsk(job_id, viewer, self.s.limits.current().status_window, cached, hashed, now)
 
     def _cached_answer(self, call: Call, asked: _CachedAsk, read: StatusRead,
                        poll: StatusPoll | None) -> dict[str, Any] | None:
         """The answer once the store has read (and polled): None when the read's session epoch says
         the session needs the full check."""
-        if not self.s.accounts.confirm(asked.cached, read.session_epoch):
+        if not self.s.accounts.confirm(asked.cached, read.session_epoch, asked.now):
             return None
         user, job_id, window = asked.cached.user, asked.job_id, asked.window
         call.user, call.session_hash = user, asked.hashed
         if poll is None:
-            return self._status(call, user, job_id, read)
-        job = require_access(user, job_id, read.job)
+            return self._status(call, user, job_id, read, asked.now)
+        require_access(user, job_id, read.facts)
         if poll.wait is not None:
-            raise self._window_closed(job.id, poll.wait, window)
-        return self._answered(job, {"data": job_status_data(job, read.counts, call.version, user)})
+            raise self._window_closed(job_id, poll.wait, window)
+        return self._answered(call, user, read)
 
-    def _status(self, call: Call, user: User, job_id: int, read: StatusRead) -> dict[str, Any]:
-        job = require_access(user, job_id, read.job)
+    def _status(self, call: Call, user: User, job_id: int, read: StatusRead, now: datetime | None = None
+                ) -> dict[str, Any]:
+        """The status read for ``user``, its window opened at ``now`` (the clock's time)."""
+        require_access(user, job_id, read.facts)
         window = self.s.limits.current().status_window
         if window > 0:
-            wait = self.s.store.status_windows.open(job.id, self.s.clock.now(), window)
+            wait = self.s.store.status_windows.open(job_id, now or self.s.clock.now(), window)
             if wait is not None:
-                raise self._window_closed(job.id, wait, window)
-        return self._answered(job, {"data": job_status_data(job, read.counts, call.version, user)})
+                raise self._window_closed(job_id, wait, window)
+        return self._answered(call, user, read)
 
-    def _answered(self, job: Job, answer: dict[str, Any]) -> dict[str, Any]:
-        """A status answered: with the control plane on, a poll-driven scripted job takes its next step."""
+    def _answered(self, call: Call, user: User, read: StatusRead) -> dict[str, Any]:
+        """A status answered, for a job the user may see: with the control plane on, a poll-driven
+        scripted job takes its next step."""
+        facts = read.facts
+        assert facts is not None
+        answer = {"data": status_data(facts, read.counts, call.version, user, read.whole_job)}
         if self.s.control is not None:
-            transitions.after_poll(self.s.control, job.id)
+            transitions.after_poll(self.s.control, facts.id)
         return answer
 
     @staticmethod
@@ -218,11 +226,12 @@ class JobRoutes:
         transaction confirms the session epoch. None (nothing done) when the session needs the full
         check, and for any error while it is not confirmed yet: a session that has ended must hear
         INVALID_SESSION_ID, not what is wrong with the body."""
-        found = self.s.accounts.cached_session(call.request.headers.get("authorization"))
+        now = self.s.clock.now()
+        found = self.s.accounts.cached_session(call.request.headers.get("authorization"), now)
         if found is None or self.s.control is not None:
             return None  # the control plane may script the job, which only enqueue (run) can hold
         cached, hashed = found
-        if not self.s.accounts.within_max_age(cached):
+        if not self.s.accounts.within_max_age(cached, now):
             return None
         call.user, call.session_hash = cached.user, hashed
         try:

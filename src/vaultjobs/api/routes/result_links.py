@@ -27,12 +27,16 @@ def register(processor: str, links: LinkFunction) -> None:
     _LINKS[processor] = links
 
 
+def has_result_links(processor: str, status: JobStatus) -> bool:
+    """Whether a job of ``processor`` in ``status`` has result links (without reading the job)."""
+    return status in RESULT_STATUSES and processor in _LINKS
+
+
 def result_links(job: Job, version: str) -> list[dict[str, str]]:
     """The result links of a finished job, or none."""
-    links = _LINKS.get(job.processor)
-    if links is None or job.status not in RESULT_STATUSES:
+    if not has_result_links(job.processor, job.status):
         return []
-    return links(job, version)
+    return _LINKS[job.processor](job, version)
 
 
 def link(rel: str, href: str, accept: str = "application/json") -> dict[str, str]:
