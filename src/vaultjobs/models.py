@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from vaultjobs.status import JobStatus, TaskState
-from vaultjobs.timeutil import require_aware, to_ms
+from vaultjobs.timeutil import require_aware
 
 #: Each record class's date-time fields, looked up once: every job read builds a Job.
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
@@ -112,11 +112,20 @@ class StatusFacts(NamedTuple):
     @classmethod
     def of(cls, job: Job) -> StatusFacts:
         return cls(job.id, job.processor, job.status, job.method, job.scheduled, job.created_by,
-                   to_ms(job.created_at), _ms_or_none(job.run_start), _ms_or_none(job.run_end))
+                   _ms(job.created_at), _ms_or_none(job.run_start), _ms_or_none(job.run_end))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def _ms(value: datetime) -> int:
+    """Whole ms since the epoch, the part below a ms dropped as rendering drops it."""
+    return (require_aware(value) - _EPOCH) // _MS
 
 
 def _ms_or_none(value: datetime | None) -> int | None:
-    return None if value is None else to_ms(value)
+    return None if value is None else _ms(value)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -65,10 +65,16 @@ def test_negative_duration_is_refused() -> None:
         parse_duration("-1s")
 
 
-@given(st.integers(min_value=0, max_value=MAX_MS),
+@given(st.integers(min_value=0, max_value=MAX_MS - 86_400_000),
        st.sampled_from([None, "UTC", "Asia/Kolkata", "America/Los_Angeles"]))
 def test_an_instant_renders_from_its_ms_as_from_its_datetime(ms: int, tz: str | None) -> None:
+    """(The last day is left out: east of UTC its local date is in the year 10000, which a datetime
+    cannot hold.)"""
     assert render_ms(ms, tz) == render_datetime(from_ms(ms), tz)
+
+
+def test_the_last_instant_the_store_holds_renders_from_its_ms() -> None:
+    assert render_ms(MAX_MS) == render_datetime(from_ms(MAX_MS)) == "9999-12-31T23:59:59.999Z"
 
 
 def test_rendering_from_ms_forgets_days_once_it_holds_enough() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,11 +50,11 @@ class StatusRead:
     @property
     def facts(self) -> StatusFacts | None:
         """What the status shows of the job (cheap: nothing decoded)."""
-        row = self.row
-        if row is None:
+        if self.row is None:
             return None
-        return StatusFacts(row[0], row[1], _JOB_STATUSES[row[4]], row[5], bool(row[6]), row[7], row[8], row[12],
-                           row[13])
+        job_id, processor, status, method, scheduled, created_by, created, start, end = _FACT_COLUMNS(self.row)
+        return StatusFacts(job_id, processor, _JOB_STATUSES[status], method, bool(scheduled), created_by, created,
+                           start, end)
 
     @property
     def job(self) -> Job | None:
@@ -68,6 +69,12 @@ class StatusRead:
 
 
 _JOB_STATUSES = {status.value: status for status in JobStatus}
+#: The columns of :class:`StatusFacts`, picked from a row of :data:`JOB_COLUMNS`.
+_FACT_COLUMNS = operator.itemgetter(*(
+    JOB_COLUMNS.split(", ").index(name)
+    for name in ("id", "processor", "status", "method", "scheduled", "created_by", "created_at", "run_start",
+                 "run_end")
+))
 
 
 INSERT_JOB = (

@@ -20,7 +20,7 @@ from vaultjobs.api.routes import jobs_of
 from vaultjobs.api.services import Services
 from vaultjobs.control import transitions
 from vaultjobs.jobs import JobRequest, require_access
-from vaultjobs.models import Job, User
+from vaultjobs.models import Job, StatusFacts, User
 from vaultjobs.session_cache import CachedSession
 from vaultjobs.store.jobs import StatusRead
 from vaultjobs.store.status_windows import StatusPoll, Viewer
@@ -145,27 +145,25 @@ class JobRoutes:
         call.user, call.session_hash = user, asked.hashed
         if poll is None:
             return self._status(call, user, job_id, read, asked.now)
-        require_access(user, job_id, read.facts)
+        facts = require_access(user, job_id, read.facts)
         if poll.wait is not None:
             raise self._window_closed(job_id, poll.wait, window)
-        return self._answered(call, user, read)
+        return self._answered(call, user, read, facts)
 
     def _status(self, call: Call, user: User, job_id: int, read: StatusRead, now: datetime | None = None
                 ) -> dict[str, Any]:
         """The status read for ``user``, its window opened at ``now`` (the clock's time)."""
-        require_access(user, job_id, read.facts)
+        facts = require_access(user, job_id, read.facts)
         window = self.s.limits.current().status_window
         if window > 0:
             wait = self.s.store.status_windows.open(job_id, now or self.s.clock.now(), window)
             if wait is not None:
                 raise self._window_closed(job_id, wait, window)
-        return self._answered(call, user, read)
+        return self._answered(call, user, read, facts)
 
-    def _answered(self, call: Call, user: User, read: StatusRead) -> dict[str, Any]:
-        """A status answered, for a job the user may see: with the control plane on, a poll-driven
-        scripted job takes its next step."""
-        facts = read.facts
-        assert facts is not None
+    def _answered(self, call: Call, user: User, read: StatusRead, facts: StatusFacts) -> dict[str, Any]:
+        """A status answered (``facts``: the read's, of a job the user may see): with the control plane
+        on, a poll-driven scripted job takes its next step."""
         answer = {"data": status_data(facts, read.counts, call.version, user, read.whole_job)}
         if self.s.control is not None:
             transitions.after_poll(self.s.control, facts.id)
