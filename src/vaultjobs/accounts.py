@@ -237,7 +237,7 @@ class Accounts:
         half of :meth:`confirm` that needs no read, for a caller that confirms the epoch in its own
         transaction."""
         age = (now or self.clock.now()) - cached.session.created_at
-        return age.total_seconds() <= self.limits.current().session_max_age
+        return age <= timedelta(seconds=self.limits.current().session_max_age)
 
     @staticmethod
     def session_hash(authorization: str | None) -> bytes:

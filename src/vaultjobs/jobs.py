@@ -48,22 +48,22 @@ def visible_creator(user: User) -> int | None:
     return None if user.is_admin else user.id
 
 
-class Created(Protocol):
-    """A job, or what was read of one (:class:`~vaultjobs.models.StatusFacts`): whoever made it."""
+class HasCreator(Protocol):
+    """A job, or what was read of one (:class:`~vaultjobs.models.StatusFacts`): who made it."""
 
     @property
     def created_by(self) -> int: ...
 
 
-CreatedT = TypeVar("CreatedT", bound=Created)
+JobT = TypeVar("JobT", bound=HasCreator)
 
 
-def may_access(user: User, job: Created) -> bool:
+def may_access(user: User, job: HasCreator) -> bool:
     """Whether ``user`` may see ``job`` and act on it: they created it, or they are an admin."""
     return user.is_admin or job.created_by == user.id
 
 
-def require_access(user: User, job_id: int, job: CreatedT | None) -> CreatedT:
+def require_access(user: User, job_id: int, job: JobT | None) -> JobT:
     """``job`` (as read for ``job_id``) when ``user`` may see it.
 
     For callers that read the job together with other data in one query (Retrieve Job Status reads

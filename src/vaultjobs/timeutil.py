@@ -44,6 +44,13 @@ def to_ms(value: datetime) -> int:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+
+
+def floor_ms(value: datetime) -> int:
+    """Whole ms since the epoch, the part below a ms dropped as :func:`render_datetime` drops it
+    (:func:`to_ms`, which the store writes with, rounds it)."""
+    return (require_aware(value) - EPOCH) // _ONE_MS
 
 
 def from_ms(value: int) -> datetime:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import timedelta
 
 from vaultjobs.engine.batch import BatchSize, HandBack, HeldUnits, job_key, task_key
 from vaultjobs.models import Job, StatusFacts
@@ -273,6 +274,12 @@ def test_the_status_read_shows_what_the_whole_job_holds(store: Store, clock: Man
         assert read.facts == StatusFacts.of(job)
         seen.append((job.status, job.run_start is not None, job.run_end is not None))
     assert seen == [(JobStatus.QUEUED, False, False), (JobStatus.RUNNING, True, False), (JobStatus.SUCCESS, True, True)]
+    planned = store.jobs.create_job(NewJob(processor="demo", parameters={}, created_by=job.created_by, method=None,
+                                           status=JobStatus.SCHEDULED, scheduled=True,
+                                           scheduled_for=clock.now() + timedelta(hours=1)), clock.now())
+    read = store.jobs.status_read(planned.id)
+    assert read.facts == StatusFacts.of(planned) and read.facts is not None
+    assert (read.facts.scheduled, read.facts.method, read.facts.status) == (True, None, JobStatus.SCHEDULED)
     missing = store.jobs.status_read(999)
     assert missing.facts is None and missing.job is None
 

@@ -6,9 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from vaultjobs import timeutil
 from vaultjobs.timeutil import (
     EPOCH,
     MAX_MS,
+    floor_ms,
     from_ms,
     parse_datetime,
     parse_duration,
@@ -80,4 +82,10 @@ def test_the_last_instant_the_store_holds_renders_from_its_ms() -> None:
 def test_rendering_from_ms_forgets_days_once_it_holds_enough() -> None:
     for day in range(5000):
         assert render_ms(day * 86_400_000 + 1).startswith((EPOCH + timedelta(days=day)).date().isoformat() + "T00")
+        assert len(timeutil._DAYS) <= timeutil._DAYS_KEPT
     assert render_ms(0) == "1970-01-01T00:00:00.000Z"
+
+
+def test_floor_ms_drops_what_is_below_a_millisecond_where_to_ms_rounds() -> None:
+    value = datetime(2026, 1, 1, 0, 0, 0, 123_999, tzinfo=UTC)
+    assert (floor_ms(value), to_ms(value)) == (1_767_225_600_123, 1_767_225_600_124)

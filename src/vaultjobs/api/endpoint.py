@@ -31,6 +31,8 @@ from vaultjobs.api.versions import SUPPORTED_VERSIONS, check_version
 from vaultjobs.models import User
 
 _EXECUTION_IDS = random.Random(os.urandom(32))
+# A forked child draws its own ids, not its parent's sequence.
+os.register_at_fork(after_in_child=lambda: _EXECUTION_IDS.seed(os.urandom(32)))
 
 
 @dataclass

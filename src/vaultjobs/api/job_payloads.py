@@ -17,14 +17,14 @@ from vaultjobs.status import PROGRESS_ORDER, JobStatus, TaskState
 from vaultjobs.timeutil import render_datetime, render_ms
 
 
-def job_links(facts: StatusFacts, version: str, job: Callable[[], Job]) -> list[dict[str, str]]:
-    """The job's ``links``; ``job`` gives the whole job, asked for only when its job type has result
-    links to make of it."""
+def job_links(facts: StatusFacts, version: str, whole_job: Callable[[], Job]) -> list[dict[str, str]]:
+    """The job's ``links``; ``whole_job`` gives the whole job, asked for only when its job type has
+    result links to make of it."""
     base = f"/api/{version}/services/jobs/{facts.id}"
     links = [{"rel": "self", "href": base, "method": "GET", "accept": "application/json"}]
     if facts.status.is_terminal:
         if has_result_links(facts.processor, facts.status):
-            links.extend(result_links(job(), version))
+            links.extend(result_links(whole_job(), version))
         links.append({"rel": "log", "href": f"{base}/log", "method": "GET", "accept": "text/plain"})
     return links
 
@@ -35,13 +35,14 @@ def job_status_data(job: Job, counts: dict[TaskState, int], version: str, viewer
 
 
 def status_data(facts: StatusFacts, counts: dict[TaskState, int], version: str, viewer: User,
-                job: Callable[[], Job]) -> dict[str, Any]:
-    """:func:`job_status_data` from what the store read (``job`` gives the whole job, if needed)."""
+                whole_job: Callable[[], Job]) -> dict[str, Any]:
+    """:func:`job_status_data` from the status read's facts (``whole_job`` gives the whole job, if
+    its result links need it)."""
     tz = viewer.timezone if facts.scheduled else None
     data: dict[str, Any] = {"id": facts.id, "status": facts.status.value}
     if facts.method:
         data["method"] = facts.method
-    data["links"] = job_links(facts, version, job)
+    data["links"] = job_links(facts, version, whole_job)
     data["progress"] = [{"status": s.value, "size": counts[s]} for s in PROGRESS_ORDER if counts.get(s)]
     data["created_by"] = facts.created_by
     data["created_date"] = render_ms(facts.created_ms, tz)

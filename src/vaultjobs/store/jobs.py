@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +15,7 @@ from vaultjobs.store.dialect import Connection, Dialect
 from vaultjobs.store.errors import StoreError
 from vaultjobs.store.job_status import actor, set_status
 from vaultjobs.store.leases import Fence, check_fence
-from vaultjobs.store.rows import JOB_COLUMNS, dumps, job_from_row, ms_or_none
+from vaultjobs.store.rows import JOB_COLUMNS, dumps, job_from_row, ms_or_none, status_facts_from_row
 from vaultjobs.store.users import SESSION_EPOCH
 from vaultjobs.timeutil import from_ms, to_ms
 
@@ -50,11 +49,7 @@ class StatusRead:
     @property
     def facts(self) -> StatusFacts | None:
         """What the status shows of the job (cheap: nothing decoded)."""
-        if self.row is None:
-            return None
-        job_id, processor, status, method, scheduled, created_by, created, start, end = _FACT_COLUMNS(self.row)
-        return StatusFacts(job_id, processor, _JOB_STATUSES[status], method, bool(scheduled), created_by, created,
-                           start, end)
+        return None if self.row is None else status_facts_from_row(self.row)
 
     @property
     def job(self) -> Job | None:
@@ -68,13 +63,6 @@ class StatusRead:
         return job
 
 
-_JOB_STATUSES = {status.value: status for status in JobStatus}
-#: The columns of :class:`StatusFacts`, picked from a row of :data:`JOB_COLUMNS`.
-_FACT_COLUMNS = operator.itemgetter(*(
-    JOB_COLUMNS.split(", ").index(name)
-    for name in ("id", "processor", "status", "method", "scheduled", "created_by", "created_at", "run_start",
-                 "run_end")
-))
 
 
 INSERT_JOB = (

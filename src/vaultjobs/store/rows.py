@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
-from vaultjobs.models import Definition, Job, User
+from vaultjobs.models import Definition, Job, StatusFacts, User
 from vaultjobs.status import JobStatus
 from vaultjobs.timeutil import from_ms, maybe_from_ms
 
@@ -57,6 +58,22 @@ def job_from_row(row: Sequence[Any]) -> Job:
         definition=row[19],
         cancellable=bool(row[20]),
     )
+
+
+_JOB_STATUSES = {status.value: status for status in JobStatus}
+#: The columns of :class:`StatusFacts`, picked from a row of :data:`JOB_COLUMNS`.
+_FACT_COLUMNS = operator.itemgetter(*(
+    JOB_COLUMNS.split(", ").index(name)
+    for name in ("id", "processor", "status", "method", "scheduled", "created_by", "created_at", "run_start",
+                 "run_end")
+))
+
+
+def status_facts_from_row(row: Sequence[Any]) -> StatusFacts:
+    """What Retrieve Job Status shows of the job in ``row`` (of :data:`JOB_COLUMNS`), nothing decoded."""
+    job_id, processor, status, method, scheduled, created_by, created, start, end = _FACT_COLUMNS(row)
+    return StatusFacts(job_id, processor, _JOB_STATUSES[status], method, bool(scheduled), created_by, created,
+                       start, end)
 
 
 def ms_or_none(seconds: float | None) -> int | None:

@@ -97,7 +97,7 @@ def _seconds_left(polled_at: int, ms: int, window_ms: int) -> float:
 
 #: Retrieve Job Status's read and its window in one statement, where one statement can both write and
 #: read (PostgreSQL's data-modifying ``WITH``); the sub-select of ``polled_at`` sees the row as it was
-#: before this statement.
+#: before this statement. PostgreSQL only, so its read is the lateral one.
 POLL = (
     "WITH opened AS (INSERT INTO status_polls (job_id, polled_at) "
     "SELECT j.id, ? FROM jobs j JOIN session_epoch e ON e.id = 1 AND e.epoch = ? "
