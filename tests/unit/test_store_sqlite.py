@@ -269,19 +269,25 @@ def _copy_job(store: SqliteStore, which: str, copies: int) -> None:
                    f"WHERE jobs.id = (SELECT {which}(id) FROM jobs)")
 
 
+def _claim_costs(store: SqliteStore, clock: ManualClock, which: str, status: str) -> tuple[int, int]:
+    """The VM steps (:func:`_vm_steps`) of a claim of 8 among 40 queued jobs, and of the next claim once
+    5,000 copies of the job ``which`` names (:func:`_copy_job`) put more than 5,000 jobs in ``status``."""
+    user = make_user(store, clock)
+    for _ in range(40):
+        make_job(store, clock, user)
+    before = _vm_steps(store, lambda: store.work.claim_jobs("w1", clock.now(), 8))
+    _copy_job(store, which, 5000)
+    assert execute(store, "SELECT count(*) FROM jobs WHERE status = ?", (status,))[0][0] > 5000
+    return before, _vm_steps(store, lambda: store.work.claim_jobs("w1", clock.now(), 8))
+
+
 def test_a_claim_costs_the_same_behind_a_short_queue_and_a_long_one(store: SqliteStore, clock: ManualClock) -> None:
     """The claim looks its jobs up by id: SQLite's planner, left to itself, walked the status index
     over every queued job to check the statement's other terms, a claim of 32 jobs costing ten times
     more behind 20,000 queued jobs than behind 5,000."""
     if not isinstance(store, SqliteStore):
         pytest.skip("SQLite's planner")
-    user = make_user(store, clock)
-    for _ in range(40):
-        make_job(store, clock, user)
-    short = _vm_steps(store, lambda: store.work.claim_jobs("w1", clock.now(), 8))
-    _copy_job(store, "max", 5000)  # QUEUED
-    assert execute(store, "SELECT count(*) FROM jobs WHERE status = 'QUEUED'")[0][0] > 5000
-    long = _vm_steps(store, lambda: store.work.claim_jobs("w1", clock.now(), 8))
+    short, long = _claim_costs(store, clock, "max", "QUEUED")
     assert long < 2 * short, (short, long)
 
 
@@ -308,13 +314,7 @@ def test_a_claim_costs_the_same_with_few_jobs_running_and_many(store: SqliteStor
     of their own: through the status index it read every running job to find them."""
     if not isinstance(store, SqliteStore):
         pytest.skip("SQLite's planner")
-    user = make_user(store, clock)
-    for _ in range(40):
-        make_job(store, clock, user)
-    few = _vm_steps(store, lambda: store.work.claim_jobs("w1", clock.now(), 8))
-    _copy_job(store, "min", 5000)  # copies of a claimed job: RUNNING, held
-    assert execute(store, "SELECT count(*) FROM jobs WHERE status = 'RUNNING'")[0][0] > 5000
-    many = _vm_steps(store, lambda: store.work.claim_jobs("w1", clock.now(), 8))
+    few, many = _claim_costs(store, clock, "min", "RUNNING")  # copies of a claimed job: RUNNING, held
     assert many < 2 * few, (few, many)
 
 

@@ -63,8 +63,6 @@ class StatusRead:
         return job
 
 
-
-
 INSERT_JOB = (
     "INSERT INTO jobs (processor, title, parameters, status, method, scheduled, created_by, "
     "created_at, modified_by, modified_at, scheduled_for, idempotent, timeout_ms, "
