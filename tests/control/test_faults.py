@@ -116,6 +116,8 @@ def test_a_dropped_connection_ends_without_a_response(http: httpx.Client) -> Non
     add_fault(http, match={"operation": "retrieve_job_processors"}, when={"nth": 1}, answer={"drop": True})
     with pytest.raises(httpx.RemoteProtocolError):
         http.get(PROCESSORS)
+    dropped = http.get("/_vaultjobs/requests", params={"operation": "retrieve_job_processors"}).json()["requests"]
+    assert [entry["status"] for entry in dropped] == [None]  # journaled before the connection closed
     succeeded(http.get(PROCESSORS))  # the next call, on a new connection, is answered
     journal = http.get("/_vaultjobs/requests", params={"operation": "retrieve_job_processors"}).json()["requests"]
     assert [entry["status"] for entry in journal] == [None, 200]

@@ -130,6 +130,10 @@ class ControlIntercept:
                 await self.app(scope, receive, watching_send)
             else:
                 fault, answer = decided
+                if answer.drop:
+                    # Journaled before the client sees the connection close, as an answer is before its
+                    # body goes: a call the client makes next, and its read of the journal, come after.
+                    await record()
                 await self.faults.answer(answer, scope, receive, watching_send)
         finally:
             # A dropped connection, or an answer cut short: recorded as it stands.
