@@ -308,3 +308,21 @@ def test_jobs_started_together_share_a_batch_each_with_its_own_row(store: Store,
         stored = store.jobs.get_job(job.id)
         assert stored is not None and stored.parameters == {"n": n} and stored.status is JobStatus.QUEUED
     assert execute(store, "SELECT count(*) FROM jobs")[0][0] == 7
+
+
+def test_a_new_job_is_what_the_store_then_reads(store: Store, clock: ManualClock) -> None:
+    """The job an insert hands back is made from the values inserted, not read back: it must be the
+    very job the store reads, every column, sub-millisecond times and JSON included, by either path."""
+    user = make_user(store, clock)
+    clock.advance(0.0004567)
+    queued = NewJob(processor="demo", parameters={"items": 2, "nested": {"a": [1, 2.5, None]}, "t": (1, 2)},
+                    created_by=user, title="a title", idempotent=True, timeout=90.5, inactivity_timeout=12.0,
+                    cancellable=False)
+    scheduled = NewJob(processor="demo", parameters={}, created_by=user, method=None, status=JobStatus.SCHEDULED,
+                       scheduled=True, scheduled_for=clock.now() + timedelta(hours=1, microseconds=700))
+    made = [store.jobs.create_job(queued, clock.now()), store.jobs.create_job(scheduled, clock.now())]
+    made.append(asyncio.run(store.jobs.create_job_async(queued, clock.now())))
+    for job in made:
+        assert job is not None
+        assert job == store.jobs.get_job(job.id)
+    assert made[0].parameters["t"] == [1, 2]  # as JSON holds it
