@@ -39,8 +39,9 @@ def require_aware(value: datetime, what: str = "datetime") -> datetime:
 
 
 def to_ms(value: datetime) -> int:
-    require_aware(value)
-    return int(round(value.timestamp() * 1000))
+    if value.tzinfo is not UTC:  # every clock reading is in UTC: only other times need the check
+        require_aware(value)
+    return round(value.timestamp() * 1000)
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -123,15 +124,17 @@ def render_ms(ms: int, tz: str | None = None) -> str:
     return f"{date}T{two[hour]}:{two[minute]}:{two[second]}.{_THREE_DIGITS[milli]}Z"
 
 
-#: The latest instant the store can hold and render again: 9999-12-31T23:59:59.999Z.
-MAX_MS = 253_402_300_799_999
+#: The latest instant the store takes: 9999-12-31T09:59:59.999Z, the last that is still in the year
+#: 9999 in every zone (UTC+14:00 is the furthest east), so that it renders in any user's zone; a
+#: later one is the year 10000 somewhere, which a datetime cannot hold.
+MAX_MS = 253_402_250_399_999
 
 
 def parse_datetime(text: str, default_tz: str = "UTC") -> datetime:
     """Parse an ISO 8601 date-time; a value without offset is taken in ``default_tz``.
 
-    ``ValueError`` also for instants before 1970 or after 9999-12-31T23:59:59.999Z in UTC, which
-    the store could not keep (or render back).
+    ``ValueError`` also for instants before 1970 or after :data:`MAX_MS` (9999-12-31T09:59:59.999Z),
+    which the store could not keep or render back in every zone.
     """
     cleaned = text.strip()
     if cleaned.endswith(("Z", "z")):

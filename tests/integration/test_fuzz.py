@@ -270,7 +270,8 @@ def test_run_with_a_nul_in_the_title_is_not_an_exception(
         assert body["errors"][0]["type"] == "INVALID_DATA", body
 
 
-@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-14:00", "9999-12-31T23:59:59.9999Z"])
+# The last: still 9999 in UTC, but the year 10000 east of UTC, where its dates could not be rendered.
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-14:00", "9999-12-31T23:59:59.9999Z", "9999-12-31T20:00:00Z"])
 def test_run_with_a_schedule_after_year_9999_is_invalid_data_and_stores_nothing(
     live_server_factory: Callable[..., LiveServer], when: str
 ) -> None:
