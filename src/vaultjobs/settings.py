@@ -59,7 +59,7 @@ class Settings:
         1.0, "How often idle workers and the scheduler look at the store when nobody woke them."
     )
     claim_batch: int = _setting(
-        32, "Most units of work (jobs to start or complete, tasks) a worker thread claims at once."
+        128, "Most units of work (jobs to start or complete, tasks) a worker thread claims at once."
     )
     batch_hold: float = _setting(
         0.2,

@@ -211,6 +211,26 @@ def test_held_units_between_units_are_not_held_back(clock: ManualClock) -> None:
     assert held.take_all() == [task_key(1, 2)]
 
 
+def test_quick_units_that_together_run_for_the_hold_hand_back_the_rest(clock: ManualClock) -> None:
+    """No unit of the batch is slow, but the units run one after the other hold the rest back just as
+    long: once they have run for the hold, what waits goes to other threads. Time spent writing
+    between them does not count."""
+    held = HeldUnits(clock)
+    keys = [task_key(1, n) for n in range(1, 7)]
+    held.hold(keys)
+    for key in keys[:3]:
+        assert held.start(key)
+        clock.advance(0.15)
+        assert held.take_if_held_back(0.5) == []  # 0.15, 0.3, 0.45 s of running
+    held.pause()  # the batch writes, however long
+    clock.advance(5)
+    assert held.take_if_held_back(0.5) == []
+    for key in keys[3:5]:
+        assert held.start(key)
+        clock.advance(0.3)
+    assert held.take_if_held_back(0.5) == [keys[5]] and held.handed_back  # 0.6 s since the write
+
+
 def test_batch_size_grows_until_units_are_handed_back() -> None:
     size = BatchSize(most=16)
     sizes = []

@@ -8,7 +8,9 @@ quick, but a slow unit would keep the ones claimed with it waiting, RUNNING in n
   to one after a batch that had to hand units back;
 - :class:`HeldUnits` is what a batch holds and has not started; a :class:`HandBack` watcher hands
   those units back to the store (for any thread of any worker) once the unit running has run for
-  longer than ``hold`` seconds.
+  longer than ``hold`` seconds, or the units run one after the other since the batch last wrote have
+  (many quick units hold the rest back as surely as one slow unit: without this rule a larger claim
+  would leave a worker's other threads idle while one thread works through its batch).
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ class HeldUnits:
         self._waiting: dict[UnitKey, None] = {}
         #: When the unit running now started (monotonic), or None between units.
         self._busy_since: float | None = None
+        #: When the units run one after the other since the batch last paused (to write) began.
+        #: Time spent writing does not count: a slow database is no reason to hand work back.
+        self._running_since: float | None = None
         #: Whether units were taken away before they started.
         self.handed_back = False
         #: Called by the hand-back watcher while the unit running now has run for ``hold`` s or more.
@@ -79,12 +84,14 @@ class HeldUnits:
                 return False
             del self._waiting[key]
             self._busy_since = self._clock.monotonic()
+            if self._running_since is None:
+                self._running_since = self._busy_since
             return True
 
     def pause(self) -> None:
         """No unit runs (the batch is writing): nothing is held back by a unit."""
         with self._lock:
-            self._busy_since = None
+            self._busy_since = self._running_since = None
 
     def take_all(self) -> list[UnitKey]:
         with self._lock:
@@ -93,11 +100,12 @@ class HeldUnits:
             return keys
 
     def take_if_held_back(self, hold: float) -> list[UnitKey]:
-        """Everything waiting, if the unit running has run for ``hold`` s or more; else nothing."""
+        """Everything waiting, if the unit running has run for ``hold`` s or more, or the units run
+        since the batch last wrote have; else nothing."""
         with self._lock:
-            if not self._waiting or self._busy_since is None:
+            if not self._waiting or self._running_since is None:
                 return []
-            if self._clock.monotonic() - self._busy_since < hold:
+            if self._clock.monotonic() - self._running_since < hold:
                 return []
             keys, self._waiting = list(self._waiting), {}
             self.handed_back = True

@@ -645,10 +645,11 @@ class BufferedLog:
         self._oldest = 0.0
 
     def __call__(self, message: str) -> None:
+        now = self.clock.monotonic()
         if not self._lines:
-            self._oldest = self.clock.monotonic()
+            self._oldest = now
         self._lines.append((self.clock.now(), message))
-        if self.clock.monotonic() - self._oldest >= self.max_age:
+        if now - self._oldest >= self.max_age:
             self.flush()
 
     def take(self) -> list[tuple[datetime, str]]:
