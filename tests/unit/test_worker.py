@@ -25,7 +25,7 @@ from vaultjobs.registry import Registry
 from vaultjobs.settings import Settings
 from vaultjobs.status import JobStatus, TaskState
 from vaultjobs.store import NewJob, Store, StoreError
-from vaultjobs.testing import ManualClock, task_counts
+from vaultjobs.testing import ManualClock, execute, task_counts
 from vaultjobs.timeutil import SystemClock
 
 WORKER = "worker-under-test"
@@ -386,3 +386,147 @@ def test_a_task_run_before_a_slow_unit_of_its_batch_is_recorded_while_that_unit_
     assert batch(pool, 4)
     assert job(failing._store, quick).status is JobStatus.SUCCESS
     assert job(failing._store, slow).status is JobStatus.SUCCESS
+
+
+# -- jobs of one task run through in one go -------------------------------------------------------
+
+
+def run_all(pool: WorkerPool, *, through: bool) -> None:
+    """Run every unit there is, in batches of 4; ``through``: with the hand-back watcher running,
+    under which a batch runs a job of one task through in one go."""
+    if through:
+        pool._hand_back.start()
+    try:
+        while batch(pool, 4):
+            pass
+    finally:
+        pool._hand_back.stop()
+
+
+def other_pool(store: Store, settings: Settings, clock: ManualClock | SystemClock, worker_id: str) -> WorkerPool:
+    store.nodes.register_worker(worker_id, "test", 2, clock.now())
+    return WorkerPool(store=store, registry=Registry([Demo]), settings=settings, clock=clock, wakeup=Wakeup(),
+                      worker_id=worker_id, size=0)
+
+
+def what_it_left(store: Store, job_id: int) -> tuple[object, ...]:
+    """A finished job as a user sees it, without the times and the worker: status, result, log lines,
+    and each task's state, attempts, message and output."""
+    found = job(store, job_id)
+    tasks = store.jobs.list_tasks(job_id, 100, 0).items
+    return (found.status, found.result, found.phase, found.worker_id,
+            [line.message.replace(f"job {job_id} ", "job N ").split(" on worker ")[0]
+             for line in store.jobs.read_log(job_id)],
+            [(t.task_id, t.state, t.attempts, t.message, t.output) for t in tasks])
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_job_of_one_task_run_through_ends_as_it_would_in_three_writes(
+    failing: FailingStore, fast: Settings, clock: ManualClock, store: Store, fail: bool
+) -> None:
+    """Run through in one go, a job of one task leaves exactly what it leaves when its task, the
+    task's end and the job's end are written apart (log lines, task, result), in one write."""
+    parameters = {"items": 1, "chunk_size": 1, "item_seconds": 0, "fail_items": [1] if fail else []}
+    user = store.users.create_user(username="u", password_hash="x", timezone="UTC", is_admin=False, now=clock.now())
+
+    def new() -> int:
+        made = NewJob(processor="demo", parameters=Demo().validate(parameters), created_by=user.id, idempotent=True)
+        return store.jobs.create_job(made, clock.now()).id
+
+    apart = new()
+    run_all(other_pool(store, fast, clock, "apart"), through=False)
+    through = new()
+    pool = pool_of(failing, fast, clock)
+    run_all(pool, through=True)
+    assert what_it_left(store, through) == what_it_left(store, apart)
+    assert job(store, through).status is (JobStatus.ERRORS_ENCOUNTERED if fail else JobStatus.SUCCESS)
+    assert failing.calls["work.finish_solo_jobs"] == 1
+    assert failing.calls["work.start_tasks_of"] == failing.calls["work.finish_tasks_counted"] == 0
+    assert execute(store, "SELECT worker_id, attempts FROM tasks WHERE job_id = ?", (through,)) == [(WORKER, 1)]
+
+
+@pytest.mark.parametrize("meanwhile", [JobStatus.CANCELLING, JobStatus.TIMEOUT])
+def test_a_job_run_through_that_is_cancelled_or_ended_while_its_task_runs(
+    failing: FailingStore, fast: Settings, clock: ManualClock, store: Store, meanwhile: JobStatus
+) -> None:
+    """Cancelled while its task runs, it ends CANCELLED with its task and ``complete`` does not run;
+    ended elsewhere (timed out), it is left as it is, with its log lines."""
+    pool = pool_of(failing, fast, clock)
+    user = store.users.create_user(username="u", password_hash="x", timezone="UTC", is_admin=False, now=clock.now())
+    job_id = store.jobs.create_job(NewJob(processor="demo", created_by=user.id, idempotent=True, parameters=Demo(
+    ).validate({"items": 1, "chunk_size": 1, "item_seconds": 30})), clock.now()).id
+    pool._hand_back.start()
+    runner = threading.Thread(target=batch, args=(pool, 4))
+    runner.start()
+    try:
+        wait_for(lambda: job(store, job_id).phase == "init" and job(store, job_id).worker_id == WORKER)
+        assert store.jobs.transition_job(job_id, JobStatus.RUNNING, meanwhile, clock.now())
+        deadline = time.monotonic() + 20
+        while runner.is_alive() and time.monotonic() < deadline:
+            clock.advance(1)  # the task's next look at the job, once it runs, sees it
+            runner.join(0.05)
+    finally:
+        runner.join(20)
+        pool._hand_back.stop()
+    assert not runner.is_alive()
+    found = job(store, job_id)
+    log = log_of(store, job_id)
+    assert "demo: 1 items in tasks of 1" in log and "tasks succeeded" not in log
+    if meanwhile is JobStatus.CANCELLING:
+        assert found.status is JobStatus.CANCELLED
+        assert task_counts(store, job_id) == {TaskState.CANCELLED: 1}
+        assert log.endswith("Task1 stopped: the job is CANCELLING\njob ended CANCELLED")
+    else:
+        assert found.status is JobStatus.TIMEOUT and task_counts(store, job_id) == {}
+        assert log.endswith("Task1 stopped: the job is TIMEOUT")
+
+
+def test_the_task_of_a_job_run_through_shows_as_running_once_it_runs_long(
+        failing: FailingStore, fast: Settings) -> None:
+    """A user and the workers view see the task of a long job of one task as they see any other."""
+    real = SystemClock()
+    failing.nodes.register_worker(WORKER, "test", 1, real.now())
+    pool = WorkerPool(store=failing, registry=Registry([Demo]), settings=fast.evolve(batch_hold=0.1),  # type: ignore[arg-type]
+                      clock=real, wakeup=Wakeup(), worker_id=WORKER, size=0)
+    user = failing.users.create_user(username="u", password_hash="x", timezone="UTC", is_admin=False, now=real.now())
+    job_id = failing.jobs.create_job(NewJob(processor="demo", created_by=user.id, idempotent=True, parameters=Demo(
+    ).validate({"items": 1, "chunk_size": 1, "item_seconds": 1.5})), real.now()).id
+    store = failing._store
+    pool._hand_back.start()
+    runner = threading.Thread(target=batch, args=(pool, 4))
+    runner.start()
+    try:
+        wait_for(lambda: task_counts(store, job_id) == {TaskState.RUNNING: 1}, timeout=3)
+        assert job(store, job_id).phase == "process"
+        assert runner.is_alive()
+    finally:
+        runner.join(20)
+        pool._hand_back.stop()
+    assert job(store, job_id).status is JobStatus.SUCCESS and task_counts(store, job_id) == {TaskState.SUCCESS: 1}
+    assert failing.calls["work.finish_solo_jobs"] == 0  # it ended as any job's task does
+
+
+@pytest.mark.parametrize("failing_call", ["jobs.job_statuses", "work.finish_solo_jobs"])
+def test_a_job_run_through_whose_end_cannot_be_written_is_ended_once_the_database_is_back(
+    failing: FailingStore, impatient: Settings, clock: ManualClock, store: Store, failing_call: str
+) -> None:
+    """The status read before ``complete`` fails: the job is handed over, its task stored as ended, for
+    any worker to complete. The end's write fails: the background writer writes it."""
+    pool = pool_of(failing, impatient, clock)
+    job_id = submit(store, clock, items=1)
+    failing.fail(failing_call, times=1)
+    pool._hand_back.start()
+    try:
+        with pytest.raises(OutcomeNotRecorded):
+            batch(pool, 4)
+        assert pool.outcomes.drain(timeout=10)
+        if failing_call == "jobs.job_statuses":
+            held = job(store, job_id)
+            assert (held.status, held.phase, held.worker_id) == (JobStatus.RUNNING, "complete", None)
+            assert task_counts(store, job_id) == {TaskState.SUCCESS: 1}
+            while batch(pool, 4):
+                pass
+    finally:
+        pool._hand_back.stop()
+    assert job(store, job_id).status is JobStatus.SUCCESS and task_counts(store, job_id) == {TaskState.SUCCESS: 1}
+    assert log_of(store, job_id).count("job ended SUCCESS") == 1

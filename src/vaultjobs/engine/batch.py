@@ -83,10 +83,16 @@ class HeldUnits:
             if key not in self._waiting:
                 return False
             del self._waiting[key]
+        self.busy()
+        return True
+
+    def busy(self) -> None:
+        """Processor code runs now that is no waiting unit of its own (the ``complete`` of a job whose
+        ``init`` this batch ran): it holds the waiting units back as a unit would."""
+        with self._lock:
             self._busy_since = self._clock.monotonic()
             if self._running_since is None:
                 self._running_since = self._busy_since
-            return True
 
     def pause(self) -> None:
         """No unit runs (the batch is writing): nothing is held back by a unit."""
@@ -154,6 +160,11 @@ class HandBack:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._watch, name="vaultjobs-hand-back", daemon=True)
         self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        """Whether the watcher runs (it does in a pool of threads that claim more than one unit)."""
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
 
     def stop(self) -> None:
         self._stop.set()

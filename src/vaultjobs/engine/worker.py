@@ -10,10 +10,12 @@ that cannot reach the database is retried later, not raised into its code.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -39,7 +41,7 @@ from vaultjobs.sdk import (
 )
 from vaultjobs.settings import Settings
 from vaultjobs.status import JobStatus, TaskState
-from vaultjobs.store import FinishedTask, JobEnd, Started, Store, TaskOutcome, TaskPlan
+from vaultjobs.store import FinishedTask, JobEnd, SoloEnd, SoloRun, Started, Store, TaskOutcome, TaskPlan
 from vaultjobs.timeutil import Clock, from_ms, to_ms
 
 logger = logging.getLogger(__name__)
@@ -292,6 +294,40 @@ class WorkerPool:
             if statuses.get(record.job_id) is not JobStatus.CANCELLING:
                 logger.info("job %s was resolved elsewhere before this worker could end it", record.job_id)
 
+    @property
+    def runs_through(self) -> bool:
+        """Whether a batch runs a job of one task through in one go (:meth:`_Batch._run_solo`): only
+        while the hand-back watcher runs, which shows such a task as RUNNING once it runs long."""
+        return self._hand_back.running
+
+    def end_solo_jobs(self, ends: Sequence[SoloEnd]) -> None:
+        """End jobs this worker ran through in one go, each with its task; one that was cancelled
+        meanwhile ends CANCELLED instead, its task with it."""
+        now = self.clock.now()
+        ended = self.store.work.finish_solo_jobs(self.worker_id, ends, now)
+        lost = [end for end in ends if end.run.job_id not in ended]
+        if not lost:
+            return
+        statuses = self.store.jobs.job_statuses([end.run.job_id for end in lost])
+        cancelled = []
+        for end in lost:
+            run = end.run
+            if statuses.get(run.job_id) is not JobStatus.CANCELLING:
+                logger.info("job %s was resolved elsewhere before this worker could end it", run.job_id)
+                continue
+            task = None if run.task is None else (run.task[0], run.task[1], TaskOutcome(state=TaskState.CANCELLED))
+            stopped = [(now, "Task1 stopped: the job is CANCELLING")] if run.task is not None else []
+            logs = [*run.logs[:-1], *stopped, (now, "job ended CANCELLED")]
+            cancelled.append(SoloEnd(run=SoloRun(job_id=run.job_id, task=task, logs=logs), status=JobStatus.CANCELLED,
+                                     result=end.result))
+        if cancelled:
+            self.store.work.finish_solo_jobs(self.worker_id, cancelled, now)
+
+    def hand_over(self, runs: Sequence[SoloRun]) -> None:
+        """Leave jobs this worker ran through for any worker to complete (their tasks stored as ended)."""
+        self.store.work.hand_over_solo_jobs(self.worker_id, runs, self.clock.now())
+        self.wakeup.notify()
+
     # -- what a job's code sees ------------------------------------------------------------
 
     def stop_requested(self, job_id: int) -> Callable[[], bool]:
@@ -363,6 +399,24 @@ class WorkerPool:
         return staging
 
 
+@dataclass(frozen=True)
+class _Solo:
+    """A job a batch ran through in one go: its one task's payload, start and end (None: it had none)."""
+
+    job: Job
+    task: tuple[str, datetime, TaskOutcome] | None
+
+
+class _RunningSolo:
+    """The task of a job run through, while it runs; ``promoted`` once it is stored as RUNNING."""
+
+    def __init__(self, job: Job, payload: str, started: datetime) -> None:
+        self.job = job
+        self.payload = payload
+        self.started = started
+        self.promoted = False
+
+
 class _Batch:
     """One thread's claimed units, taken through init, process and complete."""
 
@@ -383,7 +437,12 @@ class _Batch:
         #: by the hand-back watcher when a unit after them runs long: :meth:`_write_ends_now`).
         self._ended: list[tuple[FinishedTask, Job]] = []
         self._ended_lock = threading.Lock()
-        self.held.on_slow = self._write_ends_now
+        #: Jobs this batch ran through in one go (:meth:`_run_solo`) and has not ended yet.
+        self._solos: list[_Solo] = []
+        #: The task of a job run through that runs now, and the lock of its promotion.
+        self._running_solo: _RunningSolo | None = None
+        self._solo_lock = threading.Lock()
+        self.held.on_slow = self._on_slow
 
     def _start(self, key: tuple[object, ...]) -> bool:
         """Whether to run the unit ``key`` now: not when it was handed back, nor while stopping
@@ -409,7 +468,12 @@ class _Batch:
 
     def _init(self, jobs: list[Job]) -> tuple[list[tuple[TaskRecord, Job]], list[Job]]:
         """Run the claimed jobs' ``init``; store their tasks. Returns the first tasks (claimed
-        here) and the jobs without tasks, held here to complete."""
+        here) and the jobs without tasks, held here to complete.
+
+        An idempotent job whose ``init`` plans one task or none is run through here instead: its task
+        at once, then its ``complete``, and it ends with its task in one write (:meth:`_run_solo`).
+        Most jobs are such (a no-op job, an export of a few documents), and their three writes (the
+        tasks, their ends, the job's end) cost more than the work."""
         ends: list[tuple[Job, JobStatus, str, dict[str, Any] | None]] = []
         planned: list[tuple[Job, list[str]]] = []
         registry = self.pool.registry
@@ -433,8 +497,21 @@ class _Batch:
                 ends.append((job, JobStatus.ERRORS_ENCOUNTERED, f"init failed: {type(exc).__name__}: {exc}", None))
                 continue
             log(f"{len(chunks)} tasks of up to {ctx.chunk_size} items")
+            if job.idempotent and len(chunks) <= 1 and self.pool.runs_through:
+                self._run_solo(job, chunks[0] if chunks else None)
+                continue
             planned.append((job, chunks))
         self.held.pause()
+        try:
+            return self._store_plans(planned, ends)
+        finally:
+            self._finish_solos(self._take_solos())
+
+    def _store_plans(
+        self, planned: list[tuple[Job, list[str]]], ends: list[tuple[Job, JobStatus, str, dict[str, Any] | None]]
+    ) -> tuple[list[tuple[TaskRecord, Job]], list[Job]]:
+        """Store the tasks ``init`` planned (the first ones kept here) and end the jobs whose ``init``
+        failed; the first tasks, and the jobs without tasks, held here to complete."""
         plans = [TaskPlan(job_id=job.id, chunks=chunks, logs=self._context(job)[1].take()) for job, chunks in planned]
         planned_ids = [job.id for job, _ in planned]
         unheard: list[datetime] = []
@@ -455,7 +532,7 @@ class _Batch:
         for stamp in unheard:
             self.pool.release_claim(stamp)
         lost = [job for (job, _), started in zip(planned, answers, strict=True) if started is None]
-        statuses = self.store.jobs.job_statuses([job.id for job in lost])
+        statuses = self.store.jobs.job_statuses([job.id for job in lost]) if lost else {}
         first_tasks: list[tuple[TaskRecord, Job]] = []
         complete_now: list[Job] = []
         more = False
@@ -483,32 +560,146 @@ class _Batch:
 
     def _process(self, runnable: list[tuple[TaskRecord, Job]]) -> list[Job]:
         """Run tasks; returns the jobs whose last task ended here, held here to complete."""
-        registry = self.pool.registry
         completing: list[Job] = []
         for record, job in runnable:
             if not self._start(task_key(record.job_id, record.seq)):
                 continue
-            ctx, log = self._context(job)
-            task = Task(task_id=record.task_id, items=record.items, attempt=record.attempts)
-            started = time.perf_counter()
-            try:
-                registry.instantiate(job.processor).process(ctx, task)
-            except Exception as exc:
-                logger.exception("task %s of job %s raised", record.task_id, job.id)
-                task.fail(f"{type(exc).__name__}: {exc}")
-            metrics.TASK_SECONDS.labels(job.processor).observe(time.perf_counter() - started)
-            if self.pool._stop_jobs.is_set():
-                # Shutdown cut the task short: its outcome cannot be trusted. It stays RUNNING under this
-                # worker, which is marked stopped, so the sweeper re-runs or ends it by the usual rule.
-                log(f"{record.task_id} was interrupted by the shutdown of worker {self.worker_id}")
-                log.flush()
+            finished = self._run_task(record, job)
+            if finished is None:
                 continue
             with self._ended_lock:
-                self._ended.append((self._finished(record, task, log), job))
+                self._ended.append((finished, job))
             if not job.idempotent:
                 completing += self._write_task_ends(self._take_ended())
         completing += self._write_task_ends(self._take_ended())
         return completing
+
+    def _run_task(self, record: TaskRecord, job: Job) -> FinishedTask | None:
+        """Run one task; how it ended, or None when the shutdown cut it short: its outcome cannot be
+        trusted then, and it stays RUNNING under this worker, which is marked stopped, so the sweeper
+        re-runs or ends it by the usual rule (a job run through in one go stays in its init phase)."""
+        ctx, log = self._context(job)
+        task = Task(task_id=record.task_id, items=record.items, attempt=record.attempts)
+        started = time.perf_counter()
+        try:
+            self.pool.registry.instantiate(job.processor).process(ctx, task)
+        except Exception as exc:
+            logger.exception("task %s of job %s raised", record.task_id, job.id)
+            task.fail(f"{type(exc).__name__}: {exc}")
+        metrics.TASK_SECONDS.labels(job.processor).observe(time.perf_counter() - started)
+        if self.pool._stop_jobs.is_set():
+            log(f"{record.task_id} was interrupted by the shutdown of worker {self.worker_id}")
+            log.flush()
+            return None
+        return self._finished(record, task, log)
+
+    # -- jobs run through in one go --------------------------------------------------------
+
+    def _run_solo(self, job: Job, payload: str | None) -> None:
+        """Run at once the one task (if any) that the ``init`` just run planned for ``job``, an
+        idempotent one, leaving the job to end with it in one write (:meth:`_finish_solos`): nothing
+        of the task is stored before. A crash meanwhile leaves the job in its init phase under a dead
+        worker, which the sweeper hands to another worker to run again, as it does a task."""
+        task: tuple[str, datetime, TaskOutcome] | None = None
+        if payload is not None:
+            record = TaskRecord(job_id=job.id, seq=1, state=TaskState.RUNNING, items=orjson.loads(payload),
+                                worker_id=self.worker_id, attempts=1)
+            running = _RunningSolo(job, payload, self.clock.now())
+            with self._solo_lock:
+                self._running_solo = running
+            try:
+                finished = self._run_task(record, job)
+            finally:
+                with self._solo_lock:
+                    self._running_solo = None
+            if finished is None:
+                return
+            if running.promoted:  # it ran long, and is stored as any job's task: it ends as one
+                with self._ended_lock:
+                    self._ended.append((finished, job))
+                return
+            task = (payload, running.started, finished.outcome)
+        with self._ended_lock:
+            self._solos.append(_Solo(job, task))
+
+    def _promote_running_solo(self) -> None:
+        """From the hand-back watcher, while the task of a job run through runs long: store the job's
+        task as RUNNING under this worker, as any job's is, so that the job shows its task (and the
+        worker its unit) while it runs; the task then ends as any task does. Nothing changes when the
+        store cannot take it (the job ends in one write as planned)."""
+        with self._solo_lock:
+            running = self._running_solo
+            if running is None or running.promoted:
+                return
+            plan = TaskPlan(job_id=running.job.id, chunks=[running.payload])
+            unheard: list[datetime] = []
+            try:
+                answers = self.pool.stamped(
+                    lambda stamp: self.store.work.start_tasks_of(self.worker_id, [plan], stamp), unheard)
+            except Exception as exc:
+                logger.warning("the long task of job %s could not be shown as running: %s", running.job.id, exc)
+                # It may have been stored unheard: then it goes back to the queue, and this run's end
+                # finds the job no longer this worker's to end.
+                for stamp in unheard:
+                    self.pool.release_claim(stamp)
+                return
+            running.promoted = answers[0] is not None
+
+    def _take_solos(self) -> list[_Solo]:
+        with self._ended_lock:
+            solos, self._solos = self._solos, []
+        return solos
+
+    def _runs(self, solos: list[_Solo]) -> list[SoloRun]:
+        """What is to be stored of jobs run through (their log lines taken from their contexts)."""
+        return [SoloRun(job_id=solo.job.id, task=solo.task, logs=self._contexts[solo.job.id][1].take())
+                for solo in solos]
+
+    def _finish_solos(self, solos: list[_Solo]) -> None:
+        """Complete the jobs run through in one go and end each with its task in one write. Their
+        status is read first, as the write of task ends reads it for the other jobs: ``complete`` runs
+        only for a job still RUNNING; one being cancelled ends CANCELLED, its task with it; one ended
+        elsewhere meanwhile (timed out, taken from a worker thought dead) gets its log lines only.
+        When the status cannot be read, the jobs are handed over for any worker to complete."""
+        if not solos:
+            return
+        runs: list[SoloRun] = []
+
+        def hand_over() -> None:
+            if not runs:  # once: a retry must not take the (emptied) log lines again
+                runs.extend(self._runs(solos))
+            self.pool.hand_over(runs)
+
+        ids = [solo.job.id for solo in solos]
+        statuses = self.pool.outcomes.write(f"the statuses of {len(ids)} jobs run through",
+                                            lambda: self.store.jobs.job_statuses(ids), later=hand_over)
+        ends: list[SoloEnd] = []
+        for solo in solos:
+            job, task = solo.job, solo.task
+            ctx, log = self._context(job)
+            status = statuses.get(job.id)
+            if status is JobStatus.RUNNING:
+                outcome = None if task is None else task[2]
+                counts = {} if outcome is None else {outcome.state: 1}
+                failures = [TaskFailure(task_id="Task1", message=outcome.message or "failed")] \
+                    if outcome is not None and outcome.state is TaskState.ERRORS_ENCOUNTERED else []
+                self.held.busy()
+                _, new_status, message, result = self._run_complete(job, ctx, log, counts, failures)
+            else:
+                if task is not None:  # as a task that ends while its job is not RUNNING
+                    log(f"Task1 stopped: the job is {status.value if status else 'gone'}")
+                    task = (task[0], task[1], TaskOutcome(state=TaskState.CANCELLED))
+                if status is not JobStatus.CANCELLING:
+                    # Ended elsewhere (the sweeper logged why): only its log lines are left to write.
+                    self.pool.now_or_later(f"the log of job {job.id}",
+                                           functools.partial(self.store.jobs.append_logs, job.id, log.take()))
+                    continue
+                new_status, message, result = JobStatus.CANCELLED, "job ended CANCELLED", None
+            run = SoloRun(job_id=job.id, task=task, logs=[*log.take(), (self.clock.now(), message)])
+            ends.append(SoloEnd(run=run, status=new_status, result=result))
+        self.held.pause()
+        if ends:
+            self.pool.outcomes.write(f"the ends of {len(ends)} jobs", lambda: self.pool.end_solo_jobs(ends))
 
     def _take_ended(self) -> list[tuple[FinishedTask, Job]]:
         with self._ended_lock:
@@ -518,6 +709,10 @@ class _Batch:
     def _with_logs(self, ended: list[tuple[FinishedTask, Job]]) -> list[FinishedTask]:
         return [FinishedTask(job_id=f.job_id, seq=f.seq, outcome=f.outcome, logs=self._contexts[f.job_id][1].take())
                 for f, _ in ended]
+
+    def _on_slow(self) -> None:
+        self._promote_running_solo()
+        self._write_ends_now()
 
     def _write_ends_now(self) -> None:
         """From the hand-back watcher, while a unit of this batch runs long: the tasks it ran before
@@ -529,6 +724,10 @@ class _Batch:
             finished = self._with_logs(ended)
             self.pool.now_or_later(f"the ends of {len(finished)} tasks",
                                    lambda: self.pool.record_late(finished, []))
+        solos = self._take_solos()
+        if solos:
+            runs = self._runs(solos)
+            self.pool.now_or_later(f"the hand-over of {len(runs)} jobs run through", lambda: self.pool.hand_over(runs))
 
     @staticmethod
     def _finished(record: TaskRecord, task: Task, log: BufferedLog) -> FinishedTask:
@@ -590,13 +789,18 @@ class _Batch:
         self._end(ends)
 
     def _run_complete(
-        self, job: Job, ctx: JobContext, log: BufferedLog, counts: dict[TaskState, int]
+        self, job: Job, ctx: JobContext, log: BufferedLog, counts: dict[TaskState, int],
+        failures: list[TaskFailure] | None = None,
     ) -> tuple[Job, JobStatus, str, dict[str, Any] | None]:
+        """``complete`` of ``job``, given its tasks per state and, when the caller knows them, its
+        failed tasks (else they are read)."""
         total = sum(counts.values())
         failed = counts.get(TaskState.ERRORS_ENCOUNTERED, 0)
-        failures = [
-            TaskFailure(task_id=t.task_id, message=t.message or "failed") for t in self.store.jobs.failed_tasks(job.id)
-        ] if failed else []
+        if failures is None:
+            failures = [
+                TaskFailure(task_id=t.task_id, message=t.message or "failed")
+                for t in self.store.jobs.failed_tasks(job.id)
+            ] if failed else []
         result = JobResult(
             tasks_total=total,
             tasks_succeeded=counts.get(TaskState.SUCCESS, 0),

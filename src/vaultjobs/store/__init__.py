@@ -16,11 +16,13 @@ from vaultjobs.store.errors import StoreError, UnknownUser, UserExists
 from vaultjobs.store.jobs import NewJob
 from vaultjobs.store.nodes import Recovery
 from vaultjobs.store.sqlite import SqliteStore
-from vaultjobs.store.work import FinishedTask, JobEnd, Started, TaskOutcome, TaskPlan
+from vaultjobs.store.work import FinishedTask, JobEnd, SoloEnd, SoloRun, Started, TaskOutcome, TaskPlan
 
 __all__ = [
     "FinishedTask",
     "JobEnd",
+    "SoloEnd",
+    "SoloRun",
     "NewJob",
     "Recovery",
     "SqlStore",

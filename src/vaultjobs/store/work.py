@@ -22,7 +22,7 @@ import orjson
 
 from vaultjobs.models import Job, Task
 from vaultjobs.status import JobStatus, TaskState
-from vaultjobs.store.dialect import Dialect
+from vaultjobs.store.dialect import Connection, Dialect
 from vaultjobs.store.job_status import START_IF_QUEUED, Move, actor, move_jobs
 from vaultjobs.store.jobs import insert_logs
 from vaultjobs.store.rows import JOB_COLUMNS, dumps_or_none, job_from_row
@@ -75,6 +75,27 @@ class JobEnd:
     status: JobStatus
     result: dict[str, Any] | None = None
     logs: Sequence[tuple[datetime, str]] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SoloRun:
+    """A job a worker took from ``init`` through the one task ``init`` planned (``task``: None when it
+    planned none) in one go, nothing of it stored yet: the task's payload, when it started and how it
+    ended (stored as ``Task1``), and the job's log lines so far. Ending such a job costs one write
+    instead of three (its tasks, their ends, its end)."""
+
+    job_id: int
+    task: tuple[str, datetime, TaskOutcome] | None = None
+    logs: Sequence[tuple[datetime, str]] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SoloEnd:
+    """How a worker ends a job it ran through (:class:`SoloRun`; its logs end with the end's line)."""
+
+    run: SoloRun
+    status: JobStatus
+    result: dict[str, Any] | None = None
 
 
 _MAX_ID = 9223372036854775807
@@ -317,6 +338,63 @@ class Work:
             if job_id in completing:
                 completing[job_id][1][TaskState(state)] = count
         return completing
+
+    def finish_solo_jobs(self, worker_id: str, ends: Sequence[SoloEnd], now: datetime) -> set[int]:
+        """End jobs this worker holds in their ``init`` phase and ran through, as :meth:`finish_jobs`
+        does, storing each one's task in the same transaction; return those ended. A job that is not
+        as expected is left alone, task and log lines unwritten."""
+        if not ends:
+            return set()
+        ms = to_ms(now)
+        moves = [
+            Move(end.run.job_id, JobStatus.CANCELLING if end.status is JobStatus.CANCELLED else JobStatus.RUNNING,
+                 end.status, result=end.result, sets_result=True)
+            for end in ends
+        ]
+        with self.db.batch() as conn:
+            ended = move_jobs(self.db, conn, moves, ms, held_by=worker_id)
+            self._store_runs(conn, worker_id, [end.run for end in ends if end.run.job_id in ended], ms)
+        return ended
+
+    def hand_over_solo_jobs(self, worker_id: str, runs: Sequence[SoloRun], now: datetime) -> set[int]:
+        """Store jobs this worker ran through as any job whose last task ended is stored — its task
+        ended (CANCELLED when the job is being cancelled), the job RUNNING or CANCELLING in its complete
+        phase — held by nobody, for any worker to complete; return those handed over. A job this
+        worker no longer holds in its init phase is left alone, task and log lines unwritten."""
+        if not runs:
+            return set()
+        ms = to_ms(now)
+        jobs_in, ids = self.db.any_of("id", [run.job_id for run in runs])
+        with self.db.batch() as conn:
+            moved = dict(conn.execute(
+                f"UPDATE jobs SET phase = 'complete', worker_id = NULL, progress_at = ? WHERE {jobs_in} "
+                "AND status IN ('RUNNING', 'CANCELLING') AND phase = 'init' AND worker_id = ? RETURNING id, status",
+                (ms, *ids, worker_id),
+            ).fetchall())
+            kept = []
+            for run in runs:
+                if run.job_id not in moved:
+                    continue
+                if run.task is not None and moved[run.job_id] != JobStatus.RUNNING.value:
+                    payload, started, _ = run.task
+                    run = SoloRun(job_id=run.job_id, task=(payload, started, TaskOutcome(state=TaskState.CANCELLED)),
+                                  logs=[*run.logs, (now, f"Task1 stopped: the job is {moved[run.job_id]}")])
+                kept.append(run)
+            self._store_runs(conn, worker_id, kept, ms)
+        return set(moved)
+
+    def _store_runs(self, conn: Connection, worker_id: str, runs: Sequence[SoloRun], ms: int) -> None:
+        """The tasks and log lines of jobs run through, inside the transaction that ends or hands them over."""
+        tasks = []
+        for run in runs:
+            if run.task is not None:
+                payload, started, outcome = run.task
+                tasks.append((run.job_id, 1, outcome.state.value, payload, worker_id, to_ms(started), ms, 1,
+                              outcome.message, dumps_or_none(outcome.output)))
+        self.db.insert(
+            conn, "tasks (job_id, seq, state, payload, worker_id, started_at, finished_at, attempts, message, output)",
+            ("bigint", "integer", "text", "text", "text", "bigint", "bigint", "integer", "text", "text"), tasks)
+        insert_logs(self.db, conn, [(run.job_id, run.logs) for run in runs])
 
     def finish_jobs(self, worker_id: str, ends: Sequence[JobEnd], now: datetime) -> set[int]:
         """End jobs this worker holds, from RUNNING (or CANCELLING → CANCELLED); return those ended.
