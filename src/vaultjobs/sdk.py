@@ -164,7 +164,8 @@ class Task:
     def __init__(self, *, task_id: str, items: list[dict[str, Any]], attempt: int) -> None:
         self.id = task_id
         self.items = items
-        #: 1 the first time; more when an idempotent task runs again after its worker died.
+        #: 1 the first time; more when an idempotent task runs again after its worker died (but 1
+        #: again for the only task of a job run through in one go, which runs again from ``init``).
         self.attempt = attempt
         self.failure: str | None = None
         self.output: dict[str, Any] = {}

@@ -1,7 +1,8 @@
 """The worker pool: threads that claim jobs and tasks from the store and run processors on them.
 
 A job is claimed once to run ``init`` (which stores its tasks), its tasks are claimed by any thread
-of any worker, and the thread that finishes the last task runs ``complete``. Threads claim and
+of any worker, and the thread that finishes the last task runs ``complete``; a job of one task (of an
+idempotent processor) is run through by the thread that ran its ``init`` and ends in one write. Threads claim and
 write in batches (:mod:`vaultjobs.engine.batch`); every outcome is written through the pool's
 :class:`~vaultjobs.engine.outcomes.OutcomeWriter`, which outlasts a database that goes away for a
 while. A processor never sees the store's troubles: a heartbeat, a log line or a cancellation check
