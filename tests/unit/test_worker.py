@@ -530,3 +530,86 @@ def test_a_job_run_through_whose_end_cannot_be_written_is_ended_once_the_databas
         pool._hand_back.stop()
     assert job(store, job_id).status is JobStatus.SUCCESS and task_counts(store, job_id) == {TaskState.SUCCESS: 1}
     assert log_of(store, job_id).count("job ended SUCCESS") == 1
+
+
+def real_pool(failing: FailingStore, settings: Settings) -> tuple[WorkerPool, SystemClock, int]:
+    """A worker on the real clock (the hand-back watcher measures the hold on it), and a user id."""
+    real = SystemClock()
+    failing.nodes.register_worker(WORKER, "test", 1, real.now())
+    pool = WorkerPool(store=failing, registry=Registry([Demo]), settings=settings.evolve(batch_hold=0.1),  # type: ignore[arg-type]
+                      clock=real, wakeup=Wakeup(), worker_id=WORKER, size=0)
+    user = failing.users.create_user(username="u", password_hash="x", timezone="UTC", is_admin=False, now=real.now())
+    return pool, real, user.id
+
+
+def demo_job(failing: FailingStore, clock: SystemClock, user: int, items: int, seconds: float) -> int:
+    parameters = Demo().validate({"items": items, "chunk_size": 1, "item_seconds": seconds})
+    return failing.jobs.create_job(NewJob(processor="demo", created_by=user, idempotent=True, parameters=parameters),
+                                   clock.now()).id
+
+
+def test_a_promoted_task_is_recorded_when_the_batch_fails_after_it(failing: FailingStore, impatient: Settings) -> None:
+    """The task of a job run through, stored as RUNNING once it ran long, ends after the batch's inits;
+    when the batch then fails (its tasks could not be stored), the task's end is still written and
+    its job completed by any worker, not left RUNNING under a live worker."""
+    pool, real, user = real_pool(failing, impatient)
+    store = failing._store
+    multi, slow = demo_job(failing, real, user, 2, 0), demo_job(failing, real, user, 1, 0.6)
+    pool._hand_back.start()
+    runner_error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            batch(pool, 4)
+        except BaseException as exc:
+            runner_error.append(exc)
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    try:
+        wait_for(lambda: task_counts(store, slow) == {TaskState.RUNNING: 1}, timeout=3)
+        failing.fail("work.start_tasks_of")  # the batch's next write: the other job's tasks
+        runner.join(20)
+        assert [type(exc) for exc in runner_error] == [OutcomeNotRecorded]
+        assert pool.outcomes.drain(timeout=10)
+        while batch(pool, 4):
+            pass
+    finally:
+        pool._hand_back.stop()
+    assert job(store, multi).status is JobStatus.SUCCESS and task_counts(store, multi) == {TaskState.SUCCESS: 2}
+    assert job(store, slow).status is JobStatus.SUCCESS and task_counts(store, slow) == {TaskState.SUCCESS: 1}
+    assert log_of(store, slow).count("demo: 1 of 1 tasks succeeded") == 1
+
+
+def test_jobs_run_through_are_handed_over_while_the_complete_of_another_runs_long(
+    failing: FailingStore, fast: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool, real, user = real_pool(failing, fast)
+    store = failing._store
+    first, *others = [demo_job(failing, real, user, 1, 0) for _ in range(3)]
+    complete = Demo.complete
+
+    def slow_for_the_first(self: Demo, ctx: Any, result: Any) -> None:
+        if ctx.job_id == first:
+            time.sleep(1.0)
+        complete(self, ctx, result)
+
+    monkeypatch.setattr(Demo, "complete", slow_for_the_first)
+    pool._hand_back.start()
+    runner = threading.Thread(target=batch, args=(pool, 4))
+    runner.start()
+    try:
+        for job_id in others:  # their tasks stored as ended, the jobs left for any worker to complete
+            wait_for(lambda: (job(store, job_id).phase, job(store, job_id).worker_id) == ("complete", None),  # noqa: B023
+                     timeout=3)
+            assert task_counts(store, job_id) == {TaskState.SUCCESS: 1}
+        assert runner.is_alive()
+        runner.join(20)
+        assert job(store, first).status is JobStatus.SUCCESS
+        while batch(pool, 4):
+            pass
+    finally:
+        pool._hand_back.stop()
+    for job_id in others:
+        assert job(store, job_id).status is JobStatus.SUCCESS
+        assert log_of(store, job_id).count("job ended SUCCESS") == 1

@@ -303,7 +303,7 @@ class WorkerPool:
 
     def end_solo_jobs(self, ends: Sequence[SoloEnd]) -> None:
         """End jobs this worker ran through in one go, each with its task; one that was cancelled
-        meanwhile ends CANCELLED instead, its task with it."""
+        while its ``complete`` ran ends CANCELLED instead."""
         now = self.clock.now()
         ended = self.store.work.finish_solo_jobs(self.worker_id, ends, now)
         lost = [end for end in ends if end.run.job_id not in ended]
@@ -316,11 +316,10 @@ class WorkerPool:
             if statuses.get(run.job_id) is not JobStatus.CANCELLING:
                 logger.info("job %s was resolved elsewhere before this worker could end it", run.job_id)
                 continue
-            task = None if run.task is None else (run.task[0], run.task[1], TaskOutcome(state=TaskState.CANCELLED))
-            stopped = [(now, "Task1 stopped: the job is CANCELLING")] if run.task is not None else []
-            logs = [*run.logs[:-1], *stopped, (now, "job ended CANCELLED")]
-            cancelled.append(SoloEnd(run=SoloRun(job_id=run.job_id, task=task, logs=logs), status=JobStatus.CANCELLED,
-                                     result=end.result))
+            # Cancelled while complete ran: its task ended while the job was RUNNING, and stands.
+            logs = [*run.logs[:-1], (now, "job ended CANCELLED")]
+            cancelled.append(SoloEnd(run=SoloRun(job_id=run.job_id, task=run.task, logs=logs),
+                                     status=JobStatus.CANCELLED, result=end.result))
         if cancelled:
             self.store.work.finish_solo_jobs(self.worker_id, cancelled, now)
 
@@ -409,12 +408,14 @@ class _Solo:
 
 
 class _RunningSolo:
-    """The task of a job run through, while it runs; ``promoted`` once it is stored as RUNNING."""
+    """The task of a job run through, while it runs; ``promoted`` once it is stored as RUNNING (which is
+    ``tried`` once)."""
 
     def __init__(self, job: Job, payload: str, started: datetime) -> None:
         self.job = job
         self.payload = payload
         self.started = started
+        self.tried = False
         self.promoted = False
 
 
@@ -456,14 +457,20 @@ class _Batch:
         return self._contexts[job.id]
 
     def run(self) -> None:
-        by_id = {job.id: job for job in self.jobs}
-        if self.tasks:
-            by_id.update(self.store.jobs.get_jobs(sorted({t.job_id for t in self.tasks} - set(by_id))))
-        runnable = [(t, by_id[t.job_id]) for t in self.tasks if t.job_id in by_id]
-        first_tasks, completing = self._init([j for j in self.jobs if j.phase == "init"])
-        completing += self._process(runnable + first_tasks)
-        completing = [j for j in self.jobs if j.phase == "complete"] + completing
-        self._complete(completing)
+        try:
+            by_id = {job.id: job for job in self.jobs}
+            if self.tasks:
+                by_id.update(self.store.jobs.get_jobs(sorted({t.job_id for t in self.tasks} - set(by_id))))
+            runnable = [(t, by_id[t.job_id]) for t in self.tasks if t.job_id in by_id]
+            first_tasks, completing = self._init([j for j in self.jobs if j.phase == "init"])
+            completing += self._process(runnable + first_tasks)
+            completing = [j for j in self.jobs if j.phase == "complete"] + completing
+            self._complete(completing)
+        finally:
+            # What an error (or the shutdown) cut short and nothing else will write: tasks that ended
+            # (a promoted task of a job run through ends after init, before the task ends are written),
+            # and jobs run through, not ended: recorded for any worker to complete, as after a slow unit.
+            self._write_ends_now()
 
     # -- init ------------------------------------------------------------------------------
 
@@ -503,10 +510,9 @@ class _Batch:
                 continue
             planned.append((job, chunks))
         self.held.pause()
-        try:
-            return self._store_plans(planned, ends)
-        finally:
-            self._finish_solos(self._take_solos())
+        stored = self._store_plans(planned, ends)
+        self._finish_solos(self._take_solos())
+        return stored
 
     def _store_plans(
         self, planned: list[tuple[Job, list[str]]], ends: list[tuple[Job, JobStatus, str, dict[str, Any] | None]]
@@ -630,8 +636,9 @@ class _Batch:
         store cannot take it (the job ends in one write as planned)."""
         with self._solo_lock:
             running = self._running_solo
-            if running is None or running.promoted:
+            if running is None or running.tried:
                 return
+            running.tried = True  # once: a job cancelled meanwhile, or a store away, is not asked again
             plan = TaskPlan(job_id=running.job.id, chunks=[running.payload])
             unheard: list[datetime] = []
             try:
@@ -674,8 +681,16 @@ class _Batch:
         ids = [solo.job.id for solo in solos]
         statuses = self.pool.outcomes.write(f"the statuses of {len(ids)} jobs run through",
                                             lambda: self.store.jobs.job_statuses(ids), later=hand_over)
+        # Back where the hand-back watcher finds them: while one's complete runs long, the others are
+        # handed over for any worker to complete (and what the shutdown leaves, by run's last step).
+        with self._ended_lock:
+            self._solos[:0] = solos
         ends: list[SoloEnd] = []
-        for solo in solos:
+        while not self.pool._stopping.is_set():
+            with self._ended_lock:
+                if not self._solos:
+                    break
+                solo = self._solos.pop(0)
             job, task = solo.job, solo.task
             ctx, log = self._context(job)
             status = statuses.get(job.id)
@@ -719,7 +734,8 @@ class _Batch:
         """From the hand-back watcher, while a unit of this batch runs long: the tasks it ran before
         that unit are recorded now rather than when it ends (their jobs would look unfinished all
         that time), and a job whose last task one was goes to any worker to complete, as when a
-        thread's own write of task ends is left to the background writer."""
+        thread's own write of task ends is left to the background writer; so do the jobs it ran
+        through and has not ended. Also the batch's last step, for what an error left unwritten."""
         ended = self._take_ended()
         if ended:
             finished = self._with_logs(ended)

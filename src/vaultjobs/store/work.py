@@ -360,7 +360,7 @@ class Work:
         """Store jobs this worker ran through as any job whose last task ended is stored — its task
         ended (CANCELLED when the job is being cancelled), the job RUNNING or CANCELLING in its complete
         phase — held by nobody, for any worker to complete; return those handed over. A job this
-        worker no longer holds in its init phase is left alone, task and log lines unwritten."""
+        worker no longer holds in its init phase is left alone but for its log lines."""
         if not runs:
             return set()
         ms = to_ms(now)
@@ -373,7 +373,8 @@ class Work:
             ).fetchall())
             kept = []
             for run in runs:
-                if run.job_id not in moved:
+                if run.job_id not in moved:  # ended or taken elsewhere: its log lines still tell what ran
+                    insert_logs(self.db, conn, [(run.job_id, run.logs)])
                     continue
                 if run.task is not None and moved[run.job_id] != JobStatus.RUNNING.value:
                     payload, started, _ = run.task
