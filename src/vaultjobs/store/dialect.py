@@ -99,9 +99,9 @@ class Dialect(Protocol):
         """One read transaction, so that several reads see the same data."""
         ...
 
-    def batch(self) -> contextlib.AbstractContextManager[Connection]:
+    def batch(self, durable: bool = False) -> contextlib.AbstractContextManager[Connection]:
         """The transaction of a batch's writes (PostgreSQL: pipelined, so read results with ``fetchall``
-        and only once they are needed)."""
+        and only once they are needed); ``durable`` as for :meth:`write`."""
         ...
 
     def claim(self, sql: str, params: Sequence[Any]) -> list[Any]:

@@ -120,9 +120,10 @@ class PostgresDialect:
         return self.write()
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator[_Transaction]:
+    def batch(self, durable: bool = False) -> Iterator[_Transaction]:
         """A pipelined transaction: BEGIN, and statements whose results nobody reads yet, travel
-        with the next statement whose results are read (``fetchall``), and COMMIT with the last."""
+        with the next statement whose results are read (``fetchall``), and COMMIT with the last.
+        Durable either way (``synchronous_commit``)."""
         with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
             yield _Transaction(conn)
 

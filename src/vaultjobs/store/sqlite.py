@@ -93,8 +93,8 @@ class SqliteDialect:
         finally:
             conn.execute("COMMIT")
 
-    def batch(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        return self.write()
+    def batch(self, durable: bool = False) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return self.write(durable)
 
     def claim(self, sql: str, params: Sequence[Any]) -> list[Any]:
         return list(self.write_one(sql, params).fetchall())
