@@ -233,14 +233,23 @@ class Jobs:
             epoch = None
             if any(insert.session_epoch is not None for insert in inserts):
                 epoch = int(conn.execute(SESSION_EPOCH).fetchone()[0])
-            sent: list[tuple[Any, tuple[Any, ...]] | None] = []
+            jobs: list[Job | None] = []
+            unread: list[tuple[int, Any, tuple[Any, ...]]] = []
             for insert in inserts:
                 if insert.session_epoch is not None and insert.session_epoch != epoch:
-                    sent.append(None)
+                    jobs.append(None)
+                    continue
+                values = job_values(insert.new, insert.now)
+                cursor = conn.execute(INSERT_JOB, values)
+                if self.db.inline:
+                    # SQLite gains nothing by waiting, and the next insert would find the cached
+                    # statement busy and prepare its own (half as much again per start).
+                    jobs.append(inserted_job(cursor, values))
                 else:
-                    values = job_values(insert.new, insert.now)
-                    sent.append((conn.execute(INSERT_JOB, values), values))
-            jobs = [None if each is None else inserted_job(*each) for each in sent]
+                    unread.append((len(jobs), cursor, values))
+                    jobs.append(None)
+            for index, cursor, values in unread:
+                jobs[index] = inserted_job(cursor, values)
             told = [job for job, insert in zip(jobs, inserts, strict=True) if job is not None and insert.notify]
             if told:
                 self.db.notify_within(conn, workers_only=all(job.status is JobStatus.QUEUED for job in told))
