@@ -9,7 +9,7 @@ from datetime import timedelta
 from vaultjobs.engine.batch import BatchSize, HandBack, HeldUnits, job_key, task_key
 from vaultjobs.models import Job, StatusFacts
 from vaultjobs.status import JobStatus, TaskState
-from vaultjobs.store import FinishedTask, JobEnd, NewJob, Store, TaskOutcome, TaskPlan
+from vaultjobs.store import FinishedTask, JobEnd, NewJob, SoloRun, Store, TaskOutcome, TaskPlan
 from vaultjobs.testing import ManualClock, execute, finish_tasks, start_tasks, task_counts
 
 
@@ -346,3 +346,27 @@ def test_a_new_job_is_what_the_store_then_reads(store: Store, clock: ManualClock
         assert job is not None
         assert job == store.jobs.get_job(job.id)
     assert made[0].parameters["t"] == [1, 2]  # as JSON holds it
+
+
+def test_a_hand_over_stores_jobs_run_through_for_any_worker_to_complete(store: Store, clock: ManualClock) -> None:
+    """Each job still held in its init phase goes to its complete phase, held by nobody, its task
+    stored as it ended (CANCELLED, with the line saying why, when the job is being cancelled); a job
+    ended meanwhile is left as it is but for its log lines."""
+    running, cancelling, ended = make_jobs(store, clock, make_user(store, clock), 3)
+    store.work.claim_jobs("w1", clock.now(), 3)
+    assert store.jobs.transition_job(cancelling, JobStatus.RUNNING, JobStatus.CANCELLING, clock.now())
+    assert store.jobs.transition_job(ended, JobStatus.RUNNING, JobStatus.TIMEOUT, clock.now())
+    runs = [SoloRun(job_id=job_id, task=("[]", clock.now(), ok({"n": 1})), logs=[(clock.now(), f"ran {job_id}")])
+            for job_id in (running, cancelling, ended)]
+    assert store.work.hand_over_solo_jobs("w1", runs, clock.now()) == {running, cancelling}
+    for job_id, status in ((running, JobStatus.RUNNING), (cancelling, JobStatus.CANCELLING)):
+        job = store.jobs.get_job(job_id)
+        assert job is not None and (job.status, job.phase, job.worker_id) == (status, "complete", None)
+    assert task_counts(store, running) == {TaskState.SUCCESS: 1}
+    assert task_counts(store, cancelling) == {TaskState.CANCELLED: 1}
+    assert task_counts(store, ended) == {}
+    logs = {job_id: [line.message for line in store.jobs.read_log(job_id)] for job_id in (running, cancelling, ended)}
+    assert logs[running][-1] == f"ran {running}"
+    assert logs[cancelling][-2:] == [f"ran {cancelling}", "Task1 stopped: the job is CANCELLING"]
+    assert logs[ended][-1] == f"ran {ended}"
+    assert store.work.hand_over_solo_jobs("w1", runs, clock.now()) == set()  # again: nothing is this worker's

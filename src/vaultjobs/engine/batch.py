@@ -83,16 +83,20 @@ class HeldUnits:
             if key not in self._waiting:
                 return False
             del self._waiting[key]
-        self.busy()
-        return True
+            self._mark_busy()
+            return True
 
     def busy(self) -> None:
         """Processor code runs now that is no waiting unit of its own (the ``complete`` of a job whose
         ``init`` this batch ran): it holds the waiting units back as a unit would."""
         with self._lock:
-            self._busy_since = self._clock.monotonic()
-            if self._running_since is None:
-                self._running_since = self._busy_since
+            self._mark_busy()
+
+    def _mark_busy(self) -> None:
+        """(Under the lock.)"""
+        self._busy_since = self._clock.monotonic()
+        if self._running_since is None:
+            self._running_since = self._busy_since
 
     def pause(self) -> None:
         """No unit runs (the batch is writing): nothing is held back by a unit."""

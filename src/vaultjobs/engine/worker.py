@@ -1,12 +1,12 @@
 """The worker pool: threads that claim jobs and tasks from the store and run processors on them.
 
 A job is claimed once to run ``init`` (which stores its tasks), its tasks are claimed by any thread
-of any worker, and the thread that finishes the last task runs ``complete``; a job of one task (of an
-idempotent processor) is run through by the thread that ran its ``init`` and ends in one write. Threads claim and
-write in batches (:mod:`vaultjobs.engine.batch`); every outcome is written through the pool's
-:class:`~vaultjobs.engine.outcomes.OutcomeWriter`, which outlasts a database that goes away for a
-while. A processor never sees the store's troubles: a heartbeat, a log line or a cancellation check
-that cannot reach the database is retried later, not raised into its code.
+of any worker, and the thread that finishes the last task runs ``complete``; a job of one task (of
+an idempotent processor) is run through by the thread that ran its ``init`` and ends in one write.
+Threads claim and write in batches (:mod:`vaultjobs.engine.batch`); every outcome is written
+through the pool's :class:`~vaultjobs.engine.outcomes.OutcomeWriter`, which outlasts a database
+that goes away for a while. A processor never sees the store's troubles: a heartbeat, a log line or
+a cancellation check that cannot reach the database is retried later, not raised into its code.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from vaultjobs.sdk import (
 from vaultjobs.settings import Settings
 from vaultjobs.status import JobStatus, TaskState
 from vaultjobs.store import FinishedTask, JobEnd, SoloEnd, SoloRun, Started, Store, TaskOutcome, TaskPlan
+from vaultjobs.store.work import stopped_line
 from vaultjobs.timeutil import Clock, from_ms, to_ms
 
 logger = logging.getLogger(__name__)
@@ -703,7 +704,7 @@ class _Batch:
                 _, new_status, message, result = self._run_complete(job, ctx, log, counts, failures)
             else:
                 if task is not None:  # as a task that ends while its job is not RUNNING
-                    log(f"Task1 stopped: the job is {status.value if status else 'gone'}")
+                    log(stopped_line(1, status))
                     task = (task[0], task[1], TaskOutcome(state=TaskState.CANCELLED))
                 if status is not JobStatus.CANCELLING:
                     # Ended elsewhere (the sweeper logged why): only its log lines are left to write.

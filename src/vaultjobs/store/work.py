@@ -98,6 +98,17 @@ class SoloEnd:
     result: dict[str, Any] | None = None
 
 
+def stopped_line(seq: int, status: JobStatus | None) -> str:
+    """The log line of a task that ended while its job was not RUNNING (None: the job is gone)."""
+    return f"Task{seq} stopped: the job is {status.value if status else 'gone'}"
+
+
+def ending(job_id: int, status: JobStatus, result: dict[str, Any] | None) -> Move:
+    """The move that ends a job a worker holds: from RUNNING, or from CANCELLING when it ends CANCELLED."""
+    expected = JobStatus.CANCELLING if status is JobStatus.CANCELLED else JobStatus.RUNNING
+    return Move(job_id, expected, status, result=result, sets_result=True)
+
+
 _MAX_ID = 9223372036854775807
 #: The jobs a worker may take: QUEUED ones, and RUNNING ones between phases that nobody holds
 #: (a dead worker's idempotent job, or one a batch handed back).
@@ -318,7 +329,7 @@ class Work:
                 lines = list(f.logs)
                 status = statuses.get(f.job_id)
                 if f.job_id in ended and status is not JobStatus.RUNNING:
-                    lines.append((now, f"Task{f.seq} stopped: the job is {status.value if status else 'gone'}"))
+                    lines.append((now, stopped_line(f.seq, status)))
                 logs.append((f.job_id, lines))
             counted = None
             if done:
@@ -346,11 +357,7 @@ class Work:
         if not ends:
             return set()
         ms = to_ms(now)
-        moves = [
-            Move(end.run.job_id, JobStatus.CANCELLING if end.status is JobStatus.CANCELLED else JobStatus.RUNNING,
-                 end.status, result=end.result, sets_result=True)
-            for end in ends
-        ]
+        moves = [ending(end.run.job_id, end.status, end.result) for end in ends]
         with self.db.batch() as conn:
             ended = move_jobs(self.db, conn, moves, ms, held_by=worker_id)
             self._store_runs(conn, worker_id, [end.run for end in ends if end.run.job_id in ended], ms)
@@ -373,15 +380,16 @@ class Work:
             ).fetchall())
             kept = []
             for run in runs:
-                if run.job_id not in moved:  # ended or taken elsewhere: its log lines still tell what ran
-                    insert_logs(self.db, conn, [(run.job_id, run.logs)])
-                    continue
-                if run.task is not None and moved[run.job_id] != JobStatus.RUNNING.value:
+                status = JobStatus(moved[run.job_id]) if run.job_id in moved else None
+                if run.task is not None and status is JobStatus.CANCELLING:
                     payload, started, _ = run.task
                     run = SoloRun(job_id=run.job_id, task=(payload, started, TaskOutcome(state=TaskState.CANCELLED)),
-                                  logs=[*run.logs, (now, f"Task1 stopped: the job is {moved[run.job_id]}")])
-                kept.append(run)
+                                  logs=[*run.logs, (now, stopped_line(1, status))])
+                if status is not None:
+                    kept.append(run)
             self._store_runs(conn, worker_id, kept, ms)
+            # Ended or taken elsewhere: their log lines still tell what ran.
+            insert_logs(self.db, conn, [(run.job_id, run.logs) for run in runs if run.job_id not in moved])
         return set(moved)
 
     def _store_runs(self, conn: Connection, worker_id: str, runs: Sequence[SoloRun], ms: int) -> None:
@@ -405,11 +413,7 @@ class Work:
         if not ends:
             return set()
         ms = to_ms(now)
-        moves = [
-            Move(end.job_id, JobStatus.CANCELLING if end.status is JobStatus.CANCELLED else JobStatus.RUNNING,
-                 end.status, result=end.result, sets_result=True)
-            for end in ends
-        ]
+        moves = [ending(end.job_id, end.status, end.result) for end in ends]
         with self.db.batch() as conn:
             ended = move_jobs(self.db, conn, moves, ms, held_by=worker_id)
             if ended:
