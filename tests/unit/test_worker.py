@@ -549,12 +549,14 @@ def demo_job(failing: FailingStore, clock: SystemClock, user: int, items: int, s
 
 
 def test_a_promoted_task_is_recorded_when_the_batch_fails_after_it(failing: FailingStore, impatient: Settings) -> None:
-    """The task of a job run through, stored as RUNNING once it ran long, ends after the batch's inits;
-    when the batch then fails (its tasks could not be stored), the task's end is still written and
-    its job completed by any worker, not left RUNNING under a live worker."""
+    """The task of a job run through, stored as RUNNING once it ran long, ends before the batch writes
+    task ends; when the batch fails first (here: the status read of the next job run through), the
+    task's end is still written and its job completed by any worker, not left RUNNING under a live
+    worker. The tasks of the batch's other jobs were stored before either ran."""
     pool, real, user = real_pool(failing, impatient)
     store = failing._store
-    multi, slow = demo_job(failing, real, user, 2, 0), demo_job(failing, real, user, 1, 0.6)
+    multi, slow, quick = demo_job(failing, real, user, 2, 0), demo_job(failing, real, user, 1, 0.6), \
+        demo_job(failing, real, user, 1, 0)
     pool._hand_back.start()
     runner_error: list[BaseException] = []
 
@@ -568,7 +570,8 @@ def test_a_promoted_task_is_recorded_when_the_batch_fails_after_it(failing: Fail
     runner.start()
     try:
         wait_for(lambda: task_counts(store, slow) == {TaskState.RUNNING: 1}, timeout=3)
-        failing.fail("work.start_tasks_of")  # the batch's next write: the other job's tasks
+        assert sum(task_counts(store, multi).values()) == 2  # stored before the slow task ran
+        failing.fail("jobs.job_statuses")  # the next read: the quick job's status, before its complete
         runner.join(20)
         assert [type(exc) for exc in runner_error] == [OutcomeNotRecorded]
         assert pool.outcomes.drain(timeout=10)
@@ -577,8 +580,9 @@ def test_a_promoted_task_is_recorded_when_the_batch_fails_after_it(failing: Fail
     finally:
         pool._hand_back.stop()
     assert job(store, multi).status is JobStatus.SUCCESS and task_counts(store, multi) == {TaskState.SUCCESS: 2}
-    assert job(store, slow).status is JobStatus.SUCCESS and task_counts(store, slow) == {TaskState.SUCCESS: 1}
-    assert log_of(store, slow).count("demo: 1 of 1 tasks succeeded") == 1
+    for job_id in (slow, quick):
+        assert job(store, job_id).status is JobStatus.SUCCESS and task_counts(store, job_id) == {TaskState.SUCCESS: 1}
+        assert log_of(store, job_id).count("demo: 1 of 1 tasks succeeded") == 1
 
 
 def test_jobs_run_through_are_handed_over_while_the_complete_of_another_runs_long(

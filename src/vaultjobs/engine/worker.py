@@ -485,6 +485,7 @@ class _Batch:
         tasks, their ends, the job's end) cost more than the work."""
         ends: list[tuple[Job, JobStatus, str, dict[str, Any] | None]] = []
         planned: list[tuple[Job, list[str]]] = []
+        solos: list[tuple[Job, str | None]] = []
         registry = self.pool.registry
         for job in jobs:
             if not self._start(job_key(job.id)):
@@ -507,11 +508,18 @@ class _Batch:
                 continue
             log(f"{len(chunks)} tasks of up to {ctx.chunk_size} items")
             if job.idempotent and len(chunks) <= 1 and self.pool.runs_through:
-                self._run_solo(job, chunks[0] if chunks else None)
+                solos.append((job, chunks[0] if chunks else None))
                 continue
             planned.append((job, chunks))
         self.held.pause()
+        # The other jobs' tasks are stored first: a task run through here must not keep them unstored
+        # (and their jobs in init) while it runs. Until each runs, its job is a unit held back as any.
         stored = self._store_plans(planned, ends)
+        self.held.hold([job_key(job.id) for job, _ in solos])
+        for job, payload in solos:
+            if self._start(job_key(job.id)):
+                self._run_solo(job, payload)
+        self.held.pause()
         self._finish_solos(self._take_solos())
         return stored
 
